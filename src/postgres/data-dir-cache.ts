@@ -1,0 +1,156 @@
+// initdb is the slowest part of starting a throwaway server (about a second). Each binary version
+// gets one initialised data directory in the user's cache, built once, and every run copies it.
+// The template is built in a temp dir and renamed into place, so concurrent first runs are safe.
+
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DriftGuardError } from '../errors.js';
+import type { Reporter } from '../util/reporter.js';
+import { registerSecret } from '../util/secrets.js';
+import type { PostgresInstallation } from './binaries.js';
+import { assertReachable, type RunAs } from './run-as.js';
+
+const execFileAsync = promisify(execFile);
+const TEMPLATE_FORMAT = 1;
+
+/** Options every template is initialised with; part of the cache key. */
+// 1 MB WAL segments keep the template (copied on every start) at 24 MB instead of 39 MB.
+export const INITDB_ARGS = ['--username=postgres', '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync', '--wal-segsize=1'] as const;
+
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DRIFT_GUARD_CACHE_DIR) return path.resolve(env.DRIFT_GUARD_CACHE_DIR);
+  if (env.XDG_CACHE_HOME) return path.join(env.XDG_CACHE_HOME, 'drift-guard');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches', 'drift-guard');
+  if (process.platform === 'win32' && env.LOCALAPPDATA) return path.join(env.LOCALAPPDATA, 'drift-guard', 'cache');
+  return path.join(os.homedir(), '.cache', 'drift-guard');
+}
+
+export function templateDir(installation: PostgresInstallation, account: RunAs | undefined, env: NodeJS.ProcessEnv): string {
+  const key = createHash('sha256')
+    .update([TEMPLATE_FORMAT, realpathSync(installation.postgres), installation.version, account?.user ?? '', ...INITDB_ARGS].join('\0'))
+    .digest('hex')
+    .slice(0, 12);
+  return path.join(cacheRoot(env), 'pgdata', `${installation.version}-${key}`);
+}
+
+export interface MaterializedDataDir {
+  /** The generated superuser password of this data directory (registered as a secret). */
+  readonly password: string;
+  readonly fromCache: boolean;
+}
+
+/** Puts an initialised data directory at `target` (which must not exist), owned by `account`. */
+export async function materializeDataDir(
+  installation: PostgresInstallation,
+  account: RunAs | undefined,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): Promise<MaterializedDataDir> {
+  const template = templateDir(installation, account, env);
+  if (!isComplete(template)) {
+    await reporter.step(`initialising a PostgreSQL ${installation.version} data directory (once per version)`, () =>
+      buildTemplate(installation, account, template, reporter),
+    );
+  }
+  if (isComplete(template)) {
+    await copyTree(path.join(template, 'data'), target);
+    const password = readFileSync(path.join(template, 'password'), 'utf8').trim();
+    registerSecret(password);
+    return { password, fromCache: true };
+  }
+  // The cache could not be written (read-only home, full disk): initialise in place instead.
+  const scratch = await initdb(installation, account);
+  renameSync(path.join(scratch.dir, 'data'), target);
+  rmSync(scratch.dir, { recursive: true, force: true });
+  return { password: scratch.password, fromCache: false };
+}
+
+function isComplete(template: string): boolean {
+  return existsSync(path.join(template, 'password')) && existsSync(path.join(template, 'data', 'PG_VERSION'));
+}
+
+async function buildTemplate(installation: PostgresInstallation, account: RunAs | undefined, template: string, reporter: Reporter): Promise<void> {
+  const built = await initdb(installation, account);
+  try {
+    writeFileSync(path.join(built.dir, 'password'), `${built.password}\n`, { mode: 0o600 });
+    mkdirSync(path.dirname(template), { recursive: true });
+    try {
+      renameSync(built.dir, template);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV') {
+        const partial = `${template}.partial-${process.pid}`;
+        await copyTree(built.dir, partial);
+        renameSync(partial, template);
+      } else if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        throw error;
+      }
+      // ENOTEMPTY/EEXIST: a concurrent run finished first; its template is as good as ours.
+    }
+  } catch (error) {
+    reporter.warn(`cannot cache the PostgreSQL data directory in ${path.dirname(template)} (${(error as Error).message}); every start will run initdb`);
+  } finally {
+    rmSync(built.dir, { recursive: true, force: true });
+  }
+}
+
+async function initdb(installation: PostgresInstallation, account: RunAs | undefined): Promise<{ dir: string; password: string }> {
+  if (account !== undefined) assertReachable(os.tmpdir(), account);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-initdb-'));
+  const password = randomBytes(18).toString('base64url');
+  registerSecret(password);
+  const pwfile = path.join(dir, 'pwfile');
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (account !== undefined) {
+    chownSync(dir, account.uid, account.gid);
+    chownSync(pwfile, account.uid, account.gid);
+  }
+  const output: string[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(installation.initdb, ['-D', path.join(dir, 'data'), `--pwfile=${pwfile}`, ...INITDB_ARGS], {
+      cwd: dir,
+      env: serverEnvironment(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+    });
+    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.on('error', reject);
+    child.on('close', resolve);
+  }).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw new DriftGuardError('POSTGRES_START_FAILED', `cannot run ${installation.initdb}: ${(error as Error).message}`);
+  });
+  rmSync(pwfile, { force: true });
+  if (code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    const reason = output.join('').split('\n').filter((line) => /error|fatal|could not|cannot/i.test(line)).slice(-2).join(' / ');
+    throw new DriftGuardError(
+      'POSTGRES_START_FAILED',
+      `initdb (${installation.origin}) failed with exit code ${String(code)}: ${reason || 'no output'}${account === undefined ? '' : ` (running as ${account.user}: it must be able to read ${installation.binDir})`}`,
+    );
+  }
+  return { dir, password };
+}
+
+/** Copies a directory tree keeping modes and owners; reflinks where the filesystem allows. */
+export async function copyTree(source: string, target: string): Promise<void> {
+  if (process.platform === 'linux') {
+    await execFileAsync('cp', ['-a', '--reflink=auto', source, target]);
+  } else if (process.platform === 'darwin') {
+    await execFileAsync('cp', ['-a', source, target]);
+  } else {
+    await cp(source, target, { recursive: true, preserveTimestamps: true });
+  }
+}
+
+/** A predictable environment for server processes: C locale, UTC, no inherited PG* variables. */
+export function serverEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', TZ: 'UTC' };
+}

@@ -1,0 +1,241 @@
+// The no-Docker default: a private PostgreSQL server from real binaries (npm or system), on a free
+// loopback port, in a temp dir, with durability off (the data is thrown away). Stopped with an
+// immediate shutdown and its directory removed; runs left behind by a killed process are reaped
+// on the next start.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DriftGuardError } from '../../errors.js';
+import type { Reporter } from '../../util/reporter.js';
+import type { PostgresInstallation } from '../binaries.js';
+import { materializeDataDir, serverEnvironment } from '../data-dir-cache.js';
+import { assertReachable, type RunAs } from '../run-as.js';
+import { runRoots } from '../run-root.js';
+import type { RunningServer, ServerHandle } from '../server.js';
+
+export const RUN_DIR_PREFIX = 'drift-guard-pg-';
+const READY_LINE = 'database system is ready to accept connections';
+const BIND_FAILURE = /could not bind|Address already in use|could not create any TCP\/IP sockets/i;
+
+/** Settings for a throwaway server: no durability, small footprint, TCP on loopback only. */
+const SERVER_SETTINGS: Readonly<Record<string, string>> = {
+  listen_addresses: '127.0.0.1',
+  unix_socket_directories: '',
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  max_connections: '50',
+  shared_buffers: '64MB',
+  max_wal_size: '1GB',
+  checkpoint_timeout: '1h',
+  autovacuum: 'off',
+};
+
+export interface EmbeddedServerOptions {
+  readonly installation: PostgresInstallation;
+  /** Directory for the run directory: tmpfs or the temp directory (see run-root.ts). */
+  readonly runRoot: string;
+  readonly account: RunAs | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly reporter: Reporter;
+  readonly startupTimeoutMs: number;
+}
+
+export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
+  let runDir: string | undefined;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (child !== undefined && exited !== undefined && child.exitCode === null && child.signalCode === null) {
+        signalGroup(child, 'SIGQUIT');
+        const killed = await Promise.race([exited.then(() => true), delay(5_000).then(() => false)]);
+        if (!killed) {
+          signalGroup(child, 'SIGKILL');
+          await exited;
+        }
+      }
+      if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
+    })());
+
+  const start = async (): Promise<RunningServer> => {
+    const { installation, account, env, reporter } = options;
+    for (const root of runRoots()) reapStaleRuns(root);
+    if (account !== undefined) assertReachable(options.runRoot, account);
+    runDir = mkdtempSync(path.join(options.runRoot, RUN_DIR_PREFIX));
+    writeFileSync(path.join(runDir, 'owner.json'), JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
+    if (account !== undefined) chownSync(runDir, account.uid, account.gid);
+    const dataDir = path.join(runDir, 'data');
+    const { password } = await materializeDataDir(installation, account, dataDir, env, reporter);
+
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const launched = launch(installation, account, dataDir, port, runDir);
+      child = launched.child;
+      exited = launched.exited;
+      const outcome = await launched.ready(options.startupTimeoutMs);
+      if (outcome.ok) {
+        return {
+          provider: 'embedded',
+          description: `embedded PostgreSQL ${installation.version} (${installation.origin}) on 127.0.0.1:${port}${account === undefined ? '' : `, running as ${account.user}`}`,
+          version: installation.version,
+          major: installation.major,
+          adminUrl: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+          disposable: true,
+        };
+      }
+      signalGroup(launched.child, 'SIGKILL');
+      await launched.exited;
+      if (!BIND_FAILURE.test(outcome.log) || attempt >= 3) {
+        throw new DriftGuardError(
+          'POSTGRES_START_FAILED',
+          `embedded PostgreSQL ${installation.version} (${installation.origin}) did not start: ${outcome.reason}`,
+        );
+      }
+    }
+  };
+
+  return { start, stop };
+}
+
+interface Launched {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  ready(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string; log: string }>;
+}
+
+function launch(installation: PostgresInstallation, account: RunAs | undefined, dataDir: string, port: number, cwd: string): Launched {
+  const args = ['-D', dataDir, '-p', String(port)];
+  for (const [name, value] of Object.entries(SERVER_SETTINGS)) args.push('-c', `${name}=${value}`);
+  const child = spawn(installation.postgres, args, {
+    cwd,
+    env: serverEnvironment(),
+    // Own process group: a terminal's Ctrl-C reaches drift-guard, which then shuts the server down in order.
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+  });
+  const log: string[] = [];
+  let readyResolve: ((ok: boolean) => void) | undefined;
+  const readySeen = new Promise<boolean>((resolve) => (readyResolve = resolve));
+  let pending = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      log.push(line);
+      if (log.length > 50) log.shift();
+      if (line.includes(READY_LINE)) readyResolve?.(true);
+    }
+  });
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.on('error', (error) => {
+      spawnError = error;
+      resolve();
+    });
+    child.on('exit', () => resolve());
+  });
+  void exited.then(() => readyResolve?.(false));
+
+  return {
+    child,
+    exited,
+    async ready(timeoutMs) {
+      const timer = delay(timeoutMs).then(() => 'timeout' as const);
+      const result = await Promise.race([readySeen, timer]);
+      if (result === true) return { ok: true };
+      const text = log.join('\n');
+      if (spawnError !== undefined) return { ok: false, reason: `cannot run ${installation.postgres}: ${spawnError.message}`, log: text };
+      if (result === 'timeout') return { ok: false, reason: `not ready after ${timeoutMs / 1000}s (postgres.startup-timeout)`, log: text };
+      const fatal = log.filter((line) => /FATAL|PANIC|ERROR|error while loading/.test(line)).slice(-2);
+      return { ok: false, reason: fatal.join(' / ') || `exited with code ${String(child.exitCode)}`, log: text };
+    },
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Removes run directories (and kills servers) left by drift-guard processes that no longer exist. */
+export function reapStaleRuns(tmp: string): number {
+  let reaped = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(tmp).filter((entry) => entry.startsWith(RUN_DIR_PREFIX));
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const dir = path.join(tmp, entry);
+    const owner = readPid(path.join(dir, 'owner.json'), (text) => (JSON.parse(text) as { pid: number }).pid);
+    if (owner === undefined || isAlive(owner)) continue;
+    const postmaster = readPid(path.join(dir, 'data', 'postmaster.pid'), (text) => Number(text.split('\n')[0]));
+    if (postmaster !== undefined && isAlive(postmaster)) {
+      try {
+        process.kill(-postmaster, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(postmaster, 'SIGKILL');
+        } catch {
+          // Not ours to kill, or already gone.
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    reaped++;
+  }
+  return reaped;
+}
+
+function readPid(file: string, parse: (text: string) => number): number | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const pid = parse(readFileSync(file, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

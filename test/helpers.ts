@@ -1,0 +1,127 @@
+// Shared test helpers: running the built CLI, private temp directories, and looking for
+// PostgreSQL processes and run directories that a test may have left behind.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PostgresOptions } from '../src/postgres/scratch.js';
+import { RecordingReporter } from '../src/util/reporter.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A temp directory that an unprivileged server account can traverse (the suite may run as root). */
+export function makeTempDir(prefix = 'dg-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** An environment for child processes without anything that would change provider selection. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('DRIFT_GUARD_') || key.startsWith('PG') || key === 'DATABASE_URL' || key === 'NO_COLOR' || key === 'FORCE_COLOR') delete env[key];
+  }
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, [cliPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function collect(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return collect(startCli(args, options));
+}
+
+/** Resolves when the child's stderr matches `pattern`; rejects if it exits first. */
+export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(pattern)}; stderr so far:\n${seen}`)), timeoutMs);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`process exited before ${String(pattern)}; stderr:\n${seen}`));
+    });
+  });
+}
+
+/** PIDs of running processes whose command line mentions `fragment` (Linux /proc). */
+export function processesMentioning(fragment: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(fragment)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+export function runDirsIn(tmp: string): string[] {
+  return existsSync(tmp) ? readdirSync(tmp).filter((entry) => entry.startsWith('drift-guard-')) : [];
+}
+
+export function pgOptions(overrides: Partial<PostgresOptions> = {}): PostgresOptions & { reporter: RecordingReporter } {
+  return {
+    provider: 'embedded',
+    version: 16,
+    url: undefined,
+    urlEnvName: 'DRIFT_GUARD_DATABASE_URL',
+    image: undefined,
+    // Leftover checks look in this file's private TMPDIR; tmpfs storage has a test of its own.
+    storage: 'disk',
+    startupTimeoutMs: 60_000,
+    env: cleanEnv(),
+    reporter: new RecordingReporter(),
+    ...overrides,
+  } as PostgresOptions & { reporter: RecordingReporter };
+}
+
+export async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return predicate();
+}

