@@ -36816,7 +36816,10 @@ var SERVER_SETTINGS = {
   shared_buffers: "64MB",
   max_wal_size: "1GB",
   checkpoint_timeout: "1h",
-  autovacuum: "off"
+  autovacuum: "off",
+  // Dynamic shared memory as files in the data directory, so that it goes with the directory even
+  // when the server is killed (posix segments would stay in /dev/shm).
+  dynamic_shared_memory_type: "mmap"
 };
 function embeddedServer(options) {
   let runDir;
@@ -36836,7 +36839,7 @@ function embeddedServer(options) {
   })();
   const start = async () => {
     const { installation, account, env, reporter } = options;
-    for (const root of runRoots()) reapStaleRuns(root);
+    for (const root of runRoots()) await reapStaleRuns(root);
     if (account !== void 0) assertReachable(options.runRoot, account);
     runDir = mkdtempSync2(path6.join(options.runRoot, RUN_DIR_PREFIX));
     writeFileSync2(path6.join(runDir, "owner.json"), JSON.stringify({ pid: process.pid, started: (/* @__PURE__ */ new Date()).toISOString() }));
@@ -36931,33 +36934,44 @@ function signalGroup(child, signal) {
     }
   }
 }
-function reapStaleRuns(tmp) {
+async function reapStaleRuns(root) {
   let reaped = 0;
   let entries;
   try {
-    entries = readdirSync2(tmp).filter((entry) => entry.startsWith(RUN_DIR_PREFIX));
+    entries = readdirSync2(root).filter((entry) => entry.startsWith(RUN_DIR_PREFIX));
   } catch {
     return 0;
   }
   for (const entry of entries) {
-    const dir = path6.join(tmp, entry);
+    const dir = path6.join(root, entry);
     const owner = readPid(path6.join(dir, "owner.json"), (text) => JSON.parse(text).pid);
     if (owner === void 0 || isAlive(owner)) continue;
     const postmaster = readPid(path6.join(dir, "data", "postmaster.pid"), (text) => Number(text.split("\n")[0]));
     if (postmaster !== void 0 && isAlive(postmaster)) {
-      try {
-        process.kill(-postmaster, "SIGKILL");
-      } catch {
-        try {
-          process.kill(postmaster, "SIGKILL");
-        } catch {
-        }
+      signalPid(postmaster, "SIGINT");
+      if (!await waitForExit(postmaster, 5e3)) {
+        signalPid(-postmaster, "SIGKILL");
+        signalPid(postmaster, "SIGKILL");
       }
     }
     rmSync2(dir, { recursive: true, force: true });
     reaped++;
   }
   return reaped;
+}
+function signalPid(pid, signal) {
+  try {
+    process.kill(pid, signal);
+  } catch {
+  }
+}
+async function waitForExit(pid, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await delay(25);
+  }
+  return !isAlive(pid);
 }
 function readPid(file2, parse3) {
   if (!existsSync5(file2)) return void 0;

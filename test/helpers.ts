@@ -125,3 +125,27 @@ export async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): P
   }
   return predicate();
 }
+
+/**
+ * SysV shared memory segments nobody is attached to: what a PostgreSQL server that was not shut
+ * down in order leaves behind (Linux /proc/sysvipc/shm).
+ */
+export function orphanedSharedMemory(): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/sysvipc/shm', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length > 6 && fields[6] === '0')
+    .map((fields) => fields[1]!);
+}
+
+/** Files PostgreSQL's posix dynamic shared memory leaves in /dev/shm when a server is killed. */
+export function postgresShmFiles(): string[] {
+  return existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((entry) => entry.startsWith('PostgreSQL.')) : [];
+}

@@ -5,7 +5,7 @@ import { findInstallations, type PostgresInstallation } from '../../src/postgres
 import { withClient } from '../../src/postgres/client.js';
 import { MEMORY_STORAGE_MIN_BYTES, tmpfsFreeBytes } from '../../src/postgres/run-root.js';
 import { withPostgresServer, withScratchDatabase } from '../../src/postgres/scratch.js';
-import { makeTempDir, pgOptions, processesMentioning, removeDir, runDirsIn } from '../helpers.js';
+import { makeTempDir, orphanedSharedMemory, pgOptions, postgresShmFiles, processesMentioning, removeDir, runDirsIn } from '../helpers.js';
 
 // A private TMPDIR for this file: every run directory the provider creates lands here, so the
 // test can prove that nothing is left behind.
@@ -22,9 +22,13 @@ afterAll(() => {
   removeDir(tmp);
 });
 
+const sharedMemoryBefore = new Set(orphanedSharedMemory());
+
 function assertNothingLeft(): void {
   expect(runDirsIn(tmp)).toEqual([]);
   expect(processesMentioning(tmp)).toEqual([]);
+  expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
+  expect(postgresShmFiles()).toEqual([]);
 }
 
 describe('embedded provider', () => {

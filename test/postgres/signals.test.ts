@@ -4,11 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
 import { reapStaleRuns } from '../../src/postgres/providers/embedded-provider.js';
 import { withPostgresServer, type PostgresServer } from '../../src/postgres/scratch.js';
-import { cleanEnv, collect, makeTempDir, pgOptions, processesMentioning, removeDir, runCli, runDirsIn, startCli, waitForStderr, waitUntil } from '../helpers.js';
+import { cleanEnv, collect, makeTempDir, orphanedSharedMemory, pgOptions, processesMentioning, removeDir, runCli, runDirsIn, startCli, waitForStderr, waitUntil } from '../helpers.js';
 
 // Each CLI run gets TMPDIR=<private dir>, so its server's data directory, and so its processes'
 // command lines, are recognisable: after the run neither may remain.
 const hang = ['node', '-e', "console.error('child-ready pid=' + process.pid + ' db=' + process.env.PGDATABASE); setInterval(() => {}, 1000)"];
+
+const sharedMemoryBefore = new Set(orphanedSharedMemory());
 
 function isolated(): { tmp: string; env: NodeJS.ProcessEnv; cwd: string } {
   const tmp = makeTempDir('dg-signal-');
@@ -38,6 +40,7 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
         expect(runDirsIn(tmp)).toEqual([]);
         expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
         expect(await waitUntil(() => !isRunning(commandPid), 5_000)).toBe(true);
+        expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
       } finally {
         removeDir(tmp);
       }
@@ -70,9 +73,11 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
       expect(runDirsIn(tmp)).toHaveLength(1);
       expect(processesMentioning(tmp).length).toBeGreaterThan(0);
       // ...until the next start reaps them.
-      expect(reapStaleRuns(tmp)).toBe(1);
+      expect(await reapStaleRuns(tmp)).toBe(1);
       expect(runDirsIn(tmp)).toEqual([]);
       expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
+      // The reaper shuts the server down in order, so its shared memory goes too.
+      expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
     } finally {
       removeDir(tmp);
     }

@@ -32,6 +32,9 @@ const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   max_wal_size: '1GB',
   checkpoint_timeout: '1h',
   autovacuum: 'off',
+  // Dynamic shared memory as files in the data directory, so that it goes with the directory even
+  // when the server is killed (posix segments would stay in /dev/shm).
+  dynamic_shared_memory_type: 'mmap',
 };
 
 export interface EmbeddedServerOptions {
@@ -65,7 +68,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
 
   const start = async (): Promise<RunningServer> => {
     const { installation, account, env, reporter } = options;
-    for (const root of runRoots()) reapStaleRuns(root);
+    for (const root of runRoots()) await reapStaleRuns(root);
     if (account !== undefined) assertReachable(options.runRoot, account);
     runDir = mkdtempSync(path.join(options.runRoot, RUN_DIR_PREFIX));
     writeFileSync(path.join(runDir, 'owner.json'), JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
@@ -173,35 +176,52 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Removes run directories (and kills servers) left by drift-guard processes that no longer exist. */
-export function reapStaleRuns(tmp: string): number {
+/**
+ * Removes run directories left by drift-guard processes that no longer exist. A server still
+ * running there gets a fast shutdown first (SIGKILL only if it ignores that), because only a
+ * server that exits by itself releases its SysV shared memory segment.
+ */
+export async function reapStaleRuns(root: string): Promise<number> {
   let reaped = 0;
   let entries: string[];
   try {
-    entries = readdirSync(tmp).filter((entry) => entry.startsWith(RUN_DIR_PREFIX));
+    entries = readdirSync(root).filter((entry) => entry.startsWith(RUN_DIR_PREFIX));
   } catch {
     return 0;
   }
   for (const entry of entries) {
-    const dir = path.join(tmp, entry);
+    const dir = path.join(root, entry);
     const owner = readPid(path.join(dir, 'owner.json'), (text) => (JSON.parse(text) as { pid: number }).pid);
     if (owner === undefined || isAlive(owner)) continue;
     const postmaster = readPid(path.join(dir, 'data', 'postmaster.pid'), (text) => Number(text.split('\n')[0]));
     if (postmaster !== undefined && isAlive(postmaster)) {
-      try {
-        process.kill(-postmaster, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(postmaster, 'SIGKILL');
-        } catch {
-          // Not ours to kill, or already gone.
-        }
+      signalPid(postmaster, 'SIGINT');
+      if (!(await waitForExit(postmaster, 5_000))) {
+        signalPid(-postmaster, 'SIGKILL');
+        signalPid(postmaster, 'SIGKILL');
       }
     }
     rmSync(dir, { recursive: true, force: true });
     reaped++;
   }
   return reaped;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Not ours to signal, or already gone.
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await delay(25);
+  }
+  return !isAlive(pid);
 }
 
 function readPid(file: string, parse: (text: string) => number): number | undefined {
