@@ -35974,27 +35974,6 @@ function configJsonSchema() {
   };
 }
 
-// src/config/env-secrets.ts
-function readEnvSecret(loaded, keyPath, env) {
-  const name = String(valueAt(loaded.config, keyPath));
-  const raw = env[name];
-  const value = raw === void 0 || raw.trim() === "" ? void 0 : raw.trim();
-  return { name, value, display: value === void 0 ? void 0 : registerConnectionString(value) };
-}
-function requireEnvSecret(loaded, keyPath, env, purpose) {
-  const secret = readEnvSecret(loaded, keyPath, env);
-  if (secret.value !== void 0) return secret.value;
-  throw new DriftGuardError(
-    "ENV_VAR_MISSING",
-    `${loaded.locate(keyPath)}: ${keyPath.join(".")} names ${secret.name}, which is not set; export ${secret.name} with ${purpose}, or change ${keyPath.join(".")}`
-  );
-}
-function valueAt(config2, keyPath) {
-  let current = config2;
-  for (const segment of keyPath) current = current[segment];
-  return current;
-}
-
 // src/config/load-config.ts
 var import_yaml = __toESM(require_dist(), 1);
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -36094,7 +36073,7 @@ function configError(shown, problems) {
 function describeIssue(issue2, raw, locate) {
   const where = issue2.path.map(String);
   const name = where.length > 0 ? where.join(".") : "the file";
-  const value = valueAt2(raw, issue2.path);
+  const value = valueAt(raw, issue2.path);
   switch (issue2.code) {
     case "unrecognized_keys":
       return issue2.keys.map((key) => {
@@ -36182,7 +36161,7 @@ function offsetOf(doc, keyPath, part) {
   }
   return offset;
 }
-function valueAt2(raw, keyPath) {
+function valueAt(raw, keyPath) {
   let current = raw;
   for (const segment of keyPath) {
     if (current === null || typeof current !== "object") return void 0;
@@ -36214,6 +36193,22 @@ function firstLine(message) {
 function displayPath(file2, cwd) {
   const relative = path.relative(cwd, file2);
   return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file2;
+}
+
+// src/config/env-secrets.ts
+function readEnvSecret(loaded, keyPath, env) {
+  const name = String(valueAt(loaded.config, keyPath));
+  const raw = env[name];
+  const value = raw === void 0 || raw.trim() === "" ? void 0 : raw.trim();
+  return { name, value, display: value === void 0 ? void 0 : registerConnectionString(value) };
+}
+function requireEnvSecret(loaded, keyPath, env, purpose) {
+  const secret = readEnvSecret(loaded, keyPath, env);
+  if (secret.value !== void 0) return secret.value;
+  throw new DriftGuardError(
+    "ENV_VAR_MISSING",
+    `${loaded.locate(keyPath)}: ${keyPath.join(".")} names ${secret.name}, which is not set; export ${secret.name} with ${purpose}, or change ${keyPath.join(".")}`
+  );
 }
 
 // src/cli/commands/config-command.ts
@@ -36753,6 +36748,13 @@ function connectionFailure(error62) {
       return maskSecrets(describeError(error62));
   }
 }
+async function serverVersion(url2) {
+  return withClient(url2, async (client) => {
+    const result = await client.query("SHOW server_version");
+    const raw = result.rows[0]?.server_version ?? "";
+    return /^\d+(\.\d+)?/.exec(raw)?.[0] ?? raw;
+  });
+}
 
 // src/postgres/providers/docker-provider.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
@@ -36777,10 +36779,7 @@ function dockerServer(options) {
       }
       container = started;
       const adminUrl = `postgresql://postgres:${encodeURIComponent(password)}@${started.getHost()}:${started.getPort()}/postgres`;
-      const version2 = await withClient(adminUrl, async (client) => {
-        const result = await client.query("SHOW server_version");
-        return /^\d+(\.\d+)?/.exec(result.rows[0]?.server_version ?? "")?.[0] ?? "0";
-      });
+      const version2 = await serverVersion(adminUrl);
       return {
         provider: "docker",
         description: `PostgreSQL ${version2} (${options.image}) in Docker on ${started.getHost()}:${started.getPort()}`,
@@ -37017,11 +37016,7 @@ function urlServer(url2, urlEnvName) {
           `${urlEnvName} must be a postgres:// or postgresql:// URL (e.g. postgresql://postgres@localhost:5432/postgres), got ${display.slice(0, 40)}`
         );
       }
-      const version2 = await withClient(url2, async (client) => {
-        const result = await client.query("SHOW server_version");
-        return result.rows[0]?.server_version ?? "0";
-      });
-      const short = /^\d+(\.\d+)?/.exec(version2)?.[0] ?? version2;
+      const short = await serverVersion(url2);
       return {
         provider: "url",
         description: `PostgreSQL ${short} at ${display} (from ${urlEnvName})`,

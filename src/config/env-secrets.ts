@@ -3,7 +3,7 @@
 
 import { DriftGuardError } from '../errors.js';
 import { registerConnectionString } from '../util/secrets.js';
-import type { ConfigPath, LoadedConfig } from './load-config.js';
+import { valueAt, type ConfigPath, type LoadedConfig } from './load-config.js';
 
 export interface EnvSecret {
   /** The environment variable's name, as configured. */
@@ -33,10 +33,4 @@ export function requireEnvSecret(
     'ENV_VAR_MISSING',
     `${loaded.locate(keyPath)}: ${keyPath.join('.')} names ${secret.name}, which is not set; export ${secret.name} with ${purpose}, or change ${keyPath.join('.')}`,
   );
-}
-
-function valueAt(config: unknown, keyPath: ConfigPath): unknown {
-  let current = config;
-  for (const segment of keyPath) current = (current as Record<string | number, unknown>)[segment];
-  return current;
 }

@@ -200,7 +200,8 @@ function offsetOf(doc: Document, keyPath: ConfigPath, part: 'key' | 'value'): nu
   return offset;
 }
 
-function valueAt(raw: unknown, keyPath: ConfigPath): unknown {
+/** The value at a key path of a parsed object, or undefined. */
+export function valueAt(raw: unknown, keyPath: ConfigPath): unknown {
   let current = raw;
   for (const segment of keyPath) {
     if (current === null || typeof current !== 'object') return undefined;

@@ -56,3 +56,12 @@ function connectionFailure(error: unknown): string {
       return maskSecrets(describeError(error));
   }
 }
+
+/** The server's version as "major.minor" (e.g. "16.14"), from SHOW server_version. */
+export async function serverVersion(url: string): Promise<string> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    const raw = result.rows[0]?.server_version ?? '';
+    return /^\d+(\.\d+)?/.exec(raw)?.[0] ?? raw;
+  });
+}

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import { registerSecret } from '../../util/secrets.js';
-import { withClient } from '../client.js';
+import { serverVersion } from '../client.js';
 import type { RunningServer, ServerHandle } from '../server.js';
 
 export interface DockerServerOptions {
@@ -45,10 +45,7 @@ export function dockerServer(options: DockerServerOptions): ServerHandle {
       }
       container = started;
       const adminUrl = `postgresql://postgres:${encodeURIComponent(password)}@${started.getHost()}:${started.getPort()}/postgres`;
-      const version = await withClient(adminUrl, async (client) => {
-        const result = await client.query<{ server_version: string }>('SHOW server_version');
-        return /^\d+(\.\d+)?/.exec(result.rows[0]?.server_version ?? '')?.[0] ?? '0';
-      });
+      const version = await serverVersion(adminUrl);
       return {
         provider: 'docker',
         description: `PostgreSQL ${version} (${options.image}) in Docker on ${started.getHost()}:${started.getPort()}`,

@@ -3,7 +3,7 @@
 
 import { DriftGuardError } from '../../errors.js';
 import { registerConnectionString } from '../../util/secrets.js';
-import { withClient } from '../client.js';
+import { serverVersion } from '../client.js';
 import type { RunningServer, ServerHandle } from '../server.js';
 
 export function urlServer(url: string, urlEnvName: string): ServerHandle {
@@ -16,11 +16,7 @@ export function urlServer(url: string, urlEnvName: string): ServerHandle {
           `${urlEnvName} must be a postgres:// or postgresql:// URL (e.g. postgresql://postgres@localhost:5432/postgres), got ${display.slice(0, 40)}`,
         );
       }
-      const version = await withClient(url, async (client) => {
-        const result = await client.query<{ server_version: string }>('SHOW server_version');
-        return result.rows[0]?.server_version ?? '0';
-      });
-      const short = /^\d+(\.\d+)?/.exec(version)?.[0] ?? version;
+      const short = await serverVersion(url);
       return {
         provider: 'url',
         description: `PostgreSQL ${short} at ${display} (from ${urlEnvName})`,
