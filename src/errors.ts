@@ -9,6 +9,7 @@ export type EnvironmentErrorCode =
   | 'DOCKER_UNAVAILABLE'
   | 'DATABASE_UNREACHABLE'
   | 'DATABASE_PERMISSION'
+  | 'LOCK_TIMEOUT'
   | 'TOOL_MISSING';
 export type ErrorCode = UsageErrorCode | EnvironmentErrorCode;
 

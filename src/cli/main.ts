@@ -8,6 +8,9 @@ import { VERSION } from '../version.js';
 import { configCommand } from './commands/config-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
+import { migrateCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
+import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
+import { DriftGuardError } from '../errors.js';
 import { createContext, outputFormat, type CommandContext } from './context.js';
 import { colorWanted, Terminal, type CliStreams } from './terminal.js';
 
@@ -82,6 +85,64 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
       exitCode = await scratchCommand(context(), command);
     });
 
+  const sqlOptions = (command: Command): Command =>
+    command
+      .option('--database-url <url>', 'database to work on (default: $DATABASE_URL, or the variable named by database.url-env)')
+      .option('--dir <dir>', 'migrations directory (default: sql.dir)')
+      .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
+      .addOption(new Option('--format <format>', 'output format; json prints one event per line').choices(['text', 'json']).default('text'))
+      .option('--json', 'same as --format json');
+  type SqlFlags = { databaseUrl?: string; dir?: string; layout?: SqlLayoutSetting; format: 'text' | 'json'; json?: boolean };
+  const sqlFlags = (options: SqlFlags) => ({ ...options, format: outputFormat(options, 'text') });
+
+  sqlOptions(
+    program
+      .command('migrate')
+      .description('apply pending migrations (each in its own transaction with its history row)')
+      .option('--to <version>', 'apply up to and including this version')
+      .option('--dry-run', 'verify and list what would be applied; change nothing'),
+  ).action(async (options: SqlFlags & { to?: string; dryRun?: boolean }) => {
+    exitCode = await migrateCommand(context(), sqlFlags(options));
+  });
+
+  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied')).action(
+    async (options: SqlFlags) => {
+      exitCode = await statusCommand(context(), sqlFlags(options));
+    },
+  );
+
+  sqlOptions(
+    program
+      .command('rollback')
+      .description('roll back applied migrations with their down scripts (default: the newest one)')
+      .option('--steps <n>', 'how many migrations to roll back', positiveInteger)
+      .option('--to <version>', 'roll back every migration newer than this version (0: all)')
+      .option('--dry-run', 'list what would be rolled back; change nothing'),
+  ).action(async (options: SqlFlags & { steps?: number; to?: string; dryRun?: boolean }) => {
+    exitCode = await rollbackCommand(context(), sqlFlags(options));
+  });
+
+  program
+    .command('new')
+    .description("create the next migration file(s) in the layout's naming scheme")
+    .argument('<name>', 'what the migration does, e.g. add_orders')
+    .option('--dir <dir>', 'migrations directory (default: sql.dir)')
+    .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
+    .action((name: string, options: { dir?: string; layout?: SqlLayoutSetting }) => {
+      exitCode = newCommand(context(), name, options);
+    });
+
+  program
+    .command('script')
+    .description('print the SQL of the migrations exactly as it would be applied, for review')
+    .option('--from <version>', 'start after this version')
+    .option('--to <version>', 'stop at this version (inclusive)')
+    .option('--dir <dir>', 'migrations directory (default: sql.dir)')
+    .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
+    .action(async (options: { from?: string; to?: string; dir?: string; layout?: SqlLayoutSetting }) => {
+      exitCode = await scriptCommand(context(), options);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
@@ -107,6 +168,12 @@ function reportError(error: unknown, terminal: Terminal, env: NodeJS.ProcessEnv)
   terminal.err(`drift-guard: internal error: ${describeError(error)} (rerun with DRIFT_GUARD_DEBUG=1 for the stack trace, and please report it)`);
   if (debug) terminal.err(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
   return ExitCode.environment;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new DriftGuardError('USAGE', `--steps must be a positive whole number, got "${value}"`);
+  return n;
 }
 
 function oneLine(text: string): string {

@@ -52,6 +52,12 @@ export class Terminal {
     this.streams.stderr.write(maskSecrets(text.endsWith('\n') ? text : `${text}\n`));
   }
 
+  /** Replaces the live status line on a terminal (undefined clears it); does nothing elsewhere. */
+  live(text: string | undefined): void {
+    if (!this.interactive) return;
+    this.streams.stderr.write(`\r\u001b[2K${text === undefined ? '' : maskSecrets(text)}`);
+  }
+
   style(style: Style, text: string): string {
     if (!this.options.color) return text;
     const [open, close] = CODES[style];

@@ -59,9 +59,46 @@ const postgresSchema = z
   })
   .describe('The scratch PostgreSQL used for checks.');
 
+export const SQL_LAYOUTS = ['auto', 'flyway', 'golang-migrate', 'goose', 'dbmate', 'diesel', 'plain'] as const;
+export type SqlLayoutSetting = (typeof SQL_LAYOUTS)[number];
+
+const databaseSchema = z
+  .strictObject({
+    'url-env': envVarName
+      .default('DATABASE_URL')
+      .describe('Environment variable holding the URL of the database that migrate, status, rollback and script work on (a development database). --database-url overrides it.'),
+  })
+  .describe('The database the migration commands work on.');
+
+const sqlSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The migrations directory, relative to this file. Default: the one of db/migrations, migrations, db/migration, sql/migrations, src/main/resources/db/migration that exists.'),
+    layout: z
+      .enum(SQL_LAYOUTS)
+      .default('auto')
+      .describe('Which tool the directory belongs to; auto recognises it from file names and markers.'),
+    'allow-out-of-order': z
+      .boolean()
+      .default(false)
+      .describe('Apply a pending migration older than the newest applied one instead of failing with MIGRATION_OUT_OF_ORDER.'),
+    'lock-timeout': z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(60)
+      .describe('Seconds to wait for another runner holding the migration lock before giving up (exit 3).'),
+  })
+  .describe('Plain-SQL migrations (Flyway, golang-migrate, goose, dbmate, diesel or drift-guard\'s own layout).');
+
 export const configSchema = z
   .strictObject({
     postgres: postgresSchema.default(() => postgresSchema.parse({})),
+    database: databaseSchema.default(() => databaseSchema.parse({})),
+    sql: sqlSchema.default(() => sqlSchema.parse({})),
   })
   .describe('drift-guard configuration (.drift-guard.yml).');
 

@@ -1,0 +1,87 @@
+// Pieces several layouts share: reading migration files, numeric version order, checksums that
+// ignore line endings and BOMs, and history-table existence checks.
+
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import type { Finding } from '../../../report/finding.js';
+import type { Migration, MigrationScript } from '../layout.js';
+
+/** Reads a migration file as UTF-8 without its byte-order mark. */
+export function readMigrationFile(file: string): string {
+  const text = readFileSync(file, 'utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+export function listFiles(dir: string): string[] {
+  return readdirSync(dir).filter((entry) => statSync(path.join(dir, entry)).isFile()).sort();
+}
+
+export function listDirs(dir: string): string[] {
+  return readdirSync(dir).filter((entry) => statSync(path.join(dir, entry)).isDirectory()).sort();
+}
+
+export function wholeFileScript(file: string, root: string, transaction = true): MigrationScript {
+  const text = readMigrationFile(file);
+  return { file: path.relative(root, file), fileText: text, sql: text, sqlOffset: 0, transaction };
+}
+
+/** Compares digit strings as numbers of any size. */
+export function compareNumeric(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/** SHA-256 of the text with line endings normalised, so CRLF/LF and BOM changes are not "changes". */
+export function contentChecksum(text: string): string {
+  return createHash('sha256').update(text.replace(/^\ufeff/, '').replace(/\r\n?/g, '\n')).digest('hex');
+}
+
+/** Findings for versions that appear more than once. */
+export function duplicateVersions(migrations: readonly Migration[], check: string): Finding[] {
+  const byVersion = new Map<string, Migration[]>();
+  for (const migration of migrations) {
+    if (migration.kind !== 'versioned') continue;
+    const list = byVersion.get(migration.version) ?? [];
+    list.push(migration);
+    byVersion.set(migration.version, list);
+  }
+  return [...byVersion.values()]
+    .filter((list) => list.length > 1)
+    .map((list) => ({
+      check,
+      code: 'MIGRATION_DUPLICATE_VERSION' as const,
+      severity: 'error' as const,
+      message: `version ${list[0]!.version} is used by ${list.length} migrations (${list.map((m) => m.up.file).join(', ')}); give each a unique version`,
+      file: list[1]!.up.file,
+    }));
+}
+
+/** Whether a table exists, by a possibly schema-qualified name, without raising. */
+export async function tableExists(client: pg.Client, qualifiedName: string): Promise<boolean> {
+  const result = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [qualifiedName]);
+  return result.rows[0]?.oid !== null && result.rows[0]?.oid !== undefined;
+}
+
+/** The next file-name version from the clock, as yyyymmddHHMMSS in UTC. */
+export function utcTimestamp(now: Date): string {
+  return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** A migration name as a file-name slug: "Add orders" -> "add_orders". */
+export function slug(name: string): string {
+  return name
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+/** A stable 63-bit advisory lock key from a string (for layouts whose tool defines none). */
+export function lockKeyFromName(name: string): bigint {
+  const digest = createHash('sha256').update(name).digest();
+  return digest.readBigInt64BE(0) & 0x7fffffffffffffffn;
+}

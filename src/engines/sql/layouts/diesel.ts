@@ -1,0 +1,132 @@
+// diesel (2.x): one directory per migration, <version>_<name>/up.sql (+ down.sql, metadata.toml);
+// __diesel_schema_migrations(version varchar(50), run_on timestamp). The version is the part of the
+// directory name before the first "_" with every "-" removed, compared as a string. Rules from
+// migrations_internals/src/lib.rs, file_based_migrations.rs and migration_harness.rs.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import type { Finding } from '../../../report/finding.js';
+import type { AppliedMigration, Discovered, Layout, Migration } from '../layout.js';
+import { listDirs, lockKeyFromName, slug, tableExists, wholeFileScript } from './common.js';
+import { parseScript } from '../sql-script.js';
+
+const TABLE = '__diesel_schema_migrations';
+
+export const dieselLayout: Layout = {
+  name: 'diesel',
+  historyTable: TABLE,
+  recordsChecksums: false,
+
+  // diesel takes no lock; drift-guard runners still exclude each other.
+  async lockKey() {
+    return lockKeyFromName(`drift-guard:diesel:${TABLE}`);
+  },
+
+  discover(dir, root): Discovered {
+    const migrations: Migration[] = [];
+    const problems: Finding[] = [];
+    const byVersion = new Map<string, Migration>();
+    for (const name of listDirs(dir)) {
+      if (name.startsWith('.')) continue;
+      const migrationDir = path.join(dir, name);
+      const relative = path.relative(root, migrationDir);
+      const upFile = path.join(migrationDir, 'up.sql');
+      if (!existsSync(upFile)) {
+        problems.push({ check: 'migrations', code: 'APPLY_FAILED', severity: 'error', message: `${relative} has no up.sql; diesel refuses a migrations directory with such a folder`, file: relative });
+        continue;
+      }
+      const transaction = runInTransaction(path.join(migrationDir, 'metadata.toml'));
+      const up = wholeFileScript(upFile, root, transaction);
+      const downFile = path.join(migrationDir, 'down.sql');
+      const down = existsSync(downFile) ? wholeFileScript(downFile, root, transaction) : undefined;
+      if (statSync(upFile).size === 0 || !hasStatement(up.sql)) {
+        problems.push({
+          check: 'migrations',
+          code: 'APPLY_FAILED',
+          severity: 'error',
+          message: `${up.file} holds no SQL statement; diesel fails on it ("Received an empty query" or EmptyMigration)`,
+          file: up.file,
+        });
+      }
+      const version = name.split('_')[0]!.replace(/-/g, '');
+      const migration: Migration = { version, description: name.slice(name.indexOf('_') + 1), kind: 'versioned', up, down, label: name };
+      const clash = byVersion.get(version);
+      if (clash !== undefined) {
+        problems.push({
+          check: 'migrations',
+          code: 'MIGRATION_DUPLICATE_VERSION',
+          severity: 'error',
+          message: `${clash.label} and ${name} both have version ${version}; diesel would run only one of them`,
+          file: relative,
+        });
+        continue;
+      }
+      byVersion.set(version, migration);
+      migrations.push(migration);
+    }
+    migrations.sort((a, b) => compareStrings(a.version, b.version));
+    return { migrations, problems };
+  },
+
+  compareVersions: compareStrings,
+
+  async ensureHistory(client) {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)`);
+  },
+
+  async readHistory(client) {
+    if (!(await tableExists(client, TABLE))) return { applied: [] };
+    const result = await client.query<{ version: string; run_on: Date }>(`SELECT version, run_on FROM ${TABLE} ORDER BY version DESC`);
+    const applied: AppliedMigration[] = result.rows.map((row) => ({ version: row.version, kind: 'versioned', success: true, appliedAt: row.run_on }));
+    return { applied: applied.reverse() };
+  },
+
+  async recordUp(client: pg.Client, migration) {
+    await client.query(`INSERT INTO "${TABLE}" ("version") VALUES ($1)`, [migration.version]);
+  },
+
+  async recordDown(client, migration) {
+    await client.query(`DELETE FROM "${TABLE}" WHERE "${TABLE}"."version" = $1`, [migration.version]);
+  },
+
+  newMigration(dir, name, _existing, now) {
+    // diesel_cli's TIMESTAMP_FORMAT "%Y-%m-%d-%H%M%S".
+    const iso = now.toISOString();
+    const stamp = `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+    const base = path.join(dir, `${stamp}_${slug(name)}`);
+    return [
+      { path: path.join(base, 'up.sql'), content: `-- ${name}\n` },
+      { path: path.join(base, 'down.sql'), content: `-- Reverts ${name}\n` },
+    ];
+  },
+};
+
+/**
+ * metadata.toml: no file (or an unreadable one) means a transaction; a file that sets
+ * run_in_transaction uses its value; a readable file without the key means none, because diesel's
+ * field-level serde default is bool's false.
+ */
+function runInTransaction(file: string): boolean {
+  if (!existsSync(file)) return true;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return true;
+  }
+  const match = /^\s*run_in_transaction\s*=\s*(true|false)\s*(?:#.*)?$/m.exec(text);
+  return match === null ? false : match[1] === 'true';
+}
+
+function hasStatement(sql: string): boolean {
+  const parsed = parseScript(sql);
+  return !parsed.ok || parsed.statements.length > 0;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,273 @@
+// Applies and rolls back a migrations directory on a database, the way its tool would: one lock
+// for the whole run, integrity verified first, each migration in its own transaction with its
+// history row (or outside one when it must, said out loud). Like kysely's migrator it never throws
+// half-way: it returns how far it got, with the failure as a finding.
+
+import type pg from 'pg';
+import { DriftGuardError } from '../../errors.js';
+import { withAdvisoryLock } from '../../postgres/advisory-lock.js';
+import { connect } from '../../postgres/client.js';
+import { hasErrors, type Finding } from '../../report/finding.js';
+import { registerCleanup } from '../../util/cleanup.js';
+import type { Reporter } from '../../util/reporter.js';
+import { planScript, runStatements, StatementError } from './execute.js';
+import { verify, type Verification } from './integrity.js';
+import type { Discovered, HistoryState, Layout, Migration, MigrationScript } from './layout.js';
+import { loadParser } from './sql-script.js';
+
+export interface SqlMigrations {
+  /** Absolute path of the migrations directory. */
+  readonly dir: string;
+  /** Project root; file names in messages are relative to it. */
+  readonly root: string;
+  readonly layout: Layout;
+}
+
+export interface RunSettings {
+  readonly databaseUrl: string;
+  readonly reporter: Reporter;
+  readonly lockTimeoutMs: number;
+  readonly allowOutOfOrder: boolean;
+  readonly onEvent?: ((event: MigrationEvent) => void) | undefined;
+}
+
+export type Direction = 'up' | 'down';
+
+export type MigrationEvent =
+  | { readonly event: 'plan'; readonly direction: Direction; readonly total: number; readonly migrations: readonly string[]; readonly dryRun: boolean }
+  | {
+      readonly event: 'start';
+      readonly direction: Direction;
+      readonly index: number;
+      readonly total: number;
+      readonly migration: string;
+      readonly version: string;
+      readonly transaction: boolean;
+      readonly reason?: string | undefined;
+    }
+  | { readonly event: 'done'; readonly direction: Direction; readonly index: number; readonly total: number; readonly migration: string; readonly version: string; readonly ms: number }
+  | {
+      readonly event: 'failed';
+      readonly direction: Direction;
+      readonly index: number;
+      readonly total: number;
+      readonly migration: string;
+      readonly version: string;
+      readonly ms: number;
+      readonly finding: Finding;
+      /** Statements that stayed applied: always 0 for a migration run in a transaction. */
+      readonly statementsApplied: number;
+    };
+
+export interface MigrationResult {
+  readonly migration: string;
+  readonly version: string;
+  readonly direction: Direction;
+  readonly status: 'applied' | 'rolled-back' | 'failed' | 'not-executed';
+  readonly ms?: number | undefined;
+  readonly outsideTransaction?: string | undefined;
+}
+
+export interface RunOutcome {
+  readonly ok: boolean;
+  readonly results: readonly MigrationResult[];
+  readonly findings: readonly Finding[];
+}
+
+export function discover(project: SqlMigrations): Discovered {
+  return project.layout.discover(project.dir, project.root);
+}
+
+/** Applies pending migrations (up to `target`, inclusive). */
+export async function migrateUp(project: SqlMigrations, settings: RunSettings, options: { target?: string | undefined; dryRun?: boolean } = {}): Promise<RunOutcome> {
+  await loadParser();
+  const discovered = discover(project);
+  const { layout } = project;
+  if (options.target !== undefined) assertKnownVersion(discovered.migrations, options.target, layout);
+  return withMigrationSession(project, settings, async (client) => {
+    if (options.dryRun !== true) await layout.ensureHistory(client);
+    const history = await layout.readHistory(client, discovered.migrations);
+    const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
+    const findings = [...discovered.problems, ...verification.findings];
+    if (hasErrors(findings)) return { ok: false, results: [], findings };
+    const target = options.target;
+    const versioned = verification.pending.filter((m) => target === undefined || layout.compareVersions(m.version, target) <= 0);
+    // Repeatable migrations run after all versioned ones, as in Flyway; not when migrating to a target.
+    const todo = target === undefined ? [...versioned, ...verification.repeatables] : versioned;
+    return run('up', todo, client, project, settings, findings, history, options.dryRun === true);
+  });
+}
+
+/** Rolls back the newest `steps` migrations, or every migration newer than `target` ("0": all). */
+export async function migrateDown(
+  project: SqlMigrations,
+  settings: RunSettings,
+  options: { steps?: number | undefined; target?: string | undefined; dryRun?: boolean },
+): Promise<RunOutcome> {
+  await loadParser();
+  const discovered = discover(project);
+  const { layout } = project;
+  if (options.target !== undefined && options.target !== '0') assertKnownVersion(discovered.migrations, options.target, layout);
+  return withMigrationSession(project, settings, async (client) => {
+    const history = await layout.readHistory(client, discovered.migrations);
+    const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: true });
+    const findings = [...discovered.problems, ...verification.findings];
+    if (hasErrors(findings)) return { ok: false, results: [], findings };
+    const appliedVersions = new Set(verification.statuses.filter((s) => s.kind === 'versioned' && s.state === 'applied').map((s) => s.version));
+    const applied = discovered.migrations
+      .filter((m) => m.kind === 'versioned' && appliedVersions.has(m.version))
+      .sort((a, b) => layout.compareVersions(b.version, a.version));
+    const todo =
+      options.target !== undefined
+        ? applied.filter((m) => options.target === '0' || layout.compareVersions(m.version, options.target!) > 0)
+        : applied.slice(0, options.steps ?? 1);
+    const withoutDown = todo.filter((m) => m.down === undefined);
+    if (withoutDown.length > 0) {
+      const missing: Finding[] = withoutDown.map((m) => ({
+        check: 'rollback',
+        code: 'MIGRATION_DOWN_MISSING',
+        severity: 'error',
+        message: `${m.label} has no down migration, so it cannot be rolled back; add ${downFileHint(layout, m)}`,
+        file: m.up.file,
+      }));
+      return { ok: false, results: [], findings: [...findings, ...missing] };
+    }
+    return run('down', todo, client, project, settings, findings, history, options.dryRun === true, applied);
+  });
+}
+
+/** The history against the directory, without changing anything. */
+export async function migrationStatus(project: SqlMigrations, settings: Pick<RunSettings, 'databaseUrl' | 'allowOutOfOrder'>): Promise<Verification & { problems: readonly Finding[] }> {
+  const discovered = discover(project);
+  const client = await connect(settings.databaseUrl, { applicationName: 'drift-guard status' });
+  try {
+    const history = await project.layout.readHistory(client, discovered.migrations);
+    const verification = verify(project.layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
+    return { ...verification, problems: discovered.problems, findings: [...discovered.problems, ...verification.findings] };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function run(
+  direction: Direction,
+  todo: readonly Migration[],
+  client: pg.Client,
+  project: SqlMigrations,
+  settings: RunSettings,
+  findings: Finding[],
+  history: HistoryState,
+  dryRun: boolean,
+  appliedNewestFirst: readonly Migration[] = [],
+): Promise<RunOutcome> {
+  const emit = settings.onEvent ?? (() => undefined);
+  emit({ event: 'plan', direction, total: todo.length, migrations: todo.map((m) => m.label), dryRun });
+  const results: MigrationResult[] = [];
+  if (dryRun) {
+    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, status: 'not-executed' })) };
+  }
+  for (const [index, migration] of todo.entries()) {
+    const script = direction === 'up' ? migration.up : migration.down!;
+    const plan = planScript(script);
+    if (plan.unparsed !== undefined) {
+      settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
+    }
+    const common = { direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version };
+    emit({ event: 'start', ...common, transaction: plan.outsideTransaction === undefined, reason: plan.outsideTransaction });
+    if (plan.outsideTransaction !== undefined) settings.reporter.info(`${migration.label} runs outside a transaction: ${plan.outsideTransaction}`);
+    const started = performance.now();
+    const next = direction === 'down' ? appliedNewestFirst[appliedNewestFirst.indexOf(migration) + 1] : undefined;
+    const record = (ms: number): Promise<void> =>
+      direction === 'up' ? project.layout.recordUp(client, migration, ms, history) : project.layout.recordDown(client, migration, next);
+    try {
+      if (plan.outsideTransaction === undefined) {
+        await client.query('BEGIN');
+        try {
+          await runStatements(client, script, plan);
+          await record(performance.now() - started);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      } else {
+        if (direction === 'up') await project.layout.markDirty?.(client, migration);
+        await runStatements(client, script, plan);
+        await record(performance.now() - started);
+      }
+    } catch (error) {
+      const ms = performance.now() - started;
+      const failure = error instanceof StatementError ? error : undefined;
+      const finding = failure?.finding ?? historyFailure(script, error);
+      const statementsApplied = plan.outsideTransaction === undefined ? 0 : (failure?.completed ?? plan.statements.length);
+      emit({ event: 'failed', ...common, ms, finding, statementsApplied });
+      results.push({ migration: migration.label, version: migration.version, direction, status: 'failed', ms, outsideTransaction: plan.outsideTransaction });
+      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: 'not-executed' });
+      const partial =
+        plan.outsideTransaction !== undefined && statementsApplied > 0
+          ? [
+              {
+                ...finding,
+                message: `${finding.message} (${migration.label} ran outside a transaction: ${statementsApplied} of ${plan.statements.length} statements stayed applied; make the file safe to re-run, e.g. with IF NOT EXISTS)`,
+              },
+            ]
+          : [finding];
+      return { ok: false, results, findings: [...findings, ...partial] };
+    }
+    const ms = performance.now() - started;
+    emit({ event: 'done', ...common, ms });
+    results.push({ migration: migration.label, version: migration.version, direction, status: direction === 'up' ? 'applied' : 'rolled-back', ms, outsideTransaction: plan.outsideTransaction });
+  }
+  return { ok: true, results, findings };
+}
+
+function historyFailure(script: MigrationScript, error: unknown): Finding {
+  return {
+    check: 'apply',
+    code: 'APPLY_FAILED',
+    severity: 'error',
+    message: `recording the migration in the history table failed: ${(error as Error).message}`,
+    file: script.file,
+  };
+}
+
+/** One connection for the whole run, holding the layout's advisory lock; closed on signals too. */
+async function withMigrationSession<T>(project: SqlMigrations, settings: RunSettings, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(settings.databaseUrl, { applicationName: 'drift-guard migrate' });
+  // Closing the connection is what rolls back an interrupted migration and frees the lock.
+  const release = registerCleanup(() => client.end());
+  try {
+    // PostgreSQL 14+: notice a vanished client during a long statement, so that a killed runner's
+    // transaction and lock go within a second instead of when the statement ends.
+    await client.query("SELECT set_config('client_connection_check_interval', '1000', false)").catch(() => undefined);
+    const key = await project.layout.lockKey(client);
+    return await withAdvisoryLock(client, { key, timeoutMs: settings.lockTimeoutMs, reporter: settings.reporter, what: `${project.layout.historyTable}` }, () => fn(client));
+  } finally {
+    release();
+    await client.end().catch(() => undefined);
+  }
+}
+
+function assertKnownVersion(migrations: readonly Migration[], version: string, layout: Layout): void {
+  if (!migrations.some((m) => m.kind === 'versioned' && layout.compareVersions(m.version, version) === 0)) {
+    const known = migrations.filter((m) => m.kind === 'versioned').map((m) => m.version);
+    throw new DriftGuardError('USAGE', `no migration has version ${version} (known: ${known.length === 0 ? 'none' : `${known.slice(0, 3).join(', ')}${known.length > 3 ? ` ... ${known.at(-1)!}` : ''}`})`);
+  }
+}
+
+function downFileHint(layout: Layout, migration: Migration): string {
+  switch (layout.name) {
+    case 'flyway':
+      return `U${migration.version}__${migration.description.replace(/ /g, '_')}.sql`;
+    case 'golang-migrate':
+      return migration.up.file.replace(/\.up\.sql$/, '.down.sql');
+    case 'goose':
+      return `a "-- +goose Down" section to ${migration.up.file}`;
+    case 'dbmate':
+      return `a "-- migrate:down" section to ${migration.up.file}`;
+    case 'diesel':
+      return `${migration.up.file.replace(/up\.sql$/, 'down.sql')}`;
+    case 'plain':
+      return migration.up.file.replace(/\.sql$/, '.down.sql');
+  }
+}

@@ -1,0 +1,31 @@
+// Findings are data: every check reports them in this one shape, and renderers (text, markdown,
+// JSON, annotations) decide how they look. Codes are stable and documented in the README.
+
+export type Severity = 'error' | 'warning' | 'notice';
+
+export type FindingCode =
+  // SQL engine integrity (verified on every run against the history table)
+  | 'MIGRATION_CHECKSUM_MISMATCH'
+  | 'MIGRATION_MISSING_ON_DISK'
+  | 'MIGRATION_OUT_OF_ORDER'
+  | 'MIGRATION_DUPLICATE_VERSION'
+  | 'MIGRATION_DIRTY'
+  | 'MIGRATION_FAILED_IN_HISTORY'
+  | 'MIGRATION_DOWN_MISSING'
+  | 'APPLY_FAILED';
+
+export interface Finding {
+  readonly check: string;
+  readonly code: FindingCode;
+  readonly severity: Severity;
+  readonly message: string;
+  /** Path relative to the project root, when the finding is about a file. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export function hasErrors(findings: readonly Finding[]): boolean {
+  return findings.some((finding) => finding.severity === 'error');
+}
