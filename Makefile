@@ -21,8 +21,9 @@ typecheck: ## tsc --noEmit
 test: ## build, then run the test suite against real PostgreSQL
 	npm test
 
-bench: ## start-up benchmark against initdb + pg_ctl in the same run
+bench: ## benchmarks: scratch start-up, and applying 300 migrations (ratios in the same run)
 	npm run bench:startup
+	npm run bench:sql
 
 ci: ## what CI runs (.ci/run)
 	bash .ci/run

@@ -2,7 +2,7 @@
 // PostgreSQL processes and run directories that a test may have left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,4 +148,39 @@ export function orphanedSharedMemory(): string[] {
 /** Files PostgreSQL's posix dynamic shared memory leaves in /dev/shm when a server is killed. */
 export function postgresShmFiles(): string[] {
   return existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((entry) => entry.startsWith('PostgreSQL.')) : [];
+}
+
+/**
+ * One embedded server shared by a test file: started in beforeAll, stopped in afterAll. Tests take
+ * scratch databases from it with server.withDatabase().
+ */
+export async function startSharedServer(options: Partial<PostgresOptions> = {}): Promise<{ server: PostgresServerHandle; stop: () => Promise<void> }> {
+  const { withPostgresServer } = await import('../src/postgres/scratch.js');
+  let release!: () => void;
+  const done = new Promise<void>((resolve) => (release = resolve));
+  let finished!: Promise<void>;
+  const server = await new Promise<PostgresServerHandle>((ready, fail) => {
+    finished = withPostgresServer(pgOptions(options), async (s) => {
+      ready(s);
+      await done;
+    }).catch(fail);
+  });
+  return {
+    server,
+    stop: async () => {
+      release();
+      await finished;
+    },
+  };
+}
+
+export type PostgresServerHandle = import('../src/postgres/scratch.js').PostgresServer;
+
+/** Writes files (relative path -> content) under dir, creating folders. */
+export function writeTree(dir: string, files: Record<string, string>): void {
+  for (const [relative, content] of Object.entries(files)) {
+    const full = path.join(dir, relative);
+    mkdirSync(path.dirname(full), { recursive: true });
+    writeFileSync(full, content);
+  }
 }

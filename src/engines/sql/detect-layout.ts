@@ -43,6 +43,6 @@ export function detectLayout(dir: string, registry: LayoutRegistry, displayDir: 
       `no migrations recognised in ${displayDir}; set sql.layout (${Object.keys(registry).join(', ')}) to say which tool the directory belongs to`,
     );
   }
-  const seen = [...evidence.entries()].map(([name, file]) => `${name} (${file})`).join(', ');
+  const seen = [...evidence.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, file]) => `${name} (${file})`).join(', ');
   throw new DriftGuardError('USAGE', `${displayDir} mixes migration layouts: ${seen}; keep one tool per directory, or set sql.layout`);
 }

@@ -15,7 +15,28 @@ export interface ExecutionPlan {
   readonly unparsed?: { readonly message: string; readonly offset: number } | undefined;
 }
 
+/**
+ * Words without which a script cannot hold a statement that refuses a transaction block or
+ * controls transactions. A script with none of them is sent whole without being parsed (it is
+ * parsed only if it fails, to point at the failing statement): parsing is most of drift-guard's
+ * own time on a long migration run.
+ */
+const NEEDS_PARSING = /\b(?:concurrently|vacuum|database|tablespace|system|subscription|cluster|reindex|begin|commit|rollback|abort|savepoint|release|start|end|prepare)\b/i;
+
 export function planScript(script: MigrationScript): ExecutionPlan {
+  if (script.transaction && !NEEDS_PARSING.test(script.sql)) {
+    let statements: readonly SqlStatement[] | undefined;
+    return {
+      outsideTransaction: undefined,
+      get statements() {
+        if (statements === undefined) {
+          const parsed = parseScript(script.sql);
+          statements = parsed.ok ? parsed.statements : [{ text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false }];
+        }
+        return statements;
+      },
+    };
+  }
   const parsed = parseScript(script.sql);
   if (!parsed.ok) {
     const statement: SqlStatement = { text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false };
@@ -39,7 +60,59 @@ export class StatementError extends Error {
   }
 }
 
-/** Runs the statements in order; a failure becomes a StatementError carrying an APPLY_FAILED finding. */
+/**
+ * Runs a migration in one transaction with its history row. The script goes to the server as one
+ * simple-protocol query (one round trip however many statements it has); PostgreSQL's error
+ * position then points into the script itself. An error without a position (a constraint
+ * violation, say) is located by replaying the statements one by one in a transaction that is
+ * rolled back, which costs nothing on the path that succeeds.
+ */
+export async function runInTransaction(client: pg.Client, script: MigrationScript, plan: ExecutionPlan, record: () => Promise<void>): Promise<void> {
+  const prefix = 'BEGIN;\n';
+  try {
+    await client.query(prefix + script.sql);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new StatementError(await locateFailure(client, script, plan, error as PgError, prefix.length), 0);
+  }
+  try {
+    await record();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function locateFailure(client: pg.Client, script: MigrationScript, plan: ExecutionPlan, error: PgError, prefixLength: number): Promise<Finding> {
+  const whole: SqlStatement = { text: script.sql, offset: 0, kind: 'Script', transactionControl: false };
+  if (error.position !== undefined) {
+    return applyFailure(script, whole, withPosition(error, String(Math.max(1, Number(error.position) - prefixLength))));
+  }
+  try {
+    await client.query('BEGIN');
+    for (const statement of plan.statements) {
+      try {
+        await client.query(statement.text);
+      } catch (replayed) {
+        return applyFailure(script, statement, replayed);
+      }
+    }
+  } catch {
+    // The replay is only a diagnosis; fall through to the statement-less report.
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+  return applyFailure(script, plan.statements[0] ?? whole, withPosition(error, undefined));
+}
+
+/** A copy of a driver error with another position (an Error's message does not survive a spread). */
+function withPosition(error: PgError, position: string | undefined): PgError {
+  const { code, detail, hint, where, internalQuery, internalPosition } = error;
+  return { message: error.message, code, detail, hint, where, internalQuery, internalPosition, position };
+}
+
+/** Runs the statements one by one (outside a transaction); a failure becomes a StatementError carrying an APPLY_FAILED finding. */
 export async function runStatements(client: pg.Client, script: MigrationScript, plan: ExecutionPlan): Promise<void> {
   for (const [index, statement] of plan.statements.entries()) {
     try {
@@ -63,8 +136,8 @@ interface PgError {
 
 export function applyFailure(script: MigrationScript, statement: SqlStatement, error: unknown): Finding {
   const pgError = error as PgError;
-  // position is 1-based, in characters of the statement we sent; inside a function body there is
-  // only an internal position, so the statement's own start is the best place to point at.
+  // position is 1-based, in characters of the query we sent; inside a function body there is only
+  // an internal position, so the statement's own start is the best place to point at.
   const position = pgError.position === undefined ? 0 : Number(pgError.position) - 1;
   const offset = script.sqlOffset + statement.offset + Math.max(0, position);
   const { line, column, lineText } = lineAndColumn(script.fileText, offset);

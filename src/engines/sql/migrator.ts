@@ -10,7 +10,7 @@ import { connect } from '../../postgres/client.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import type { Reporter } from '../../util/reporter.js';
-import { planScript, runStatements, StatementError } from './execute.js';
+import { planScript, runInTransaction, runStatements, StatementError } from './execute.js';
 import { verify, type Verification } from './integrity.js';
 import type { Discovered, HistoryState, Layout, Migration, MigrationScript } from './layout.js';
 import { loadParser } from './sql-script.js';
@@ -181,15 +181,7 @@ async function run(
       direction === 'up' ? project.layout.recordUp(client, migration, ms, history) : project.layout.recordDown(client, migration, next);
     try {
       if (plan.outsideTransaction === undefined) {
-        await client.query('BEGIN');
-        try {
-          await runStatements(client, script, plan);
-          await record(performance.now() - started);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+        await runInTransaction(client, script, plan, () => record(performance.now() - started));
       } else {
         if (direction === 'up') await project.layout.markDirty?.(client, migration);
         await runStatements(client, script, plan);

@@ -91,12 +91,12 @@ export const plainLayout: Layout = {
   },
 
   async recordUp(client: pg.Client, migration, executionMs) {
-    await client.query(`INSERT INTO ${TABLE} (version, name, checksum, execution_ms) VALUES ($1, $2, $3, $4)`, [
-      migration.version,
-      migration.description,
-      migration.checksum,
-      Math.round(executionMs),
-    ]);
+    await client.query({
+      // Named: parsed once per session, not once per migration.
+      name: 'drift-guard-record-up',
+      text: `INSERT INTO ${TABLE} (version, name, checksum, execution_ms) VALUES ($1, $2, $3, $4)`,
+      values: [migration.version, migration.description, migration.checksum, Math.round(executionMs)],
+    });
   },
 
   async recordDown(client, migration) {

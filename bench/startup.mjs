@@ -1,7 +1,7 @@
 // Start-up benchmark: how long `drift-guard scratch -- true` takes (embedded provider) cold (empty
 // cache: initdb runs) and warm (cached data directory), against the reference a home-grown script
 // would use in the same run: initdb + pg_ctl start -w + createdb + pg_ctl stop, with the same binaries.
-//   node scripts/bench-startup.mjs [runs]      (build first: npm run build)
+//   npm run bench:startup [-- runs]
 
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
