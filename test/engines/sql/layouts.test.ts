@@ -312,3 +312,29 @@ describe('failure location without a server position', () => {
     });
   });
 });
+
+describe('flyway repeatable migrations', () => {
+  it('runs R__ files after versioned ones, again only when they change, appending a row each time', async () => {
+    await server.withDatabase(async (db) => {
+      const p = project('flyway', [A]);
+      writeTree(p.dir, { 'R__a_view.sql': 'CREATE OR REPLACE VIEW va AS SELECT id FROM a;\n' });
+      const first = await migrateUp(p, settings(db));
+      expect(first.results.map((r) => r.migration)).toEqual(['V1__create_a.sql', 'R__a_view.sql']);
+      expect((await migrateUp(p, settings(db))).results).toEqual([]);
+      writeTree(p.dir, { 'R__a_view.sql': 'CREATE OR REPLACE VIEW va AS SELECT id, id + 1 AS next FROM a;\n' });
+      const changed = await migrateUp(p, settings(db));
+      expect(changed.results.map((r) => r.migration)).toEqual(['R__a_view.sql']);
+      const rows = await withClient(db.url, async (c) => (await c.query('SELECT installed_rank, version, description, script FROM flyway_schema_history ORDER BY 1')).rows);
+      expect(rows).toEqual([
+        { installed_rank: 1, version: '1', description: 'create a', script: 'V1__create_a.sql' },
+        { installed_rank: 2, version: null, description: 'a view', script: 'R__a_view.sql' },
+        { installed_rank: 3, version: null, description: 'a view', script: 'R__a_view.sql' },
+      ]);
+      const status = await migrationStatus(p, { databaseUrl: db.url, allowOutOfOrder: false });
+      expect(status.statuses.map((s) => [s.kind, s.state])).toEqual([
+        ['versioned', 'applied'],
+        ['repeatable', 'applied'],
+      ]);
+    });
+  });
+});
