@@ -85,3 +85,9 @@ export function lockKeyFromName(name: string): bigint {
   const digest = createHash('sha256').update(name).digest();
   return digest.readBigInt64BE(0) & 0x7fffffffffffffffn;
 }
+
+/** The schema unqualified names resolve to (where golang-migrate and Flyway put their tables). */
+export async function currentSchema(client: pg.Client): Promise<string> {
+  const result = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+  return result.rows[0]?.schema ?? 'public';
+}

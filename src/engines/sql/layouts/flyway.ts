@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { crc32 } from '../../../util/crc32.js';
 import type { AppliedMigration, Discovered, Layout, Migration, MigrationScript } from '../layout.js';
-import { readMigrationFile, slug, utcTimestamp } from './common.js';
+import { currentSchema, readMigrationFile, slug, utcTimestamp } from './common.js';
 
 const TABLE = 'flyway_schema_history';
 /** "Flyway" in ASCII: PostgreSQLAdvisoryLockTemplate.LOCK_MAGIC_NUM. */
@@ -334,7 +334,3 @@ async function historyExists(client: pg.Client, schema: string): Promise<boolean
   return result.rows[0]?.exists === true;
 }
 
-async function currentSchema(client: pg.Client): Promise<string> {
-  const result = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
-  return result.rows[0]?.schema ?? 'public';
-}

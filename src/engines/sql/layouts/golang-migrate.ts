@@ -5,9 +5,10 @@
 import { crc32 } from '../../../util/crc32.js';
 import path from 'node:path';
 import type pg from 'pg';
+import { quoteIdent as quote } from '../../../postgres/sql.js';
 import type { Finding } from '../../../report/finding.js';
 import type { AppliedMigration, Discovered, Layout, Migration, MigrationScript } from '../layout.js';
-import { compareNumeric, listFiles, slug, utcTimestamp, wholeFileScript } from './common.js';
+import { compareNumeric, currentSchema, listFiles, slug, utcTimestamp, wholeFileScript } from './common.js';
 
 /** source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$ */
 const FILE = /^([0-9]+)_(.*)\.(down|up)\.(.*)$/;
@@ -126,14 +127,7 @@ async function setVersion(client: pg.Client, version: string, dirty: boolean): P
   if (Number(version) >= 0 || dirty) await client.query(`INSERT INTO ${table} (version, dirty) VALUES ($1, $2)`, [version, dirty]);
 }
 
-async function currentSchema(client: pg.Client): Promise<string> {
-  const result = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
-  return result.rows[0]?.schema ?? 'public';
-}
 
-function quote(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
-}
 
 function emptyScript(dir: string, root: string, file: string): MigrationScript {
   return { file: path.relative(root, path.join(dir, file)), fileText: '', sql: '', sqlOffset: 0, transaction: true };
