@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { configCommand } from './commands/config-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
+import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { migrateCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -141,6 +142,28 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
     .action(async (options: { from?: string; to?: string; dir?: string; layout?: SqlLayoutSetting }) => {
       exitCode = await scriptCommand(context(), options);
+    });
+
+  program
+    .command('inspect')
+    .description('print a schema as normalized, deterministic DDL (or JSON): the snapshot a project can commit')
+    .argument('<source>', 'postgres:// URL, a .sql file, a migrations directory, or git:REF')
+    .addOption(new Option('--format <format>', 'output format').choices(['sql', 'json']).default('sql'))
+    .option('--json', 'same as --format json')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (source: string, options: { format: 'sql' | 'json'; json?: boolean; output?: string }) => {
+      exitCode = await inspectCommand(context(), source, { format: options.json === true ? 'json' : options.format, output: options.output });
+    });
+
+  program
+    .command('diff')
+    .description('what turns FROM into TO: changes with hazards, or the SQL (exit 0 identical, 1 different)')
+    .argument('<from>', 'postgres:// URL, a .sql file, a migrations directory, or git:REF')
+    .argument('<to>', 'postgres:// URL, a .sql file, a migrations directory, or git:REF')
+    .addOption(new Option('--format <format>', 'output format').choices(['sql', 'text', 'json', 'markdown']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (from: string, to: string, options: { format: 'sql' | 'text' | 'json' | 'markdown'; json?: boolean }) => {
+      exitCode = await diffCommand(context(), from, to, { format: options.json === true ? 'json' : options.format });
     });
 
   try {

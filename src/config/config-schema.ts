@@ -94,11 +94,25 @@ const sqlSchema = z
   })
   .describe('Plain-SQL migrations (Flyway, golang-migrate, goose, dbmate, diesel or drift-guard\'s own layout).');
 
+const schemaSettings = z
+  .strictObject({
+    ignore: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Objects left out of inspect, diff and drift: glob patterns on "schema.name" (a bare schema name leaves out the schema and everything in it), e.g. audit, public.tmp_*.'),
+    'ignore-history-tables': z
+      .boolean()
+      .default(true)
+      .describe("Leave out the migration tools' history tables (flyway_schema_history, schema_migrations, goose_db_version, __diesel_schema_migrations, drift_guard_migrations, __EFMigrationsHistory)."),
+  })
+  .describe('What schema comparisons look at.');
+
 export const configSchema = z
   .strictObject({
     postgres: postgresSchema.default(() => postgresSchema.parse({})),
     database: databaseSchema.default(() => databaseSchema.parse({})),
     sql: sqlSchema.default(() => sqlSchema.parse({})),
+    schema: schemaSettings.default(() => schemaSettings.parse({})),
   })
   .describe('drift-guard configuration (.drift-guard.yml).');
 

@@ -1,0 +1,188 @@
+// The catalog queries behind introspection: one per object kind, whatever the number of tables,
+// run with an empty search_path so that every name PostgreSQL prints comes schema-qualified.
+// Rows go to the pure rowsToModel() in src/schema/rows-to-model.ts.
+
+/** User namespaces: not pg_*, not information_schema. */
+const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
+/** Not a member of an extension. */
+const notExtension = (classId: string, oid: string): string =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = '${classId}'::pg_catalog.regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+const comment = (classId: string, oid: string, sub = '0'): string =>
+  `(SELECT d.description FROM pg_catalog.pg_description d WHERE d.classoid = '${classId}'::pg_catalog.regclass AND d.objoid = ${oid} AND d.objsubid = ${sub})`;
+const collationName = (oid: string): string =>
+  `(SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${oid})`;
+
+export const CATALOG_QUERIES = {
+  version: `SELECT pg_catalog.current_setting('server_version_num')::int AS version_num`,
+
+  schemas: `
+SELECT n.oid::int8 AS oid, n.nspname AS name, pg_catalog.quote_ident(n.nspname) AS qname, ${comment('pg_namespace', 'n.oid')} AS comment
+FROM pg_catalog.pg_namespace n
+WHERE ${USER_NS} AND ${notExtension('pg_namespace', 'n.oid')}`,
+
+  extensions: `
+SELECT x.extname AS name, pg_catalog.quote_ident(x.extname) AS qname, n.nspname AS schema, pg_catalog.quote_ident(n.nspname) AS qschema,
+       x.extversion AS version, ${comment('pg_extension', 'x.oid')} AS comment
+FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
+WHERE x.extname <> 'plpgsql'`,
+
+  types: `
+SELECT t.oid::int8 AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS name,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS qname,
+       CASE WHEN t.typtype = 'e' THEN (SELECT pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) END AS enum_values,
+       CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
+       t.typnotnull AS not_null,
+       pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS default_expr,
+       CASE WHEN t.typtype = 'd' AND t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
+       CASE WHEN t.typtype = 'd' THEN (
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(c.conname), 'definition', pg_catalog.pg_get_constraintdef(c.oid), 'validated', c.convalidated) ORDER BY c.conname)
+         FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c') END AS checks,
+       CASE WHEN t.typtype = 'c' THEN (
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(a.attname), 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                'collation', CASE WHEN a.attcollation <> at.typcollation THEN ${collationName('a.attcollation')} END) ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+         WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS attributes,
+       ${comment('pg_type', 't.oid')} AS comment
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+LEFT JOIN pg_catalog.pg_class tc ON tc.oid = t.typrelid
+WHERE ${USER_NS} AND ${notExtension('pg_type', 't.oid')}
+  AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tc.relkind = 'c') OR (t.typtype = 'b' AND t.typelem = 0 AND t.typarray <> 0))`,
+
+  sequences: `
+SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname,
+       pg_catalog.format_type(s.seqtypid, NULL) AS type, s.seqstart::text AS start, s.seqincrement::text AS increment,
+       s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle,
+       dep.deptype AS owned_deptype, dep.refobjid::int8 AS owner_oid, dep.refobjsubid AS owner_attnum,
+       ${comment('pg_class', 'c.oid')} AS comment
+FROM pg_catalog.pg_sequence s
+JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_class'::pg_catalog.regclass AND dep.objid = c.oid
+     AND dep.refclassid = 'pg_class'::pg_catalog.regclass AND dep.deptype IN ('a', 'i')
+WHERE ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
+
+  relations: `
+SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname,
+       c.relkind AS relkind, c.relpersistence AS persistence, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_by,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       (SELECT pg_catalog.array_agg(i.inhparent::int8 ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view_definition,
+       c.reloptions AS options, c.reloftype <> 0 AS typed,
+       ${comment('pg_class', 'c.oid')} AS comment
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
+
+  columns: `
+SELECT a.attrelid::int8 AS table_oid, a.attnum AS position, a.attname AS name, pg_catalog.quote_ident(a.attname) AS qname,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, a.attidentity AS identity,
+       a.attgenerated AS generated, a.attislocal AS local,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+       CASE WHEN a.attcollation <> t.typcollation THEN ${collationName('a.attcollation')} END AS collation,
+       ${comment('pg_class', 'a.attrelid', 'a.attnum')} AS comment
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_NS}`,
+
+  constraints: `
+SELECT co.oid::int8 AS oid, co.conrelid::int8 AS table_oid, co.conname AS name, pg_catalog.quote_ident(co.conname) AS qname,
+       co.contype AS type, pg_catalog.pg_get_constraintdef(co.oid) AS definition, co.convalidated AS validated,
+       co.conislocal AS local, co.conparentid::int8 AS parent_oid, co.confrelid::int8 AS ref_oid,
+       ${comment('pg_constraint', 'co.oid')} AS comment
+FROM pg_catalog.pg_constraint co
+JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND ${USER_NS}`,
+
+  indexes: `
+SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, ic.relname AS name,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname) AS qname,
+       pg_catalog.pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')) AS backs_constraint,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS attached_to_parent,
+       ${comment('pg_class', 'i.indexrelid')} AS comment
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+WHERE tc.relkind IN ('r', 'p', 'm') AND ${USER_NS}`,
+
+  functions: `
+SELECT p.oid::int8 AS oid, n.nspname AS schema, p.proname AS name,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS qname,
+       p.prokind AS prokind, pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args,
+       pg_catalog.oidvectortypes(p.proargtypes) AS arg_types,
+       pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
+       pg_catalog.pg_get_function_result(p.oid) AS returns,
+       CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition,
+       CASE WHEN p.prokind = 'a' THEN (
+         SELECT pg_catalog.json_build_object('kind', ag.aggkind, 'sfunc', ag.aggtransfn::pg_catalog.regproc::text,
+                'stype', pg_catalog.format_type(ag.aggtranstype, NULL), 'finalfunc', ag.aggfinalfn::pg_catalog.regproc::text,
+                'combinefunc', ag.aggcombinefn::pg_catalog.regproc::text, 'initcond', ag.agginitval,
+                'moving', ag.aggmtransfn <> 0, 'sortop', ag.aggsortop <> 0, 'serial', ag.aggserialfn <> 0,
+                'finalextra', ag.aggfinalextra, 'finalmodify', ag.aggfinalmodify)
+         FROM pg_catalog.pg_aggregate ag WHERE ag.aggfnoid = p.oid) END AS aggregate,
+       ${comment('pg_proc', 'p.oid')} AS comment
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE ${USER_NS} AND ${notExtension('pg_proc', 'p.oid')}`,
+
+  triggers: `
+SELECT t.oid::int8 AS oid, t.tgrelid::int8 AS table_oid, t.tgname AS name, pg_catalog.quote_ident(t.tgname) AS qname,
+       pg_catalog.pg_get_triggerdef(t.oid) AS definition, t.tgenabled AS enabled, t.tgparentid <> 0 AS cloned,
+       ${comment('pg_trigger', 't.oid')} AS comment
+FROM pg_catalog.pg_trigger t
+JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND ${USER_NS}`,
+
+  policies: `
+SELECT pol.oid::int8 AS oid, pol.polrelid::int8 AS table_oid, pol.polname AS name, pg_catalog.quote_ident(pol.polname) AS qname,
+       pol.polcmd AS command, pol.polpermissive AS permissive,
+       ARRAY(SELECT CASE WHEN r.oid IS NULL THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END
+             FROM pg_catalog.unnest(pol.polroles) AS role_oid LEFT JOIN pg_catalog.pg_roles r ON r.oid = role_oid ORDER BY 1) AS roles,
+       pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) AS using_expr,
+       pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid) AS check_expr,
+       ${comment('pg_policy', 'pol.oid')} AS comment
+FROM pg_catalog.pg_policy pol
+JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE ${USER_NS}`,
+
+  // Dependencies between user objects (oid >= 16384). A view's rule and a column default are
+  // reported as their view and their column.
+  dependencies: `
+SELECT CASE WHEN d.classid IN ('pg_rewrite'::pg_catalog.regclass, 'pg_attrdef'::pg_catalog.regclass) THEN 'pg_class' ELSE d.classid::pg_catalog.regclass::text END AS cls,
+       (CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN r.ev_class WHEN 'pg_attrdef'::pg_catalog.regclass THEN ad.adrelid ELSE d.objid END)::int8 AS oid,
+       CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN 0 WHEN 'pg_attrdef'::pg_catalog.regclass THEN ad.adnum ELSE d.objsubid END AS sub,
+       d.refclassid::pg_catalog.regclass::text AS ref_cls, d.refobjid::int8 AS ref_oid, d.refobjsubid AS ref_sub
+FROM pg_catalog.pg_depend d
+LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid
+LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_attrdef'::pg_catalog.regclass AND ad.oid = d.objid
+WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384 AND d.refobjid >= 16384`,
+
+  // Things drift-guard does not model, so that they are reported instead of silently ignored.
+  unsupported: `
+SELECT 'rule' AS what, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) || ' rule ' || pg_catalog.quote_ident(r.rulename) AS name
+FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE r.rulename <> '_RETURN' AND ${USER_NS}
+UNION ALL
+SELECT 'collation', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace WHERE ${USER_NS} AND ${notExtension('pg_collation', 'co.oid')}
+UNION ALL
+SELECT 'operator', pg_catalog.quote_ident(n.nspname) || '.' || o.oprname
+FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE ${USER_NS} AND ${notExtension('pg_operator', 'o.oid')}
+UNION ALL
+SELECT 'text search configuration', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.cfgname)
+FROM pg_catalog.pg_ts_config t JOIN pg_catalog.pg_namespace n ON n.oid = t.cfgnamespace WHERE ${USER_NS} AND ${notExtension('pg_ts_config', 't.oid')}`,
+} as const;
+
+export type CatalogQuery = keyof typeof CATALOG_QUERIES;

@@ -1,0 +1,165 @@
+// SQL for creating, dropping and commenting on each kind of object. Pure string building from the
+// model; every name is already quoted by the server (quote_ident), every value goes through literal().
+
+import type { ColumnDef, SchemaObject, SequenceOptions, TableDef } from './model.js';
+
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export function sequenceOptions(options: SequenceOptions): string {
+  return `START WITH ${options.start} INCREMENT BY ${options.increment} MINVALUE ${options.min} MAXVALUE ${options.max} CACHE ${options.cache}${options.cycle ? ' CYCLE' : ' NO CYCLE'}`;
+}
+
+export function columnDefinition(column: ColumnDef): string {
+  let sql = `${column.qname} ${column.type}`;
+  if (column.collation !== undefined) sql += ` COLLATE ${column.collation}`;
+  if (column.identity !== undefined) sql += ` GENERATED ${column.identity.kind} AS IDENTITY (${sequenceOptions(column.identity.sequence)})`;
+  if (column.generated !== undefined) sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  if (column.default !== undefined) sql += ` DEFAULT ${column.default}`;
+  if (column.notNull) sql += ' NOT NULL';
+  return sql;
+}
+
+export function createTable(table: TableDef): string {
+  const persistence = table.unlogged ? 'UNLOGGED ' : '';
+  let sql: string;
+  if (table.partitionOf !== undefined) {
+    sql = `CREATE ${persistence}TABLE ${table.qname} PARTITION OF ${table.partitionOf.parentQname} ${table.partitionOf.bound}`;
+  } else {
+    const columns = [...table.columns].sort((a, b) => a.position - b.position).map((c) => `    ${columnDefinition(c)}`);
+    sql = `CREATE ${persistence}TABLE ${table.qname} (${columns.length === 0 ? '' : `\n${columns.join(',\n')}\n`})`;
+  }
+  if (table.partitionBy !== undefined) sql += ` PARTITION BY ${table.partitionBy}`;
+  if (table.options !== undefined) sql += ` WITH (${table.options.join(', ')})`;
+  return `${sql};`;
+}
+
+/** The statements that create an object (a table's RLS switches included). */
+export function createStatements(object: SchemaObject): string[] {
+  switch (object.kind) {
+    case 'schema':
+      return [`CREATE SCHEMA ${object.qname};`];
+    case 'extension':
+      return [`CREATE EXTENSION IF NOT EXISTS ${object.qname} WITH SCHEMA ${object.schemaQname};`];
+    case 'enum':
+      return [`CREATE TYPE ${object.qname} AS ENUM (${object.values.map(literal).join(', ')});`];
+    case 'domain': {
+      let sql = `CREATE DOMAIN ${object.qname} AS ${object.baseType}`;
+      if (object.collation !== undefined) sql += ` COLLATE ${object.collation}`;
+      if (object.default !== undefined) sql += ` DEFAULT ${object.default}`;
+      if (object.notNull) sql += ' NOT NULL';
+      return [`${sql};`, ...object.checks.map((c) => `ALTER DOMAIN ${object.qname} ADD CONSTRAINT ${c.name} ${c.definition}${c.validated ? '' : ' NOT VALID'};`)];
+    }
+    case 'composite':
+      return [
+        `CREATE TYPE ${object.qname} AS (${object.attributes.map((a) => `${a.name} ${a.type}${a.collation === undefined ? '' : ` COLLATE ${a.collation}`}`).join(', ')});`,
+      ];
+    case 'sequence':
+      return [`CREATE SEQUENCE ${object.qname} AS ${object.type} ${sequenceOptions(object)};`];
+    case 'table': {
+      const statements = [createTable(object)];
+      if (object.rowSecurity) statements.push(`ALTER TABLE ${object.qname} ENABLE ROW LEVEL SECURITY;`);
+      if (object.forceRowSecurity) statements.push(`ALTER TABLE ${object.qname} FORCE ROW LEVEL SECURITY;`);
+      return statements;
+    }
+    case 'constraint':
+      return [`ALTER TABLE ${object.tableQname} ADD CONSTRAINT ${object.qname} ${object.definition}${object.validated ? '' : ' NOT VALID'};`];
+    case 'index':
+      // A partitioned table's index is printed ON ONLY; without ONLY it is built on every partition too.
+      return [`${object.definition.replace(/ ON ONLY /, ' ON ')};`];
+    case 'view':
+    case 'matview':
+      return [
+        `CREATE ${object.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'} ${object.qname}${object.options === undefined ? '' : ` WITH (${object.options.join(', ')})`} AS\n${object.definition};`,
+      ];
+    case 'function':
+    case 'aggregate':
+      return [`${object.definition};`];
+    case 'trigger': {
+      const statements = [`${object.definition};`];
+      const state = { O: undefined, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[object.enabled];
+      if (state !== undefined) statements.push(`ALTER TABLE ${object.tableQname} ${state} TRIGGER ${object.qname};`);
+      return statements;
+    }
+    case 'policy': {
+      let sql = `CREATE POLICY ${object.qname} ON ${object.tableQname} AS ${object.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${object.command} TO ${object.roles.join(', ')}`;
+      if (object.using !== undefined) sql += ` USING (${object.using})`;
+      if (object.withCheck !== undefined) sql += ` WITH CHECK (${object.withCheck})`;
+      return [`${sql};`];
+    }
+  }
+}
+
+export function dropStatement(object: SchemaObject): string {
+  switch (object.kind) {
+    case 'schema':
+      return `DROP SCHEMA ${object.qname};`;
+    case 'extension':
+      return `DROP EXTENSION ${object.qname};`;
+    case 'enum':
+    case 'composite':
+      return `DROP TYPE ${object.qname};`;
+    case 'domain':
+      return `DROP DOMAIN ${object.qname};`;
+    case 'sequence':
+      return `DROP SEQUENCE ${object.qname};`;
+    case 'table':
+      return `DROP TABLE ${object.qname};`;
+    case 'constraint':
+      return `ALTER TABLE ${object.tableQname} DROP CONSTRAINT ${object.qname};`;
+    case 'index':
+      return `DROP INDEX ${object.qname};`;
+    case 'view':
+      return `DROP VIEW ${object.qname};`;
+    case 'matview':
+      return `DROP MATERIALIZED VIEW ${object.qname};`;
+    case 'function':
+      return `DROP ${object.procedure ? 'PROCEDURE' : 'FUNCTION'} ${object.qname}(${object.identityArgs});`;
+    case 'aggregate':
+      return `DROP AGGREGATE ${object.qname}(${object.identityArgs === '' ? '*' : object.identityArgs});`;
+    case 'trigger':
+      return `DROP TRIGGER ${object.qname} ON ${object.tableQname};`;
+    case 'policy':
+      return `DROP POLICY ${object.qname} ON ${object.tableQname};`;
+  }
+}
+
+/** The COMMENT ON target for an object, e.g. "TABLE public.users". */
+export function commentTarget(object: SchemaObject): string {
+  switch (object.kind) {
+    case 'schema':
+      return `SCHEMA ${object.qname}`;
+    case 'extension':
+      return `EXTENSION ${object.qname}`;
+    case 'enum':
+    case 'composite':
+      return `TYPE ${object.qname}`;
+    case 'domain':
+      return `DOMAIN ${object.qname}`;
+    case 'sequence':
+      return `SEQUENCE ${object.qname}`;
+    case 'table':
+      return `TABLE ${object.qname}`;
+    case 'constraint':
+      return `CONSTRAINT ${object.qname} ON ${object.tableQname}`;
+    case 'index':
+      return `INDEX ${object.qname}`;
+    case 'view':
+      return `VIEW ${object.qname}`;
+    case 'matview':
+      return `MATERIALIZED VIEW ${object.qname}`;
+    case 'function':
+      return `${object.procedure ? 'PROCEDURE' : 'FUNCTION'} ${object.qname}(${object.identityArgs})`;
+    case 'aggregate':
+      return `AGGREGATE ${object.qname}(${object.identityArgs === '' ? '*' : object.identityArgs})`;
+    case 'trigger':
+      return `TRIGGER ${object.qname} ON ${object.tableQname}`;
+    case 'policy':
+      return `POLICY ${object.qname} ON ${object.tableQname}`;
+  }
+}
+
+export function commentStatement(target: string, comment: string | undefined): string {
+  return `COMMENT ON ${target} IS ${comment === undefined ? 'NULL' : literal(comment)};`;
+}

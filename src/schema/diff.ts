@@ -1,0 +1,671 @@
+// Schema diff: what turns FROM into TO, as changes (each with its hazards) and as SQL in an order
+// PostgreSQL accepts. Pure: two models in, a plan out.
+//
+// The plan has two halves. First every object that must go is dropped, dependents first: removed
+// objects, objects replaced by a new definition, and whatever depends on them or on a column that
+// changes type or disappears (views, policies, triggers, foreign keys...). Then everything is
+// created and altered in dependency order: schemas, types, sequences, functions, tables and their
+// columns, keys, foreign keys, indexes, views, triggers, policies, comments. Renames are never
+// guessed: a table or column that disappears while a similar one appears is dropped and added,
+// with a hint.
+
+import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, literal, sequenceOptions } from './ddl.js';
+import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
+import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
+import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type Step } from './order.js';
+
+export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
+
+export interface Change {
+  /** The object (or column) the change is about. */
+  readonly id: string;
+  readonly action: ChangeAction;
+  readonly kind: SchemaObject['kind'] | 'column';
+  /** The table it belongs to (qualified), for grouping; the object itself for tables. */
+  readonly table?: string;
+  readonly description: string;
+  readonly hazards: readonly Hazard[];
+  readonly hints: readonly string[];
+}
+
+export interface SchemaDiff {
+  readonly changes: readonly Change[];
+  /** The SQL that turns FROM into TO, statement by statement, hazards as -- comment lines before their statements. */
+  readonly statements: readonly string[];
+  /** Objects that cannot be diffed; they make the diff incomplete and are reported, never skipped silently. */
+  readonly unsupported: readonly string[];
+}
+
+interface Plan {
+  readonly changes: Change[];
+  readonly dropSteps: Step[];
+  readonly createSteps: Step[];
+  readonly unsupported: string[];
+}
+
+// Functions are dropped early (a leftover overload would make new calls ambiguous); the defaults
+// that call them are dropped first. Types and sequences stay until the columns stop using them.
+const LATE_DROP_KINDS = new Set<SchemaObject['kind']>(['enum', 'domain', 'composite', 'sequence', 'schema', 'extension']);
+
+const DROP_PHASE = (object: SchemaObject): number => 100 - (object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind]);
+
+export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
+  const plan: Plan = { changes: [], dropSteps: [], createSteps: [], unsupported: [] };
+  const toOwners = ownerIndex(to);
+  const fromOwners = ownerIndex(from);
+
+  /** Objects dropped in the first half (removed, replaced, or dependents of those). */
+  const drops = new Set<string>();
+  /** Objects (re)created from TO in the second half. */
+  const creates = new Set<string>();
+  /** Columns whose type changes or which disappear: their views, policies and triggers must go first. */
+  const disruptedColumns = new Set<string>();
+  /** Columns that exist only in FROM. */
+  const removedColumns = new Set<string>();
+  /** Columns whose default must be dropped before and set again after (its function or type is replaced). */
+  const resetDefaults = new Set<string>();
+  /** Enums rebuilt under the same name: what uses the old type must be recreated. */
+  const rebuiltTypes = new Set<string>();
+  /** Columns converted by an enum rebuild, which also sets their defaults. */
+  const rebuiltColumns = new Set<string>();
+  const tableAlters = new Map<string, { before: string[]; statements: string[] }>();
+  /** Hazards to print as comments before the statements of a step. */
+  const notes = new Map<string, Hazard[]>();
+  const note = (stepKey: string, hazards: readonly Hazard[]): void => {
+    if (hazards.length > 0) notes.set(stepKey, [...(notes.get(stepKey) ?? []), ...hazards]);
+  };
+  const alterOf = (table: TableDef): { before: string[]; statements: string[] } => {
+    let entry = tableAlters.get(table.id);
+    if (entry === undefined) {
+      entry = { before: [], statements: [] };
+      tableAlters.set(table.id, entry);
+    }
+    return entry;
+  };
+
+  for (const unsupported of [...from.unsupported, ...to.unsupported]) plan.unsupported.push(unsupported.reason);
+
+  // 1. Objects only in FROM or only in TO, and objects whose definition changed.
+  for (const [id, after] of to.objects) {
+    const before = from.objects.get(id);
+    if (before === undefined) {
+      creates.add(id);
+      const change = createChange(after, to);
+      plan.changes.push(change);
+      note(id, change.hazards);
+      continue;
+    }
+    diffObject(before, after);
+  }
+  for (const [id, before] of from.objects) {
+    if (to.objects.has(id)) continue;
+    drops.add(id);
+    const change = dropChange(before, from, to);
+    plan.changes.push(change);
+    note(`drop:${id}`, change.hazards);
+  }
+
+  // 2. Whatever depends on something that goes away (or changes type) must go first and come back.
+  const dependents = reverse(from.dependencies, fromOwners);
+  const seeds = [...drops, ...disruptedColumns, ...rebuiltTypes];
+  const seen = new Set<string>();
+  while (seeds.length > 0) {
+    const seed = seeds.pop()!;
+    if (seen.has(seed)) continue;
+    seen.add(seed);
+    for (const dependent of dependents.get(seed) ?? []) {
+      if (dependent.startsWith('column:')) {
+        // A default that uses the replaced function or type: drop it first, set it again after.
+        if (drops.has(seed) && !disruptedColumns.has(dependent)) resetDefaults.add(dependent);
+        continue;
+      }
+      const object = from.objects.get(dependent);
+      if (object === undefined || object.kind === 'table' || object.kind === 'sequence') continue;
+      // A column that changes type takes its indexes and constraints along by itself.
+      if (seed.startsWith('column:') && !drops.has(seed) && (object.kind === 'index' || object.kind === 'constraint')) continue;
+      if (!drops.has(dependent)) {
+        drops.add(dependent);
+        if (to.objects.has(dependent)) {
+          creates.add(dependent);
+          plan.changes.push({
+            id: dependent,
+            action: 'replace',
+            kind: object.kind,
+            ...tableOfObject(object),
+            description: `recreate ${describe(object)} (it depends on ${describeId(seed)})`,
+            hazards: [],
+            hints: [],
+          });
+        }
+      }
+      seeds.push(dependent);
+    }
+  }
+  for (const columnId of resetDefaults) {
+    const tableId = fromOwners.get(columnId);
+    const before = tableId === undefined ? undefined : findColumn(from, tableId, columnId);
+    const after = tableId === undefined ? undefined : findColumn(to, tableId, columnId);
+    const table = tableId === undefined ? undefined : (to.objects.get(tableId) as TableDef | undefined);
+    if (before?.default === undefined || table === undefined || drops.has(table.id)) continue;
+    plan.dropSteps.push({ key: `drop-default:${columnId}`, phase: 50, after: [], sql: [`ALTER TABLE ${table.qname} ALTER COLUMN ${before.qname} DROP DEFAULT;`] });
+    if (after?.default !== undefined && !creates.has(table.id)) alterOf(table).statements.push(`ALTER TABLE ${table.qname} ALTER COLUMN ${after.qname} SET DEFAULT ${after.default};`);
+  }
+
+  // 3. Drop steps: dependents before what they depend on; objects that go with their table (or
+  // with their owning column) are not dropped separately. Types, functions, sequences and schemas
+  // that are only removed go last, once no column uses them any more.
+  const lateSteps: Step[] = [];
+  for (const id of drops) {
+    const object = from.objects.get(id)!;
+    const owner = 'table' in object ? object.table : undefined;
+    if (owner !== undefined && drops.has(owner) && from.objects.get(owner)?.kind === 'table') continue;
+    if (object.kind === 'sequence' && object.ownedBy !== undefined) {
+      const ownerColumn = `column:${object.ownedBy}`;
+      const ownerTable = fromOwners.get(ownerColumn);
+      if (ownerTable !== undefined && (drops.has(ownerTable) || removedColumns.has(ownerColumn))) continue;
+    }
+    const before = [...(dependents.get(id) ?? [])].flatMap((d) => (drops.has(d) ? [`drop:${d}`] : resetDefaults.has(d) ? [`drop-default:${d}`] : []));
+    const late = !creates.has(id) && LATE_DROP_KINDS.has(object.kind);
+    (late ? lateSteps : plan.dropSteps).push({ key: `drop:${id}`, phase: DROP_PHASE(object), after: before, sql: [dropStatement(object)] });
+  }
+
+  // 4. Create steps for new and recreated objects, then the alters collected above.
+  for (const id of creates) {
+    const object = to.objects.get(id)!;
+    const after = prerequisites(to, object, toOwners).flatMap((p) => [p, `alter-table:${p}`, `enum-columns:${p}`]);
+    const phase = object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind];
+    plan.createSteps.push({ key: id, phase, after, sql: createStatements(object) });
+    if (object.kind === 'sequence' && object.ownedBy !== undefined) {
+      const table = toOwners.get(`column:${object.ownedBy}`);
+      plan.createSteps.push({ key: `owned-by:${id}`, phase: 6, after: [id, ...(table === undefined ? [] : [table, `alter-table:${table}`])], sql: [`ALTER SEQUENCE ${object.qname} OWNED BY ${object.ownedBy};`] });
+    }
+    const comments = commentsOf(object, undefined);
+    if (comments.length > 0) plan.createSteps.push({ key: `comment:${id}`, phase: 11, after: [id], sql: comments });
+  }
+  for (const [tableId, alter] of tableAlters) {
+    const table = to.objects.get(tableId) ?? from.objects.get(tableId)!;
+    const after = prerequisites(to, table, toOwners).flatMap((p) => [p, `alter-table:${p}`]);
+    plan.createSteps.push({ key: `alter-table:${tableId}`, phase: 5, after, sql: [...alter.before, ...alter.statements] });
+  }
+
+  const ordered = [...orderSteps(plan.dropSteps), ...orderSteps(plan.createSteps), ...orderSteps(lateSteps)];
+  const statements: string[] = [];
+  for (const step of ordered) {
+    for (const h of notes.get(step.key) ?? []) statements.push(`-- hazard ${h.code}: ${h.message}${h.safeAlternative === undefined ? '' : ` Safer: ${h.safeAlternative}.`}`);
+    statements.push(...step.sql);
+  }
+  return { changes: plan.changes, statements, unsupported: plan.unsupported };
+
+  // ---- per-kind comparison -------------------------------------------------------------------
+
+  function diffObject(before: SchemaObject, after: SchemaObject): void {
+    if (before.kind === 'table' && after.kind === 'table') return diffTable(before, after);
+    const same = sameDefinition(before, after);
+    if (same) {
+      if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, []);
+      return;
+    }
+    switch (after.kind) {
+      case 'function': {
+        const old = before as FunctionDef;
+        if (old.returns === after.returns && old.arguments === after.arguments && old.procedure === after.procedure) {
+          alterStep(after, 4, [`${after.definition};`], `replace the body of ${describe(after)}`, []);
+          if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
+          return;
+        }
+        return replace(before, after, []);
+      }
+      case 'enum':
+        return diffEnum(before as EnumDef, after);
+      case 'sequence':
+        return diffSequence(before as SequenceDef, after);
+      case 'domain':
+        return diffDomain(before as DomainDef, after);
+      case 'composite':
+        return diffComposite(before as CompositeDef, after);
+      case 'constraint': {
+        const old = before as ConstraintDef;
+        if (old.definition === after.definition && old.type === after.type && !old.validated && after.validated) {
+          alterStep(after, 7, [`ALTER TABLE ${after.tableQname} VALIDATE CONSTRAINT ${after.qname};`], `validate ${describe(after)}`, [
+            hazard('VALIDATES_ROWS', `VALIDATE CONSTRAINT scans ${after.tableQname} (under SHARE UPDATE EXCLUSIVE: reads and writes go on).`),
+          ]);
+          return;
+        }
+        return replace(before, after, constraintHazards(after));
+      }
+      case 'trigger': {
+        const old = before as TriggerDef;
+        if (old.definition === after.definition) {
+          const state = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[after.enabled];
+          alterStep(after, 10, [`ALTER TABLE ${after.tableQname} ${state} TRIGGER ${after.qname};`], `${state.toLowerCase()} ${describe(after)}`, []);
+          return;
+        }
+        return replace(before, after, []);
+      }
+      case 'index':
+        return replace(before, after, indexHazards(after.qname, after.tableQname));
+      case 'extension':
+        return;
+      default:
+        return replace(before, after, before.kind === 'matview' ? [hazard('BLOCKS_WRITES', `recreating ${after.qname} recomputes it; it is unreadable meanwhile.`)] : []);
+    }
+  }
+
+  function replace(before: SchemaObject, after: SchemaObject, hazards: Hazard[]): void {
+    drops.add(before.id);
+    creates.add(after.id);
+    plan.changes.push({ id: after.id, action: 'replace', kind: after.kind, ...tableOfObject(after), description: `replace ${describe(after)}`, hazards, hints: [] });
+    note(after.id, hazards);
+  }
+
+  function alterStep(object: SchemaObject, phase: number, sql: string[], description: string, hazards: Hazard[], suffix = ''): void {
+    const key = `alter:${object.id}${suffix === '' ? '' : `:${suffix}`}`;
+    const after = prerequisites(to, object, toOwners).flatMap((p) => [p, `alter-table:${p}`]);
+    plan.createSteps.push({ key, phase, after, sql });
+    plan.changes.push({ id: object.id, action: 'alter', kind: object.kind, ...tableOfObject(object), description, hazards, hints: [] });
+    note(key, hazards);
+  }
+
+  function diffEnum(before: EnumDef, after: EnumDef): void {
+    const kept = before.values.every((value) => after.values.includes(value));
+    const sameOrder = kept && before.values.every((value, i) => i === 0 || after.values.indexOf(before.values[i - 1]!) < after.values.indexOf(value));
+    if (kept && sameOrder) {
+      // Only additions: ADD VALUE in place, each placed next to a value that already exists.
+      const sql: string[] = [];
+      const present = [...before.values];
+      for (const [i, value] of after.values.entries()) {
+        if (present.includes(value)) continue;
+        const anchor = after.values.slice(0, i).reverse().find((v) => present.includes(v));
+        const next = after.values.slice(i + 1).find((v) => present.includes(v));
+        const position = anchor !== undefined ? ` AFTER ${literal(anchor)}` : next !== undefined ? ` BEFORE ${literal(next)}` : '';
+        sql.push(`ALTER TYPE ${after.qname} ADD VALUE ${literal(value)}${position};`);
+        present.push(value);
+      }
+      const key = `alter:${after.id}`;
+      plan.createSteps.push({ key, phase: 2, after: [], sql });
+      plan.changes.push({
+        id: after.id,
+        action: 'alter',
+        kind: 'enum',
+        description: `add ${sql.length} value(s) to ${describe(after)}`,
+        hazards: [],
+        hints: ['a new enum value cannot be used in the transaction that adds it; apply these statements on their own'],
+      });
+    } else {
+      rebuildEnum(before, after);
+    }
+    if (before.comment !== after.comment) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [], sql: commentsOf(after, before) });
+  }
+
+  /** Values removed or reordered: a new type under the old name, columns converted through text. */
+  function rebuildEnum(before: EnumDef, after: EnumDef): void {
+    const schemaPart = after.qname.slice(0, after.qname.length - tail(after.qname).length);
+    const oldName = `"${after.name}__drift_guard_old"`;
+    const removed = before.values.filter((v) => !after.values.includes(v));
+    plan.createSteps.push({
+      key: `rebuild:${after.id}`,
+      phase: 2,
+      after: [],
+      sql: [`ALTER TYPE ${after.qname} RENAME TO ${oldName};`, `CREATE TYPE ${after.qname} AS ENUM (${after.values.map(literal).join(', ')});`],
+    });
+    const columnSql: string[] = [];
+    for (const table of from.objects.values()) {
+      if (table.kind !== 'table' || drops.has(table.id) || !to.objects.has(table.id) || table.partitionOf !== undefined) continue;
+      for (const column of table.columns) {
+        const isArray = column.type === `${after.qname}[]`;
+        if (column.type !== after.qname && !isArray) continue;
+        const target = findColumn(to, table.id, column.id);
+        if (target === undefined) continue;
+        disruptedColumns.add(column.id);
+        rebuiltColumns.add(column.id);
+        if (column.default !== undefined) columnSql.push(`ALTER TABLE ${table.qname} ALTER COLUMN ${column.qname} DROP DEFAULT;`);
+        columnSql.push(`ALTER TABLE ${table.qname} ALTER COLUMN ${column.qname} TYPE ${column.type} USING ${column.qname}::text${isArray ? '[]' : ''}::${column.type};`);
+        if (target.default !== undefined) columnSql.push(`ALTER TABLE ${table.qname} ALTER COLUMN ${column.qname} SET DEFAULT ${target.default};`);
+      }
+    }
+    columnSql.push(`DROP TYPE ${schemaPart}${oldName};`);
+    plan.createSteps.push({ key: `enum-columns:${after.id}`, phase: 5.5, after: [`rebuild:${after.id}`], sql: columnSql });
+    // Functions, views and constraints that use the type are recreated around the rebuild.
+    rebuiltTypes.add(after.id);
+    const rebuildHazards = [
+        ...(removed.length > 0 ? [hazard('DELETES_DATA', `rows holding ${removed.map((v) => `'${v}'`).join(', ')} fail the conversion; update them first.`)] : []),
+        hazard('TABLE_REWRITE', `every column of type ${after.qname} is rewritten under an ACCESS EXCLUSIVE lock.`),
+    ];
+    note(`rebuild:${after.id}`, rebuildHazards);
+    plan.changes.push({
+      id: after.id,
+      action: 'replace',
+      kind: 'enum',
+      description: `rebuild ${describe(after)} (values ${removed.length > 0 ? `removed: ${removed.join(', ')}` : 'reordered'})`,
+      hazards: [
+        ...(removed.length > 0 ? [hazard('DELETES_DATA', `rows holding ${removed.map((v) => `'${v}'`).join(', ')} fail the conversion; update them first.`)] : []),
+        hazard('TABLE_REWRITE', `every column of type ${after.qname} is rewritten under an ACCESS EXCLUSIVE lock.`),
+      ],
+      hints: [],
+    });
+  }
+
+  function diffSequence(before: SequenceDef, after: SequenceDef): void {
+    const sql: string[] = [];
+    const optionsChanged = (['type', 'start', 'increment', 'min', 'max', 'cache', 'cycle'] as const).some((k) => before[k] !== after[k]);
+    if (optionsChanged) sql.push(`ALTER SEQUENCE ${after.qname} AS ${after.type} ${sequenceOptions(after).replace('START WITH', 'START WITH')};`);
+    if (before.ownedBy !== after.ownedBy) sql.push(`ALTER SEQUENCE ${after.qname} OWNED BY ${after.ownedBy ?? 'NONE'};`);
+    if (sql.length > 0) alterStep(after, 6, sql, `alter ${describe(after)}`, []);
+    if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
+  }
+
+  function diffDomain(before: DomainDef, after: DomainDef): void {
+    if (before.baseType !== after.baseType || before.collation !== after.collation) {
+      plan.unsupported.push(`domain ${after.qname} changes its base type or collation; recreate it by hand`);
+      return;
+    }
+    const sql: string[] = [];
+    const hazards: Hazard[] = [];
+    if (before.default !== after.default) sql.push(after.default === undefined ? `ALTER DOMAIN ${after.qname} DROP DEFAULT;` : `ALTER DOMAIN ${after.qname} SET DEFAULT ${after.default};`);
+    if (before.notNull !== after.notNull) {
+      sql.push(`ALTER DOMAIN ${after.qname} ${after.notNull ? 'SET' : 'DROP'} NOT NULL;`);
+      if (after.notNull) hazards.push(hazard('VALIDATES_ROWS', `SET NOT NULL checks every column of type ${after.qname}.`));
+    }
+    for (const check of before.checks) {
+      const match = after.checks.find((c) => c.name === check.name);
+      if (match === undefined || match.definition !== check.definition) sql.push(`ALTER DOMAIN ${after.qname} DROP CONSTRAINT ${check.name};`);
+    }
+    for (const check of after.checks) {
+      const match = before.checks.find((c) => c.name === check.name);
+      if (match === undefined || match.definition !== check.definition) {
+        sql.push(`ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${check.name} ${check.definition}${check.validated ? '' : ' NOT VALID'};`);
+        if (check.validated) hazards.push(hazard('VALIDATES_ROWS', `the check ${check.name} is verified against every value of ${after.qname}.`, 'add it NOT VALID, then VALIDATE CONSTRAINT'));
+      } else if (!match.validated && check.validated) {
+        sql.push(`ALTER DOMAIN ${after.qname} VALIDATE CONSTRAINT ${check.name};`);
+      }
+    }
+    if (sql.length > 0) alterStep(after, 2.5, sql, `alter ${describe(after)}`, hazards);
+    if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
+  }
+
+  function diffComposite(before: CompositeDef, after: CompositeDef): void {
+    const sql: string[] = [];
+    for (const attribute of before.attributes) if (!after.attributes.some((a) => a.name === attribute.name)) sql.push(`ALTER TYPE ${after.qname} DROP ATTRIBUTE ${attribute.name};`);
+    for (const attribute of after.attributes) {
+      const old = before.attributes.find((a) => a.name === attribute.name);
+      const collate = attribute.collation === undefined ? '' : ` COLLATE ${attribute.collation}`;
+      if (old === undefined) sql.push(`ALTER TYPE ${after.qname} ADD ATTRIBUTE ${attribute.name} ${attribute.type}${collate};`);
+      else if (old.type !== attribute.type || old.collation !== attribute.collation) sql.push(`ALTER TYPE ${after.qname} ALTER ATTRIBUTE ${attribute.name} TYPE ${attribute.type}${collate};`);
+    }
+    if (sql.length > 0) alterStep(after, 2.5, sql, `alter ${describe(after)}`, []);
+    if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
+  }
+
+  function diffTable(before: TableDef, after: TableDef): void {
+    if (before.partitionBy !== after.partitionBy || JSON.stringify(before.partitionOf) !== JSON.stringify(after.partitionOf)) {
+      replace(before, after, [hazard('DELETES_DATA', `${after.qname} changes its partitioning, so it is dropped and created again: its rows are lost.`)]);
+      // Its indexes, constraints, triggers and policies go with it and come back.
+      for (const object of to.objects.values()) if ('table' in object && object.table === after.id && from.objects.has(object.id)) creates.add(object.id);
+      return;
+    }
+    const alter = alterOf(after);
+    const q = after.qname;
+    const columnHazards: Hazard[] = [];
+    const hints: string[] = [];
+    const added = after.columns.filter((c) => !before.columns.some((b) => b.name === c.name));
+    const removed = before.columns.filter((c) => !after.columns.some((a) => a.name === c.name));
+    for (const column of removed) {
+      disruptedColumns.add(column.id);
+      removedColumns.add(column.id);
+      const twin = added.find((a) => a.type === column.type);
+      if (twin !== undefined) hints.push(`${q}.${column.qname} is dropped and ${twin.qname} added with the same type: if this is a rename, use ALTER TABLE ${q} RENAME COLUMN ${column.qname} TO ${twin.qname} instead and keep the data`);
+      alter.statements.push(`ALTER TABLE ${q} DROP COLUMN ${column.qname};`);
+      pushColumnChange(after, column, 'drop', `drop column ${q}.${column.qname}`, [hazard('DELETES_DATA', `dropping ${q}.${column.qname} deletes its data.`)]);
+    }
+    for (const column of added) {
+      alter.statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
+      pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
+    }
+    for (const column of after.columns) {
+      const old = before.columns.find((b) => b.name === column.name);
+      if (old === undefined) continue;
+      diffColumn(after, old, column, alter, columnHazards);
+    }
+    if (before.unlogged !== after.unlogged) {
+      alter.statements.push(`ALTER TABLE ${q} SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'};`);
+      pushColumnChange(after, undefined, 'alter', `make ${q} ${after.unlogged ? 'unlogged' : 'logged'}`, [hazard('TABLE_REWRITE', `SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'} rewrites ${q} under an ACCESS EXCLUSIVE lock.`)]);
+    }
+    if (JSON.stringify(before.options) !== JSON.stringify(after.options)) {
+      const reset = (before.options ?? []).map((o) => o.split('=')[0]!).filter((k) => !(after.options ?? []).some((o) => o.startsWith(`${k}=`)));
+      if (reset.length > 0) alter.statements.push(`ALTER TABLE ${q} RESET (${reset.join(', ')});`);
+      if (after.options !== undefined) alter.statements.push(`ALTER TABLE ${q} SET (${after.options.join(', ')});`);
+      pushColumnChange(after, undefined, 'alter', `change the storage options of ${q}`, []);
+    }
+    if (before.rowSecurity !== after.rowSecurity) {
+      alter.statements.push(`ALTER TABLE ${q} ${after.rowSecurity ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`);
+      pushColumnChange(after, undefined, 'alter', `${after.rowSecurity ? 'enable' : 'disable'} row-level security on ${q}`, []);
+    }
+    if (before.forceRowSecurity !== after.forceRowSecurity) {
+      alter.statements.push(`ALTER TABLE ${q} ${after.forceRowSecurity ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY;`);
+      pushColumnChange(after, undefined, 'alter', `${after.forceRowSecurity ? 'force' : 'stop forcing'} row-level security on ${q}`, []);
+    }
+    if (hints.length > 0) plan.changes.push({ id: after.id, action: 'alter', kind: 'table', table: q, description: `possible rename in ${q}`, hazards: [], hints });
+    const comments: string[] = [];
+    if (before.comment !== after.comment) comments.push(commentStatement(commentTarget(after), after.comment));
+    for (const column of after.columns) {
+      const old = before.columns.find((b) => b.name === column.name);
+      if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
+    }
+    if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
+    if (alter.before.length === 0 && alter.statements.length === 0) tableAlters.delete(after.id);
+  }
+
+  function diffColumn(table: TableDef, before: ColumnDef, after: ColumnDef, alter: { before: string[]; statements: string[] }, _hazards: Hazard[]): void {
+    const q = table.qname;
+    const c = after.qname;
+    const at = `${q}.${c}`;
+    if (before.generated !== after.generated) {
+      // Before PostgreSQL 17 a generation expression cannot be altered: drop and add the column.
+      disruptedColumns.add(before.id);
+      alter.statements.push(`ALTER TABLE ${q} DROP COLUMN ${c};`, `ALTER TABLE ${q} ADD COLUMN ${columnDefinition(after)};`);
+      pushColumnChange(table, after, 'replace', `recreate ${at} (its generation changes)`, [hazard('TABLE_REWRITE', `adding ${at} back computes it for every row under an ACCESS EXCLUSIVE lock.`)]);
+      return;
+    }
+    const typeChanged = before.type !== after.type || before.collation !== after.collation;
+    if (typeChanged) {
+      disruptedColumns.add(before.id);
+      if (before.default !== undefined) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP DEFAULT;`);
+      const collate = after.collation === undefined ? '' : ` COLLATE ${after.collation}`;
+      alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} TYPE ${after.type}${collate} USING ${c}::${after.type};`);
+      if (after.default !== undefined) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} SET DEFAULT ${after.default};`);
+      const hazards: Hazard[] = [];
+      if (isNarrowing(before.type, after.type)) hazards.push(hazard('DELETES_DATA', `${at} changes from ${before.type} to ${after.type}: values that do not fit fail the change or lose precision.`));
+      if (!isBinaryCoercible(before.type, after.type) || before.collation !== after.collation) {
+        hazards.push(hazard('TABLE_REWRITE', `${at} from ${before.type} to ${after.type} rewrites ${q} and rebuilds its indexes.`, 'add a new column, backfill it in batches, then switch over'));
+      }
+      hazards.push(hazard('ACCESS_EXCLUSIVE_LOCK', `ALTER COLUMN TYPE locks ${q} against reads and writes while it runs.`));
+      pushColumnChange(table, after, 'alter', `change ${at} from ${before.type} to ${after.type}`, hazards);
+    } else if (before.default !== after.default && !rebuiltColumns.has(before.id)) {
+      alter.statements.push(after.default === undefined ? `ALTER TABLE ${q} ALTER COLUMN ${c} DROP DEFAULT;` : `ALTER TABLE ${q} ALTER COLUMN ${c} SET DEFAULT ${after.default};`);
+      pushColumnChange(table, after, 'alter', after.default === undefined ? `drop the default of ${at}` : `set the default of ${at} to ${after.default}`, []);
+    }
+    if (before.notNull !== after.notNull) {
+      alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${after.notNull ? 'SET' : 'DROP'} NOT NULL;`);
+      pushColumnChange(
+        table,
+        after,
+        'alter',
+        `${after.notNull ? 'make' : 'allow'} ${at} ${after.notNull ? 'NOT NULL' : 'NULL'}`,
+        after.notNull
+          ? [
+              hazard(
+                'VALIDATES_ROWS',
+                `SET NOT NULL scans ${q} under an ACCESS EXCLUSIVE lock (and fails if a row holds NULL).`,
+                `ALTER TABLE ${q} ADD CONSTRAINT ${after.name}_not_null CHECK (${c} IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT; then SET NOT NULL uses it and skips the scan`,
+              ),
+            ]
+          : [],
+      );
+    }
+    const identityBefore = JSON.stringify(before.identity);
+    const identityAfter = JSON.stringify(after.identity);
+    if (identityBefore !== identityAfter) {
+      if (before.identity === undefined && after.identity !== undefined) {
+        alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ADD GENERATED ${after.identity.kind} AS IDENTITY (${sequenceOptions(after.identity.sequence)});`);
+      } else if (before.identity !== undefined && after.identity === undefined) {
+        alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP IDENTITY;`);
+      } else if (before.identity !== undefined && after.identity !== undefined) {
+        const set: string[] = [];
+        if (before.identity.kind !== after.identity.kind) set.push(`SET GENERATED ${after.identity.kind}`);
+        const s = after.identity.sequence;
+        const o = before.identity.sequence;
+        if (o.start !== s.start) set.push(`SET START WITH ${s.start}`);
+        if (o.increment !== s.increment) set.push(`SET INCREMENT BY ${s.increment}`);
+        if (o.min !== s.min) set.push(`SET MINVALUE ${s.min}`);
+        if (o.max !== s.max) set.push(`SET MAXVALUE ${s.max}`);
+        if (o.cache !== s.cache) set.push(`SET CACHE ${s.cache}`);
+        if (o.cycle !== s.cycle) set.push(s.cycle ? 'SET CYCLE' : 'SET NO CYCLE');
+        if (set.length > 0) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${set.join(' ')};`);
+      }
+      pushColumnChange(table, after, 'alter', `change the identity of ${at}`, []);
+    }
+  }
+
+  function pushColumnChange(table: TableDef, column: ColumnDef | undefined, action: ChangeAction, description: string, hazards: Hazard[]): void {
+    note(`alter-table:${table.id}`, hazards);
+    plan.changes.push({ id: column?.id ?? table.id, action, kind: column === undefined ? 'table' : 'column', table: table.qname, description, hazards, hints: [] });
+  }
+}
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+function sameDefinition(a: SchemaObject, b: SchemaObject): boolean {
+  const { comment: _a, ...restA } = a as SchemaObject & { comment?: string };
+  const { comment: _b, ...restB } = b as SchemaObject & { comment?: string };
+  if (a.kind === 'extension') return true;
+  return stableJson(restA) === stableJson(restB);
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
+  );
+}
+
+function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: Map<string, string>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (target: string, dependent: string): void => {
+    const set = out.get(target) ?? new Set<string>();
+    set.add(dependent);
+    out.set(target, set);
+  };
+  for (const [id, deps] of dependencies) {
+    for (const dep of deps) {
+      add(dep, id);
+      // Something that depends on a column depends on its table too (a dropped table takes it along).
+      const owner = owners.get(dep);
+      if (owner !== undefined) add(owner, id);
+    }
+  }
+  return out;
+}
+
+function findColumn(model: SchemaModel, tableId: string, columnId: string): ColumnDef | undefined {
+  const table = model.objects.get(tableId);
+  return table?.kind === 'table' ? table.columns.find((c) => c.id === columnId) : undefined;
+}
+
+function commentsOf(object: SchemaObject, before: SchemaObject | undefined): string[] {
+  const sql: string[] = [];
+  if (object.comment !== undefined || (before?.comment !== undefined && before.comment !== object.comment)) sql.push(commentStatement(commentTarget(object), object.comment));
+  if (object.kind === 'table' && before === undefined) {
+    for (const column of object.columns) if (column.comment !== undefined) sql.push(commentStatement(`COLUMN ${object.qname}.${column.qname}`, column.comment));
+  }
+  return sql;
+}
+
+function createChange(object: SchemaObject, to: SchemaModel): Change {
+  const hazards: Hazard[] = [];
+  if (object.kind === 'index') hazards.push(...indexHazards(object.qname, object.tableQname));
+  if (object.kind === 'constraint') hazards.push(...constraintHazards(object));
+  void to;
+  return { id: object.id, action: 'create', kind: object.kind, ...tableOfObject(object), description: `create ${describe(object)}`, hazards, hints: [] };
+}
+
+function dropChange(object: SchemaObject, from: SchemaModel, to: SchemaModel): Change {
+  const hazards: Hazard[] = [];
+  const hints: string[] = [];
+  if (object.kind === 'table') {
+    hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} deletes all of its rows.`));
+    const columns = object.columns.map((c) => `${c.name}:${c.type}`).sort().join(',');
+    for (const candidate of to.objects.values()) {
+      if (candidate.kind === 'table' && !from.objects.has(candidate.id) && candidate.columns.map((c) => `${c.name}:${c.type}`).sort().join(',') === columns) {
+        hints.push(`${object.qname} is dropped and ${candidate.qname} created with the same columns: if this is a rename, use ALTER TABLE ${object.qname} RENAME TO ${candidate.name} and keep the data`);
+      }
+    }
+  }
+  if (object.kind === 'matview') hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} discards its materialized rows.`));
+  if (object.kind === 'index') hazards.push(hazard('ACCESS_EXCLUSIVE_LOCK', `DROP INDEX locks ${object.tableQname} while it runs.`, `DROP INDEX CONCURRENTLY ${object.qname} (outside a transaction)`));
+  if (object.kind === 'sequence') hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} loses its current value.`));
+  return { id: object.id, action: 'drop', kind: object.kind, ...tableOfObject(object), description: `drop ${describe(object)}`, hazards, hints };
+}
+
+function indexHazards(qname: string, table: string): Hazard[] {
+  return [hazard('BLOCKS_WRITES', `building ${qname} blocks writes to ${table} until it finishes.`, 'CREATE INDEX CONCURRENTLY (outside a transaction)')];
+}
+
+function constraintHazards(object: ConstraintDef): Hazard[] {
+  if (!object.validated) return [];
+  switch (object.type) {
+    case 'c':
+      return [hazard('VALIDATES_ROWS', `the check ${object.qname} scans ${object.tableQname} under an ACCESS EXCLUSIVE lock.`, 'add it NOT VALID, then VALIDATE CONSTRAINT in a later step')];
+    case 'f':
+      return [hazard('VALIDATES_ROWS', `the foreign key ${object.qname} scans ${object.tableQname} and locks both tables against writes.`, 'add it NOT VALID, then VALIDATE CONSTRAINT in a later step')];
+    case 'p':
+    case 'u':
+    case 'x':
+      return [hazard('BLOCKS_WRITES', `${object.qname} builds an index that blocks writes to ${object.tableQname}.`, 'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX')];
+  }
+}
+
+function addColumnHazards(table: string, column: ColumnDef): Hazard[] {
+  const hazards: Hazard[] = [];
+  if (column.generated !== undefined || column.identity !== undefined || (column.default !== undefined && isVolatileDefault(column.default))) {
+    hazards.push(hazard('TABLE_REWRITE', `adding ${table}.${column.qname} computes a value for every row, rewriting ${table} under an ACCESS EXCLUSIVE lock.`));
+  }
+  if (column.notNull && column.default === undefined && column.generated === undefined && column.identity === undefined) {
+    hazards.push(hazard('VALIDATES_ROWS', `${table}.${column.qname} is NOT NULL without a default: the change fails if ${table} has rows.`, 'add it nullable, backfill, then SET NOT NULL'));
+  }
+  return hazards;
+}
+
+function tableOfObject(object: SchemaObject): { table?: string } {
+  if ('tableQname' in object) return { table: object.tableQname };
+  if (object.kind === 'table') return { table: object.qname };
+  return {};
+}
+
+export function describe(object: SchemaObject): string {
+  switch (object.kind) {
+    case 'constraint':
+      return `${{ p: 'primary key', u: 'unique constraint', c: 'check', f: 'foreign key', x: 'exclusion constraint' }[object.type]} ${object.qname} on ${object.tableQname}`;
+    case 'trigger':
+    case 'policy':
+      return `${object.kind} ${object.qname} on ${object.tableQname}`;
+    case 'function':
+      return `${object.procedure ? 'procedure' : 'function'} ${object.qname}(${object.identityArgs})`;
+    case 'aggregate':
+      return `aggregate ${object.qname}(${object.identityArgs})`;
+    case 'matview':
+      return `materialized view ${object.qname}`;
+    case 'enum':
+      return `enum ${object.qname}`;
+    case 'composite':
+      return `type ${object.qname}`;
+    default:
+      return `${object.kind} ${object.qname}`;
+  }
+}
+
+function describeId(id: string): string {
+  return id.replace(/^[a-z]+:/, '');
+}
+
+function tail(qname: string): string {
+  return /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname)?.[0] ?? qname;
+}

@@ -1,0 +1,136 @@
+// Orders DDL steps so that everything exists before what uses it: a topological sort over the
+// dependencies PostgreSQL records (pg_depend) plus the structural ones (a constraint needs its
+// table), with each kind's phase deciding among steps that are ready. Deterministic: ties go by key.
+
+import type { SchemaModel, SchemaObject } from './model.js';
+
+export interface Step {
+  /** Unique key, usually the object id. */
+  readonly key: string;
+  readonly phase: number;
+  /** Keys of steps that must come first (unknown keys are ignored). */
+  readonly after: readonly string[];
+  readonly sql: readonly string[];
+}
+
+export const CREATE_PHASE: Record<SchemaObject['kind'], number> = {
+  schema: 0,
+  extension: 1,
+  enum: 2,
+  composite: 2,
+  domain: 2,
+  sequence: 3,
+  function: 4,
+  aggregate: 4,
+  table: 5,
+  constraint: 7,
+  index: 7,
+  view: 9,
+  matview: 9,
+  trigger: 10,
+  policy: 10,
+};
+
+/** Kahn's algorithm with a (phase, key) priority among ready steps; a cycle is broken at its lowest step. */
+export function orderSteps(steps: readonly Step[]): Step[] {
+  const byKey = new Map(steps.map((s) => [s.key, s]));
+  const pending = new Map<string, Set<string>>();
+  const dependents = new Map<string, string[]>();
+  for (const step of steps) {
+    const waits = new Set(step.after.filter((key) => key !== step.key && byKey.has(key)));
+    pending.set(step.key, waits);
+    for (const key of waits) {
+      const list = dependents.get(key) ?? [];
+      list.push(step.key);
+      dependents.set(key, list);
+    }
+  }
+  const compare = (a: Step, b: Step): number => a.phase - b.phase || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const ready = steps.filter((s) => pending.get(s.key)!.size === 0).sort(compare);
+  const done = new Set<string>();
+  const ordered: Step[] = [];
+  while (ordered.length < steps.length) {
+    let next = ready.shift();
+    if (next === undefined) {
+      // A cycle (or a dependency PostgreSQL resolves itself): take the lowest remaining step.
+      next = steps.filter((s) => !done.has(s.key)).sort(compare)[0]!;
+    }
+    if (done.has(next.key)) continue;
+    done.add(next.key);
+    ordered.push(next);
+    for (const dependent of dependents.get(next.key) ?? []) {
+      const waits = pending.get(dependent)!;
+      waits.delete(next.key);
+      if (waits.size === 0 && !done.has(dependent)) insertSorted(ready, byKey.get(dependent)!, compare);
+    }
+  }
+  return ordered;
+}
+
+function insertSorted(list: Step[], step: Step, compare: (a: Step, b: Step) => number): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (compare(list[mid]!, step) < 0) low = mid + 1;
+    else high = mid;
+  }
+  list.splice(low, 0, step);
+}
+
+/** Maps column ids to their table's id, so that "depends on a column" orders after the table. */
+export function ownerIndex(model: SchemaModel): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const object of model.objects.values()) {
+    if (object.kind === 'table') for (const column of object.columns) owners.set(column.id, object.id);
+  }
+  return owners;
+}
+
+/** What an object must be created after: its recorded dependencies and its structural ones. */
+export function prerequisites(model: SchemaModel, object: SchemaObject, owners: Map<string, string>): string[] {
+  const after = new Set<string>();
+  const add = (dependency: string): void => {
+    // A serial sequence's link to its owning column is OWNED BY, a separate step after the table.
+    if (object.kind === 'sequence' && dependency.startsWith('column:')) return;
+    after.add(owners.get(dependency) ?? dependency);
+  };
+  for (const dependency of model.dependencies.get(object.id) ?? []) add(dependency);
+  // A table needs what its columns' defaults, generated expressions and types need.
+  if (object.kind === 'table') for (const column of object.columns) for (const dependency of model.dependencies.get(column.id) ?? []) add(dependency);
+  switch (object.kind) {
+    case 'constraint':
+      after.add(object.table);
+      if (object.references !== undefined) {
+        after.add(object.references);
+        // A foreign key needs the referenced key: the other table's primary and unique constraints.
+        for (const other of model.objects.values()) {
+          if (other.kind === 'constraint' && other.table === object.references && (other.type === 'p' || other.type === 'u')) after.add(other.id);
+          if (other.kind === 'index' && other.table === object.references && other.unique) after.add(other.id);
+        }
+      }
+      break;
+    case 'index':
+    case 'trigger':
+    case 'policy':
+      after.add(object.table);
+      break;
+    case 'table':
+      if (object.partitionOf !== undefined) after.add(object.partitionOf.parent);
+      break;
+    default:
+      break;
+  }
+  // Schema-qualified objects need their schema (table-scoped ones get it through their table).
+  if (['enum', 'domain', 'composite', 'sequence', 'table', 'index', 'view', 'matview', 'function', 'aggregate'].includes(object.kind)) {
+    after.add(`schema:${object.qname.slice(0, object.qname.length - qualifiedTail(object.qname).length - 1)}`);
+  }
+  after.delete(object.id);
+  return [...after];
+}
+
+/** The last dot-separated part of a quoted qualified name ("a"."b.c" -> "b.c"). */
+function qualifiedTail(qname: string): string {
+  const match = /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname);
+  return match?.[0] ?? qname;
+}

@@ -1,0 +1,180 @@
+// Schema sources for inspect, diff and drift: a PostgreSQL URL, a .sql file, a migrations
+// directory, or git:REF (the project's migrations at a commit). Everything that is not a URL is
+// loaded into a scratch database on one shared server.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LoadedConfig } from '../config/load-config.js';
+import { migrateUp } from '../engines/sql/migrator.js';
+import { resolveSqlMigrations, projectRoot } from '../engines/sql/project.js';
+import { lineAndColumn } from '../engines/sql/sql-script.js';
+import { DriftGuardError } from '../errors.js';
+import { introspectUrl } from '../introspect/introspect.js';
+import { withClient } from '../postgres/client.js';
+import { withPostgresServer, type PostgresOptions, type PostgresServer } from '../postgres/scratch.js';
+import { hasErrors } from '../report/finding.js';
+import type { Reporter } from '../util/reporter.js';
+import { registerConnectionString } from '../util/secrets.js';
+import type { SchemaModel } from './model.js';
+import type { ModelOptions } from './rows-to-model.js';
+
+export type SchemaSource =
+  | { readonly kind: 'url'; readonly url: string; readonly label: string }
+  | { readonly kind: 'sql-file'; readonly file: string; readonly label: string }
+  | { readonly kind: 'migrations'; readonly dir: string; readonly label: string }
+  | { readonly kind: 'git'; readonly ref: string; readonly label: string };
+
+export function parseSource(text: string, cwd: string): SchemaSource {
+  if (/^postgres(ql)?:\/\//i.test(text)) return { kind: 'url', url: text, label: registerConnectionString(text) };
+  if (text.startsWith('git:')) {
+    const ref = text.slice('git:'.length);
+    if (ref === '') throw new DriftGuardError('USAGE', 'git: needs a ref, e.g. git:main or git:HEAD~1');
+    return { kind: 'git', ref, label: text };
+  }
+  const full = path.resolve(cwd, text);
+  if (!existsSync(full)) {
+    throw new DriftGuardError('USAGE', `schema source ${text} is neither a postgres:// URL, git:REF, an existing .sql file nor a migrations directory`);
+  }
+  if (statSync(full).isDirectory()) return { kind: 'migrations', dir: full, label: text };
+  return { kind: 'sql-file', file: full, label: text };
+}
+
+export interface SourceContext {
+  readonly loaded: LoadedConfig;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly reporter: Reporter;
+  readonly postgres: PostgresOptions;
+}
+
+export function modelOptions(loaded: LoadedConfig): ModelOptions {
+  return { ignore: loaded.config.schema.ignore, ignoreHistoryTables: loaded.config.schema['ignore-history-tables'] };
+}
+
+/** Loads every source into a model; starts one scratch server only if a source needs one. */
+export async function loadSchemas(sources: readonly SchemaSource[], context: SourceContext): Promise<SchemaModel[]> {
+  const options = modelOptions(context.loaded);
+  const needsServer = sources.some((s) => s.kind !== 'url');
+  const load = async (server: PostgresServer | undefined): Promise<SchemaModel[]> => {
+    const models: SchemaModel[] = [];
+    for (const source of sources) {
+      if (source.kind === 'url') {
+        models.push(await context.reporter.step(`reading the schema of ${source.label}`, () => introspectUrl(source.url, options)));
+        continue;
+      }
+      models.push(
+        await server!.withDatabase(async (db) => {
+          await context.reporter.step(`loading ${source.label} into a scratch database`, () => loadInto(source, db.url, context));
+          return introspectUrl(db.url, options);
+        }),
+      );
+    }
+    return models;
+  };
+  return needsServer ? withPostgresServer(context.postgres, load) : load(undefined);
+}
+
+async function loadInto(source: Exclude<SchemaSource, { kind: 'url' }>, url: string, context: SourceContext): Promise<void> {
+  switch (source.kind) {
+    case 'sql-file':
+      return loadSqlFile(source.file, url, context.cwd);
+    case 'migrations':
+      return applyMigrations(source.dir, url, context, source.label);
+    case 'git': {
+      const extracted = await extractMigrationsAtRef(source.ref, context);
+      try {
+        return await applyMigrations(extracted.dir, url, context, source.label);
+      } finally {
+        rmSync(extracted.root, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+/** Runs a SQL file (plain SQL; pg_dump's \restrict lines are skipped) as one script. */
+export async function loadSqlFile(file: string, url: string, cwd: string): Promise<void> {
+  const text = readFileSync(file, 'utf8').replace(/^\ufeff/, '');
+  const shown = path.relative(cwd, file) || file;
+  const lines = text.split('\n');
+  const meta = lines.findIndex((line) => /^\\/.test(line) && !/^\\(un)?restrict\b/.test(line));
+  if (meta >= 0) {
+    throw new DriftGuardError('USAGE', `${shown}:${meta + 1}:1: psql meta-command "${lines[meta]!.trim().slice(0, 30)}" is not SQL; remove it (drift-guard loads plain SQL)`);
+  }
+  const sql = lines.map((line) => (/^\\(un)?restrict\b/.test(line) ? '' : line)).join('\n');
+  await withClient(url, async (client) => {
+    try {
+      await client.query(sql);
+    } catch (error) {
+      const pgError = error as { message: string; position?: string };
+      const offset = pgError.position === undefined ? 0 : Number(pgError.position) - 1;
+      const { line, column } = lineAndColumn(sql, offset);
+      throw new DriftGuardError('USAGE', `${shown}:${line}:${column}: ${pgError.message} (while loading it into a scratch database)`);
+    }
+  });
+}
+
+async function applyMigrations(dir: string, url: string, context: SourceContext, label: string): Promise<void> {
+  const project = resolveSqlMigrations(context.loaded, context.cwd, { dir });
+  const outcome = await migrateUp(project, { databaseUrl: url, reporter: context.reporter, lockTimeoutMs: 60_000, allowOutOfOrder: true });
+  if (!outcome.ok || hasErrors(outcome.findings)) {
+    const first = outcome.findings.find((f) => f.severity === 'error');
+    const where = first?.file === undefined ? '' : `${first.file}${first.line === undefined ? '' : `:${first.line}:${first.column ?? 1}`}: `;
+    throw new DriftGuardError('USAGE', `the migrations in ${label} do not apply to an empty database: ${where}${first?.message ?? 'unknown failure'}`);
+  }
+}
+
+/** Extracts the configured migrations directory as it was at `ref`, with git archive. */
+async function extractMigrationsAtRef(ref: string, context: SourceContext): Promise<{ root: string; dir: string }> {
+  const project = resolveSqlMigrations(context.loaded, context.cwd, {});
+  const top = (await run('git', ['rev-parse', '--show-toplevel'], projectRoot(context.loaded, context.cwd))).trim();
+  const relative = path.relative(top, project.dir);
+  const root = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-git-'));
+  try {
+    await run('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], top).catch(() => {
+      throw new DriftGuardError('USAGE', `git:${ref}: no such commit, branch or tag here (fetch it first, e.g. git fetch origin ${ref})`);
+    });
+    await pipeArchive(ref, relative, top, root);
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  const dir = path.join(root, relative);
+  if (!existsSync(dir)) {
+    rmSync(root, { recursive: true, force: true });
+    throw new DriftGuardError('USAGE', `git:${ref} has no ${relative} directory`);
+  }
+  return { root, dir };
+}
+
+function pipeArchive(ref: string, relative: string, cwd: string, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const archive = spawn('git', ['archive', '--format=tar', ref, '--', relative], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', target], { stdio: ['pipe', 'ignore', 'pipe'] });
+    archive.stdout.pipe(tar.stdin);
+    let stderr = '';
+    archive.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let archiveCode: number | null = null;
+    archive.on('close', (code) => (archiveCode = code));
+    tar.on('close', (code) => {
+      if (archiveCode === 0 && code === 0) resolve();
+      else reject(new DriftGuardError('USAGE', `cannot read ${relative} at git:${ref}: ${stderr.trim().split('\n')[0] ?? 'git archive failed'}`));
+    });
+    archive.on('error', reject);
+    tar.on('error', reject);
+  });
+}
+
+function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', (error) => reject(new DriftGuardError('TOOL_MISSING', `cannot run ${command}: ${error.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new DriftGuardError('USAGE', `${command} ${args.join(' ')} failed: ${err.trim().split('\n')[0] ?? ''}`))));
+  });
+}

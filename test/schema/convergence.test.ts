@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { introspectUrl } from '../../src/introspect/introspect.js';
+import { withClient } from '../../src/postgres/client.js';
+import { diffSchemas } from '../../src/schema/diff.js';
+import { renderSnapshot } from '../../src/schema/snapshot.js';
+import { repoRoot, startSharedServer, type PostgresServerHandle } from '../helpers.js';
+
+// Convergence: for every fixture pair, load OLD and NEW into scratch databases, diff them, run
+// the diff's SQL on OLD, and require OLD's snapshot to equal NEW's. Then NEW diffed against
+// itself must be empty. Fixture format: see test/fixtures/convergence/README.md.
+
+interface Case {
+  readonly file: string;
+  readonly name: string;
+  readonly old: string;
+  readonly new: string;
+  /** Hazard codes the diff must report (-- expect: CODE, CODE). */
+  readonly expect: readonly string[];
+}
+
+const dir = path.join(repoRoot, 'test', 'fixtures', 'convergence');
+const cases: Case[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.sql'))
+  .sort()
+  .flatMap((file) => parseCases(file, readFileSync(path.join(dir, file), 'utf8')));
+
+function parseCases(file: string, text: string): Case[] {
+  const out: Case[] = [];
+  for (const block of text.split(/^-- case: /m).slice(1)) {
+    const [header, ...rest] = block.split('\n');
+    const body = rest.join('\n');
+    const oldPart = /^-- old\n([\s\S]*?)^-- new\n/m.exec(body);
+    const newPart = /^-- new\n([\s\S]*)$/m.exec(body);
+    const expectLine = /^-- expect: (.+)$/m.exec(body);
+    if (oldPart === null || newPart === null) throw new Error(`${file}: case "${header}" needs -- old and -- new sections`);
+    out.push({ file, name: header!.trim(), old: oldPart[1]!, new: newPart[1]!, expect: expectLine === null ? [] : expectLine[1]!.split(/,\s*/) });
+  }
+  return out;
+}
+
+let server: PostgresServerHandle;
+let stop: () => Promise<void>;
+beforeAll(async () => {
+  ({ server, stop } = await startSharedServer());
+}, 120_000);
+afterAll(async () => stop());
+
+async function load(url: string, sql: string): Promise<void> {
+  await withClient(url, (client) => client.query(sql));
+}
+
+it('has at least 120 fixture pairs', () => {
+  expect(cases.length).toBeGreaterThanOrEqual(120);
+});
+
+describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
+  it.each(cases.filter((c) => c.file === file).map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    await server.withDatabase((oldDb) =>
+      server.withDatabase(async (newDb) => {
+        await load(oldDb.url, testCase.old);
+        await load(newDb.url, testCase.new);
+        const [from, to] = await Promise.all([introspectUrl(oldDb.url), introspectUrl(newDb.url)]);
+        const diff = diffSchemas(from, to);
+        expect(diff.unsupported).toEqual([]);
+        // Statement by statement, as psql without -1 would: a new enum value must be committed before use.
+        await withClient(oldDb.url, async (client) => {
+          await client.query('SET check_function_bodies = false');
+          for (const statement of diff.statements.filter((s) => !s.startsWith('--'))) {
+            try {
+              await client.query(statement);
+            } catch (error) {
+              throw new Error(`${(error as Error).message}\nwhile running: ${statement}\nfull diff:\n${diff.statements.join('\n')}`);
+            }
+          }
+        });
+        const converged = renderSnapshot(await introspectUrl(oldDb.url), { columnOrder: 'name' });
+        expect(converged, `diff SQL:\n${diff.statements.join('\n')}`).toBe(renderSnapshot(to, { columnOrder: 'name' }));
+        const hazards = new Set(diff.changes.flatMap((c) => c.hazards.map((h) => h.code)));
+        for (const code of testCase.expect) expect([...hazards], `expected hazard ${code}`).toContain(code);
+        expect(diffSchemas(to, to).statements).toEqual([]);
+      }),
+    );
+  });
+});
