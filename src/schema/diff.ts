@@ -107,6 +107,14 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
 
   // 2. Whatever depends on something that goes away (or changes type) must go first and come back.
   const dependents = reverse(from.dependencies, fromOwners);
+  // Indexes, triggers, policies and constraints belong to their table or materialized view.
+  for (const object of from.objects.values()) {
+    if ('table' in object) {
+      const set = dependents.get(object.table) ?? new Set<string>();
+      set.add(object.id);
+      dependents.set(object.table, set);
+    }
+  }
   const seeds = [...drops, ...disruptedColumns, ...rebuiltTypes];
   const seen = new Set<string>();
   while (seeds.length > 0) {
@@ -534,17 +542,14 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
+/** Same definition, comments aside. Both models come from rowsToModel, so key order is the same. */
 function sameDefinition(a: SchemaObject, b: SchemaObject): boolean {
-  const { comment: _a, ...restA } = a as SchemaObject & { comment?: string };
-  const { comment: _b, ...restB } = b as SchemaObject & { comment?: string };
   if (a.kind === 'extension') return true;
-  return stableJson(restA) === stableJson(restB);
+  return JSON.stringify(a, withoutComment) === JSON.stringify(b, withoutComment);
 }
 
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
-  );
+function withoutComment(key: string, value: unknown): unknown {
+  return key === 'comment' ? undefined : value;
 }
 
 function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: Map<string, string>): Map<string, Set<string>> {

@@ -104,10 +104,7 @@ export function prerequisites(model: SchemaModel, object: SchemaObject, owners: 
       if (object.references !== undefined) {
         after.add(object.references);
         // A foreign key needs the referenced key: the other table's primary and unique constraints.
-        for (const other of model.objects.values()) {
-          if (other.kind === 'constraint' && other.table === object.references && (other.type === 'p' || other.type === 'u')) after.add(other.id);
-          if (other.kind === 'index' && other.table === object.references && other.unique) after.add(other.id);
-        }
+        for (const key of uniqueKeysOf(model).get(object.references) ?? []) after.add(key);
       }
       break;
     case 'index':
@@ -133,4 +130,20 @@ export function prerequisites(model: SchemaModel, object: SchemaObject, owners: 
 function qualifiedTail(qname: string): string {
   const match = /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname);
   return match?.[0] ?? qname;
+}
+
+const uniqueKeyCache = new WeakMap<SchemaModel, Map<string, string[]>>();
+
+/** Table id -> ids of its primary key, unique constraints and unique indexes (computed once per model). */
+function uniqueKeysOf(model: SchemaModel): Map<string, string[]> {
+  let index = uniqueKeyCache.get(model);
+  if (index === undefined) {
+    index = new Map();
+    for (const object of model.objects.values()) {
+      const isKey = (object.kind === 'constraint' && (object.type === 'p' || object.type === 'u')) || (object.kind === 'index' && object.unique);
+      if (isKey) index.set(object.table, [...(index.get(object.table) ?? []), object.id]);
+    }
+    uniqueKeyCache.set(model, index);
+  }
+  return index;
 }

@@ -71,6 +71,11 @@ const KIND_ORDER: Record<SchemaObject['kind'], number> = {
 
 export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaModel {
   const objects: SchemaObject[] = [];
+  const byId = new Map<string, SchemaObject>();
+  const push = (object: SchemaObject): void => {
+    objects.push(object);
+    byId.set(object.id, object);
+  };
   const unsupported: Unsupported[] = [];
   const byClassOid = new Map<string, string>(); // "cls:oid" -> id
   const tables = new Map<Oid, TableDef & { columns: ColumnDef[] }>();
@@ -82,12 +87,12 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
   for (const row of rows.schemas) {
     const name = str(row.name);
     if (name === 'public' || ignored(name)) continue;
-    objects.push({ kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname), ...opt('comment', row.comment) });
+    push({ kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname), ...opt('comment', row.comment) });
   }
 
   for (const row of rows.extensions) {
     const name = str(row.name);
-    objects.push({ kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema), ...opt('comment', row.comment) });
+    push({ kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema), ...opt('comment', row.comment) });
   }
 
   for (const row of rows.types) {
@@ -99,7 +104,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     switch (row.typtype) {
       case 'e': {
         const object: EnumDef = { kind: 'enum', id: `type:${qname}`, ...base, values: (row.enum_values as string[] | null) ?? [] };
-        objects.push(object);
+        push(object);
         byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
         break;
       }
@@ -118,7 +123,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
             validated: c.validated,
           })),
         };
-        objects.push(object);
+        push(object);
         byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
         break;
       }
@@ -129,7 +134,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
           ...(a.collation === null ? {} : { collation: a.collation }),
         }));
         const object: CompositeDef = { kind: 'composite', id: `type:${qname}`, ...base, attributes };
-        objects.push(object);
+        push(object);
         byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
         break;
       }
@@ -155,6 +160,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     else sequenceRows.push({ ...row, options });
   }
 
+  const relationsByOid = new Map(rows.relations.map((r) => [str(r.oid), r]));
   for (const row of rows.relations) {
     const schema = str(row.schema);
     const name = str(row.name);
@@ -178,14 +184,14 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
         ...(Array.isArray(row.options) && row.options.length > 0 ? { options: [...(row.options as string[])].sort() } : {}),
         ...opt('comment', row.comment),
       };
-      objects.push(object);
+      push(object);
       byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
       continue;
     }
     const bound = row.partition_bound as string | null;
     let partitionOf: TableDef['partitionOf'];
     if (bound !== null && parents.length === 1) {
-      const parent = rows.relations.find((r) => str(r.oid) === String(parents[0]));
+      const parent = relationsByOid.get(String(parents[0]));
       if (parent !== undefined) partitionOf = { parent: `table:${str(parent.qname)}`, parentQname: str(parent.qname), bound };
     } else if (parents.length > 0) {
       unsupported.push({ id: `table:${qname}`, reason: `table inheritance (${qname} INHERITS another table) is not modelled` });
@@ -206,7 +212,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       ...opt('comment', row.comment),
     };
     tables.set(str(row.oid), table);
-    objects.push(table);
+    push(table);
     byClassOid.set(`pg_class:${str(row.oid)}`, table.id);
   }
 
@@ -250,7 +256,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       ...(ownerColumn === undefined ? {} : { ownedBy: ownerColumn.slice('column:'.length) }),
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
   }
 
@@ -273,7 +279,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       ...(referenced === undefined ? {} : { references: referenced.id }),
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_constraint:${str(row.oid)}`, object.id);
   }
 
@@ -283,7 +289,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     const table = tables.get(str(row.table_oid));
     const matview = matviewOids.has(str(row.table_oid)) ? byClassOid.get(`pg_class:${str(row.table_oid)}`) : undefined;
     if (table === undefined && matview === undefined) continue;
-    const owner = table ?? (objects.find((o) => o.id === matview) as ViewDef);
+    const owner = table ?? (byId.get(matview!) as ViewDef);
     const object: IndexDef = {
       kind: 'index',
       id: `index:${str(row.qname)}`,
@@ -296,7 +302,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       unique: row.unique === true,
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
   }
 
@@ -316,7 +322,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
         continue;
       }
       const object: AggregateDef = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition, ...opt('comment', row.comment) };
-      objects.push(object);
+      push(object);
       byClassOid.set(`pg_proc:${str(row.oid)}`, id);
       continue;
     }
@@ -333,13 +339,13 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       arguments: str(row.arguments),
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_proc:${str(row.oid)}`, id);
   }
 
   for (const row of rows.triggers) {
     if (row.cloned === true) continue;
-    const owner = tables.get(str(row.table_oid)) ?? objects.find((o) => o.id === byClassOid.get(`pg_class:${str(row.table_oid)}`));
+    const owner = tables.get(str(row.table_oid)) ?? byId.get(byClassOid.get(`pg_class:${str(row.table_oid)}`) ?? '');
     if (owner === undefined) continue;
     const object: TriggerDef = {
       kind: 'trigger',
@@ -353,7 +359,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       enabled: str(row.enabled) as TriggerDef['enabled'],
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_trigger:${str(row.oid)}`, object.id);
   }
 
@@ -376,7 +382,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       ...opt('withCheck', row.check_expr),
       ...opt('comment', row.comment),
     };
-    objects.push(object);
+    push(object);
     byClassOid.set(`pg_policy:${str(row.oid)}`, object.id);
   }
 

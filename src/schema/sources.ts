@@ -57,22 +57,19 @@ export function modelOptions(loaded: LoadedConfig): ModelOptions {
 export async function loadSchemas(sources: readonly SchemaSource[], context: SourceContext): Promise<SchemaModel[]> {
   const options = modelOptions(context.loaded);
   const needsServer = sources.some((s) => s.kind !== 'url');
-  const load = async (server: PostgresServer | undefined): Promise<SchemaModel[]> => {
-    const models: SchemaModel[] = [];
-    for (const source of sources) {
-      if (source.kind === 'url') {
-        models.push(await context.reporter.step(`reading the schema of ${source.label}`, () => introspectUrl(source.url, options)));
-        continue;
-      }
-      models.push(
-        await server!.withDatabase(async (db) => {
-          await context.reporter.step(`loading ${source.label} into a scratch database`, () => loadInto(source, db.url, context));
-          return introspectUrl(db.url, options);
-        }),
-      );
-    }
-    return models;
-  };
+  // Sources load side by side (each on its own connection and database): reading two large
+  // schemas takes the time of one.
+  const load = (server: PostgresServer | undefined): Promise<SchemaModel[]> =>
+    Promise.all(
+      sources.map((source) =>
+        source.kind === 'url'
+          ? context.reporter.step(`reading the schema of ${source.label}`, () => introspectUrl(source.url, options))
+          : server!.withDatabase(async (db) => {
+              await context.reporter.step(`loading ${source.label} into a scratch database`, () => loadInto(source, db.url, context));
+              return introspectUrl(db.url, options);
+            }),
+      ),
+    );
   return needsServer ? withPostgresServer(context.postgres, load) : load(undefined);
 }
 
