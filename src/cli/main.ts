@@ -151,8 +151,9 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .addOption(new Option('--format <format>', 'output format').choices(['sql', 'json']).default('sql'))
     .option('--json', 'same as --format json')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (source: string, options: { format: 'sql' | 'json'; json?: boolean; output?: string }) => {
-      exitCode = await inspectCommand(context(), source, { format: options.json === true ? 'json' : options.format, output: options.output });
+    .option('--privileges', 'include GRANTs and default privileges (also schema.privileges)')
+    .action(async (source: string, options: { format: 'sql' | 'json'; json?: boolean; output?: string; privileges?: boolean }) => {
+      exitCode = await inspectCommand(context(), source, { format: options.json === true ? 'json' : options.format, output: options.output, privileges: options.privileges });
     });
 
   program
@@ -162,8 +163,9 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .argument('<to>', 'postgres:// URL, a .sql file, a migrations directory, or git:REF')
     .addOption(new Option('--format <format>', 'output format').choices(['sql', 'text', 'json', 'markdown']).default('text'))
     .option('--json', 'same as --format json')
-    .action(async (from: string, to: string, options: { format: 'sql' | 'text' | 'json' | 'markdown'; json?: boolean }) => {
-      exitCode = await diffCommand(context(), from, to, { format: options.json === true ? 'json' : options.format });
+    .option('--privileges', 'compare GRANTs and default privileges too (also schema.privileges)')
+    .action(async (from: string, to: string, options: { format: 'sql' | 'text' | 'json' | 'markdown'; json?: boolean; privileges?: boolean }) => {
+      exitCode = await diffCommand(context(), from, to, { format: options.json === true ? 'json' : options.format, privileges: options.privileges });
     });
 
   try {

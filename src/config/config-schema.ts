@@ -104,6 +104,10 @@ const schemaSettings = z
       .boolean()
       .default(true)
       .describe("Leave out the migration tools' history tables (flyway_schema_history, schema_migrations, goose_db_version, __diesel_schema_migrations, drift_guard_migrations, __EFMigrationsHistory)."),
+    privileges: z
+      .boolean()
+      .default(false)
+      .describe('Compare GRANTs and default privileges too (owners are always left out). Same as --privileges.'),
   })
   .describe('What schema comparisons look at.');
 

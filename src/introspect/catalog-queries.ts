@@ -205,3 +205,52 @@ FROM pg_catalog.pg_ts_config t JOIN pg_catalog.pg_namespace n ON n.oid = t.cfgna
 } as const;
 
 export type CatalogQuery = keyof typeof CATALOG_QUERIES;
+
+const grantee = (oid: string): string => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(${oid})) END`;
+
+/**
+ * Privileges (with --privileges): for each object, the grants it has beyond PostgreSQL's
+ * built-in defaults and the default grants it lacks, owners left out. Objects are named by
+ * catalog and oid, as the dependency query names them.
+ */
+const aclQuery = (cls: string, alias: string, acl: string, kind: string, owner: string, from: string, where: string): string => `
+SELECT '${cls}' AS cls, ${alias}.oid::int8 AS oid, d.extra, d.missing
+FROM ${from}
+CROSS JOIN LATERAL (
+  SELECT
+    (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('a.grantee')}, 'privilege', a.privilege_type, 'grantable', a.is_grantable) ORDER BY 1)
+       FROM pg_catalog.aclexplode(COALESCE(${acl}, pg_catalog.acldefault(${kind}, ${owner}))) a
+      WHERE a.grantee <> ${owner} AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(pg_catalog.acldefault(${kind}, ${owner})) b
+                                                 WHERE b.grantee = a.grantee AND b.privilege_type = a.privilege_type AND b.is_grantable = a.is_grantable)) AS extra,
+    (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('b.grantee')}, 'privilege', b.privilege_type, 'grantable', b.is_grantable) ORDER BY 1)
+       FROM pg_catalog.aclexplode(pg_catalog.acldefault(${kind}, ${owner})) b
+      WHERE b.grantee <> ${owner} AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(COALESCE(${acl}, pg_catalog.acldefault(${kind}, ${owner}))) a
+                                                 WHERE a.grantee = b.grantee AND a.privilege_type = b.privilege_type)) AS missing
+) d
+WHERE ${acl} IS NOT NULL AND ${where} AND (d.extra IS NOT NULL OR d.missing IS NOT NULL)`;
+
+export const PRIVILEGE_QUERIES = {
+  privileges: [
+    aclQuery('pg_class', 'c', 'c.relacl', "CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\"", 'c.relowner',
+      'pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace', `c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${USER_NS}`),
+    aclQuery('pg_proc', 'p', 'p.proacl', "'f'::\"char\"", 'p.proowner', 'pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace', USER_NS),
+    aclQuery('pg_namespace', 'n', 'n.nspacl', "'n'::\"char\"", 'n.nspowner', 'pg_catalog.pg_namespace n', USER_NS),
+    aclQuery('pg_type', 't', 't.typacl', "'T'::\"char\"", 't.typowner', 'pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace', USER_NS),
+  ].join('\nUNION ALL\n'),
+
+  defaultPrivileges: `
+SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole)) AS role,
+       CASE WHEN d.defaclnamespace = 0 THEN NULL ELSE pg_catalog.quote_ident(n.nspname) END AS schema,
+       d.defaclobjtype AS objtype,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('a.grantee')}, 'privilege', a.privilege_type, 'grantable', a.is_grantable) ORDER BY 1)
+          FROM pg_catalog.aclexplode(d.defaclacl) a
+         WHERE a.grantee <> d.defaclrole AND (d.defaclnamespace <> 0 OR NOT EXISTS (
+               SELECT 1 FROM pg_catalog.aclexplode(pg_catalog.acldefault(d.defaclobjtype, d.defaclrole)) b
+                WHERE b.grantee = a.grantee AND b.privilege_type = a.privilege_type AND b.is_grantable = a.is_grantable))) AS extra,
+       CASE WHEN d.defaclnamespace = 0 THEN (
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('b.grantee')}, 'privilege', b.privilege_type, 'grantable', b.is_grantable) ORDER BY 1)
+           FROM pg_catalog.aclexplode(pg_catalog.acldefault(d.defaclobjtype, d.defaclrole)) b
+          WHERE b.grantee <> d.defaclrole AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(d.defaclacl) a WHERE a.grantee = b.grantee AND a.privilege_type = b.privilege_type)) END AS missing
+FROM pg_catalog.pg_default_acl d
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace`,
+} as const;

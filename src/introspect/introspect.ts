@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { withClient } from '../postgres/client.js';
 import type { SchemaModel } from '../schema/model.js';
 import { rowsToModel, type CatalogRows, type ModelOptions } from '../schema/rows-to-model.js';
-import { CATALOG_QUERIES } from './catalog-queries.js';
+import { CATALOG_QUERIES, PRIVILEGE_QUERIES } from './catalog-queries.js';
 
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = { ignore: [], ignoreHistoryTables: true };
 
@@ -32,6 +32,7 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
       policies: await run(q.policies),
       dependencies: await run(q.dependencies),
       unsupported: await run(q.unsupported),
+      ...(options.privileges === true ? { privileges: await run(PRIVILEGE_QUERIES.privileges), defaultPrivileges: await run(PRIVILEGE_QUERIES.defaultPrivileges) } : {}),
     };
     return rowsToModel(rows, options);
   } finally {

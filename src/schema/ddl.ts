@@ -1,7 +1,7 @@
 // SQL for creating, dropping and commenting on each kind of object. Pure string building from the
 // model; every name is already quoted by the server (quote_ident), every value goes through literal().
 
-import type { ColumnDef, SchemaObject, SequenceOptions, TableDef } from './model.js';
+import type { ColumnDef, DefaultPrivilegesDef, Grant, Privileges, SchemaObject, SequenceOptions, TableDef } from './model.js';
 
 export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -88,6 +88,8 @@ export function createStatements(object: SchemaObject): string[] {
       if (object.withCheck !== undefined) sql += ` WITH CHECK (${object.withCheck})`;
       return [`${sql};`];
     }
+    case 'default_privileges':
+      return defaultPrivilegeStatements(object, object.grants);
   }
 }
 
@@ -122,6 +124,9 @@ export function dropStatement(object: SchemaObject): string {
       return `DROP TRIGGER ${object.qname} ON ${object.tableQname};`;
     case 'policy':
       return `DROP POLICY ${object.qname} ON ${object.tableQname};`;
+    case 'default_privileges':
+      // Back to PostgreSQL's defaults: take the extra grants away, give the revoked ones back.
+      return defaultPrivilegeStatements(object, { extra: object.grants.missing, missing: object.grants.extra }).join('\n');
   }
 }
 
@@ -157,7 +162,64 @@ export function commentTarget(object: SchemaObject): string {
       return `TRIGGER ${object.qname} ON ${object.tableQname}`;
     case 'policy':
       return `POLICY ${object.qname} ON ${object.tableQname}`;
+    case 'default_privileges':
+      return '';
   }
+}
+
+/** The GRANT/REVOKE target of an object, or undefined for kinds that have no privileges. */
+export function privilegeTarget(object: SchemaObject): string | undefined {
+  switch (object.kind) {
+    case 'schema':
+      return `SCHEMA ${object.qname}`;
+    case 'table':
+    case 'view':
+    case 'matview':
+      return `TABLE ${object.qname}`;
+    case 'sequence':
+      return `SEQUENCE ${object.qname}`;
+    case 'function':
+      return `${object.procedure ? 'PROCEDURE' : 'FUNCTION'} ${object.qname}(${object.identityArgs})`;
+    case 'aggregate':
+      return `FUNCTION ${object.qname}(${object.identityArgs === '' ? '*' : object.identityArgs})`;
+    case 'enum':
+    case 'composite':
+      return `TYPE ${object.qname}`;
+    case 'domain':
+      return `DOMAIN ${object.qname}`;
+    default:
+      return undefined;
+  }
+}
+
+/** REVOKE what is missing, then GRANT what is extra (so that a changed grant option ends up right); one statement per grantee. */
+export function grantStatements(target: string, privileges: Privileges): string[] {
+  return [
+    ...grouped(privileges.missing).map(({ grantee, list }) => `REVOKE ${list} ON ${target} FROM ${grantee};`),
+    ...grouped(privileges.extra).map(({ grantee, list, grantable }) => `GRANT ${list} ON ${target} TO ${grantee}${grantable ? ' WITH GRANT OPTION' : ''};`),
+  ];
+}
+
+function defaultPrivilegeStatements(object: DefaultPrivilegesDef, grants: Privileges): string[] {
+  const scope = `ALTER DEFAULT PRIVILEGES FOR ROLE ${object.role}${object.inSchema === undefined ? '' : ` IN SCHEMA ${object.inSchema}`}`;
+  return [
+    ...grouped(grants.extra).map(({ grantee, list, grantable }) => `${scope} GRANT ${list} ON ${object.objectType} TO ${grantee}${grantable ? ' WITH GRANT OPTION' : ''};`),
+    ...grouped(grants.missing).map(({ grantee, list }) => `${scope} REVOKE ${list} ON ${object.objectType} FROM ${grantee};`),
+  ];
+}
+
+function grouped(grants: readonly Grant[]): { grantee: string; list: string; grantable: boolean }[] {
+  const groups = new Map<string, string[]>();
+  for (const grant of grants) {
+    const key = `${grant.grantee}\u0000${String(grant.grantable)}`;
+    groups.set(key, [...(groups.get(key) ?? []), grant.privilege]);
+  }
+  return [...groups.entries()]
+    .map(([key, list]) => {
+      const [grantee, grantable] = key.split('\u0000') as [string, string];
+      return { grantee, list: [...list].sort().join(', '), grantable: grantable === 'true' };
+    })
+    .sort((a, b) => (a.grantee < b.grantee ? -1 : a.grantee > b.grantee ? 1 : Number(a.grantable) - Number(b.grantable)));
 }
 
 export function commentStatement(target: string, comment: string | undefined): string {

@@ -9,9 +9,9 @@
 // guessed: a table or column that disappears while a similar one appears is dropped and added,
 // with a hint.
 
-import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, literal, sequenceOptions } from './ddl.js';
+import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
 import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
-import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
+import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
 import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type Step } from './order.js';
 
 export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
@@ -189,6 +189,18 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     }
     const comments = commentsOf(object, undefined);
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${id}`, phase: 11, after: [id], sql: comments });
+    const target = privilegeTarget(object);
+    if (target !== undefined && object.privileges !== undefined) plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id], sql: grantStatements(target, object.privileges) });
+  }
+  // Privileges of objects that stay: GRANT and REVOKE the difference.
+  for (const [id, after] of to.objects) {
+    const before = from.objects.get(id);
+    const target = privilegeTarget(after);
+    if (before === undefined || creates.has(id) || target === undefined) continue;
+    const sql = privilegeChanges(target, before.privileges, after.privileges);
+    if (sql.length === 0) continue;
+    plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id, `alter-table:${id}`], sql });
+    plan.changes.push({ id, action: 'alter', kind: after.kind, ...tableOfObject(after), description: `change the privileges on ${describe(after)}`, hazards: [], hints: [] });
   }
   for (const [tableId, alter] of tableAlters) {
     const table = to.objects.get(tableId) ?? from.objects.get(tableId)!;
@@ -549,7 +561,18 @@ function sameDefinition(a: SchemaObject, b: SchemaObject): boolean {
 }
 
 function withoutComment(key: string, value: unknown): unknown {
-  return key === 'comment' ? undefined : value;
+  return key === 'comment' || key === 'privileges' ? undefined : value;
+}
+
+/** GRANT/REVOKE statements that take an object's privileges from `before` to `after`. */
+function privilegeChanges(target: string, before: Privileges | undefined, after: Privileges | undefined): string[] {
+  const none: Privileges = { extra: [], missing: [] };
+  const b = before ?? none;
+  const a = after ?? none;
+  const key = (g: Grant): string => `${g.grantee}|${g.privilege}|${String(g.grantable)}`;
+  const minus = (x: readonly Grant[], y: readonly Grant[]): Grant[] => x.filter((g) => !y.some((h) => key(h) === key(g)));
+  // Extra grants: add the new ones, take away the old ones. Missing defaults: the reverse.
+  return grantStatements(target, { extra: [...minus(a.extra, b.extra), ...minus(b.missing, a.missing)], missing: [...minus(b.extra, a.extra), ...minus(a.missing, b.missing)] });
 }
 
 function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: Map<string, string>): Map<string, Set<string>> {
@@ -662,6 +685,8 @@ export function describe(object: SchemaObject): string {
       return `enum ${object.qname}`;
     case 'composite':
       return `type ${object.qname}`;
+    case 'default_privileges':
+      return `default privileges of ${object.role} on ${object.objectType}${object.inSchema === undefined ? '' : ` in schema ${object.inSchema}`}`;
     default:
       return `${object.kind} ${object.qname}`;
   }

@@ -18,7 +18,8 @@ export type ObjectKind =
   | 'function'
   | 'aggregate'
   | 'trigger'
-  | 'policy';
+  | 'policy'
+  | 'default_privileges';
 
 interface Named {
   /** Stable identity across databases, e.g. `table:public.users`, `function:public.f(integer)`. */
@@ -28,6 +29,29 @@ interface Named {
   /** quote_ident(schema).quote_ident(name), or for table-scoped objects quote_ident(name). */
   readonly qname: string;
   readonly comment?: string;
+  /** With --privileges: grants beyond PostgreSQL's defaults, and default grants revoked (owners left out). */
+  readonly privileges?: Privileges;
+}
+
+export interface Grant {
+  /** quote_ident(role) or PUBLIC. */
+  readonly grantee: string;
+  readonly privilege: string;
+  readonly grantable: boolean;
+}
+
+export interface Privileges {
+  readonly extra: readonly Grant[];
+  readonly missing: readonly Grant[];
+}
+
+/** ALTER DEFAULT PRIVILEGES FOR ROLE role [IN SCHEMA schema] ... ON objtype. */
+export interface DefaultPrivilegesDef extends Named {
+  readonly kind: 'default_privileges';
+  readonly role: string;
+  readonly inSchema?: string;
+  readonly objectType: 'TABLES' | 'SEQUENCES' | 'FUNCTIONS' | 'TYPES' | 'SCHEMAS';
+  readonly grants: Privileges;
 }
 
 export interface SchemaDef extends Named {
@@ -187,7 +211,8 @@ export type SchemaObject =
   | FunctionDef
   | AggregateDef
   | TriggerDef
-  | PolicyDef;
+  | PolicyDef
+  | DefaultPrivilegesDef;
 
 export interface Unsupported {
   readonly id: string;

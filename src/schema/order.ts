@@ -29,6 +29,7 @@ export const CREATE_PHASE: Record<SchemaObject['kind'], number> = {
   matview: 9,
   trigger: 10,
   policy: 10,
+  default_privileges: 12,
 };
 
 /** Kahn's algorithm with a (phase, key) priority among ready steps; a cycle is broken at its lowest step. */

@@ -3,6 +3,9 @@
 
 import type {
   AggregateDef,
+  DefaultPrivilegesDef,
+  Grant,
+  Privileges,
   ColumnDef,
   CompositeDef,
   ConstraintDef,
@@ -39,6 +42,9 @@ export interface CatalogRows {
   readonly policies: readonly Row[];
   readonly dependencies: readonly Row[];
   readonly unsupported: readonly Row[];
+  /** Only with privileges enabled. */
+  readonly privileges?: readonly Row[];
+  readonly defaultPrivileges?: readonly Row[];
 }
 
 export interface ModelOptions {
@@ -46,6 +52,8 @@ export interface ModelOptions {
   readonly ignore: readonly string[];
   /** Leave out the migration tools' history tables (default true). */
   readonly ignoreHistoryTables: boolean;
+  /** Model GRANTs and default privileges. */
+  readonly privileges?: boolean;
 }
 
 /** History tables of every supported tool; excluded from schemas by default. */
@@ -67,6 +75,7 @@ const KIND_ORDER: Record<SchemaObject['kind'], number> = {
   matview: 12,
   trigger: 13,
   policy: 14,
+  default_privileges: 15,
 };
 
 export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaModel {
@@ -405,9 +414,34 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     dependencies.set(from, set);
   }
 
+  // Privileges: attached to the objects they are on; default privileges are objects of their own.
+  const privileges = new Map<string, Privileges>();
+  for (const row of rows.privileges ?? []) {
+    const id = byClassOid.get(`${str(row.cls)}:${str(row.oid)}`);
+    if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
+  }
+  const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
+  for (const row of rows.defaultPrivileges ?? []) {
+    const objectType = objectTypes[str(row.objtype)];
+    const grants = { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] };
+    if (objectType === undefined || (grants.extra.length === 0 && grants.missing.length === 0)) continue;
+    const inSchema = row.schema === null ? undefined : str(row.schema);
+    push({
+      kind: 'default_privileges',
+      id: `default_privileges:${str(row.role)}:${inSchema ?? ''}:${objectType}`,
+      schema: inSchema ?? '',
+      name: objectType,
+      qname: str(row.role),
+      role: str(row.role),
+      ...(inSchema === undefined ? {} : { inSchema }),
+      objectType,
+      grants,
+    });
+  }
+
   objects.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
-    objects: new Map(objects.map((o) => [o.id, o])),
+    objects: new Map(objects.map((o) => [o.id, privileges.has(o.id) ? ({ ...o, privileges: privileges.get(o.id)! } as SchemaObject) : o])),
     dependencies: new Map([...dependencies].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, set]) => [id, [...set].sort()])),
     unsupported: unsupported.sort((a, b) => (a.id < b.id ? -1 : 1)),
     serverVersionNum: rows.versionNum,

@@ -47,15 +47,18 @@ export interface SourceContext {
   readonly env: NodeJS.ProcessEnv;
   readonly reporter: Reporter;
   readonly postgres: PostgresOptions;
+  /** --privileges on the command line. */
+  readonly privileges?: boolean;
 }
 
-export function modelOptions(loaded: LoadedConfig): ModelOptions {
-  return { ignore: loaded.config.schema.ignore, ignoreHistoryTables: loaded.config.schema['ignore-history-tables'] };
+export function modelOptions(loaded: LoadedConfig, overrides: { privileges?: boolean } = {}): ModelOptions {
+  const schema = loaded.config.schema;
+  return { ignore: schema.ignore, ignoreHistoryTables: schema['ignore-history-tables'], privileges: overrides.privileges === true || schema.privileges };
 }
 
 /** Loads every source into a model; starts one scratch server only if a source needs one. */
 export async function loadSchemas(sources: readonly SchemaSource[], context: SourceContext): Promise<SchemaModel[]> {
-  const options = modelOptions(context.loaded);
+  const options = modelOptions(context.loaded, { privileges: context.privileges === true });
   const needsServer = sources.some((s) => s.kind !== 'url');
   // Sources load side by side (each on its own connection and database): reading two large
   // schemas takes the time of one.

@@ -40,6 +40,8 @@ function parseCases(file: string, text: string): Case[] {
   return out;
 }
 
+const WITH_PRIVILEGES = { ignore: [], ignoreHistoryTables: true, privileges: true };
+
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
@@ -61,7 +63,7 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
       server.withDatabase(async (newDb) => {
         await load(oldDb.url, testCase.old);
         await load(newDb.url, testCase.new);
-        const [from, to] = await Promise.all([introspectUrl(oldDb.url), introspectUrl(newDb.url)]);
+        const [from, to] = await Promise.all([introspectUrl(oldDb.url, WITH_PRIVILEGES), introspectUrl(newDb.url, WITH_PRIVILEGES)]);
         const diff = diffSchemas(from, to);
         expect(diff.unsupported).toEqual([]);
         // Statement by statement, as psql without -1 would: a new enum value must be committed before use.
@@ -75,7 +77,7 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
             }
           }
         });
-        const converged = renderSnapshot(await introspectUrl(oldDb.url), { columnOrder: 'name' });
+        const converged = renderSnapshot(await introspectUrl(oldDb.url, WITH_PRIVILEGES), { columnOrder: 'name' });
         expect(converged, `diff SQL:\n${diff.statements.join('\n')}`).toBe(renderSnapshot(to, { columnOrder: 'name' }));
         const hazards = new Set(diff.changes.flatMap((c) => c.hazards.map((h) => h.code)));
         for (const code of testCase.expect) expect([...hazards], `expected hazard ${code}`).toContain(code);

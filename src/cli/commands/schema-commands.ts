@@ -9,14 +9,14 @@ import { diffToJson, renderDiffMarkdown, renderDiffSql, renderDiffText } from '.
 import { loadSchemas, parseSource, type SourceContext } from '../../schema/sources.js';
 import type { CommandContext } from '../context.js';
 
-function sourceContext(context: CommandContext): SourceContext {
+function sourceContext(context: CommandContext, privileges: boolean): SourceContext {
   const loaded = context.config();
   const reporter = context.terminal.reporter();
-  return { loaded, cwd: context.cwd, env: context.env, reporter, postgres: postgresOptionsFromConfig(loaded, context.env, reporter) };
+  return { loaded, cwd: context.cwd, env: context.env, reporter, postgres: postgresOptionsFromConfig(loaded, context.env, reporter), privileges };
 }
 
-export async function inspectCommand(context: CommandContext, source: string, options: { format: 'sql' | 'json'; output?: string }): Promise<number> {
-  const [model] = await loadSchemas([parseSource(source, context.cwd)], sourceContext(context));
+export async function inspectCommand(context: CommandContext, source: string, options: { format: 'sql' | 'json'; output?: string; privileges?: boolean }): Promise<number> {
+  const [model] = await loadSchemas([parseSource(source, context.cwd)], sourceContext(context, options.privileges === true));
   const text = options.format === 'json' ? `${JSON.stringify(modelToJson(model!), null, 2)}\n` : renderSnapshot(model!);
   if (options.output === undefined) context.terminal.out(text);
   else {
@@ -26,8 +26,13 @@ export async function inspectCommand(context: CommandContext, source: string, op
   return 0;
 }
 
-export async function diffCommand(context: CommandContext, fromSource: string, toSource: string, options: { format: 'sql' | 'text' | 'json' | 'markdown' }): Promise<number> {
-  const [from, to] = await loadSchemas([parseSource(fromSource, context.cwd), parseSource(toSource, context.cwd)], sourceContext(context));
+export async function diffCommand(
+  context: CommandContext,
+  fromSource: string,
+  toSource: string,
+  options: { format: 'sql' | 'text' | 'json' | 'markdown'; privileges?: boolean },
+): Promise<number> {
+  const [from, to] = await loadSchemas([parseSource(fromSource, context.cwd), parseSource(toSource, context.cwd)], sourceContext(context, options.privileges === true));
   const diff = diffSchemas(from!, to!);
   const t = context.terminal;
   switch (options.format) {
