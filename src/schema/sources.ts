@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../config/load-config.js';
 import { migrateUp } from '../engines/sql/migrator.js';
 import { resolveSqlMigrations, projectRoot } from '../engines/sql/project.js';
 import { lineAndColumn } from '../engines/sql/sql-script.js';
+import { findFailingStatement } from '../engines/sql/execute.js';
 import { DriftGuardError } from '../errors.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withClient } from '../postgres/client.js';
@@ -107,10 +108,11 @@ export async function loadSqlFile(file: string, url: string, cwd: string): Promi
     try {
       await client.query(sql);
     } catch (error) {
+      // One multi-statement query is all-or-nothing; without a position, replay to find the statement.
       const pgError = error as { message: string; position?: string };
-      const offset = pgError.position === undefined ? 0 : Number(pgError.position) - 1;
-      const { line, column } = lineAndColumn(sql, offset);
-      throw new DriftGuardError('USAGE', `${shown}:${line}:${column}: ${pgError.message} (while loading it into a scratch database)`);
+      const located = pgError.position === undefined ? await findFailingStatement(client, sql) : { offset: Number(pgError.position) - 1, error: pgError };
+      const { line, column } = lineAndColumn(sql, located?.offset ?? 0);
+      throw new DriftGuardError('USAGE', `${shown}:${line}:${column}: ${located?.error.message ?? pgError.message} (while loading it into a scratch database)`);
     }
   });
 }

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { Finding } from '../../report/finding.js';
 import type { MigrationScript } from './layout.js';
-import { lineAndColumn, parseScript, type SqlStatement } from './sql-script.js';
+import { lineAndColumn, loadParser, parseScript, type SqlStatement } from './sql-script.js';
 
 export interface ExecutionPlan {
   readonly statements: readonly SqlStatement[];
@@ -123,7 +123,7 @@ export async function runStatements(client: pg.Client, script: MigrationScript, 
   }
 }
 
-interface PgError {
+export interface PgError {
   message: string;
   code?: string;
   position?: string;
@@ -157,4 +157,29 @@ export function applyFailure(script: MigrationScript, statement: SqlStatement, e
       ...(pgError.where === undefined ? {} : { where: pgError.where }),
     },
   };
+}
+
+/**
+ * For a script that failed without an error position: replays its statements one by one in a
+ * transaction that is rolled back, and returns the failing statement's offset in the script and
+ * the error it raises (with its position inside the statement, when PostgreSQL gives one).
+ */
+export async function findFailingStatement(client: pg.Client, sql: string): Promise<{ offset: number; error: PgError } | undefined> {
+  await loadParser();
+  const parsed = parseScript(sql);
+  if (!parsed.ok) return { offset: parsed.offset, error: { message: parsed.message } };
+  try {
+    await client.query('BEGIN');
+    for (const statement of parsed.statements) {
+      try {
+        await client.query(statement.text);
+      } catch (error) {
+        const position = (error as PgError).position;
+        return { offset: statement.offset + (position === undefined ? 0 : Number(position) - 1), error: error as PgError };
+      }
+    }
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+  return undefined;
 }
