@@ -427,8 +427,10 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const q = after.qname;
     const columnHazards: Hazard[] = [];
     const hints: string[] = [];
-    const added = after.columns.filter((c) => !before.columns.some((b) => b.name === c.name));
-    const removed = before.columns.filter((c) => !after.columns.some((a) => a.name === c.name));
+    const beforeByName = new Map(before.columns.map((c) => [c.name, c]));
+    const afterNames = new Set(after.columns.map((c) => c.name));
+    const added = after.columns.filter((c) => !beforeByName.has(c.name));
+    const removed = before.columns.filter((c) => !afterNames.has(c.name));
     for (const column of removed) {
       disruptedColumns.add(column.id);
       removedColumns.add(column.id);
@@ -442,7 +444,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
     }
     for (const column of after.columns) {
-      const old = before.columns.find((b) => b.name === column.name);
+      const old = beforeByName.get(column.name);
       if (old === undefined) continue;
       diffColumn(after, old, column, alter, columnHazards);
     }
@@ -468,7 +470,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const comments: string[] = [];
     if (before.comment !== after.comment) comments.push(commentStatement(commentTarget(after), after.comment));
     for (const column of after.columns) {
-      const old = before.columns.find((b) => b.name === column.name);
+      const old = beforeByName.get(column.name);
       if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
     }
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
@@ -522,9 +524,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
           : [],
       );
     }
-    const identityBefore = JSON.stringify(before.identity);
-    const identityAfter = JSON.stringify(after.identity);
-    if (identityBefore !== identityAfter) {
+    if (!sameIdentity(before.identity, after.identity)) {
       if (before.identity === undefined && after.identity !== undefined) {
         alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ADD GENERATED ${after.identity.kind} AS IDENTITY (${sequenceOptions(after.identity.sequence)});`);
       } else if (before.identity !== undefined && after.identity === undefined) {
@@ -554,14 +554,27 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-/** Same definition, comments aside. Both models come from rowsToModel, so key order is the same. */
+/** Same definition, comments and privileges aside (they are compared on their own). */
 function sameDefinition(a: SchemaObject, b: SchemaObject): boolean {
   if (a.kind === 'extension') return true;
-  return JSON.stringify(a, withoutComment) === JSON.stringify(b, withoutComment);
+  const left = a as unknown as Record<string, unknown>;
+  const right = b as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(left), ...Object.keys(right)]);
+  for (const key of keys) {
+    if (key === 'comment' || key === 'privileges') continue;
+    const x = left[key];
+    const y = right[key];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
 
-function withoutComment(key: string, value: unknown): unknown {
-  return key === 'comment' || key === 'privileges' ? undefined : value;
+function sameIdentity(a: ColumnDef['identity'], b: ColumnDef['identity']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const x = a.sequence;
+  const y = b.sequence;
+  return a.kind === b.kind && x.type === y.type && x.start === y.start && x.increment === y.increment && x.min === y.min && x.max === y.max && x.cache === y.cache && x.cycle === y.cycle;
 }
 
 /** GRANT/REVOKE statements that take an object's privileges from `before` to `after`. */
