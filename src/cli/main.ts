@@ -9,7 +9,7 @@ import { configCommand } from './commands/config-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
-import { migrateCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
+import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
 import { createContext, outputFormat, type CommandContext } from './context.js';
@@ -129,8 +129,8 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .argument('<name>', 'what the migration does, e.g. add_orders')
     .option('--dir <dir>', 'migrations directory (default: sql.dir)')
     .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
-    .action((name: string, options: { dir?: string; layout?: SqlLayoutSetting }) => {
-      exitCode = newCommand(context(), name, options);
+    .action(async (name: string, options: { dir?: string; layout?: SqlLayoutSetting }) => {
+      exitCode = await newCommand(context(), name, options);
     });
 
   program
@@ -138,10 +138,21 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .description('print the SQL of the migrations exactly as it would be applied, for review')
     .option('--from <version>', 'start after this version')
     .option('--to <version>', 'stop at this version (inclusive)')
+    .option('--idempotent', 'EF Core: a script that checks the history table before each migration')
     .option('--dir <dir>', 'migrations directory (default: sql.dir)')
     .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
-    .action(async (options: { from?: string; to?: string; dir?: string; layout?: SqlLayoutSetting }) => {
+    .action(async (options: { from?: string; to?: string; idempotent?: boolean; dir?: string; layout?: SqlLayoutSetting }) => {
       exitCode = await scriptCommand(context(), options);
+    });
+
+  program
+    .command('model-check')
+    .description('EF Core: does the model match the migrations? (has-pending-model-changes; --compare also applies them and diffs with the model)')
+    .option('--compare', 'also load dbcontext script and all migrations into scratch databases and diff them')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { compare?: boolean; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await modelCheckCommand(context(), { compare: options.compare === true, format: outputFormat(options, 'text') });
     });
 
   program

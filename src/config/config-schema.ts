@@ -111,8 +111,28 @@ const schemaSettings = z
   })
   .describe('What schema comparisons look at.');
 
+const efcoreSchema = z
+  .strictObject({
+    project: z.string().min(1).optional().describe('The project holding the migrations (.csproj), relative to this file. Default: the only .csproj under the project root.'),
+    'startup-project': z.string().min(1).optional().describe('The startup project dotnet ef builds and runs (default: project).'),
+    context: z.string().min(1).optional().describe('The DbContext, when the project has more than one.'),
+    configuration: z.string().min(1).default('Debug').describe('Build configuration.'),
+    framework: z.string().min(1).optional().describe('Target framework, when the project has several.'),
+    'history-schema': z.string().min(1).optional().describe('Schema of the migrations history table, when the project moves it (MigrationsHistoryTable).'),
+    'history-table': z.string().min(1).default('__EFMigrationsHistory').describe('Name of the migrations history table.'),
+    'connection-env': envVarName
+      .default('ConnectionStrings__DefaultConnection')
+      .describe('Environment variable through which the app reads its connection string; drift-guard sets it for every dotnet ef call.'),
+    'extra-args': z.array(z.string()).default([]).describe('Arguments passed to the app after --, e.g. ["--environment", "Test"].'),
+  })
+  .describe('EF Core projects (engine: efcore).');
+
+export const ENGINES = ['sql', 'efcore'] as const;
+
 export const configSchema = z
   .strictObject({
+    engine: z.enum(ENGINES).default('sql').describe('How migrations are applied: sql (migration files, see sql:) or efcore (dotnet ef, see efcore:).'),
+    efcore: efcoreSchema.default(() => efcoreSchema.parse({})),
     postgres: postgresSchema.default(() => postgresSchema.parse({})),
     database: databaseSchema.default(() => databaseSchema.parse({})),
     sql: sqlSchema.default(() => sqlSchema.parse({})),

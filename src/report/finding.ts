@@ -12,7 +12,14 @@ export type FindingCode =
   | 'MIGRATION_DIRTY'
   | 'MIGRATION_FAILED_IN_HISTORY'
   | 'MIGRATION_DOWN_MISSING'
-  | 'APPLY_FAILED';
+  | 'APPLY_FAILED'
+  // EF Core engine
+  | 'MODEL_PENDING_CHANGES'
+  | 'MIGRATIONS_DIVERGE_FROM_MODEL'
+  | 'MIGRATION_DESIGNER_MISSING'
+  | 'MIGRATION_NOT_DISCOVERED'
+  | 'MULTIPLE_SNAPSHOTS'
+  | 'MIGRATIONS_SPLIT';
 
 export interface Finding {
   readonly check: string;

@@ -1,15 +1,14 @@
 // migrate, status, rollback, new, script: the SQL engine's commands. Each resolves the directory,
 // layout and database from flags and config, calls the engine, and renders its result.
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { SqlLayoutSetting } from '../../config/config-schema.js';
 import type { LoadedConfig } from '../../config/load-config.js';
+import { createEngine } from '../../engines/create-engine.js';
+import type { Engine, RunContext } from '../../engines/engine.js';
 import { LAYOUTS, resolveSqlMigrations } from '../../engines/sql/project.js';
 import type { MigrationStatus } from '../../engines/sql/integrity.js';
-import { discover, migrateDown, migrateUp, migrationStatus, type RunOutcome, type RunSettings, type SqlMigrations } from '../../engines/sql/migrator.js';
-import { planScript } from '../../engines/sql/execute.js';
-import { loadParser } from '../../engines/sql/sql-script.js';
+import type { RunOutcome } from '../../engines/sql/migrator.js';
+import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { renderFindingText } from '../../report/render-text.js';
@@ -25,9 +24,9 @@ export interface SqlCommandOptions {
 }
 
 export async function migrateCommand(context: CommandContext, options: SqlCommandOptions & { to?: string; dryRun?: boolean }): Promise<number> {
-  const { project, settings, progress } = prepare(context, options);
+  const { engine, run, progress } = prepare(context, options);
   try {
-    const outcome = await migrateUp(project, settings, { target: options.to, dryRun: options.dryRun === true });
+    const outcome = await engine.migrate(run, { target: options.to, dryRun: options.dryRun === true });
     return finish(context, options.format, outcome, 'up');
   } finally {
     progress.stop();
@@ -36,9 +35,9 @@ export async function migrateCommand(context: CommandContext, options: SqlComman
 
 export async function rollbackCommand(context: CommandContext, options: SqlCommandOptions & { steps?: number; to?: string; dryRun?: boolean }): Promise<number> {
   if (options.steps !== undefined && options.to !== undefined) throw new DriftGuardError('USAGE', 'rollback takes --steps or --to, not both');
-  const { project, settings, progress } = prepare(context, options);
+  const { engine, run, progress } = prepare(context, options);
   try {
-    const outcome = await migrateDown(project, settings, { steps: options.steps, target: options.to, dryRun: options.dryRun === true });
+    const outcome = await engine.rollback(run, { steps: options.steps, target: options.to, dryRun: options.dryRun === true });
     return finish(context, options.format, outcome, 'down');
   } finally {
     progress.stop();
@@ -47,20 +46,16 @@ export async function rollbackCommand(context: CommandContext, options: SqlComma
 
 export async function statusCommand(context: CommandContext, options: SqlCommandOptions): Promise<number> {
   const loaded = context.config();
-  const project = resolveSqlMigrations(loaded, context.cwd, options);
+  const reporter = context.terminal.reporter();
+  const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, dir: options.dir, layout: options.layout });
   const databaseUrl = resolveDatabaseUrl(loaded, context.env, options.databaseUrl);
-  const status = await migrationStatus(project, { databaseUrl, allowOutOfOrder: loaded.config.sql['allow-out-of-order'] });
+  const status = await engine.status({ databaseUrl, reporter });
   const t = context.terminal;
   if (options.format === 'json') {
-    t.out(
-      JSON.stringify(
-        { layout: project.layout.name, dir: path.relative(context.cwd, project.dir) || '.', historyTable: project.layout.historyTable, migrations: status.statuses, findings: status.findings },
-        null,
-        2,
-      ),
-    );
+    t.out(JSON.stringify({ engine: engine.name, location: engine.location, ...engine.details, migrations: status.statuses, findings: status.findings }, null, 2));
   } else {
-    t.out(`${path.relative(context.cwd, project.dir) || '.'} (${project.layout.name}, history in ${project.layout.historyTable})`);
+    const facts = Object.entries(engine.details).map(([key, value]) => `${key} ${value}`).join(', ');
+    t.out(`${engine.location} (${engine.name === 'sql' ? 'SQL' : 'EF Core'}: ${facts})`);
     t.out(renderStatusTable(status.statuses, t));
     const counts = countStates(status.statuses);
     t.out(Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations');
@@ -69,63 +64,46 @@ export async function statusCommand(context: CommandContext, options: SqlCommand
   return hasErrors(status.findings) ? 1 : 0;
 }
 
-export function newCommand(context: CommandContext, name: string, options: Pick<SqlCommandOptions, 'dir' | 'layout'>): number {
+export async function newCommand(context: CommandContext, name: string, options: Pick<SqlCommandOptions, 'dir' | 'layout'>): Promise<number> {
   if (!/[A-Za-z0-9]/.test(name)) throw new DriftGuardError('USAGE', `"${name}" is not a usable migration name; use letters and digits, e.g. add_orders`);
   const loaded = context.config();
-  const project = resolveForNew(loaded, context.cwd, options);
-  const existing = existsSync(project.dir) ? discover(project).migrations : [];
-  const files = project.layout.newMigration(project.dir, name, existing, new Date());
-  for (const file of files) {
-    if (existsSync(file.path)) throw new DriftGuardError('USAGE', `${path.relative(context.cwd, file.path)} already exists; wait a second or pick another name`);
-  }
-  for (const file of files) {
-    mkdirSync(path.dirname(file.path), { recursive: true });
-    writeFileSync(file.path, file.content, { flag: 'wx' });
-    context.terminal.out(`created ${path.relative(context.cwd, file.path)}`);
-  }
+  const reporter = context.terminal.reporter();
+  const engine = engineForNew(loaded, context, options);
+  for (const file of await engine.create(name, reporter)) context.terminal.out(`created ${file}`);
   return 0;
 }
 
-export async function scriptCommand(context: CommandContext, options: Pick<SqlCommandOptions, 'dir' | 'layout'> & { from?: string; to?: string }): Promise<number> {
-  await loadParser();
+export async function scriptCommand(context: CommandContext, options: Pick<SqlCommandOptions, 'dir' | 'layout'> & { from?: string; to?: string; idempotent?: boolean }): Promise<number> {
   const loaded = context.config();
-  const project = resolveSqlMigrations(loaded, context.cwd, options);
-  const { migrations, problems } = discover(project);
-  const { layout } = project;
-  const selected = migrations.filter(
-    (m) =>
-      m.kind === 'versioned' &&
-      (options.from === undefined || layout.compareVersions(m.version, options.from) > 0) &&
-      (options.to === undefined || layout.compareVersions(m.version, options.to) <= 0),
-  );
-  const t = context.terminal;
-  for (const problem of problems) t.err(renderFindingText(problem, t));
-  t.out(`-- drift-guard script: ${selected.length} migration(s) from ${path.relative(context.cwd, project.dir) || '.'} (${layout.name})`);
-  for (const migration of selected) {
-    const plan = planScript(migration.up);
-    t.out(`\n-- ${migration.up.file} (version ${migration.version})`);
-    if (plan.outsideTransaction === undefined) t.out('BEGIN;');
-    else t.out(`-- runs outside a transaction: ${plan.outsideTransaction}`);
-    for (const statement of plan.statements) t.out(`${statement.text};`);
-    t.out(`-- then: record version ${migration.version} in ${layout.historyTable}, as ${layout.name} does`);
-    if (plan.outsideTransaction === undefined) t.out('COMMIT;');
-  }
-  return hasErrors(problems) ? 1 : 0;
+  const reporter = context.terminal.reporter();
+  const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, dir: options.dir, layout: options.layout });
+  context.terminal.out(await engine.script({ from: options.from, to: options.to, idempotent: options.idempotent === true }, reporter));
+  return 0;
 }
 
-function prepare(context: CommandContext, options: SqlCommandOptions): { project: SqlMigrations; settings: RunSettings; progress: ReturnType<typeof migrationProgress> } {
+/** has-pending-model-changes (and with --compare, migrations vs model in scratch databases). */
+export async function modelCheckCommand(context: CommandContext, options: { compare: boolean; format: 'text' | 'json' }): Promise<number> {
   const loaded = context.config();
-  const project = resolveSqlMigrations(loaded, context.cwd, options);
+  const reporter = context.terminal.reporter();
+  const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, postgres: postgresOptionsFromConfig(loaded, context.env, reporter) });
+  if (engine.checkModel === undefined || !engine.capabilities.modelCheck) {
+    throw new DriftGuardError('USAGE', `the ${engine.name} engine has no model to check against the migrations (engine: efcore has one)`);
+  }
+  const findings = await engine.checkModel(reporter, { secondOpinion: options.compare });
+  const t = context.terminal;
+  if (options.format === 'json') t.out(JSON.stringify({ ok: !hasErrors(findings), findings }, null, 2));
+  else if (findings.length === 0) t.out(`the model matches the migrations${options.compare ? ' (and applying them produces it)' : ''}`);
+  else for (const finding of findings) t.out(renderFindingText(finding, t));
+  return hasErrors(findings) ? 1 : 0;
+}
+
+function prepare(context: CommandContext, options: SqlCommandOptions): { engine: Engine; run: RunContext; progress: ReturnType<typeof migrationProgress> } {
+  const loaded = context.config();
+  const reporter = context.terminal.reporter();
+  const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, dir: options.dir, layout: options.layout });
   const databaseUrl = resolveDatabaseUrl(loaded, context.env, options.databaseUrl);
   const progress = migrationProgress(context.terminal, options.format);
-  const settings: RunSettings = {
-    databaseUrl,
-    reporter: context.terminal.reporter(),
-    lockTimeoutMs: loaded.config.sql['lock-timeout'] * 1000,
-    allowOutOfOrder: loaded.config.sql['allow-out-of-order'],
-    onEvent: (event) => progress.onEvent(event),
-  };
-  return { project, settings, progress };
+  return { engine, run: { databaseUrl, reporter, onEvent: (event) => progress.onEvent(event) }, progress };
 }
 
 function finish(context: CommandContext, format: 'text' | 'json', outcome: RunOutcome, direction: 'up' | 'down'): number {
@@ -160,10 +138,10 @@ export function resolveDatabaseUrl(loaded: LoadedConfig, env: NodeJS.ProcessEnv,
   return url.trim();
 }
 
-function resolveForNew(loaded: LoadedConfig, cwd: string, options: Pick<SqlCommandOptions, 'dir' | 'layout'>): SqlMigrations {
+function engineForNew(loaded: LoadedConfig, context: CommandContext, options: Pick<SqlCommandOptions, 'dir' | 'layout'>): Engine {
   const layoutSetting = options.layout ?? loaded.config.sql.layout;
   try {
-    return resolveSqlMigrations(loaded, cwd, options, { mayBeEmpty: true });
+    return createEngine({ loaded, cwd: context.cwd, env: context.env, reporter: context.terminal.reporter(), dir: options.dir, layout: options.layout, mayBeEmpty: true });
   } catch (error) {
     // An empty or new directory has no layout to detect: the user must name one.
     if (layoutSetting === 'auto' && error instanceof DriftGuardError && /no migrations recognised|does not exist/.test(error.message)) {

@@ -1,0 +1,259 @@
+// Drives `dotnet ef` the way it should be driven: the pinned tool restored from the project's
+// manifest, the project built once, every command with --no-build and machine-readable output
+// (--json --prefix-output --no-color), EF's own error text surfaced on failure, and the
+// connection handed over through the variable the app reads.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DriftGuardError } from '../../errors.js';
+import type { Reporter } from '../../util/reporter.js';
+import { maskSecrets } from '../../util/secrets.js';
+
+export interface EfSettings {
+  /** Project root (where .drift-guard.yml is). */
+  readonly root: string;
+  /** The migrations project (.csproj), absolute. */
+  readonly project: string;
+  readonly startupProject: string;
+  readonly context?: string | undefined;
+  readonly configuration: string;
+  readonly framework?: string | undefined;
+  readonly connectionEnv: string;
+  readonly extraArgs: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface EfResult {
+  readonly exitCode: number;
+  /** Lines EF printed as data (with --json: the JSON document). */
+  readonly data: string;
+  readonly info: readonly string[];
+  readonly warnings: readonly string[];
+  readonly errors: readonly string[];
+  readonly elapsedMs: number;
+}
+
+const PREFIXES: readonly [string, 'data' | 'info' | 'warn' | 'error' | 'verbose'][] = [
+  ['data:    ', 'data'],
+  ['info:    ', 'info'],
+  ['warn:    ', 'warn'],
+  ['error:   ', 'error'],
+  ['verbose: ', 'verbose'],
+];
+
+/** One instance per run: it restores and builds once, however many commands follow. */
+export class DotnetEf {
+  private prepared: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: EfSettings,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /** dotnet tool restore (when a manifest pins dotnet-ef) and one build of the startup project. */
+  prepare(): Promise<void> {
+    return (this.prepared ??= (async () => {
+      const manifest = findToolManifest(path.dirname(this.settings.startupProject));
+      if (manifest === undefined) {
+        throw new DriftGuardError(
+          'TOOL_MISSING',
+          `dotnet-ef is not pinned for ${path.relative(this.settings.root, this.settings.startupProject) || this.settings.startupProject}: run "dotnet new tool-manifest" and "dotnet tool install dotnet-ef --version <your EF Core version>" in the repository, and commit .config/dotnet-tools.json`,
+        );
+      }
+      const cwd = path.dirname(manifest.endsWith(`${path.sep}.config${path.sep}dotnet-tools.json`) ? path.dirname(manifest) : manifest);
+      await this.reporter.step('dotnet tool restore', async () => {
+        const restored = await runProcess('dotnet', ['tool', 'restore'], { cwd, env: this.environment() });
+        if (restored.code !== 0) throw new DriftGuardError('TOOL_MISSING', `dotnet tool restore failed in ${cwd}: ${lastLines(restored.output)}`);
+      });
+      const buildArgs = ['build', this.settings.startupProject, '--configuration', this.settings.configuration, '--nologo', '--verbosity', 'quiet'];
+      if (this.settings.framework !== undefined) buildArgs.push('--framework', this.settings.framework);
+      await this.reporter.step(`dotnet build ${path.relative(this.settings.root, this.settings.startupProject)}`, async () => {
+        const built = await runProcess('dotnet', buildArgs, { cwd: this.settings.root, env: this.environment() });
+        if (built.code !== 0) {
+          const errors = built.output.split('\n').filter((line) => / error [A-Z]+\d+/.test(line)).slice(0, 3).map((line) => line.trim());
+          throw new DriftGuardError('TOOL_MISSING', `dotnet build failed: ${errors.join(' / ') || lastLines(built.output)}`);
+        }
+      });
+    })());
+  }
+
+  /**
+   * Runs `dotnet ef <args>` with --no-build and the common options. `connection` (a postgres URL)
+   * is passed as --connection and through the app's connection-string variable.
+   */
+  async run(args: readonly string[], options: { connection?: string | undefined; json?: boolean; onLine?: (kind: string, text: string) => void } = {}): Promise<EfResult> {
+    await this.prepare();
+    const s = this.settings;
+    const full = ['ef', ...args, '--project', s.project, '--startup-project', s.startupProject, '--configuration', s.configuration, '--no-build', '--prefix-output', '--no-color'];
+    if (options.json === true) full.push('--json');
+    if (s.context !== undefined) full.push('--context', s.context);
+    if (s.framework !== undefined) full.push('--framework', s.framework);
+    const npgsql = options.connection === undefined ? undefined : npgsqlConnectionString(options.connection);
+    if (npgsql !== undefined && args.includes('--connection')) throw new Error('pass the connection through options.connection');
+    if (npgsql !== undefined && acceptsConnection(args)) full.push('--connection', npgsql);
+    if (s.extraArgs.length > 0) full.push('--', ...s.extraArgs);
+    const env = this.environment(npgsql);
+    const started = performance.now();
+    const data: string[] = [];
+    const info: string[] = [];
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const result = await runProcess('dotnet', full, {
+      cwd: s.root,
+      env,
+      onLine: (line) => {
+        const prefix = PREFIXES.find(([p]) => line.startsWith(p));
+        const kind = prefix?.[1] ?? 'info';
+        const text = prefix === undefined ? line : line.slice(prefix[0].length);
+        if (kind === 'data') data.push(text);
+        else if (kind === 'warn') warnings.push(text);
+        else if (kind === 'error') errors.push(text);
+        else if (kind === 'info') info.push(text);
+        options.onLine?.(kind, text);
+      },
+    });
+    for (const warning of warnings) {
+      if (/tools version .* is older than that of the runtime/i.test(warning)) this.reporter.warn(`dotnet-ef: ${warning} (update the version pinned in .config/dotnet-tools.json)`);
+    }
+    return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, elapsedMs: performance.now() - started };
+  }
+
+  /** Runs a command that must succeed; a failure becomes an environment error carrying EF's words. */
+  async runOrThrow(args: readonly string[], options: { connection?: string | undefined; json?: boolean } = {}): Promise<EfResult> {
+    const result = await this.run(args, options);
+    if (result.exitCode !== 0) throw new DriftGuardError('TOOL_MISSING', `dotnet ef ${args[0] ?? ''} ${args[1] ?? ''} failed: ${efErrorText(result)}`);
+    return result;
+  }
+
+  private environment(connection?: string): NodeJS.ProcessEnv {
+    return {
+      ...this.settings.env,
+      DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+      DOTNET_NOLOGO: '1',
+      DOTNET_SKIP_FIRST_TIME_EXPERIENCE: '1',
+      ...(connection === undefined ? {} : { [this.settings.connectionEnv]: connection }),
+    };
+  }
+}
+
+function acceptsConnection(args: readonly string[]): boolean {
+  const [group, command] = args;
+  return (group === 'database' && command === 'update') || (group === 'migrations' && command === 'list');
+}
+
+/**
+ * EF's error, masked: the exception message it ends with (PostgreSQL's "42P01: relation ... does
+ * not exist", a compile or design-time error), not the logged SQL text of the failed command that
+ * comes before it.
+ */
+export function efErrorText(result: EfResult): string {
+  const lines = result.errors.map((line) => line.trim()).filter((line) => line !== '');
+  const failedCommand = lines.findIndex((line) => line.startsWith('Failed executing DbCommand'));
+  const sqlState = lines.filter((line) => /^[0-9A-Z]{5}: /.test(line));
+  let text: string;
+  if (sqlState.length > 0) text = sqlState.at(-1)!;
+  else if (lines.length > 0) text = (failedCommand >= 0 ? lines.slice(failedCommand + 1).filter((l) => !/^(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|ORDER|CREATE|ALTER|DROP)\b/.test(l)) : lines).slice(-3).join(' / ') || lines.slice(-3).join(' / ');
+  else text = result.info.slice(-3).join(' / ');
+  return maskSecrets(text || `exit code ${result.exitCode}`);
+}
+
+/** postgres://user:pw@host:port/db?sslmode=require -> Npgsql's Host=...;Port=...;... */
+export function npgsqlConnectionString(url: string): string {
+  const parsed = new URL(url);
+  const parts: [string, string][] = [
+    ['Host', decodeURIComponent(parsed.hostname)],
+    ['Port', parsed.port || '5432'],
+    ['Database', decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'],
+    ['Username', decodeURIComponent(parsed.username)],
+  ];
+  if (parsed.password !== '') parts.push(['Password', decodeURIComponent(parsed.password)]);
+  const sslmode = parsed.searchParams.get('sslmode');
+  if (sslmode !== null) parts.push(['SSL Mode', { disable: 'Disable', allow: 'Allow', prefer: 'Prefer', require: 'Require', 'verify-ca': 'VerifyCA', 'verify-full': 'VerifyFull' }[sslmode] ?? sslmode]);
+  return parts
+    .filter(([, value]) => value !== '')
+    .map(([key, value]) => `${key}=${/[;'"=\s]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value}`)
+    .join(';');
+}
+
+/** The tool manifest dotnet would use: the nearest .config/dotnet-tools.json or dotnet-tools.json upwards. */
+function findToolManifest(from: string): string | undefined {
+  let dir = path.resolve(from);
+  for (;;) {
+    for (const candidate of [path.join(dir, '.config', 'dotnet-tools.json'), path.join(dir, 'dotnet-tools.json')]) {
+      if (existsSync(candidate)) return candidate;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The project's .csproj: the configured one, or the only one under the root (bin/obj skipped). */
+export function findProject(root: string, configured: string | undefined): string {
+  if (configured !== undefined) {
+    const full = path.resolve(root, configured);
+    if (!existsSync(full)) throw new DriftGuardError('USAGE', `efcore.project ${configured} does not exist`);
+    return full;
+  }
+  const found: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 3) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && !['bin', 'obj', 'node_modules', '.git'].includes(entry.name)) walk(path.join(dir, entry.name), depth + 1);
+      else if (entry.isFile() && entry.name.endsWith('.csproj')) found.push(path.join(dir, entry.name));
+    }
+  };
+  walk(root, 0);
+  if (found.length === 1) return found[0]!;
+  throw new DriftGuardError(
+    'USAGE',
+    found.length === 0 ? `no .csproj found under ${root}; set efcore.project in .drift-guard.yml` : `several projects found (${found.map((f) => path.relative(root, f)).join(', ')}); set efcore.project (and efcore.startup-project)`,
+  );
+}
+
+interface ProcessResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+function runProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; onLine?: (line: string) => void }): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let pending = '';
+    const take = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      output += text;
+      pending += text;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) options.onLine?.(line.replace(/\r$/, ''));
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new DriftGuardError(
+          'TOOL_MISSING',
+          error.code === 'ENOENT' ? 'the dotnet CLI is not installed (needed for engine: efcore); install the .NET SDK' : `cannot run ${command}: ${error.message}`,
+        ),
+      ),
+    );
+    child.on('close', (code) => {
+      if (pending !== '') options.onLine?.(pending);
+      resolve({ code: code ?? 1, output });
+    });
+  });
+}
+
+function lastLines(output: string): string {
+  return maskSecrets(
+    output
+      .trim()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(-3)
+      .join(' / '),
+  );
+}

@@ -1,0 +1,264 @@
+// The EF Core engine: every operation is a `dotnet ef` command run correctly (see dotnet-ef.ts);
+// drift-guard adds what EF does not: progress, integrity of the files on disk, findings with
+// stable codes, and a second opinion on the model from the schema engine.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LoadedConfig } from '../../config/load-config.js';
+import { DriftGuardError } from '../../errors.js';
+import { introspectUrl } from '../../introspect/introspect.js';
+import { withPostgresServer, type PostgresOptions } from '../../postgres/scratch.js';
+import { hasErrors, type Finding } from '../../report/finding.js';
+import { diffSchemas } from '../../schema/diff.js';
+import { HISTORY_TABLES } from '../../schema/rows-to-model.js';
+import { loadSqlFile, modelOptions } from '../../schema/sources.js';
+import type { Reporter } from '../../util/reporter.js';
+import type { Engine, EngineStatus, RunContext } from '../engine.js';
+import type { MigrationStatus } from '../sql/integrity.js';
+import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
+import { projectRoot } from '../sql/project.js';
+import { DotnetEf, efErrorText, findProject, type EfSettings } from './dotnet-ef.js';
+import { scanMigrationFiles } from './efcore-integrity.js';
+
+/** The message EF prints when the model changed; matched case-sensitively, as EF writes it. */
+export const PENDING_CHANGES_MESSAGE = 'Changes have been made to the model since the last migration';
+
+interface EfMigration {
+  readonly id: string;
+  readonly name: string;
+  readonly applied?: boolean;
+}
+
+export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.ProcessEnv, reporter: Reporter, postgres?: PostgresOptions): Engine {
+  const config = loaded.config.efcore;
+  const root = projectRoot(loaded, cwd);
+  const project = findProject(root, config.project);
+  const settings: EfSettings = {
+    root,
+    project,
+    startupProject: config['startup-project'] === undefined ? project : path.resolve(root, config['startup-project']),
+    context: config.context,
+    configuration: config.configuration,
+    framework: config.framework,
+    connectionEnv: config['connection-env'],
+    extraArgs: config['extra-args'],
+    env,
+  };
+  const ef = new DotnetEf(settings, reporter);
+  const projectDir = path.dirname(project);
+  const relative = (file: string): string => path.relative(root, file);
+
+  const list = async (connection: string | undefined): Promise<EfMigration[]> => {
+    const result = await ef.runOrThrow(['migrations', 'list', ...(connection === undefined ? ['--no-connect'] : [])], { connection, json: true });
+    try {
+      return JSON.parse(result.data) as EfMigration[];
+    } catch {
+      throw new DriftGuardError('TOOL_MISSING', `dotnet ef migrations list printed no JSON: ${efErrorText(result)}`);
+    }
+  };
+
+  const fileOf = (id: string, scanned: ReturnType<typeof scanMigrationFiles>): string | undefined => {
+    const designer = scanned.migrations.find((m) => m.id === id)?.designer;
+    return designer === undefined ? undefined : relative(designer.replace(/\.Designer\.cs$/, '.cs'));
+  };
+
+  /** database update <target>, with progress from EF's "Applying/Reverting migration" lines. */
+  const update = async (context: RunContext, target: string, todo: readonly EfMigration[], direction: 'up' | 'down'): Promise<RunOutcome> => {
+    const scanned = scanMigrationFiles(projectDir, root, undefined);
+    const emit = context.onEvent ?? (() => undefined);
+    emit({ event: 'plan', direction, total: todo.length, migrations: todo.map((m) => m.id), dryRun: false });
+    const results: MigrationResult[] = [];
+    let current: { id: string; index: number; started: number } | undefined;
+    const finishCurrent = (): void => {
+      if (current === undefined) return;
+      const ms = performance.now() - current.started;
+      emit({ event: 'done', direction, index: current.index, total: todo.length, migration: current.id, version: current.id, ms });
+      results.push({ migration: current.id, version: current.id, direction, status: direction === 'up' ? 'applied' : 'rolled-back', ms });
+      current = undefined;
+    };
+    const result = await ef.run(['database', 'update', target], {
+      connection: context.databaseUrl,
+      onLine: (kind, text) => {
+        const match = /^(?:Applying|Reverting) migration '([^']+)'/.exec(text);
+        if (kind !== 'info' || match === null) return;
+        finishCurrent();
+        const index = todo.findIndex((m) => m.id === match[1]) + 1;
+        current = { id: match[1]!, index, started: performance.now() };
+        emit({ event: 'start', direction, index, total: todo.length, migration: match[1]!, version: match[1]!, transaction: true });
+      },
+    });
+    if (result.exitCode === 0) {
+      finishCurrent();
+      return { ok: true, results, findings: [] };
+    }
+    const failed = current ?? { id: todo[results.length]?.id ?? target, index: results.length + 1, started: performance.now() };
+    const file = fileOf(failed.id, scanned);
+    const finding: Finding = { check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `dotnet ef database update failed: ${efErrorText(result)}`, ...(file === undefined ? {} : { file }) };
+    emit({ event: 'failed', direction, index: failed.index, total: todo.length, migration: failed.id, version: failed.id, ms: performance.now() - failed.started, finding, statementsApplied: 0 });
+    results.push({ migration: failed.id, version: failed.id, direction, status: 'failed' });
+    for (const rest of todo.filter((m) => !results.some((r) => r.migration === m.id))) results.push({ migration: rest.id, version: rest.id, direction, status: 'not-executed' });
+    return { ok: false, results, findings: [finding] };
+  };
+
+  const resolveTarget = (migrations: readonly EfMigration[], target: string): EfMigration => {
+    const found = migrations.find((m) => m.id === target || m.name === target);
+    if (found === undefined) {
+      throw new DriftGuardError('USAGE', `no migration ${target} (known: ${migrations.map((m) => m.name).join(', ') || 'none'})`);
+    }
+    return found;
+  };
+
+  return {
+    name: 'efcore',
+    capabilities: { rollback: true, modelCheck: true },
+    location: relative(project),
+    details: { project: relative(project), historyTable: `${config['history-schema'] === undefined ? '' : `${config['history-schema']}.`}${config['history-table']}` },
+
+    async migrate(context, options) {
+      const migrations = await list(context.databaseUrl);
+      const integrity = scanMigrationFiles(projectDir, root, migrations.map((m) => m.id)).findings;
+      if (hasErrors(integrity)) return { ok: false, results: [], findings: integrity };
+      const last = options.target === undefined ? undefined : migrations.indexOf(resolveTarget(migrations, options.target));
+      const todo = migrations.filter((m, i) => m.applied !== true && (last === undefined || i <= last));
+      if (options.dryRun === true || todo.length === 0) {
+        context.onEvent?.({ event: 'plan', direction: 'up', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
+        return { ok: true, findings: integrity, results: todo.map((m) => ({ migration: m.id, version: m.id, direction: 'up', status: 'not-executed' })) };
+      }
+      const outcome = await update(context, todo.at(-1)!.id, todo, 'up');
+      return { ...outcome, findings: [...integrity, ...outcome.findings] };
+    },
+
+    async rollback(context, options) {
+      const migrations = await list(context.databaseUrl);
+      const applied = migrations.filter((m) => m.applied === true);
+      let target: string;
+      if (options.target !== undefined) target = options.target === '0' ? '0' : resolveTarget(migrations, options.target).id;
+      else {
+        const steps = options.steps ?? 1;
+        target = applied.length - steps - 1 >= 0 ? applied[applied.length - steps - 1]!.id : '0';
+      }
+      const keep = target === '0' ? -1 : migrations.findIndex((m) => m.id === target);
+      const todo = applied.filter((m) => migrations.indexOf(m) > keep).reverse();
+      if (options.dryRun === true || todo.length === 0) {
+        context.onEvent?.({ event: 'plan', direction: 'down', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
+        return { ok: true, findings: [], results: todo.map((m) => ({ migration: m.id, version: m.id, direction: 'down', status: 'not-executed' })) };
+      }
+      return update(context, target, todo, 'down');
+    },
+
+    async status(context): Promise<EngineStatus> {
+      const migrations = await list(context.databaseUrl);
+      const scanned = scanMigrationFiles(projectDir, root, migrations.map((m) => m.id));
+      const statuses: MigrationStatus[] = migrations.map((m) => ({
+        version: m.id,
+        description: m.name,
+        kind: 'versioned',
+        state: m.applied === true ? 'applied' : 'pending',
+        file: fileOf(m.id, scanned),
+      }));
+      return { statuses, findings: scanned.findings };
+    },
+
+    async create(name) {
+      const className = pascalCase(name);
+      const result = await ef.runOrThrow(['migrations', 'add', className], { json: true });
+      const files = JSON.parse(result.data) as Record<string, string>;
+      return Object.values(files).map(relative);
+    },
+
+    async script(options) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
+      try {
+        const output = path.join(dir, 'script.sql');
+        const args = ['migrations', 'script'];
+        if (options.from !== undefined || options.to !== undefined) args.push(options.from ?? '0');
+        if (options.to !== undefined) args.push(options.to);
+        if (options.idempotent === true) args.push('--idempotent');
+        args.push('--output', output);
+        await ef.runOrThrow(args);
+        return readFileSync(output, 'utf8');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+
+    async checkModel(checkReporter, options) {
+      const findings: Finding[] = [];
+      const result = await ef.run(['migrations', 'has-pending-model-changes']);
+      const text = [...result.info, ...result.errors, result.data].join('\n');
+      if (result.exitCode !== 0) {
+        // Exit 1 means changes only with EF's own message (case-sensitive); anything else is a failure to check.
+        if (!text.includes(PENDING_CHANGES_MESSAGE)) throw new DriftGuardError('TOOL_MISSING', `dotnet ef migrations has-pending-model-changes failed: ${efErrorText(result)}`);
+        findings.push({
+          check: 'model',
+          code: 'MODEL_PENDING_CHANGES',
+          severity: 'error',
+          message: `${PENDING_CHANGES_MESSAGE}: the entities changed but no migration records it; add one (dotnet ef migrations add <Name>, or make migrate NAME=<Name>)`,
+          file: relative(project),
+        });
+      }
+      if (options.secondOpinion && postgres !== undefined) findings.push(...(await secondOpinion(checkReporter)));
+      return findings;
+    },
+  };
+
+  /** dbcontext script in one scratch database, all migrations in another, diffed. */
+  async function secondOpinion(checkReporter: Reporter): Promise<Finding[]> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
+    try {
+      const modelFile = path.join(dir, 'model.sql');
+      await ef.runOrThrow(['dbcontext', 'script', '--output', modelFile]);
+      const options = modelOptions(loaded);
+      const ignore = { ...options, ignore: [...options.ignore, ...historyPatterns()] };
+      const [fromMigrations, fromModel] = await withPostgresServer(postgres!, (server) =>
+        Promise.all([
+          server.withDatabase(async (db) => {
+            const outcome = await ef.run(['database', 'update'], { connection: db.url });
+            if (outcome.exitCode !== 0) throw new DriftGuardError('TOOL_MISSING', `applying the migrations to a scratch database failed: ${efErrorText(outcome)}`);
+            return introspectUrl(db.url, ignore);
+          }),
+          server.withDatabase(async (db) => {
+            await loadSqlFile(modelFile, db.url, dir);
+            return introspectUrl(db.url, ignore);
+          }),
+        ]),
+      );
+      const diff = diffSchemas(fromMigrations, fromModel);
+      if (diff.changes.length === 0) return [];
+      checkReporter.warn(`the migrations do not produce the model: ${diff.changes.length} difference(s)`);
+      return [
+        {
+          check: 'model',
+          code: 'MIGRATIONS_DIVERGE_FROM_MODEL',
+          severity: 'warning',
+          message: `applying every migration does not produce the model EF scripts (dbcontext script): ${diff.changes
+            .slice(0, 5)
+            .map((c) => c.description)
+            .join('; ')}${diff.changes.length > 5 ? `; and ${diff.changes.length - 5} more` : ''}. A migration was edited by hand, or its Up() no longer matches its Designer file`,
+          file: relative(project),
+          details: { changes: diff.changes.map((c) => c.description) },
+        },
+      ];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  function historyPatterns(): string[] {
+    const table = config['history-table'];
+    if (HISTORY_TABLES.includes(table) && config['history-schema'] === undefined) return [];
+    return [`${config['history-schema'] ?? '*'}.${table}`];
+  }
+}
+
+/** "add orders" / "add_orders" -> "AddOrders": migration names are C# class names. */
+export function pascalCase(name: string): string {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter((w) => w !== '');
+  const joined = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  if (joined === '' || /^\d/.test(joined)) throw new DriftGuardError('USAGE', `"${name}" cannot be a migration class name; start it with a letter, e.g. AddOrders`);
+  return joined;
+}

@@ -1,0 +1,45 @@
+// The interface every migration engine implements. The CLI, the PR gate and the production tools
+// ask an engine what it can do (capabilities), never which engine it is.
+
+import type { Finding } from '../report/finding.js';
+import type { MigrationStatus } from './sql/integrity.js';
+import type { MigrationEvent, RunOutcome } from './sql/migrator.js';
+import type { Reporter } from '../util/reporter.js';
+
+export type EngineName = 'sql' | 'efcore';
+
+export interface EngineCapabilities {
+  /** Down migrations / rolling back to a target. */
+  readonly rollback: boolean;
+  /** A model to compare migrations with (EF's model; the SQL engine's declarative schema file). */
+  readonly modelCheck: boolean;
+}
+
+export interface RunContext {
+  readonly databaseUrl: string;
+  readonly reporter: Reporter;
+  readonly onEvent?: ((event: MigrationEvent) => void) | undefined;
+}
+
+export interface EngineStatus {
+  readonly statuses: readonly MigrationStatus[];
+  readonly findings: readonly Finding[];
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  readonly capabilities: EngineCapabilities;
+  /** Where migrations live, for messages. */
+  readonly location: string;
+  /** Engine-specific facts for status output (the SQL layout and its history table, the EF project). */
+  readonly details: Readonly<Record<string, string>>;
+  migrate(context: RunContext, options: { target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
+  rollback(context: RunContext, options: { steps?: number | undefined; target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
+  status(context: Omit<RunContext, 'onEvent'>): Promise<EngineStatus>;
+  /** Creates the next migration; returns the files written. */
+  create(name: string, reporter: Reporter): Promise<string[]>;
+  /** The SQL of the migrations between two versions, for review. */
+  script(options: { from?: string | undefined; to?: string | undefined; idempotent?: boolean }, reporter: Reporter): Promise<string>;
+  /** Model against migrations (MODEL_PENDING_CHANGES and friends); only when capabilities.modelCheck. */
+  checkModel?(reporter: Reporter, options: { secondOpinion: boolean }): Promise<readonly Finding[]>;
+}

@@ -1,0 +1,61 @@
+// The SQL engine behind the common Engine interface: a thin adapter over the migrator.
+
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LoadedConfig } from '../../config/load-config.js';
+import { DriftGuardError } from '../../errors.js';
+import type { Engine } from '../engine.js';
+import { planScript } from './execute.js';
+import { discover, migrateDown, migrateUp, migrationStatus, type SqlMigrations } from './migrator.js';
+import { loadParser } from './sql-script.js';
+
+export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: string): Engine {
+  const settings = { lockTimeoutMs: loaded.config.sql['lock-timeout'] * 1000, allowOutOfOrder: loaded.config.sql['allow-out-of-order'] };
+  const location = path.relative(cwd, project.dir) || '.';
+  return {
+    name: 'sql',
+    capabilities: { rollback: true, modelCheck: false },
+    location,
+    details: { layout: project.layout.name, historyTable: project.layout.historyTable },
+    migrate: (context, options) => migrateUp(project, { ...settings, ...context }, options),
+    rollback: (context, options) => migrateDown(project, { ...settings, ...context }, options),
+    async status(context) {
+      const status = await migrationStatus(project, { databaseUrl: context.databaseUrl, allowOutOfOrder: settings.allowOutOfOrder });
+      return { statuses: status.statuses, findings: status.findings };
+    },
+    async create(name) {
+      const existing = existsSync(project.dir) ? discover(project).migrations : [];
+      const files = project.layout.newMigration(project.dir, name, existing, new Date());
+      for (const file of files) {
+        if (existsSync(file.path)) throw new DriftGuardError('USAGE', `${path.relative(cwd, file.path)} already exists; wait a second or pick another name`);
+      }
+      for (const file of files) {
+        mkdirSync(path.dirname(file.path), { recursive: true });
+        writeFileSync(file.path, file.content, { flag: 'wx' });
+      }
+      return files.map((f) => path.relative(cwd, f.path));
+    },
+    async script(options) {
+      await loadParser();
+      const { migrations } = discover(project);
+      const { layout } = project;
+      const selected = migrations.filter(
+        (m) =>
+          m.kind === 'versioned' &&
+          (options.from === undefined || layout.compareVersions(m.version, options.from) > 0) &&
+          (options.to === undefined || layout.compareVersions(m.version, options.to) <= 0),
+      );
+      const lines = [`-- drift-guard script: ${selected.length} migration(s) from ${location} (${layout.name})`];
+      for (const migration of selected) {
+        const plan = planScript(migration.up);
+        lines.push('', `-- ${migration.up.file} (version ${migration.version})`);
+        if (plan.outsideTransaction === undefined) lines.push('BEGIN;');
+        else lines.push(`-- runs outside a transaction: ${plan.outsideTransaction}`);
+        for (const statement of plan.statements) lines.push(`${statement.text};`);
+        lines.push(`-- then: record version ${migration.version} in ${layout.historyTable}, as ${layout.name} does`);
+        if (plan.outsideTransaction === undefined) lines.push('COMMIT;');
+      }
+      return `${lines.join('\n')}\n`;
+    },
+  };
+}
