@@ -9,6 +9,7 @@ import { configCommand } from './commands/config-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
+import { checkCommand } from './commands/check-command.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -177,6 +178,17 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--privileges', 'compare GRANTs and default privileges too (also schema.privileges)')
     .action(async (from: string, to: string, options: { format: 'sql' | 'text' | 'json' | 'markdown'; json?: boolean; privileges?: boolean }) => {
       exitCode = await diffCommand(context(), from, to, { format: options.json === true ? 'json' : options.format, privileges: options.privileges });
+    });
+
+  program
+    .command('check')
+    .description("the PR gate: this branch's migrations against its base (git analysis, apply from scratch, schema diff with hazards, rollback)")
+    .option('--base <ref>', 'what to compare with (default: the PR base, origin/HEAD, main or master)')
+    .option('--label <label>', 'a PR label (repeatable); the allow-destructive label acknowledges destructive changes', (value: string, all: string[]) => [...all, value], [] as string[])
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { base?: string; label: string[]; format: 'text' | 'markdown' | 'json'; json?: boolean }) => {
+      exitCode = await checkCommand(context(), { base: options.base, labels: options.label, format: options.json === true ? 'json' : options.format });
     });
 
   try {

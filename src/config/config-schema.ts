@@ -91,6 +91,11 @@ const sqlSchema = z
       .max(86_400)
       .default(60)
       .describe('Seconds to wait for another runner holding the migration lock before giving up (exit 3).'),
+    'schema-file': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A committed snapshot of the schema (drift-guard inspect output, e.g. db/schema.sql); the PR gate reports SCHEMA_FILE_STALE when the migrations no longer produce it.'),
   })
   .describe('Plain-SQL migrations (Flyway, golang-migrate, goose, dbmate, diesel or drift-guard\'s own layout).');
 
@@ -129,6 +134,22 @@ const efcoreSchema = z
 
 export const ENGINES = ['sql', 'efcore'] as const;
 
+const SEVERITIES = ['error', 'warning', 'notice'] as const;
+
+const checkSchema = z
+  .strictObject({
+    rollback: z
+      .enum(['auto', 'always', 'never'])
+      .default('auto')
+      .describe('Roll the PR back to the base and forward again, comparing schemas: auto (when every new migration has a down script), always, never.'),
+    severity: z
+      .record(z.string().regex(/^[A-Z_]+$/, { error: 'must be a finding code such as DESTRUCTIVE_CHANGE' }), z.enum(SEVERITIES))
+      .default({})
+      .describe('Severity per finding code, e.g. { DESTRUCTIVE_CHANGE: error, LOCKING_CHANGE: warning }.'),
+    'allow-destructive-label': z.string().min(1).default('drift-guard:allow-destructive').describe('PR label that acknowledges DESTRUCTIVE_CHANGE findings.'),
+  })
+  .describe('The PR gate (drift-guard check).');
+
 export const configSchema = z
   .strictObject({
     engine: z.enum(ENGINES).default('sql').describe('How migrations are applied: sql (migration files, see sql:) or efcore (dotnet ef, see efcore:).'),
@@ -137,6 +158,7 @@ export const configSchema = z
     database: databaseSchema.default(() => databaseSchema.parse({})),
     sql: sqlSchema.default(() => sqlSchema.parse({})),
     schema: schemaSettings.default(() => schemaSettings.parse({})),
+    check: checkSchema.default(() => checkSchema.parse({})),
   })
   .describe('drift-guard configuration (.drift-guard.yml).');
 

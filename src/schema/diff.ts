@@ -90,7 +90,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const before = from.objects.get(id);
     if (before === undefined) {
       creates.add(id);
-      const change = createChange(after, to);
+      const change = createChange(after, from);
       plan.changes.push(change);
       note(id, change.hazards);
       continue;
@@ -620,11 +620,12 @@ function commentsOf(object: SchemaObject, before: SchemaObject | undefined): str
   return sql;
 }
 
-function createChange(object: SchemaObject, to: SchemaModel): Change {
+function createChange(object: SchemaObject, from: SchemaModel): Change {
   const hazards: Hazard[] = [];
-  if (object.kind === 'index') hazards.push(...indexHazards(object.qname, object.tableQname));
-  if (object.kind === 'constraint') hazards.push(...constraintHazards(object));
-  void to;
+  // Building an index or checking a key on a table created in the same change locks nobody out.
+  const onExistingTable = 'table' in object && from.objects.has(object.table);
+  if (object.kind === 'index' && onExistingTable) hazards.push(...indexHazards(object.qname, object.tableQname));
+  if (object.kind === 'constraint' && onExistingTable) hazards.push(...constraintHazards(object));
   return { id: object.id, action: 'create', kind: object.kind, ...tableOfObject(object), description: `create ${describe(object)}`, hazards, hints: [] };
 }
 

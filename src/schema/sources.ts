@@ -2,9 +2,7 @@
 // directory, or git:REF (the project's migrations at a commit). Everything that is not a URL is
 // loaded into a scratch database on one shared server.
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.js';
 import { migrateUp } from '../engines/sql/migrator.js';
@@ -12,6 +10,7 @@ import { resolveSqlMigrations, projectRoot } from '../engines/sql/project.js';
 import { lineAndColumn } from '../engines/sql/sql-script.js';
 import { findFailingStatement } from '../engines/sql/execute.js';
 import { DriftGuardError } from '../errors.js';
+import { extractDirectory, repositoryRoot } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withClient } from '../postgres/client.js';
 import { withPostgresServer, type PostgresOptions, type PostgresServer } from '../postgres/scratch.js';
@@ -118,6 +117,7 @@ export async function loadSqlFile(file: string, url: string, cwd: string): Promi
 }
 
 async function applyMigrations(dir: string, url: string, context: SourceContext, label: string): Promise<void> {
+  if (!existsSync(dir)) return; // no migrations (yet) at that commit: an empty schema
   const project = resolveSqlMigrations(context.loaded, context.cwd, { dir });
   const outcome = await migrateUp(project, { databaseUrl: url, reporter: context.reporter, lockTimeoutMs: 60_000, allowOutOfOrder: true });
   if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -127,56 +127,9 @@ async function applyMigrations(dir: string, url: string, context: SourceContext,
   }
 }
 
-/** Extracts the configured migrations directory as it was at `ref`, with git archive. */
+/** Extracts the configured migrations directory as it was at `ref`. */
 async function extractMigrationsAtRef(ref: string, context: SourceContext): Promise<{ root: string; dir: string }> {
   const project = resolveSqlMigrations(context.loaded, context.cwd, {});
-  const top = (await run('git', ['rev-parse', '--show-toplevel'], projectRoot(context.loaded, context.cwd))).trim();
-  const relative = path.relative(top, project.dir);
-  const root = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-git-'));
-  try {
-    await run('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], top).catch(() => {
-      throw new DriftGuardError('USAGE', `git:${ref}: no such commit, branch or tag here (fetch it first, e.g. git fetch origin ${ref})`);
-    });
-    await pipeArchive(ref, relative, top, root);
-  } catch (error) {
-    rmSync(root, { recursive: true, force: true });
-    throw error;
-  }
-  const dir = path.join(root, relative);
-  if (!existsSync(dir)) {
-    rmSync(root, { recursive: true, force: true });
-    throw new DriftGuardError('USAGE', `git:${ref} has no ${relative} directory`);
-  }
-  return { root, dir };
-}
-
-function pipeArchive(ref: string, relative: string, cwd: string, target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const archive = spawn('git', ['archive', '--format=tar', ref, '--', relative], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tar = spawn('tar', ['-x', '-C', target], { stdio: ['pipe', 'ignore', 'pipe'] });
-    archive.stdout.pipe(tar.stdin);
-    let stderr = '';
-    archive.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    let archiveCode: number | null = null;
-    archive.on('close', (code) => (archiveCode = code));
-    tar.on('close', (code) => {
-      if (archiveCode === 0 && code === 0) resolve();
-      else reject(new DriftGuardError('USAGE', `cannot read ${relative} at git:${ref}: ${stderr.trim().split('\n')[0] ?? 'git archive failed'}`));
-    });
-    archive.on('error', reject);
-    tar.on('error', reject);
-  });
-}
-
-function run(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', (error) => reject(new DriftGuardError('TOOL_MISSING', `cannot run ${command}: ${error.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new DriftGuardError('USAGE', `${command} ${args.join(' ')} failed: ${err.trim().split('\n')[0] ?? ''}`))));
-  });
+  const top = await repositoryRoot(projectRoot(context.loaded, context.cwd));
+  return extractDirectory(ref, path.relative(top, project.dir), top);
 }

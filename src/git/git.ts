@@ -1,0 +1,177 @@
+// The few git operations the gate needs, as plain `git` processes: resolve the PR's base (deepening
+// a shallow clone when it must), list what changed, read a file or directory at a ref.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DriftGuardError } from '../errors.js';
+
+export interface GitResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function git(args: readonly string[], cwd: string): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(new DriftGuardError('TOOL_MISSING', error.code === 'ENOENT' ? 'git is not installed; the PR gate needs it' : `cannot run git: ${error.message}`)),
+    );
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function gitOk(args: readonly string[], cwd: string): Promise<string> {
+  const result = await git(args, cwd);
+  if (result.code !== 0) throw new DriftGuardError('USAGE', `git ${args.join(' ')} failed: ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  return result.stdout;
+}
+
+export async function repositoryRoot(cwd: string): Promise<string> {
+  const result = await git(['rev-parse', '--show-toplevel'], cwd);
+  if (result.code !== 0) throw new DriftGuardError('USAGE', `${cwd} is not inside a git repository; the PR gate compares a branch with its base`);
+  return result.stdout.trim();
+}
+
+export async function commitOf(ref: string, cwd: string): Promise<string | undefined> {
+  const result = await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], cwd);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+export interface BaseResolution {
+  /** The commit the PR branched from (merge base of base and HEAD). */
+  readonly mergeBase: string;
+  /** The tip of the base branch (may be ahead of the merge base). */
+  readonly baseTip: string;
+  readonly baseRef: string;
+}
+
+/**
+ * The base to compare with: --base, else the PR's base branch (GITHUB_BASE_REF), else the remote's
+ * default branch, else main/master. A shallow clone is deepened (bounded) until the merge base
+ * appears; when that is impossible the error names the checkout setting that fixes it.
+ */
+export async function resolveBase(cwd: string, explicit: string | undefined, env: NodeJS.ProcessEnv): Promise<BaseResolution> {
+  const candidates = explicit !== undefined ? [explicit] : await defaultBaseCandidates(cwd, env);
+  let baseRef: string | undefined;
+  let baseTip: string | undefined;
+  for (const candidate of candidates) {
+    baseTip = await commitOf(candidate, cwd);
+    if (baseTip === undefined && env.GITHUB_BASE_REF !== undefined && candidate === `origin/${env.GITHUB_BASE_REF}`) {
+      await git(['fetch', '--no-tags', '--depth=50', 'origin', `+refs/heads/${env.GITHUB_BASE_REF}:refs/remotes/origin/${env.GITHUB_BASE_REF}`], cwd);
+      baseTip = await commitOf(candidate, cwd);
+    }
+    if (baseTip !== undefined) {
+      baseRef = candidate;
+      break;
+    }
+  }
+  if (baseRef === undefined || baseTip === undefined) {
+    throw new DriftGuardError(
+      'USAGE',
+      `cannot find the base branch (tried ${candidates.join(', ')}); pass --base REF, or fetch it (actions/checkout with fetch-depth: 0)`,
+    );
+  }
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const merged = await git(['merge-base', baseTip, 'HEAD'], cwd);
+    if (merged.code === 0) return { mergeBase: merged.stdout.trim(), baseTip, baseRef };
+    const shallow = (await git(['rev-parse', '--is-shallow-repository'], cwd)).stdout.trim() === 'true';
+    if (!shallow) break;
+    await git(['fetch', '--no-tags', `--deepen=${50 * 2 ** attempt}`, 'origin'], cwd);
+  }
+  throw new DriftGuardError(
+    'USAGE',
+    `no common history between HEAD and ${baseRef} (the clone is too shallow); use actions/checkout with fetch-depth: 0, or pass --base`,
+  );
+}
+
+async function defaultBaseCandidates(cwd: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const candidates: string[] = [];
+  if (env.GITHUB_BASE_REF !== undefined && env.GITHUB_BASE_REF !== '') candidates.push(`origin/${env.GITHUB_BASE_REF}`);
+  const head = await git(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD'], cwd);
+  if (head.code === 0) candidates.push(head.stdout.trim());
+  candidates.push('origin/main', 'origin/master', 'main', 'master');
+  return [...new Set(candidates)];
+}
+
+export type ChangeStatus = 'added' | 'modified' | 'deleted' | 'renamed';
+
+export interface ChangedFile {
+  readonly path: string;
+  readonly status: ChangeStatus;
+  /** For renames: where it came from. */
+  readonly from?: string;
+}
+
+/** Files that differ between `base` and the working tree (what is on disk now, committed or not). */
+export async function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
+  const output = await gitOk(['diff', '--name-status', '-M', '--no-color', base, '--', '.'], cwd);
+  const untracked = await gitOk(['ls-files', '--others', '--exclude-standard'], cwd);
+  const prefix = (await gitOk(['rev-parse', '--show-prefix'], cwd)).trim();
+  const files: ChangedFile[] = [];
+  for (const line of output.split('\n')) {
+    if (line.trim() === '') continue;
+    const [status, first, second] = line.split('\t') as [string, string, string | undefined];
+    const code = status[0];
+    if (code === 'R' && second !== undefined) files.push({ path: second, status: 'renamed', from: first });
+    else files.push({ path: first, status: code === 'A' ? 'added' : code === 'D' ? 'deleted' : 'modified' });
+  }
+  for (const file of untracked.split('\n')) if (file.trim() !== '') files.push({ path: `${prefix}${file}`, status: 'added' });
+  return files;
+}
+
+/** Paths of the files under `dir` (repository-relative) at `ref`. */
+export async function filesAt(ref: string, dir: string, cwd: string): Promise<string[]> {
+  const output = await gitOk(['ls-tree', '-r', '--name-only', ref, '--', dir], cwd);
+  return output.split('\n').filter((line) => line !== '');
+}
+
+/**
+ * Extracts `relativeDir` (repository-relative) as it was at `ref` into a new temp directory; the
+ * caller removes `root` when done.
+ */
+export async function extractDirectory(ref: string, relativeDir: string, repoRoot: string): Promise<{ root: string; dir: string }> {
+  if ((await commitOf(ref, repoRoot)) === undefined) {
+    throw new DriftGuardError('USAGE', `git:${ref}: no such commit, branch or tag here (fetch it first, e.g. git fetch origin ${ref})`);
+  }
+  const root = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-git-'));
+  const dir = path.join(root, relativeDir);
+  const listed = await git(['ls-tree', '--name-only', ref, '--', relativeDir], repoRoot);
+  if (listed.stdout.trim() === '') return { root, dir }; // Not there at that commit: an empty directory.
+  try {
+    await pipeArchive(ref, relativeDir, repoRoot, root);
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  if (!existsSync(dir)) {
+    rmSync(root, { recursive: true, force: true });
+    throw new DriftGuardError('USAGE', `git:${ref} has no ${relativeDir} directory`);
+  }
+  return { root, dir };
+}
+
+function pipeArchive(ref: string, relative: string, cwd: string, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const archive = spawn('git', ['archive', '--format=tar', ref, '--', relative], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', target], { stdio: ['pipe', 'ignore', 'pipe'] });
+    archive.stdout.pipe(tar.stdin);
+    let stderr = '';
+    archive.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let archiveCode: number | null = null;
+    archive.on('close', (code) => (archiveCode = code));
+    tar.on('close', (code) => {
+      if (archiveCode === 0 && code === 0) resolve();
+      else reject(new DriftGuardError('USAGE', `cannot read ${relative} at git:${ref}: ${stderr.trim().split('\n')[0] ?? 'git archive failed'}`));
+    });
+    archive.on('error', reject);
+    tar.on('error', reject);
+  });
+}

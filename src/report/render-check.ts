@@ -1,0 +1,94 @@
+// The PR gate's report: text for terminals, markdown for the job summary and the PR comment
+// (one-line verdict, findings, what the PR does to the schema, phase times; kept under GitHub's
+// 65,536-character comment limit), and the versioned JSON shape.
+
+import type { CheckResult } from '../gate/check.js';
+import type { Change } from '../schema/diff.js';
+import type { Finding } from './finding.js';
+import { escapeMarkdown } from './render-diff.js';
+import { renderFindingText, type TextStyle } from './render-text.js';
+
+export const COMMENT_LIMIT = 65_536;
+/** Marks drift-guard's PR comment so that it is found and updated in place. */
+export const COMMENT_MARKER = '<!-- drift-guard:check -->';
+
+const ICON: Record<Finding['severity'], string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
+
+export function verdictLine(result: CheckResult): string {
+  const count = (severity: Finding['severity']): number => result.findings.filter((f) => f.severity === severity).length;
+  const errors = count('error');
+  const warnings = count('warning');
+  const summary = `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${result.schemaChanges.length} schema change${result.schemaChanges.length === 1 ? '' : 's'}`;
+  if (result.verdict === 'fail') return `drift-guard: this PR's migrations need attention (${summary})`;
+  if (result.verdict === 'warn') return `drift-guard: migrations apply, with warnings (${summary})`;
+  return `drift-guard: migrations apply cleanly (${summary})`;
+}
+
+export function renderCheckText(result: CheckResult, t: TextStyle): string {
+  const lines = [t.style('bold', verdictLine(result)), t.style('dim', `base ${result.base.ref} (${result.base.mergeBase.slice(0, 12)}); new migrations: ${result.migrations.added.join(', ') || 'none'}`)];
+  for (const finding of result.findings) lines.push(renderFindingText(finding, t));
+  if (result.schemaChanges.length > 0) {
+    lines.push('', t.style('bold', 'what this PR does to the schema'));
+    for (const [table, changes] of byTable(result.schemaChanges)) {
+      lines.push(`  ${table === '' ? 'schema objects' : table}`);
+      for (const change of changes) lines.push(`    ${change.description}${change.hazards.length > 0 ? t.style('yellow', ` [${change.hazards.map((h) => h.code).join(', ')}]`) : ''}`);
+    }
+  }
+  lines.push('', t.style('dim', result.timings.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)}s`).join(' · ')));
+  return lines.join('\n');
+}
+
+export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT): string {
+  const head = [COMMENT_MARKER, `### ${ICON[result.verdict === 'fail' ? 'error' : result.verdict === 'warn' ? 'warning' : 'notice'].replace('ℹ️', '✅')} ${escapeMarkdown(verdictLine(result))}`, ''];
+  const findings: string[] = [];
+  if (result.findings.length > 0) {
+    findings.push('| | code | where | message |', '|---|---|---|---|');
+    for (const f of result.findings) {
+      const where = f.file === undefined ? '' : `\`${f.file.replace(/`/g, "'")}${f.line === undefined ? '' : `:${f.line}`}\``;
+      findings.push(`| ${ICON[f.severity]} | \`${f.code}\` | ${where} | ${escapeMarkdown(f.message).replace(/\n/g, ' ')} |`);
+    }
+    findings.push('');
+  }
+  const schema: string[] = [];
+  if (result.schemaChanges.length > 0) {
+    schema.push('<details open><summary>What this PR does to the schema</summary>', '');
+    for (const [table, changes] of byTable(result.schemaChanges)) {
+      schema.push(`**${table === '' ? 'Schema objects' : escapeMarkdown(table)}**`, '');
+      for (const change of changes) {
+        schema.push(`- ${escapeMarkdown(change.description)}${change.hazards.map((h) => ` ⚠️ \`${h.code}\``).join('')}`);
+      }
+      schema.push('');
+    }
+    schema.push('</details>', '');
+  }
+  const tail = [`<sub>${result.timings.map((p) => `${escapeMarkdown(p.phase)} ${(p.ms / 1000).toFixed(1)} s`).join(' · ')} · base ${escapeMarkdown(result.base.ref)} \`${result.base.mergeBase.slice(0, 12)}\`</sub>`];
+  return fitWithin([head, findings, schema, tail], limit);
+}
+
+/** Joins the sections; when too long, cuts whole lines from the longest section and says so. */
+function fitWithin(sections: string[][], limit: number): string {
+  const join = (parts: string[][]): string => parts.map((p) => p.join('\n')).join('\n');
+  let text = join(sections);
+  if (text.length <= limit) return text;
+  const notice = (dropped: number): string => `\n_…${dropped} more line(s) left out to stay within GitHub's comment size; the job summary and the JSON report have everything._\n`;
+  const trimmed = sections.map((s) => [...s]);
+  let dropped = 0;
+  while (join(trimmed).length + notice(dropped + 1).length > limit) {
+    const longest = trimmed.slice(1, 3).reduce((a, b) => (b.length > a.length ? b : a));
+    if (longest.length === 0) break;
+    longest.pop();
+    dropped++;
+  }
+  text = `${join(trimmed)}${notice(dropped)}`;
+  return text.length <= limit ? text : text.slice(0, limit);
+}
+
+export function checkToJson(result: CheckResult): CheckResult {
+  return result;
+}
+
+function byTable(changes: readonly Change[]): [string, Change[]][] {
+  const map = new Map<string, Change[]>();
+  for (const change of changes) map.set(change.table ?? '', [...(map.get(change.table ?? '') ?? []), change]);
+  return [...map.entries()].sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1));
+}

@@ -1,0 +1,195 @@
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCheck, type CheckResult } from '../../src/gate/check.js';
+import { COMMENT_LIMIT, COMMENT_MARKER, renderCheckMarkdown } from '../../src/report/render-check.js';
+import { RecordingReporter } from '../../src/util/reporter.js';
+import { cleanEnv, makeTempDir, pgOptions, removeDir, runCli, writeTree } from '../helpers.js';
+
+// End to end, one scratch git repository per case: a base commit on main, then a PR branch.
+
+const tmp = makeTempDir('dg-gate-');
+afterAll(() => removeDir(tmp));
+let n = 0;
+
+const USERS = { 'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n', 'db/migrations/20240101000001_users.down.sql': 'DROP TABLE users;\n' };
+
+interface Repo {
+  readonly dir: string;
+  git(...args: string[]): string;
+  commit(files: Record<string, string | null>, message: string): void;
+}
+
+function repo(base: Record<string, string>, config = ''): Repo {
+  const dir = path.join(tmp, `r${n++}`);
+  writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\n${config}`, ...base });
+  const git = (...args: string[]): string =>
+    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  git('checkout', '-q', '-b', 'pr');
+  return {
+    dir,
+    git,
+    commit(files, message) {
+      for (const [file, content] of Object.entries(files)) {
+        if (content === null) rmSync(path.join(dir, file));
+        else writeTree(dir, { [file]: content });
+      }
+      git('add', '-A');
+      git('commit', '-qm', message);
+    },
+  };
+}
+
+async function check(r: Repo, labels: string[] = []): Promise<CheckResult> {
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main', labels });
+}
+
+const codes = (result: CheckResult): string[] => result.findings.map((f) => `${f.severity} ${f.code}`).sort();
+
+describe('drift-guard check (SQL engine)', () => {
+  it('passes a clean PR and says what it does to the schema', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240102000001_orders.sql': 'CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n', 'db/migrations/20240102000001_orders.down.sql': 'DROP TABLE orders;\n' }, 'pr');
+    const result = await check(r);
+    expect(result.findings).toEqual([]);
+    expect(result.verdict).toBe('pass');
+    expect(result.version).toBe(1);
+    expect(result.migrations.added).toEqual(['db/migrations/20240102000001_orders.sql']);
+    expect(result.schemaChanges.map((c) => c.description)).toEqual(['create table public.orders', 'create primary key orders_pkey on public.orders', 'create foreign key orders_user_id_fkey on public.orders']);
+    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(['git analysis', 'start PostgreSQL', 'apply base and PR migrations to scratch databases', 'inspect base and PR schemas', 'rollback check']));
+  });
+
+  it('MIGRATION_MODIFIED: an applied migration edited in the PR', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, legacy text);\n' }, 'edit');
+    const result = await check(r);
+    expect(codes(result)).toContain('error MIGRATION_MODIFIED');
+    expect(result.findings.find((f) => f.code === 'MIGRATION_MODIFIED')).toMatchObject({ file: 'db/migrations/20240101000001_users.sql', line: 1 });
+    expect(result.verdict).toBe('fail');
+  });
+
+  it('MIGRATION_DELETED: a base migration removed', async () => {
+    const r = repo({ ...USERS, 'db/migrations/20240101000002_extra.sql': 'CREATE TABLE extra (id int);\n' });
+    r.commit({ 'db/migrations/20240101000002_extra.sql': null }, 'delete');
+    const result = await check(r);
+    expect(result.findings.find((f) => f.code === 'MIGRATION_DELETED')).toMatchObject({ severity: 'error', file: 'db/migrations/20240101000002_extra.sql' });
+  });
+
+  it('MIGRATION_OUT_OF_ORDER: a new migration older than the base newest', async () => {
+    const r = repo({ ...USERS, 'db/migrations/20240105000001_later.sql': 'CREATE TABLE later (id int);\n' });
+    r.commit({ 'db/migrations/20240103000001_early.sql': 'CREATE TABLE early (id int);\n' }, 'old version');
+    const result = await check(r);
+    expect(result.findings.find((f) => f.code === 'MIGRATION_OUT_OF_ORDER')).toMatchObject({ severity: 'error', file: 'db/migrations/20240103000001_early.sql' });
+  });
+
+  it('BASE_ADVANCED: the base gained migrations since the branch forked', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240103000001_mine.sql': 'CREATE TABLE mine (id int);\n' }, 'pr');
+    r.git('checkout', '-q', 'main');
+    r.commit({ 'db/migrations/20240102000001_theirs.sql': 'CREATE TABLE theirs (id int);\n' }, 'main moves on');
+    r.git('checkout', '-q', 'pr');
+    const result = await check(r);
+    expect(result.findings.find((f) => f.code === 'BASE_ADVANCED')).toMatchObject({ severity: 'warning' });
+    expect(result.findings.find((f) => f.code === 'BASE_ADVANCED')!.message).toContain('20240102000001_theirs.sql');
+  });
+
+  it('APPLY_FAILED: the PR migration does not apply from scratch, reported at its line', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240102000001_bad.sql': 'CREATE TABLE ok (id int);\nALTER TABLE users ADD COLUMN age int REFERENCES nowhere (id);\n' }, 'bad');
+    const result = await check(r);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'APPLY_FAILED', severity: 'error', file: 'db/migrations/20240102000001_bad.sql', line: 2, message: 'relation "nowhere" does not exist' })]);
+    expect(result.schemaChanges).toEqual([]);
+  });
+
+  it('DESTRUCTIVE_CHANGE: a warning, acknowledged by a comment or a label, an error when configured', async () => {
+    const drop = { 'db/migrations/20240102000001_drop.sql': 'ALTER TABLE users DROP COLUMN legacy;\n' };
+    const plain = repo(USERS);
+    plain.commit(drop, 'drop');
+    const warned = await check(plain);
+    expect(warned.findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE')).toMatchObject({ severity: 'warning', file: 'db/migrations/20240102000001_drop.sql' });
+    expect(warned.verdict).toBe('warn');
+    const labelled = await check(plain, ['drift-guard:allow-destructive']);
+    expect(labelled.findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE')!.severity).toBe('notice');
+    const commented = repo(USERS);
+    commented.commit({ 'db/migrations/20240102000001_drop.sql': '-- drift-guard: allow DELETES_DATA legacy was never read\nALTER TABLE users DROP COLUMN legacy;\n' }, 'drop');
+    const acknowledged = (await check(commented)).findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE')!;
+    expect(acknowledged.severity).toBe('notice');
+    expect(acknowledged.message).toContain('legacy was never read');
+    const strict = repo(USERS, 'check:\n  severity:\n    DESTRUCTIVE_CHANGE: error\n');
+    strict.commit(drop, 'drop');
+    expect((await check(strict)).verdict).toBe('fail');
+  });
+
+  it('LOCKING_CHANGE: a notice with the safer way', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240102000001_idx.sql': 'CREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');
+    const result = await check(r);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'LOCKING_CHANGE', severity: 'notice', details: { hazard: 'BLOCKS_WRITES' } })]);
+    expect(result.findings[0]!.message).toContain('CREATE INDEX CONCURRENTLY');
+    expect(result.verdict).toBe('pass');
+  });
+
+  it('ROLLBACK_INCOMPLETE and ROLLBACK_FAILED: down migrations that do not undo the PR', async () => {
+    const incomplete = repo(USERS);
+    incomplete.commit({ 'db/migrations/20240102000001_two.sql': 'CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n', 'db/migrations/20240102000001_two.down.sql': 'DROP TABLE a;\n' }, 'pr');
+    const first = await check(incomplete);
+    expect(first.findings.find((f) => f.code === 'ROLLBACK_INCOMPLETE')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_two.down.sql' });
+    expect(first.findings.find((f) => f.code === 'ROLLBACK_INCOMPLETE')!.message).toContain('create table public.b');
+    const failing = repo(USERS);
+    failing.commit({ 'db/migrations/20240102000001_c.sql': 'CREATE TABLE c (id int);\n', 'db/migrations/20240102000001_c.down.sql': 'DROP TABLE not_there;\n' }, 'pr');
+    const second = await check(failing);
+    expect(second.findings.find((f) => f.code === 'ROLLBACK_FAILED')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_c.down.sql', line: 1 });
+  });
+
+  it('SCHEMA_FILE_STALE: the committed snapshot no longer matches the migrations', async () => {
+    const r = repo(USERS, '  schema-file: db/schema.sql\n');
+    const fresh = await runCli(['inspect', 'db/migrations', '-o', 'db/schema.sql'], { cwd: r.dir });
+    expect(fresh.code).toBe(0);
+    r.commit({}, 'noop');
+    r.commit({ 'db/migrations/20240102000001_t.sql': 'CREATE TABLE t (id int);\n' }, 'pr without snapshot update');
+    const stale = await check(r);
+    expect(stale.findings.find((f) => f.code === 'SCHEMA_FILE_STALE')).toMatchObject({ severity: 'error', file: 'db/schema.sql' });
+    expect((await runCli(['inspect', 'db/migrations', '-o', 'db/schema.sql'], { cwd: r.dir })).code).toBe(0);
+    expect((await check(r)).findings.filter((f) => f.code === 'SCHEMA_FILE_STALE')).toEqual([]);
+  });
+
+  it('runs from the CLI: exit 1 on errors, JSON report, a clear error without a base', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id int);\n' }, 'edit');
+    const json = await runCli(['check', '--base', 'main', '--json'], { cwd: r.dir });
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as CheckResult;
+    expect(parsed.version).toBe(1);
+    expect(parsed.findings.map((f) => f.code)).toContain('MIGRATION_MODIFIED');
+    const noBase = await runCli(['check', '--base', 'nope'], { cwd: r.dir });
+    expect(noBase.code).toBe(2);
+    expect(noBase.stderr).toMatch(/cannot find the base branch \(tried nope\); pass --base REF, or fetch it \(actions\/checkout with fetch-depth: 0\)/);
+    writeFileSync(path.join(r.dir, 'untracked.txt'), 'x');
+  });
+});
+
+describe('check markdown', () => {
+  it('carries the marker and stays under the comment limit by cutting whole lines', () => {
+    const change = { id: 'x', action: 'create' as const, kind: 'table' as const, table: 'public.t', description: `create ${'x'.repeat(200)}`, hazards: [], hints: [] };
+    const result: CheckResult = {
+      version: 1,
+      verdict: 'warn',
+      base: { ref: 'main', commit: 'a'.repeat(40), mergeBase: 'b'.repeat(40) },
+      migrations: { added: [], modified: [], deleted: [] },
+      findings: Array.from({ length: 300 }, (_, i) => ({ check: 'schema', code: 'LOCKING_CHANGE' as const, severity: 'notice' as const, message: `finding ${i} ${'<b>'.repeat(50)}` })),
+      schemaChanges: Array.from({ length: 300 }, () => change),
+      timings: [{ phase: 'git analysis', ms: 10 }],
+    };
+    const markdown = renderCheckMarkdown(result);
+    expect(markdown.startsWith(COMMENT_MARKER)).toBe(true);
+    expect(markdown.length).toBeLessThanOrEqual(COMMENT_LIMIT);
+    expect(markdown).toMatch(/more line\(s\) left out to stay within GitHub's comment size/);
+    expect(markdown).not.toContain('<b>');
+    expect(markdown.split('\n').every((line) => !line.startsWith('| ℹ️') || line.endsWith('|'))).toBe(true);
+  });
+});
