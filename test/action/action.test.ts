@@ -1,0 +1,195 @@
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+
+// The Action as GitHub runs it: `node dist/index.js` with INPUT_* variables, a pull_request event
+// file, GITHUB_STEP_SUMMARY/GITHUB_OUTPUT files, and a local HTTP server playing GitHub's REST API.
+
+interface ApiCall {
+  readonly method: string;
+  readonly url: string;
+  readonly body?: { body?: string };
+}
+
+class FakeGitHub {
+  readonly calls: ApiCall[] = [];
+  comments: { id: number; body: string; html_url: string }[] = [];
+  forbidCreate = false;
+  private server = http.createServer((req, res) => this.handle(req, res));
+  port = 0;
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    req.on('end', () => {
+      const body = raw === '' ? undefined : (JSON.parse(raw) as { body?: string });
+      this.calls.push({ method: req.method ?? '', url: req.url ?? '', ...(body === undefined ? {} : { body }) });
+      const send = (status: number, payload: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      const url = req.url ?? '';
+      if (req.method === 'GET' && /^\/repos\/acme\/shop\/issues\/7\/comments/.test(url)) return send(200, this.comments);
+      if (req.method === 'POST' && url === '/repos/acme/shop/issues/7/comments') {
+        if (this.forbidCreate) return send(403, { message: 'Resource not accessible by integration' });
+        const comment = { id: 100 + this.comments.length, body: body?.body ?? '', html_url: `http://example.invalid/c/${this.comments.length}` };
+        this.comments.push(comment);
+        return send(201, comment);
+      }
+      const patch = /^\/repos\/acme\/shop\/issues\/comments\/(\d+)$/.exec(url);
+      if (req.method === 'PATCH' && patch !== null) {
+        const comment = this.comments.find((c) => c.id === Number(patch[1]));
+        if (comment === undefined) return send(404, { message: 'Not Found' });
+        comment.body = body?.body ?? '';
+        return send(200, comment);
+      }
+      send(404, { message: `no fake for ${req.method} ${url}` });
+    });
+  }
+}
+
+const tmp = makeTempDir('dg-action-');
+let server: PostgresServerHandle;
+let stop: () => Promise<void>;
+const github = new FakeGitHub();
+let project: string;
+let baseSha: string;
+
+beforeAll(async () => {
+  ({ server, stop } = await startSharedServer());
+  await github.start();
+  project = path.join(tmp, 'shop');
+  writeTree(project, {
+    '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\n',
+    'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n',
+  });
+  const git = (...args: string[]): string =>
+    execFileSync('git', args, { cwd: project, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  baseSha = git('rev-parse', 'HEAD').trim();
+  git('checkout', '-q', '-b', 'pr');
+  writeTree(project, { 'db/migrations/20240102000001_drop_legacy.sql': 'ALTER TABLE users DROP COLUMN legacy;\n' });
+  git('add', '.');
+  git('commit', '-qm', 'pr');
+}, 120_000);
+afterAll(async () => {
+  await github.stop();
+  await stop();
+  removeDir(tmp);
+});
+
+async function runAction(inputs: Record<string, string>, run: number): Promise<{ code: number | null; stdout: string; summary: string; outputs: string; report: string | undefined }> {
+  const dir = path.join(tmp, `run${run}`);
+  writeTree(dir, { 'summary.md': '', 'outputs.txt': '', 'event.json': JSON.stringify({ pull_request: { number: 7, base: { sha: baseSha }, labels: [] }, repository: { name: 'shop', owner: { login: 'acme' } } }) });
+  const env: NodeJS.ProcessEnv = {
+    ...cleanEnv(),
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: path.join(dir, 'event.json'),
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_API_URL: `http://127.0.0.1:${github.port}`,
+    GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md'),
+    GITHUB_OUTPUT: path.join(dir, 'outputs.txt'),
+    GITHUB_WORKSPACE: project,
+    RUNNER_TEMP: dir,
+    'INPUT_GITHUB-TOKEN': 'ghs_fake_token',
+    'INPUT_FAIL-ON': 'error',
+    INPUT_COMMENT: 'true',
+    INPUT_MODE: 'check',
+    'INPUT_WORKING-DIRECTORY': '.',
+  };
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'index.js')], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const reportFile = path.join(dir, 'drift-guard-report.json');
+  return {
+    code,
+    stdout,
+    summary: readFileSync(path.join(dir, 'summary.md'), 'utf8'),
+    outputs: readFileSync(path.join(dir, 'outputs.txt'), 'utf8'),
+    report: existsSync(reportFile) ? readFileSync(reportFile, 'utf8') : undefined,
+  };
+}
+
+describe('the GitHub Action (dist/index.js)', () => {
+  it('writes the summary, one comment it then updates in place, annotations and outputs; masks the password', async () => {
+    await server.withDatabase(async (db) => {
+      const password = decodeURIComponent(new URL(db.url).password);
+      const first = await runAction({ 'database-url': db.url }, 1);
+      expect(first.code, first.stdout).toBe(0);
+      expect(first.summary).toContain('drift-guard: migrations apply, with warnings');
+      expect(first.summary).toContain('DESTRUCTIVE_CHANGE');
+      expect(first.stdout).toMatch(/::warning title=drift-guard DESTRUCTIVE_CHANGE,file=db\/migrations\/20240102000001_drop_legacy\.sql::/);
+      expect(first.outputs).toMatch(/result<<.*\nwarn\n/);
+      expect(first.outputs).toMatch(/schema-changes<<.*\n1\n/);
+      expect(github.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
+      expect(github.comments).toHaveLength(1);
+      expect(github.comments[0]!.body).toContain('<!-- drift-guard:check -->');
+
+      writeFileSync(path.join(project, 'db/migrations/20240102000001_drop_legacy.sql'), '-- drift-guard: allow DELETES_DATA unused since 2023\nALTER TABLE users DROP COLUMN legacy;\n');
+      const second = await runAction({ 'database-url': db.url }, 2);
+      expect(second.code, second.stdout).toBe(0);
+      expect(github.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
+      expect(github.calls.filter((c) => c.method === 'PATCH')).toHaveLength(1);
+      expect(github.comments).toHaveLength(1);
+      expect(github.comments[0]!.body).toContain('unused since 2023');
+
+      // ::add-mask:: lines are the masking commands themselves: the runner consumes them and masks the value everywhere.
+      const visible = (stdout: string): string => stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+      expect(first.stdout).toContain('::add-mask::');
+      for (const text of [visible(first.stdout), first.summary, first.report ?? '', visible(second.stdout), ...github.comments.map((c) => c.body)]) expect(text).not.toContain(password);
+      expect(JSON.parse(first.report!)).toMatchObject({ version: 1, verdict: 'warn' });
+    });
+  });
+
+  it('skips the comment with a notice when the token cannot write, and still succeeds', async () => {
+    await server.withDatabase(async (db) => {
+      github.comments = [];
+      github.forbidCreate = true;
+      try {
+        const result = await runAction({ 'database-url': db.url }, 3);
+        expect(result.code, result.stdout).toBe(0);
+        expect(result.stdout).toContain("::notice::the token cannot write PR comments (HTTP 403; a fork's PR gets a read-only token)");
+        expect(github.comments).toEqual([]);
+      } finally {
+        github.forbidCreate = false;
+      }
+    });
+  });
+
+  it('fails the job once, with the verdict, on an error finding (and on bad input)', async () => {
+    await server.withDatabase(async (db) => {
+      writeFileSync(path.join(project, 'db/migrations/20240101000001_users.sql'), 'CREATE TABLE users (id bigint PRIMARY KEY);\n');
+      try {
+        const result = await runAction({ 'database-url': db.url, comment: 'false' }, 4);
+        expect(result.code).toBe(1);
+        expect(result.stdout.match(/^::error::/gm)).toHaveLength(1);
+        expect(result.stdout).toMatch(/::error::drift-guard: this PR's migrations need attention/);
+        expect(result.stdout).toMatch(/::error title=drift-guard MIGRATION_MODIFIED,file=db\/migrations\/20240101000001_users\.sql,line=1::/);
+      } finally {
+        execFileSync('git', ['checkout', '--', 'db/migrations/20240101000001_users.sql'], { cwd: project });
+      }
+      const bad = await runAction({ 'fail-on': 'sometimes' }, 5);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain('::error::input fail-on must be one of error, warning, never, got "sometimes"');
+    });
+  });
+});
