@@ -19,6 +19,7 @@ import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { renderSnapshot } from '../schema/snapshot.js';
 import { modelOptions } from '../schema/sources.js';
+import { erDiagram } from '../report/er-diagram.js';
 import type { Reporter } from '../util/reporter.js';
 
 export const CHECK_REPORT_VERSION = 1;
@@ -46,6 +47,8 @@ export interface CheckResult {
   readonly migrations: { readonly added: readonly string[]; readonly modified: readonly string[]; readonly deleted: readonly string[] };
   readonly findings: readonly Finding[];
   readonly schemaChanges: readonly Change[];
+  /** Mermaid erDiagram of the tables the PR touches and their foreign-key neighbours. */
+  readonly diagram?: string;
   readonly timings: readonly PhaseTiming[];
 }
 
@@ -76,6 +79,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     analysisPromise.catch(() => undefined);
     const serverStarted = performance.now();
     let schemaChanges: readonly Change[] = [];
+    let diagram: string | undefined;
     let findings: Finding[] = [];
     let analysis!: GitAnalysis;
 
@@ -106,6 +110,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           if (baseApplied.ok) {
             const diff = diffSchemas(baseSchema, headSchema);
             schemaChanges = diff.changes;
+            const touched = [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))];
+            diagram = erDiagram(headSchema, touched);
             findings.push(...hazardFindings(diff.changes, analysis.added, head, options.labels ?? [], loaded));
           }
           findings.push(...schemaFileFindings(loaded, head.root, headSchema));
@@ -122,6 +128,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       migrations: { added: analysis.added.map((m) => m.up.file), modified: analysis.modified, deleted: analysis.deleted },
       findings: adjusted,
       schemaChanges,
+      ...(diagram === undefined ? {} : { diagram }),
       timings,
     };
   } finally {

@@ -61,6 +61,7 @@ export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT):
     }
     schema.push('</details>', '');
   }
+  if (result.diagram !== undefined) schema.push('<details><summary>Tables this PR touches</summary>', '', '```mermaid', result.diagram, '```', '', '</details>', '');
   const tail = [`<sub>${result.timings.map((p) => `${escapeMarkdown(p.phase)} ${(p.ms / 1000).toFixed(1)} s`).join(' · ')} · base ${escapeMarkdown(result.base.ref)} \`${result.base.mergeBase.slice(0, 12)}\`</sub>`];
   return fitWithin([head, findings, schema, tail], limit);
 }

@@ -61,6 +61,22 @@ describe('drift-guard check (SQL engine)', () => {
     expect(result.version).toBe(1);
     expect(result.migrations.added).toEqual(['db/migrations/20240102000001_orders.sql']);
     expect(result.schemaChanges.map((c) => c.description)).toEqual(['create table public.orders', 'create primary key orders_pkey on public.orders', 'create foreign key orders_user_id_fkey on public.orders']);
+    expect(result.diagram).toBe(
+      [
+        'erDiagram',
+        '    public_orders {',
+        '        bigint id PK',
+        '        bigint user_id FK',
+        '    }',
+        '    public_users {',
+        '        bigint id PK',
+        '        text email',
+        '        text legacy',
+        '    }',
+        '    public_users ||--o{ public_orders : "orders_user_id_fkey"',
+      ].join('\n'),
+    );
+    expect(renderCheckMarkdown(result)).toContain('```mermaid\nerDiagram');
     expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(['git analysis', 'start PostgreSQL', 'apply base and PR migrations to scratch databases', 'inspect base and PR schemas', 'rollback check']));
   });
 
