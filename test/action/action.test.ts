@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle, gitIn } from '../helpers.js';
 
 // The Action as GitHub runs it: `node dist/index.js` with INPUT_* variables, a pull_request event
 // file, GITHUB_STEP_SUMMARY/GITHUB_OUTPUT files, and a local HTTP server playing GitHub's REST API.
@@ -76,8 +76,7 @@ beforeAll(async () => {
     '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\n',
     'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n',
   });
-  const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: project, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  const git = gitIn(project);
   git('init', '-q', '-b', 'main');
   git('add', '.');
   git('commit', '-qm', 'base');

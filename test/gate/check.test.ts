@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { COMMENT_LIMIT, COMMENT_MARKER, renderCheckMarkdown } from '../../src/report/render-check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, removeDir, runCli, writeTree } from '../helpers.js';
+import { cleanEnv, makeTempDir, pgOptions, removeDir, runCli, writeTree, gitIn } from '../helpers.js';
 
 // End to end, one scratch git repository per case: a base commit on main, then a PR branch.
 
@@ -25,8 +24,7 @@ interface Repo {
 function repo(base: Record<string, string>, config = ''): Repo {
   const dir = path.join(tmp, `r${n++}`);
   writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\n${config}`, ...base });
-  const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  const git = gitIn(dir);
   git('init', '-q', '-b', 'main');
   git('add', '.');
   git('commit', '-qm', 'base');

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import { withPostgresServer } from '../../src/postgres/scratch.js';
 import { diffSchemas } from '../../src/schema/diff.js';
 import { renderSnapshot } from '../../src/schema/snapshot.js';
 import { loadSqlFile } from '../../src/schema/sources.js';
-import { cleanEnv, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, writeTree, type PostgresServerHandle, gitIn } from '../helpers.js';
 
 const rich = path.join(repoRoot, 'test', 'fixtures', 'schemas', 'rich.sql');
 const tmp = makeTempDir('dg-inspect-');
@@ -91,7 +90,7 @@ describe('inspect and diff (CLI)', () => {
       'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n',
       'old.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE TABLE legacy (id int);\n',
     });
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: project, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    const git = gitIn(project);
     git('init', '-q', '-b', 'main');
     git('add', '.');
     git('commit', '-qm', 'first');
