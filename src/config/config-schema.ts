@@ -129,6 +129,10 @@ const efcoreSchema = z
       .default('ConnectionStrings__DefaultConnection')
       .describe('Environment variable through which the app reads its connection string; drift-guard sets it for every dotnet ef call.'),
     'extra-args': z.array(z.string()).default([]).describe('Arguments passed to the app after --, e.g. ["--environment", "Test"].'),
+    entities: z
+      .array(z.string().min(1))
+      .default(['**/*.cs'])
+      .describe('Globs (relative to the project) of the files that shape the model; the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration. Migrations, snapshots, bin and obj never count.'),
   })
   .describe('EF Core projects (engine: efcore).');
 

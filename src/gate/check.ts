@@ -20,6 +20,7 @@ import type { SchemaModel } from '../schema/model.js';
 import { renderSnapshot } from '../schema/snapshot.js';
 import { modelOptions } from '../schema/sources.js';
 import { erDiagram } from '../report/er-diagram.js';
+import { runEfCoreCheck } from './efcore-check.js';
 import type { Reporter } from '../util/reporter.js';
 
 export const CHECK_REPORT_VERSION = 1;
@@ -53,6 +54,7 @@ export interface CheckResult {
 }
 
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
+  if (options.loaded.config.engine === 'efcore') return runEfCoreCheck(options);
   const timings: PhaseTiming[] = [];
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     const started = performance.now();
@@ -112,7 +114,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             schemaChanges = diff.changes;
             const touched = [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))];
             diagram = erDiagram(headSchema, touched);
-            findings.push(...hazardFindings(diff.changes, analysis.added, head, options.labels ?? [], loaded));
+            findings.push(...hazardFindings(diff.changes, analysis.added.map((m) => ({ file: m.up.file, text: m.up.fileText })), options.labels ?? [], loaded));
           }
           findings.push(...schemaFileFindings(loaded, head.root, headSchema));
           if (baseApplied.ok) findings.push(...(await timed('rollback check', () => rollbackCheck(head, baseSchema, headSchema, headDb.url, analysis.added, analysis.baseLast, options, loaded))));
@@ -120,17 +122,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       );
     });
 
-    const adjusted = applySeverities(findings, loaded);
-    return {
-      version: CHECK_REPORT_VERSION,
-      verdict: hasErrors(adjusted) ? 'fail' : adjusted.some((f) => f.severity === 'warning') ? 'warn' : 'pass',
-      base: { ref: base.baseRef, commit: base.baseTip, mergeBase: base.mergeBase },
-      migrations: { added: analysis.added.map((m) => m.up.file), modified: analysis.modified, deleted: analysis.deleted },
-      findings: adjusted,
-      schemaChanges,
-      ...(diagram === undefined ? {} : { diagram }),
-      timings,
-    };
+    return assembleResult({ findings, loaded, base, migrations: { added: analysis.added.map((m) => m.up.file), modified: analysis.modified, deleted: analysis.deleted }, schemaChanges, diagram, timings });
   } finally {
     rmSync(extracted.root, { recursive: true, force: true });
     if (tip !== undefined) rmSync(tip.root, { recursive: true, force: true });
@@ -208,14 +200,44 @@ async function gitAnalysis(head: SqlMigrations, base: SqlMigrations, tip: SqlMig
   return { findings, added, modified, deleted, baseLast };
 }
 
+/** Severities applied, verdict computed: the result every engine's gate returns. */
+export function assembleResult(parts: {
+  findings: readonly Finding[];
+  loaded: LoadedConfig;
+  base: BaseResolution;
+  migrations: CheckResult['migrations'];
+  schemaChanges: readonly Change[];
+  diagram: string | undefined;
+  timings: readonly PhaseTiming[];
+}): CheckResult {
+  const adjusted = applySeverities(parts.findings, parts.loaded);
+  return {
+    version: CHECK_REPORT_VERSION,
+    verdict: hasErrors(adjusted) ? 'fail' : adjusted.some((f) => f.severity === 'warning') ? 'warn' : 'pass',
+    base: { ref: parts.base.baseRef, commit: parts.base.baseTip, mergeBase: parts.base.mergeBase },
+    migrations: parts.migrations,
+    findings: adjusted,
+    schemaChanges: parts.schemaChanges,
+    ...(parts.diagram === undefined ? {} : { diagram: parts.diagram }),
+    timings: parts.timings,
+  };
+}
+
+/** A new migration file that carries the acknowledgement comment, if any. */
+export function destructiveAcknowledgement(added: readonly { file: string; text: string }[]): { file: string; reason: string } | undefined {
+  for (const migration of added) {
+    const reason = /(?:--|\/\/)\s*drift-guard:\s*allow\s+DELETES_DATA\b\s*(.*)$/im.exec(migration.text)?.[1]?.trim();
+    if (reason !== undefined) return { file: migration.file, reason };
+  }
+  return undefined;
+}
+
 /** DELETES_DATA becomes DESTRUCTIVE_CHANGE (acknowledgeable); the other hazards LOCKING_CHANGE. */
-function hazardFindings(changes: readonly Change[], added: readonly Migration[], head: SqlMigrations, labels: readonly string[], loaded: LoadedConfig): Finding[] {
+export function hazardFindings(changes: readonly Change[], added: readonly { file: string; text: string }[], labels: readonly string[], loaded: LoadedConfig): Finding[] {
   const findings: Finding[] = [];
   const label = loaded.config.check['allow-destructive-label'];
-  const acknowledgement = added
-    .map((m) => ({ file: m.up.file, reason: /--\s*drift-guard:\s*allow\s+DELETES_DATA\b\s*(.*)$/im.exec(m.up.fileText)?.[1]?.trim() }))
-    .find((a) => a.reason !== undefined);
-  const file = added.at(-1)?.up.file;
+  const acknowledgement = destructiveAcknowledgement(added);
+  const file = added.at(-1)?.file;
   for (const change of changes) {
     for (const h of change.hazards) {
       if (h.code === 'DELETES_DATA') {
@@ -239,7 +261,6 @@ function hazardFindings(changes: readonly Change[], added: readonly Migration[],
       }
     }
   }
-  void head;
   return findings;
 }
 
@@ -320,7 +341,7 @@ async function rollbackCheck(
   return findings;
 }
 
-function applySeverities(findings: readonly Finding[], loaded: LoadedConfig): Finding[] {
+export function applySeverities(findings: readonly Finding[], loaded: LoadedConfig): Finding[] {
   const overrides = loaded.config.check.severity as Record<string, Severity>;
   return findings.map((finding) => {
     const severity = overrides[finding.code];
@@ -334,7 +355,7 @@ function normalize(text: string): string {
   return text.replace(/^\ufeff/, '').replace(/\r\n?/g, '\n').trimEnd();
 }
 
-function firstDifferentLine(a: string, b: string): number {
+export function firstDifferentLine(a: string, b: string): number {
   const x = normalize(a).split('\n');
   const y = normalize(b).split('\n');
   for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return i + 1;

@@ -30,7 +30,8 @@ export type FindingCode =
   | 'ROLLBACK_FAILED'
   | 'ROLLBACK_INCOMPLETE'
   | 'ROLLBACK_NOT_CHECKED'
-  | 'SCHEMA_FILE_STALE';
+  | 'SCHEMA_FILE_STALE'
+  | 'ENTITY_WITHOUT_MIGRATION';
 
 export interface Finding {
   readonly check: string;

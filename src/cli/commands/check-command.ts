@@ -3,12 +3,10 @@
 import { runCheck } from '../../gate/check.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { renderCheckMarkdown, renderCheckText } from '../../report/render-check.js';
-import { DriftGuardError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 
 export async function checkCommand(context: CommandContext, options: { base?: string; format: 'text' | 'markdown' | 'json'; labels: string[] }): Promise<number> {
   const loaded = context.config();
-  if (loaded.config.engine !== 'sql') throw new DriftGuardError('USAGE', 'check supports engine: sql so far; the EF Core gate is the next step');
   const reporter = context.terminal.reporter();
   const result = await runCheck({
     loaded,

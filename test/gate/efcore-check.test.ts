@@ -1,0 +1,89 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCheck, type CheckResult } from '../../src/gate/check.js';
+import { RecordingReporter } from '../../src/util/reporter.js';
+import { cleanEnv, gitIn, makeTempDir, pgOptions, removeDir, repoRoot, runCli } from '../helpers.js';
+
+const dotnet = (() => {
+  try {
+    return execFileSync('dotnet', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+if (dotnet === undefined) console.log('EF Core gate tests skipped: the dotnet CLI is not installed here');
+
+const tmp = makeTempDir('dg-efgate-');
+afterAll(() => removeDir(tmp));
+let n = 0;
+
+/** The EF example committed on main, then a branch "pr" checked out. */
+function repo(): { dir: string; git: (...args: string[]) => string; edit: (file: string, from: string, to: string) => void } {
+  const dir = path.join(tmp, `shop${n++}`);
+  cpSync(path.join(repoRoot, 'examples', 'efcore'), dir, { recursive: true, filter: (src) => !/[/\\](bin|obj)$/.test(src) });
+  const git = gitIn(dir);
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  git('checkout', '-q', '-b', 'pr');
+  return {
+    dir,
+    git,
+    edit: (file, from, to) => {
+      const full = path.join(dir, file);
+      const text = readFileSync(full, 'utf8');
+      if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
+      writeFileSync(full, text.replace(from, to));
+    },
+  };
+}
+
+const check = (dir: string): Promise<CheckResult> =>
+  runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+
+const EMAIL = 'public required string Email { get; set; }';
+
+describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
+  it('passes a PR that adds a property with its migration, and shows the column it adds', async () => {
+    const r = repo();
+    r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    public string? Phone { get; set; }`);
+    expect((await runCli(['new', 'add phone'], { cwd: r.dir })).code).toBe(0);
+    r.git('add', '-A');
+    r.git('commit', '-qm', 'phone');
+    const result = await check(r.dir);
+    expect(result.findings).toEqual([]);
+    expect(result.verdict).toBe('pass');
+    expect(result.migrations.added).toEqual([expect.stringMatching(/^Migrations\/\d{14}_AddPhone\.cs$/)]);
+    expect(result.schemaChanges.map((c) => c.description)).toEqual(['add column public."Customers"."Phone" text']);
+  });
+
+  it('ENTITY_WITHOUT_MIGRATION (warning) and MODEL_PENDING_CHANGES when an entity changes without a migration', async () => {
+    const r = repo();
+    r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    public string? Phone { get; set; }`);
+    r.git('commit', '-qam', 'forgot the migration');
+    const result = await check(r.dir);
+    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.file ?? ''}`).sort()).toEqual(['error MODEL_PENDING_CHANGES Shop.csproj', 'warning ENTITY_WITHOUT_MIGRATION Models.cs']);
+    expect(result.verdict).toBe('fail');
+  });
+
+  it('ENTITY_WITHOUT_MIGRATION is a notice when the model does not change ([NotMapped])', async () => {
+    const r = repo();
+    r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    [NotMapped]\n    public string DisplayName => Name;`);
+    r.git('commit', '-qam', 'computed property');
+    const result = await check(r.dir);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'ENTITY_WITHOUT_MIGRATION', severity: 'notice', file: 'Models.cs' })]);
+    expect(result.verdict).toBe('pass');
+  });
+
+  it('MIGRATION_MODIFIED when a migration the base has is edited', async () => {
+    const r = repo();
+    const file = execFileSync('git', ['ls-files', 'Migrations'], { cwd: r.dir, encoding: 'utf8' }).split('\n').find((f) => /_AddOrders\.cs$/.test(f))!;
+    r.edit(file, 'protected override void Up(MigrationBuilder migrationBuilder)\n        {', 'protected override void Up(MigrationBuilder migrationBuilder)\n        {\n            migrationBuilder.Sql("SELECT 1");');
+    r.git('commit', '-qam', 'edit an applied migration');
+    const result = await check(r.dir);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'MIGRATION_MODIFIED', severity: 'error', file })]);
+  });
+});
