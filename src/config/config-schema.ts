@@ -151,6 +151,7 @@ const checkSchema = z
       .default({})
       .describe('Severity per finding code, e.g. { DESTRUCTIVE_CHANGE: error, LOCKING_CHANGE: warning }.'),
     'allow-destructive-label': z.string().min(1).default('drift-guard:allow-destructive').describe('PR label that acknowledges DESTRUCTIVE_CHANGE findings.'),
+    lint: z.boolean().default(false).describe("Lint the new migrations' SQL with squawk (LINT findings; EF Core: the SQL of migrations script)."),
   })
   .describe('The PR gate (drift-guard check).');
 

@@ -21,6 +21,7 @@ import { renderSnapshot } from '../schema/snapshot.js';
 import { modelOptions } from '../schema/sources.js';
 import { erDiagram } from '../report/er-diagram.js';
 import { runEfCoreCheck } from './efcore-check.js';
+import { squawkLint } from './lint.js';
 import type { Reporter } from '../util/reporter.js';
 
 export const CHECK_REPORT_VERSION = 1;
@@ -117,6 +118,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             findings.push(...hazardFindings(diff.changes, analysis.added.map((m) => ({ file: m.up.file, text: m.up.fileText })), options.labels ?? [], loaded));
           }
           findings.push(...schemaFileFindings(loaded, head.root, headSchema));
+          if (loaded.config.check.lint) {
+            const inputs = analysis.added.map((m) => ({ file: m.up.file, sql: m.up.sql, lineOffset: m.up.fileText.slice(0, m.up.sqlOffset).split('\n').length - 1 }));
+            findings.push(...(await timed('lint (squawk)', () => squawkLint(inputs, server.major))));
+          }
           if (baseApplied.ok) findings.push(...(await timed('rollback check', () => rollbackCheck(head, baseSchema, headSchema, headDb.url, analysis.added, analysis.baseLast, options, loaded))));
         }),
       );

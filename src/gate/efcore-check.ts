@@ -21,6 +21,7 @@ import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
 import { assembleResult, hazardFindings, type CheckOptions, type CheckResult, type PhaseTiming } from './check.js';
+import { squawkLint } from './lint.js';
 
 const ID = /(\d{14}_\w+)\.Designer\.cs$/;
 
@@ -75,6 +76,10 @@ export async function runEfCoreCheck(options: CheckOptions): Promise<CheckResult
         schemaChanges = diff.changes;
         diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
         findings.push(...hazardFindings(diff.changes, analysis.added.map((id) => migrationSource(id)), options.labels ?? [], loaded));
+        if (loaded.config.check.lint && analysis.added.length > 0) {
+          const sql = await head.script({ from: analysis.baseLast ?? '0', to: analysis.added.at(-1)! }, reporter);
+          findings.push(...(await timed('lint (squawk)', () => squawkLint([{ file: migrationSource(analysis.added.at(-1)!).file, sql, lineOffset: 0 }], server.major))).map(({ line: _l, column: _c, ...f }) => f));
+        }
         if (loaded.config.check.rollback !== 'never' && analysis.added.length > 0) {
           findings.push(...(await timed('rollback check (dotnet ef)', () => rollbackCheck(head, headDb.url, baseSchema, headSchema, analysis.baseLast))));
         }

@@ -31,7 +31,8 @@ export type FindingCode =
   | 'ROLLBACK_INCOMPLETE'
   | 'ROLLBACK_NOT_CHECKED'
   | 'SCHEMA_FILE_STALE'
-  | 'ENTITY_WITHOUT_MIGRATION';
+  | 'ENTITY_WITHOUT_MIGRATION'
+  | 'LINT';
 
 export interface Finding {
   readonly check: string;

@@ -160,6 +160,14 @@ describe('drift-guard check (SQL engine)', () => {
     expect(second.findings.find((f) => f.code === 'ROLLBACK_FAILED')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_c.down.sql', line: 1 });
   });
 
+  it('LINT: squawk on the new migrations, at their lines', async () => {
+    const r = repo(USERS, 'check:\n  lint: true\n');
+    r.commit({ 'db/migrations/20240102000001_idx.sql': '-- find users by email\nCREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');
+    const result = await check(r);
+    const lint = result.findings.filter((f) => f.code === 'LINT');
+    expect(lint).toContainEqual(expect.objectContaining({ severity: 'warning', file: 'db/migrations/20240102000001_idx.sql', line: 2, details: { rule: 'require-concurrent-index-creation' } }));
+  });
+
   it('SCHEMA_FILE_STALE: the committed snapshot no longer matches the migrations', async () => {
     const r = repo(USERS, '  schema-file: db/schema.sql\n');
     const fresh = await runCli(['inspect', 'db/migrations', '-o', 'db/schema.sql'], { cwd: r.dir });
