@@ -190,3 +190,31 @@ export function gitIn(dir: string): (...args: string[]) => string {
   return (...args) =>
     execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
 }
+
+export interface PrRepository {
+  readonly dir: string;
+  git(...args: string[]): string;
+  /** Writes (or, for null, deletes) files and commits them on the current branch. */
+  commit(files: Record<string, string | null>, message?: string): void;
+}
+
+/** A scratch repository: what is in `dir` committed on main, then a branch "pr" checked out. */
+export function prRepository(dir: string): PrRepository {
+  const git = gitIn(dir);
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  git('checkout', '-q', '-b', 'pr');
+  return {
+    dir,
+    git,
+    commit(files, message = 'pr') {
+      for (const [file, content] of Object.entries(files)) {
+        if (content === null) rmSync(path.join(dir, file));
+        else writeTree(dir, { [file]: content });
+      }
+      git('add', '-A');
+      git('commit', '-qm', message);
+    },
+  };
+}

@@ -136,7 +136,23 @@ const efcoreSchema = z
   })
   .describe('EF Core projects (engine: efcore).');
 
-export const ENGINES = ['sql', 'efcore'] as const;
+export const ENGINES = ['sql', 'efcore', 'command'] as const;
+
+const commandSchema = z
+  .strictObject({
+    apply: z.string().min(1).optional().describe('Shell command that applies every migration to $DATABASE_URL (PG* are set too).'),
+    rollback: z.string().min(1).optional().describe('Shell command that rolls back to $DRIFT_GUARD_TARGET (a migration file name without its extension, or 0 for all).'),
+    'model-check': z.string().min(1).optional().describe('Shell command that exits 0 when the model matches the migrations and 1 when it does not.'),
+    migrations: z
+      .array(z.string().min(1))
+      .default(['migrations/**'])
+      .describe('Globs (relative to this file) of the migration files, for the gate\'s git analysis. A migration\'s id is its file name without .up.sql/.down.sql/.sql (a folder\'s name for up.sql/down.sql); ids sort in apply order, numbers by value.'),
+    entities: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Globs (relative to this file) of the files that shape the schema (models, a declarative schema); the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration.'),
+  })
+  .describe('engine: command - your own migration commands.');
 
 const SEVERITIES = ['error', 'warning', 'notice'] as const;
 
@@ -157,8 +173,9 @@ const checkSchema = z
 
 export const configSchema = z
   .strictObject({
-    engine: z.enum(ENGINES).default('sql').describe('How migrations are applied: sql (migration files, see sql:) or efcore (dotnet ef, see efcore:).'),
+    engine: z.enum(ENGINES).default('sql').describe('How migrations are applied: sql (migration files, see sql:), efcore (dotnet ef, see efcore:) or command (your own commands, see command:).'),
     efcore: efcoreSchema.default(() => efcoreSchema.parse({})),
+    command: commandSchema.default(() => commandSchema.parse({})),
     postgres: postgresSchema.default(() => postgresSchema.parse({})),
     database: databaseSchema.default(() => databaseSchema.parse({})),
     sql: sqlSchema.default(() => sqlSchema.parse({})),

@@ -4,6 +4,7 @@ import type { SqlLayoutSetting } from '../config/config-schema.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { PostgresOptions } from '../postgres/scratch.js';
 import type { Reporter } from '../util/reporter.js';
+import { commandEngine } from './command/command-engine.js';
 import { efcoreEngine } from './efcore/efcore-engine.js';
 import type { Engine } from './engine.js';
 import { resolveSqlMigrations } from './sql/project.js';
@@ -23,6 +24,7 @@ export interface EngineOptions {
 
 export function createEngine(options: EngineOptions): Engine {
   if (options.loaded.config.engine === 'efcore') return efcoreEngine(options.loaded, options.cwd, options.env, options.reporter, options.postgres);
+  if (options.loaded.config.engine === 'command') return commandEngine(options.loaded, options.cwd, options.env);
   const project = resolveSqlMigrations(options.loaded, options.cwd, { dir: options.dir, layout: options.layout }, { mayBeEmpty: options.mayBeEmpty === true });
   return sqlEngine(options.loaded, project, options.cwd);
 }

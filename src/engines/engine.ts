@@ -6,7 +6,7 @@ import type { MigrationStatus } from './sql/integrity.js';
 import type { MigrationEvent, RunOutcome } from './sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 
-export type EngineName = 'sql' | 'efcore';
+export type EngineName = 'sql' | 'efcore' | 'command';
 
 export interface EngineCapabilities {
   /** Down migrations / rolling back to a target. */

@@ -20,6 +20,7 @@ import type { SchemaModel } from '../schema/model.js';
 import { renderSnapshot } from '../schema/snapshot.js';
 import { modelOptions } from '../schema/sources.js';
 import { erDiagram } from '../report/er-diagram.js';
+import { runCommandCheck } from './command-check.js';
 import { runEfCoreCheck } from './efcore-check.js';
 import { squawkLint } from './lint.js';
 import type { Reporter } from '../util/reporter.js';
@@ -56,6 +57,7 @@ export interface CheckResult {
 
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (options.loaded.config.engine === 'efcore') return runEfCoreCheck(options);
+  if (options.loaded.config.engine === 'command') return runCommandCheck(options);
   const timings: PhaseTiming[] = [];
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     const started = performance.now();

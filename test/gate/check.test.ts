@@ -1,11 +1,11 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { COMMENT_LIMIT, COMMENT_MARKER, renderCheckMarkdown } from '../../src/report/render-check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, removeDir, runCli, writeTree, gitIn } from '../helpers.js';
+import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, runCli, writeTree, type PrRepository } from '../helpers.js';
 
 // End to end, one scratch git repository per case: a base commit on main, then a PR branch.
 
@@ -15,35 +15,13 @@ let n = 0;
 
 const USERS = { 'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n', 'db/migrations/20240101000001_users.down.sql': 'DROP TABLE users;\n' };
 
-interface Repo {
-  readonly dir: string;
-  git(...args: string[]): string;
-  commit(files: Record<string, string | null>, message: string): void;
-}
-
-function repo(base: Record<string, string>, config = ''): Repo {
+function repo(base: Record<string, string>, config = ''): PrRepository {
   const dir = path.join(tmp, `r${n++}`);
   writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\n${config}`, ...base });
-  const git = gitIn(dir);
-  git('init', '-q', '-b', 'main');
-  git('add', '.');
-  git('commit', '-qm', 'base');
-  git('checkout', '-q', '-b', 'pr');
-  return {
-    dir,
-    git,
-    commit(files, message) {
-      for (const [file, content] of Object.entries(files)) {
-        if (content === null) rmSync(path.join(dir, file));
-        else writeTree(dir, { [file]: content });
-      }
-      git('add', '-A');
-      git('commit', '-qm', message);
-    },
-  };
+  return prRepository(dir);
 }
 
-async function check(r: Repo, labels: string[] = []): Promise<CheckResult> {
+async function check(r: PrRepository, labels: string[] = []): Promise<CheckResult> {
   return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main', labels });
 }
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, gitIn, makeTempDir, pgOptions, removeDir, repoRoot, runCli } from '../helpers.js';
+import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, runCli, type PrRepository } from '../helpers.js';
 
 const dotnet = (() => {
   try {
@@ -21,17 +21,11 @@ afterAll(() => removeDir(tmp));
 let n = 0;
 
 /** The EF example committed on main, then a branch "pr" checked out. */
-function repo(): { dir: string; git: (...args: string[]) => string; edit: (file: string, from: string, to: string) => void } {
+function repo(): PrRepository & { edit: (file: string, from: string, to: string) => void } {
   const dir = path.join(tmp, `shop${n++}`);
   cpSync(path.join(repoRoot, 'examples', 'efcore'), dir, { recursive: true, filter: (src) => !/[/\\](bin|obj)$/.test(src) });
-  const git = gitIn(dir);
-  git('init', '-q', '-b', 'main');
-  git('add', '.');
-  git('commit', '-qm', 'base');
-  git('checkout', '-q', '-b', 'pr');
   return {
-    dir,
-    git,
+    ...prRepository(dir),
     edit: (file, from, to) => {
       const full = path.join(dir, file);
       const text = readFileSync(full, 'utf8');

@@ -8,6 +8,7 @@ import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js
 import { withScratchDatabase } from '../../postgres/scratch.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import type { CommandContext } from '../context.js';
+import { libpqEnvironment } from '../../postgres/libpq-env.js';
 
 export async function scratchCommand(context: CommandContext, command: readonly string[]): Promise<number> {
   const [program, ...args] = command;
@@ -20,18 +21,6 @@ export async function scratchCommand(context: CommandContext, command: readonly 
     reporter.info(`scratch database ${db.displayUrl}`);
     return runChild(program, args, { ...context.env, DATABASE_URL: db.url, ...libpqEnvironment(db.url) });
   });
-}
-
-/** libpq's environment variables for a connection string, so psql, pg_dump and friends just work. */
-export function libpqEnvironment(connectionString: string): Record<string, string> {
-  const url = new URL(connectionString);
-  return {
-    PGHOST: url.hostname,
-    PGPORT: url.port || '5432',
-    PGUSER: decodeURIComponent(url.username),
-    PGPASSWORD: decodeURIComponent(url.password),
-    PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
-  };
 }
 
 function runChild(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
