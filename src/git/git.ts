@@ -78,16 +78,21 @@ export async function resolveBase(cwd: string, explicit: string | undefined, env
       `cannot find the base branch (tried ${candidates.join(', ')}); pass --base REF, or fetch it (actions/checkout with fetch-depth: 0)`,
     );
   }
+  let shallow = false;
   for (let attempt = 0; attempt < 6; attempt++) {
     const merged = await git(['merge-base', baseTip, 'HEAD'], cwd);
     if (merged.code === 0) return { mergeBase: merged.stdout.trim(), baseTip, baseRef };
-    const shallow = (await git(['rev-parse', '--is-shallow-repository'], cwd)).stdout.trim() === 'true';
-    if (!shallow) break;
-    await git(['fetch', '--no-tags', `--deepen=${50 * 2 ** attempt}`, 'origin'], cwd);
+    shallow = (await git(['rev-parse', '--is-shallow-repository'], cwd)).stdout.trim() === 'true';
+    if (!shallow || attempt === 5) break;
+    // Deepen both sides: 50, 100, 200, 400, 800 commits (1,550 in all), then give up.
+    const fetched = await git(['fetch', '--no-tags', `--deepen=${50 * 2 ** attempt}`, 'origin'], cwd);
+    if (fetched.code !== 0) break;
   }
   throw new DriftGuardError(
     'USAGE',
-    `no common history between HEAD and ${baseRef} (the clone is too shallow); use actions/checkout with fetch-depth: 0, or pass --base`,
+    shallow
+      ? `HEAD and ${baseRef} have no common commit in this shallow clone, even deepened; use actions/checkout with fetch-depth: 0, or pass --base`
+      : `HEAD and ${baseRef} share no history; pass --base with the branch this one was made from`,
   );
 }
 
