@@ -170,13 +170,11 @@ function pipeArchive(ref: string, relative: string, cwd: string, target: string)
     let stderr = '';
     archive.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    let archiveCode: number | null = null;
-    archive.on('close', (code) => (archiveCode = code));
-    tar.on('close', (code) => {
-      if (archiveCode === 0 && code === 0) resolve();
-      else reject(new DriftGuardError('USAGE', `cannot read ${relative} at git:${ref}: ${stderr.trim().split('\n')[0] ?? 'git archive failed'}`));
-    });
-    archive.on('error', reject);
-    tar.on('error', reject);
+    // Both processes must have exited (in either order) before the outcome is known.
+    const exited = (child: typeof archive | typeof tar): Promise<number | null> => new Promise((done, fail) => child.on('close', done).on('error', fail));
+    Promise.all([exited(archive), exited(tar)]).then(([archiveCode, tarCode]) => {
+      if (archiveCode === 0 && tarCode === 0) resolve();
+      else reject(new DriftGuardError('USAGE', `cannot read ${relative} at git:${ref}: ${stderr.trim().split('\n')[0] || `git archive exited with ${archiveCode}, tar with ${tarCode}`}`));
+    }, reject);
   });
 }
