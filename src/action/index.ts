@@ -1,19 +1,24 @@
-// The GitHub Action: reads inputs, runs the PR gate, writes the job summary, one sticky PR comment,
-// annotations and outputs. The job fails in exactly one place, at the bottom of this file.
+// The GitHub Action: reads inputs, runs the PR gate (mode: check) or the drift report (mode: drift),
+// writes the job summary, one sticky PR comment or one drift issue, annotations and outputs. The
+// job fails in exactly one place, at the bottom of this file.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
-import { DriftGuardError, describeError, isDriftGuardError } from '../errors.js';
+import { describeError, isDriftGuardError } from '../errors.js';
 import { runCheck, type CheckResult } from '../gate/check.js';
+import { runDrift, type DriftResult } from '../ops/drift.js';
+import { productionTarget } from '../ops/production.js';
+import { driftVerdictLine, renderDriftMarkdown } from '../report/render-drift.js';
 import { postgresOptionsFromConfig } from '../postgres/options-from-config.js';
 import type { Finding } from '../report/finding.js';
 import { renderCheckMarkdown, verdictLine } from '../report/render-check.js';
 import type { Reporter } from '../util/reporter.js';
 import { maskSecrets, passwordOf, registerConnectionString } from '../util/secrets.js';
-import { readInputs, shouldFail } from './inputs.js';
+import { readInputs, shouldFail, type ActionInputs } from './inputs.js';
+import { syncDriftIssue } from './drift-issue.js';
 import { upsertComment } from './sticky-comment.js';
 
 interface Outcome {
@@ -35,19 +40,19 @@ const reporter: Reporter = {
 
 async function main(): Promise<Outcome> {
   const inputs = readInputs((name) => core.getInput(name));
-  if (inputs.mode === 'drift') throw new DriftGuardError('USAGE', 'mode: drift arrives with the production tools; use mode: check');
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
   const cwd = path.resolve(workspace, inputs.workingDirectory);
   const env: NodeJS.ProcessEnv = { ...process.env };
-  if (inputs.databaseUrl !== undefined) {
-    registerConnectionString(inputs.databaseUrl);
-    core.setSecret(inputs.databaseUrl);
-    const password = passwordOf(inputs.databaseUrl);
-    if (password !== undefined) core.setSecret(password);
-  }
+  for (const url of [inputs.databaseUrl, inputs.productionUrl]) if (url !== undefined) maskForGitHub(url);
   const loaded = withOverrides(loadConfig({ cwd, configPath: inputs.config }), inputs.postgresVersion);
   if (inputs.databaseUrl !== undefined) env[loaded.config.postgres['url-env']] = inputs.databaseUrl;
+  if (inputs.productionUrl !== undefined) env[loaded.config.production['url-env']] = inputs.productionUrl;
+  const production = env[loaded.config.production['url-env']];
+  if (production !== undefined) maskForGitHub(production);
+  return inputs.mode === 'drift' ? driftMode(inputs, loaded, cwd, env) : checkMode(inputs, loaded, cwd, workspace, env);
+}
 
+async function checkMode(inputs: ActionInputs, loaded: LoadedConfig, cwd: string, workspace: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
   const pullRequest = github.context.payload.pull_request as { number: number; base?: { sha?: string }; labels?: { name?: string }[] } | undefined;
   const base = inputs.baseRef ?? pullRequest?.base?.sha;
   const result = await runCheck({
@@ -63,18 +68,7 @@ async function main(): Promise<Outcome> {
   const markdown = maskSecrets(renderCheckMarkdown(result));
   await core.summary.addRaw(markdown, true).write();
   annotate(result.findings, cwd, workspace);
-  const reportPath = writeReport(result);
-  const counts = {
-    errors: result.findings.filter((f) => f.severity === 'error').length,
-    warnings: result.findings.filter((f) => f.severity === 'warning').length,
-    notices: result.findings.filter((f) => f.severity === 'notice').length,
-  };
-  core.setOutput('result', result.verdict);
-  core.setOutput('errors', counts.errors);
-  core.setOutput('warnings', counts.warnings);
-  core.setOutput('notices', counts.notices);
-  core.setOutput('schema-changes', result.schemaChanges.length);
-  core.setOutput('report', reportPath);
+  const counts = setOutputs(result.verdict, result.findings, result.schemaChanges.length, writeReport(result));
 
   if (inputs.comment && pullRequest !== undefined) {
     if (inputs.githubToken === undefined) core.notice('no github-token: the report is only in the job summary');
@@ -88,6 +82,50 @@ async function main(): Promise<Outcome> {
   return shouldFail(inputs.failOn, counts) ? { failure: maskSecrets(verdictLine(result)) } : {};
 }
 
+async function driftMode(inputs: ActionInputs, loaded: LoadedConfig, cwd: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
+  const result = await runDrift({ loaded, cwd, env, reporter, postgres: postgresOptionsFromConfig(loaded, env, reporter), production: productionTarget(loaded, env) });
+  const markdown = maskSecrets(renderDriftMarkdown(result));
+  await core.summary.addRaw(markdown, true).write();
+  for (const finding of result.findings) annotateOne(finding, undefined);
+  const counts = setOutputs(result.verdict, result.findings, result.schemaChanges.length, writeReport(result));
+  if (inputs.issue) {
+    if (inputs.githubToken === undefined) core.notice('no github-token: the drift report is only in the job summary');
+    else {
+      const { serverUrl, runId } = github.context;
+      const runUrl = runId === undefined || runId === 0 ? undefined : `${serverUrl}/${github.context.repo.owner}/${github.context.repo.repo}/actions/runs/${runId}`;
+      const outcome = await syncDriftIssue(github.getOctokit(inputs.githubToken), github.context.repo, { drift: result.verdict === 'drift', body: markdown, label: inputs.issueLabel, runUrl });
+      if (outcome.result === 'skipped') core.notice(outcome.reason);
+      else if (outcome.result !== 'none') core.info(`${outcome.result} the drift issue: ${outcome.url}`);
+    }
+  }
+  const line = maskSecrets(driftVerdictLine(result));
+  core.info(line);
+  return shouldFail(inputs.failOn, counts) ? { failure: line } : {};
+}
+
+/** The URL and its password as GitHub log secrets, and as drift-guard secrets. */
+function maskForGitHub(url: string): void {
+  registerConnectionString(url);
+  core.setSecret(url);
+  const password = passwordOf(url);
+  if (password !== undefined) core.setSecret(password);
+}
+
+function setOutputs(verdict: string, findings: readonly Finding[], schemaChanges: number, reportPath: string): { errors: number; warnings: number; notices: number } {
+  const counts = {
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length,
+    notices: findings.filter((f) => f.severity === 'notice').length,
+  };
+  core.setOutput('result', verdict);
+  core.setOutput('errors', counts.errors);
+  core.setOutput('warnings', counts.warnings);
+  core.setOutput('notices', counts.notices);
+  core.setOutput('schema-changes', schemaChanges);
+  core.setOutput('report', reportPath);
+  return counts;
+}
+
 function withOverrides(loaded: LoadedConfig, postgresVersion: number | undefined): LoadedConfig {
   if (postgresVersion === undefined) return loaded;
   return { ...loaded, config: { ...loaded.config, postgres: { ...loaded.config.postgres, version: postgresVersion } } };
@@ -95,22 +133,23 @@ function withOverrides(loaded: LoadedConfig, postgresVersion: number | undefined
 
 /** One annotation per finding, on its file and line (paths relative to the workspace). */
 function annotate(findings: readonly Finding[], cwd: string, workspace: string): void {
-  for (const finding of findings) {
-    const file = finding.file === undefined ? undefined : path.relative(workspace, path.resolve(cwd, finding.file));
-    const properties: core.AnnotationProperties = {
-      title: `drift-guard ${finding.code}`,
-      ...(file === undefined ? {} : { file }),
-      ...(finding.line === undefined ? {} : { startLine: finding.line }),
-      ...(finding.column === undefined ? {} : { startColumn: finding.column }),
-    };
-    const message = maskSecrets(finding.message);
-    if (finding.severity === 'error') core.error(message, properties);
-    else if (finding.severity === 'warning') core.warning(message, properties);
-    else core.notice(message, properties);
-  }
+  for (const finding of findings) annotateOne(finding, finding.file === undefined ? undefined : path.relative(workspace, path.resolve(cwd, finding.file)));
 }
 
-function writeReport(result: CheckResult): string {
+function annotateOne(finding: Finding, file: string | undefined): void {
+  const properties: core.AnnotationProperties = {
+    title: `drift-guard ${finding.code}`,
+    ...(file === undefined ? {} : { file }),
+    ...(file === undefined || finding.line === undefined ? {} : { startLine: finding.line }),
+    ...(file === undefined || finding.column === undefined ? {} : { startColumn: finding.column }),
+  };
+  const message = maskSecrets(finding.message);
+  if (finding.severity === 'error') core.error(message, properties);
+  else if (finding.severity === 'warning') core.warning(message, properties);
+  else core.notice(message, properties);
+}
+
+function writeReport(result: CheckResult | DriftResult): string {
   const dir = process.env.RUNNER_TEMP ?? process.cwd();
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'drift-guard-report.json');

@@ -13,6 +13,11 @@ export interface ActionInputs {
   readonly comment: boolean;
   readonly githubToken: string | undefined;
   readonly mode: 'check' | 'drift';
+  /** mode: drift - the production database (else the variable production.url-env names). */
+  readonly productionUrl: string | undefined;
+  /** mode: drift - keep one open issue while drift exists, closed when it is gone. */
+  readonly issue: boolean;
+  readonly issueLabel: string;
 }
 
 export type InputReader = (name: string) => string;
@@ -32,6 +37,9 @@ export function readInputs(input: InputReader): ActionInputs {
     comment: parseBoolean('comment', optional('comment') ?? 'true'),
     githubToken: optional('github-token'),
     mode: oneOf('mode', optional('mode') ?? 'check', ['check', 'drift'] as const),
+    productionUrl: parseDatabaseUrl(optional('production-url'), 'production-url'),
+    issue: parseBoolean('issue', optional('issue') ?? 'true'),
+    issueLabel: optional('issue-label') ?? 'schema-drift',
   };
 }
 
@@ -42,9 +50,9 @@ export function parseVersion(value: string | undefined): number | undefined {
   return major;
 }
 
-export function parseDatabaseUrl(value: string | undefined): string | undefined {
+export function parseDatabaseUrl(value: string | undefined, name = 'database-url'): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^postgres(ql)?:\/\//i.test(value)) throw new DriftGuardError('USAGE', 'input database-url must be a postgres:// or postgresql:// URL');
+  if (!/^postgres(ql)?:\/\//i.test(value)) throw new DriftGuardError('USAGE', `input ${name} must be a postgres:// or postgresql:// URL`);
   return value;
 }
 

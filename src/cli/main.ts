@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
+import { driftCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -189,6 +190,16 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--json', 'same as --format json')
     .action(async (options: { base?: string; label: string[]; format: 'text' | 'markdown' | 'json'; json?: boolean }) => {
       exitCode = await checkCommand(context(), { base: options.base, labels: options.label, format: options.json === true ? 'json' : options.format });
+    });
+
+  program
+    .command('drift')
+    .description('production against its migrations: model, migration history, and schema (exit 1 on drift); the URL comes from production.url-env')
+    .option('--no-model-check', 'skip the model check (it builds EF Core projects)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { modelCheck: boolean; format: 'text' | 'markdown' | 'json'; json?: boolean }) => {
+      exitCode = await driftCommand(context(), { modelCheck: options.modelCheck, format: options.json === true ? 'json' : options.format });
     });
 
   try {

@@ -70,6 +70,19 @@ const databaseSchema = z
   })
   .describe('The database the migration commands work on.');
 
+const productionSchema = z
+  .strictObject({
+    'url-env': envVarName.default('PROD_DATABASE_URL').describe('Environment variable holding the production database URL (deploy, backup, drift, baseline). Never put the URL in this file.'),
+    'backup-dir': z.string().min(1).default('backups').describe('Where deploy and backup write pg_dump backups, relative to this file.'),
+    keep: z.int().min(1).max(1000).default(10).describe('How many backups of a database to keep; older ones are deleted after a verified new one is written.'),
+    'lock-timeout': z.int().min(1).max(86_400).default(300).describe('Seconds a deploy waits for another deploy of the same database before giving up.'),
+    'health-urls': z.array(z.string().regex(/^https?:\/\//, { error: 'must be an http:// or https:// URL' })).default([]).describe('HTTP endpoints that must answer 2xx after a deploy.'),
+    'health-sql': z.string().min(1).optional().describe('A SQL probe run against production after a deploy (e.g. SELECT 1 FROM orders LIMIT 1); it must succeed.'),
+    'health-timeout': z.int().min(1).max(600).default(10).describe('Seconds each health request may take.'),
+    'health-retries': z.int().min(0).max(100).default(5).describe('Retries (2 s apart) before a health check fails.'),
+  })
+  .describe('Production: deploy, backups, drift reports.');
+
 const sqlSchema = z
   .strictObject({
     dir: z
@@ -178,6 +191,7 @@ export const configSchema = z
     command: commandSchema.default(() => commandSchema.parse({})),
     postgres: postgresSchema.default(() => postgresSchema.parse({})),
     database: databaseSchema.default(() => databaseSchema.parse({})),
+    production: productionSchema.default(() => productionSchema.parse({})),
     sql: sqlSchema.default(() => sqlSchema.parse({})),
     schema: schemaSettings.default(() => schemaSettings.parse({})),
     check: checkSchema.default(() => checkSchema.parse({})),

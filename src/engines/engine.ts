@@ -13,6 +13,8 @@ export interface EngineCapabilities {
   readonly rollback: boolean;
   /** A model to compare migrations with (EF's model; the SQL engine's declarative schema file). */
   readonly modelCheck: boolean;
+  /** Reads a database's migration history (status); engine: command leaves that to the user's tool. */
+  readonly history: boolean;
 }
 
 export interface RunContext {

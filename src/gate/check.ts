@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load-config.js';
 import type { Layout, Migration } from '../engines/sql/layout.js';
 import { discover, migrateDown, migrateUp, type SqlMigrations } from '../engines/sql/migrator.js';
 import { resolveSqlMigrations } from '../engines/sql/project.js';
-import { changedFiles, extractDirectory, repositoryRoot, resolveBase, type BaseResolution } from '../git/git.js';
+import { extractDirectory, repositoryRoot, resolveBase, type BaseResolution } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withPostgresServer, type PostgresOptions, type ScratchDatabase } from '../postgres/scratch.js';
 import type { Finding, Severity } from '../report/finding.js';
@@ -23,6 +23,7 @@ import { erDiagram } from '../report/er-diagram.js';
 import { runCommandCheck } from './command-check.js';
 import { runEfCoreCheck } from './efcore-check.js';
 import { squawkLint } from './lint.js';
+import { phaseTimer, type PhaseTiming } from '../util/phases.js';
 import type { Reporter } from '../util/reporter.js';
 
 export const CHECK_REPORT_VERSION = 1;
@@ -38,10 +39,7 @@ export interface CheckOptions {
   readonly labels?: readonly string[];
 }
 
-export interface PhaseTiming {
-  readonly phase: string;
-  readonly ms: number;
-}
+export type { PhaseTiming } from '../util/phases.js';
 
 export interface CheckResult {
   readonly version: typeof CHECK_REPORT_VERSION;
@@ -58,15 +56,7 @@ export interface CheckResult {
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (options.loaded.config.engine === 'efcore') return runEfCoreCheck(options);
   if (options.loaded.config.engine === 'command') return runCommandCheck(options);
-  const timings: PhaseTiming[] = [];
-  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await options.reporter.step(phase, fn);
-    } finally {
-      timings.push({ phase, ms: Math.round(performance.now() - started) });
-    }
-  };
+  const { timings, timed } = phaseTimer(options.reporter);
   const { loaded, cwd } = options;
   const head = resolveSqlMigrations(loaded, cwd, {});
   const repo = await repositoryRoot(cwd);
@@ -271,7 +261,7 @@ export function hazardFindings(changes: readonly Change[], added: readonly { fil
   return findings;
 }
 
-function schemaFileFindings(loaded: LoadedConfig, root: string, headSchema: SchemaModel): Finding[] {
+export function schemaFileFindings(loaded: LoadedConfig, root: string, headSchema: SchemaModel): Finding[] {
   const configured = loaded.config.sql['schema-file'];
   if (configured === undefined) return [];
   const file = path.resolve(root, configured);

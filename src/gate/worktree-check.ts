@@ -17,8 +17,9 @@ import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
+import { phaseTimer } from '../util/phases.js';
 import type { Reporter } from '../util/reporter.js';
-import { assembleResult, hazardFindings, type CheckOptions, type CheckResult, type PhaseTiming } from './check.js';
+import { assembleResult, hazardFindings, type CheckOptions, type CheckResult } from './check.js';
 import { squawkLint, type LintInput } from './lint.js';
 
 /** What the worktree gate needs to know about one engine. */
@@ -52,15 +53,7 @@ export const compareIds = (a: string, b: string): number => a.localeCompare(b, '
 
 export async function runWorktreeCheck(options: CheckOptions, adapter: WorktreeAdapter): Promise<CheckResult> {
   const { loaded, cwd, reporter } = options;
-  const timings: PhaseTiming[] = [];
-  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await reporter.step(phase, fn);
-    } finally {
-      timings.push({ phase, ms: Math.round(performance.now() - started) });
-    }
-  };
+  const { timings, timed } = phaseTimer(reporter);
   const repo = await repositoryRoot(cwd);
   const base = await resolveBase(cwd, options.base, options.env);
   const root = projectRoot(loaded, cwd);

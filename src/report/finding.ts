@@ -32,7 +32,13 @@ export type FindingCode =
   | 'ROLLBACK_NOT_CHECKED'
   | 'SCHEMA_FILE_STALE'
   | 'ENTITY_WITHOUT_MIGRATION'
-  | 'LINT';
+  | 'LINT'
+  // Production: drift, deploy, baseline
+  | 'PRODUCTION_DRIFT'
+  | 'NO_MIGRATION_HISTORY'
+  | 'MIGRATION_PENDING'
+  | 'HISTORY_NOT_CHECKED'
+  | 'DRIFT_INCOMPLETE';
 
 export interface Finding {
   readonly check: string;

@@ -40,34 +40,38 @@ export function renderCheckText(result: CheckResult, t: TextStyle): string {
 
 export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT): string {
   const head = [COMMENT_MARKER, `### ${ICON[result.verdict === 'fail' ? 'error' : result.verdict === 'warn' ? 'warning' : 'notice'].replace('ℹ️', '✅')} ${escapeMarkdown(verdictLine(result))}`, ''];
-  const findings: string[] = [];
-  if (result.findings.length > 0) {
-    findings.push('| | code | where | message |', '|---|---|---|---|');
-    for (const f of result.findings) {
-      const where = f.file === undefined ? '' : `\`${f.file.replace(/`/g, "'")}${f.line === undefined ? '' : `:${f.line}`}\``;
-      findings.push(`| ${ICON[f.severity]} | \`${f.code}\` | ${where} | ${escapeMarkdown(f.message).replace(/\n/g, ' ')} |`);
-    }
-    findings.push('');
-  }
-  const schema: string[] = [];
-  if (result.schemaChanges.length > 0) {
-    schema.push('<details open><summary>What this PR does to the schema</summary>', '');
-    for (const [table, changes] of byTable(result.schemaChanges)) {
-      schema.push(`**${table === '' ? 'Schema objects' : escapeMarkdown(table)}**`, '');
-      for (const change of changes) {
-        schema.push(`- ${escapeMarkdown(change.description)}${change.hazards.map((h) => ` ⚠️ \`${h.code}\``).join('')}`);
-      }
-      schema.push('');
-    }
-    schema.push('</details>', '');
-  }
+  const findings = findingsTable(result.findings);
+  const schema = changesByTable(result.schemaChanges, 'What this PR does to the schema');
   if (result.diagram !== undefined) schema.push('<details><summary>Tables this PR touches</summary>', '', '```mermaid', result.diagram, '```', '', '</details>', '');
   const tail = [`<sub>${result.timings.map((p) => `${escapeMarkdown(p.phase)} ${(p.ms / 1000).toFixed(1)} s`).join(' · ')} · base ${escapeMarkdown(result.base.ref)} \`${result.base.mergeBase.slice(0, 12)}\`</sub>`];
   return fitWithin([head, findings, schema, tail], limit);
 }
 
+/** The findings as a markdown table (empty when there are none). */
+export function findingsTable(findings: readonly Finding[]): string[] {
+  if (findings.length === 0) return [];
+  const rows = ['| | code | where | message |', '|---|---|---|---|'];
+  for (const f of findings) {
+    const where = f.file === undefined ? '' : `\`${f.file.replace(/`/g, "'")}${f.line === undefined ? '' : `:${f.line}`}\``;
+    rows.push(`| ${ICON[f.severity]} | \`${f.code}\` | ${where} | ${escapeMarkdown(f.message).replace(/\n/g, ' ')} |`);
+  }
+  return [...rows, ''];
+}
+
+/** Schema changes grouped by table, with their hazards, in an open <details> block. */
+export function changesByTable(changes: readonly Change[], title: string): string[] {
+  if (changes.length === 0) return [];
+  const lines = [`<details open><summary>${escapeMarkdown(title)}</summary>`, ''];
+  for (const [table, group] of byTable(changes)) {
+    lines.push(`**${table === '' ? 'Schema objects' : escapeMarkdown(table)}**`, '');
+    for (const change of group) lines.push(`- ${escapeMarkdown(change.description)}${change.hazards.map((h) => ` ⚠️ \`${h.code}\``).join('')}`);
+    lines.push('');
+  }
+  return [...lines, '</details>', ''];
+}
+
 /** Joins the sections; when too long, cuts whole lines from the longest section and says so. */
-function fitWithin(sections: string[][], limit: number): string {
+export function fitWithin(sections: string[][], limit: number): string {
   const join = (parts: string[][]): string => parts.map((p) => p.join('\n')).join('\n');
   let text = join(sections);
   if (text.length <= limit) return text;

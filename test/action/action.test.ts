@@ -1,65 +1,14 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle, gitIn } from '../helpers.js';
+import { FakeGitHub } from './fake-github.js';
+import { withClient } from '../../src/postgres/client.js';
+import { cleanEnv, runCli, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle, gitIn } from '../helpers.js';
 
 // The Action as GitHub runs it: `node dist/index.js` with INPUT_* variables, a pull_request event
 // file, GITHUB_STEP_SUMMARY/GITHUB_OUTPUT files, and a local HTTP server playing GitHub's REST API.
-
-interface ApiCall {
-  readonly method: string;
-  readonly url: string;
-  readonly body?: { body?: string };
-}
-
-class FakeGitHub {
-  readonly calls: ApiCall[] = [];
-  comments: { id: number; body: string; html_url: string }[] = [];
-  forbidCreate = false;
-  private server = http.createServer((req, res) => this.handle(req, res));
-  port = 0;
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    let raw = '';
-    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-    req.on('end', () => {
-      const body = raw === '' ? undefined : (JSON.parse(raw) as { body?: string });
-      this.calls.push({ method: req.method ?? '', url: req.url ?? '', ...(body === undefined ? {} : { body }) });
-      const send = (status: number, payload: unknown): void => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(payload));
-      };
-      const url = req.url ?? '';
-      if (req.method === 'GET' && /^\/repos\/acme\/shop\/issues\/7\/comments/.test(url)) return send(200, this.comments);
-      if (req.method === 'POST' && url === '/repos/acme/shop/issues/7/comments') {
-        if (this.forbidCreate) return send(403, { message: 'Resource not accessible by integration' });
-        const comment = { id: 100 + this.comments.length, body: body?.body ?? '', html_url: `http://example.invalid/c/${this.comments.length}` };
-        this.comments.push(comment);
-        return send(201, comment);
-      }
-      const patch = /^\/repos\/acme\/shop\/issues\/comments\/(\d+)$/.exec(url);
-      if (req.method === 'PATCH' && patch !== null) {
-        const comment = this.comments.find((c) => c.id === Number(patch[1]));
-        if (comment === undefined) return send(404, { message: 'Not Found' });
-        comment.body = body?.body ?? '';
-        return send(200, comment);
-      }
-      send(404, { message: `no fake for ${req.method} ${url}` });
-    });
-  }
-}
 
 const tmp = makeTempDir('dg-action-');
 let server: PostgresServerHandle;
@@ -92,13 +41,16 @@ afterAll(async () => {
   removeDir(tmp);
 });
 
-async function runAction(inputs: Record<string, string>, run: number): Promise<{ code: number | null; stdout: string; summary: string; outputs: string; report: string | undefined }> {
+async function runAction(inputs: Record<string, string>, run: number, event: 'pull_request' | 'schedule' = 'pull_request'): Promise<{ code: number | null; stdout: string; summary: string; outputs: string; report: string | undefined }> {
   const dir = path.join(tmp, `run${run}`);
-  writeTree(dir, { 'summary.md': '', 'outputs.txt': '', 'event.json': JSON.stringify({ pull_request: { number: 7, base: { sha: baseSha }, labels: [] }, repository: { name: 'shop', owner: { login: 'acme' } } }) });
+  const payload = event === 'pull_request' ? { pull_request: { number: 7, base: { sha: baseSha }, labels: [] }, repository: { name: 'shop', owner: { login: 'acme' } } } : { schedule: '0 6 * * *', repository: { name: 'shop', owner: { login: 'acme' } } };
+  writeTree(dir, { 'summary.md': '', 'outputs.txt': '', 'event.json': JSON.stringify(payload) });
   const env: NodeJS.ProcessEnv = {
     ...cleanEnv(),
     GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_NAME: event,
+    GITHUB_RUN_ID: '4242',
+    GITHUB_SERVER_URL: 'https://github.example',
     GITHUB_EVENT_PATH: path.join(dir, 'event.json'),
     GITHUB_REPOSITORY: 'acme/shop',
     GITHUB_API_URL: `http://127.0.0.1:${github.port}`,
@@ -189,6 +141,60 @@ describe('the GitHub Action (dist/index.js)', () => {
       const bad = await runAction({ 'fail-on': 'sometimes' }, 5);
       expect(bad.code).toBe(1);
       expect(bad.stdout).toContain('::error::input fail-on must be one of error, warning, never, got "sometimes"');
+    });
+  });
+
+  it('mode: drift opens one labelled issue while production drifts, updates it, and closes it when the drift is gone', async () => {
+    await server.withDatabase(async (production) => {
+      const password = decodeURIComponent(new URL(production.url).password);
+      const migrated = await runCli(['migrate', '--database-url', production.url], { cwd: project, env: cleanEnv() });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      await withClient(production.url, (client) => client.query('ALTER TABLE users ADD COLUMN nickname text'));
+      github.issues = [];
+      const drift = { mode: 'drift', 'production-url': production.url, comment: 'false' };
+
+      const first = await runAction(drift, 10, 'schedule');
+      expect(first.code, first.stdout).toBe(1);
+      expect(first.stdout.match(/^::error::/gm)).toHaveLength(1);
+      expect(first.stdout).toMatch(/::error title=drift-guard PRODUCTION_DRIFT::production has column public\.users\.nickname text/);
+      expect(first.summary).toContain('has drifted (1 error, 1 schema difference)');
+      expect(first.outputs).toMatch(/result<<.*\ndrift\n/);
+      expect(github.issues).toHaveLength(1);
+      expect(github.issues[0]).toMatchObject({ title: 'Production schema drift', state: 'open', labels: [{ name: 'schema-drift' }] });
+      expect(github.issues[0]!.body).toContain('<!-- drift-guard:drift -->');
+
+      await withClient(production.url, (client) => client.query('ALTER TABLE users ADD COLUMN second text'));
+      const second = await runAction(drift, 11, 'schedule');
+      expect(second.code).toBe(1);
+      expect(github.issues).toHaveLength(1);
+      expect(github.issues[0]!.body).toContain('has drifted (2 errors, 2 schema differences)');
+
+      await withClient(production.url, (client) => client.query('ALTER TABLE users DROP COLUMN nickname, DROP COLUMN second'));
+      const third = await runAction(drift, 12, 'schedule');
+      expect(third.code, third.stdout).toBe(0);
+      expect(third.outputs).toMatch(/result<<.*\nclean\n/);
+      expect(github.issues[0]).toMatchObject({ state: 'closed', state_reason: 'completed' });
+      expect(github.issues[0]!.comments).toEqual(['The drift is gone: production matches its migrations again ([run](https://github.example/acme/shop/actions/runs/4242)). Closing.']);
+
+      const visible = (stdout: string): string => stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+      for (const text of [visible(first.stdout), first.summary, first.report ?? '', visible(second.stdout), visible(third.stdout), ...github.issues.map((i) => i.body)]) expect(text).not.toContain(password);
+    });
+  });
+
+  it('mode: drift without issue permissions reports in the summary and says what permission is missing', async () => {
+    await server.withDatabase(async (production) => {
+      expect((await runCli(['migrate', '--database-url', production.url], { cwd: project, env: cleanEnv() })).code).toBe(0);
+      await withClient(production.url, (client) => client.query('CREATE INDEX users_email ON users (email)'));
+      github.issues = [];
+      github.forbidCreate = true;
+      try {
+        const result = await runAction({ mode: 'drift', 'production-url': production.url, 'fail-on': 'never' }, 13, 'schedule');
+        expect(result.code, result.stdout).toBe(0);
+        expect(result.stdout).toContain('::notice::the token cannot manage issues (HTTP 403); give the workflow "permissions: issues: write"');
+        expect(result.summary).toContain('has drifted');
+      } finally {
+        github.forbidCreate = false;
+      }
     });
   });
 });

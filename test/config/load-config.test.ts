@@ -87,7 +87,7 @@ describe('config parsing', () => {
       '.drift-guard.yml:2:3: unknown key "provder" in postgres; did you mean "provider"?',
       '.drift-guard.yml:3:12: postgres.version must be a whole number, got "x"',
       '.drift-guard.yml:4:20: postgres.startup-timeout must be at least 1, got 0',
-      '.drift-guard.yml:5:1: unknown key "extra"; valid keys: engine, efcore, command, postgres, database, sql, schema, check',
+      '.drift-guard.yml:5:1: unknown key "extra"; valid keys: engine, efcore, command, postgres, database, production, sql, schema, check',
     ]);
   });
 

@@ -5,7 +5,7 @@ import type { SqlLayoutSetting } from '../../config/config-schema.js';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { createEngine } from '../../engines/create-engine.js';
 import type { Engine, RunContext } from '../../engines/engine.js';
-import { LAYOUTS, resolveSqlMigrations } from '../../engines/sql/project.js';
+import { LAYOUTS } from '../../engines/sql/project.js';
 import type { MigrationStatus } from '../../engines/sql/integrity.js';
 import type { RunOutcome } from '../../engines/sql/migrator.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';

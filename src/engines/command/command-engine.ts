@@ -30,7 +30,7 @@ export function commandEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Pro
 
   return {
     name: 'command',
-    capabilities: { rollback: config.rollback !== undefined, modelCheck: config['model-check'] !== undefined },
+    capabilities: { rollback: config.rollback !== undefined, modelCheck: config['model-check'] !== undefined, history: false },
     location: root,
     details: { apply: config.apply ?? '(not set)', rollback: config.rollback ?? '(not set)', 'model-check': config['model-check'] ?? '(not set)' },
     async migrate(context, options) {

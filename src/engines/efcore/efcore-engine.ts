@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { introspectUrl } from '../../introspect/introspect.js';
+import { withClient } from '../../postgres/client.js';
 import { withPostgresServer, type PostgresOptions } from '../../postgres/scratch.js';
+import { quoteIdent } from '../../postgres/sql.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { diffSchemas } from '../../schema/diff.js';
 import { HISTORY_TABLES } from '../../schema/rows-to-model.js';
@@ -101,6 +103,15 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     return { ok: false, results, findings: [finding] };
   };
 
+  const historyIds = (url: string): Promise<string[]> =>
+    withClient(url, async (client) => {
+      const table = `${config['history-schema'] === undefined ? '' : `${quoteIdent(config['history-schema'])}.`}${quoteIdent(config['history-table'])}`;
+      const exists = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
+      if (exists.rows[0]?.found !== true) return [];
+      const rows = await client.query<{ id: string }>(`SELECT "MigrationId" AS id FROM ${table} ORDER BY 1`);
+      return rows.rows.map((r) => r.id);
+    });
+
   const resolveTarget = (migrations: readonly EfMigration[], target: string): EfMigration => {
     const found = migrations.find((m) => m.id === target || m.name === target);
     if (found === undefined) {
@@ -111,7 +122,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
 
   return {
     name: 'efcore',
-    capabilities: { rollback: true, modelCheck: true },
+    capabilities: { rollback: true, modelCheck: true, history: true },
     location: relative(project),
     details: { project: relative(project), historyTable: `${config['history-schema'] === undefined ? '' : `${config['history-schema']}.`}${config['history-table']}` },
 
@@ -157,7 +168,16 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
         state: m.applied === true ? 'applied' : 'pending',
         file: fileOf(m.id, scanned),
       }));
-      return { statuses, findings: scanned.findings };
+      // EF lists only the migrations it has; rows of others (a branch never merged, a deleted
+      // migration) are in the history table alone.
+      const known = new Set(migrations.map((m) => m.id));
+      const unknown = (await historyIds(context.databaseUrl)).filter((id) => !known.has(id));
+      const findings: Finding[] = [...scanned.findings];
+      for (const id of unknown) {
+        statuses.push({ version: id, description: id.replace(/^\d{14}_/, ''), kind: 'versioned', state: 'missing' });
+        findings.push({ check: 'integrity', code: 'MIGRATION_MISSING_ON_DISK', severity: 'error', message: `migration ${id} is recorded in ${config['history-table']} but this project does not have it (a branch never merged, or a deleted migration); restore it or remove its effect and its history row` });
+      }
+      return { statuses, findings };
     },
 
     async create(name) {

@@ -14,7 +14,7 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
   const location = path.relative(cwd, project.dir) || '.';
   return {
     name: 'sql',
-    capabilities: { rollback: true, modelCheck: false },
+    capabilities: { rollback: true, modelCheck: false, history: true },
     location,
     details: { layout: project.layout.name, historyTable: project.layout.historyTable },
     migrate: (context, options) => migrateUp(project, { ...settings, ...context }, options),

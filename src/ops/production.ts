@@ -1,0 +1,26 @@
+// The production database's URL: only ever from the environment variable production.url-env
+// names, registered as a secret the moment it is read.
+
+import type { LoadedConfig } from '../config/load-config.js';
+import { DriftGuardError } from '../errors.js';
+import { registerConnectionString } from '../util/secrets.js';
+
+export interface ProductionTarget {
+  readonly url: string;
+  /** The URL with its password masked, for messages. */
+  readonly display: string;
+  /** The variable it came from, for messages ("PROD_DATABASE_URL"). */
+  readonly variable: string;
+}
+
+export function productionTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv): ProductionTarget {
+  const variable = loaded.config.production['url-env'];
+  const url = env[variable];
+  if (url === undefined || url.trim() === '') {
+    throw new DriftGuardError('USAGE', `no production database: set ${variable} (the variable production.url-env names) to its postgres:// URL`);
+  }
+  if (!/^postgres(ql)?:\/\//i.test(url.trim())) {
+    throw new DriftGuardError('USAGE', `${variable} must be a postgres:// or postgresql:// URL`);
+  }
+  return { url: url.trim(), display: registerConnectionString(url.trim()), variable };
+}
