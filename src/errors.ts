@@ -10,7 +10,8 @@ export type EnvironmentErrorCode =
   | 'DATABASE_UNREACHABLE'
   | 'DATABASE_PERMISSION'
   | 'LOCK_TIMEOUT'
-  | 'TOOL_MISSING';
+  | 'TOOL_MISSING'
+  | 'BACKUP_FAILED';
 export type ErrorCode = UsageErrorCode | EnvironmentErrorCode;
 
 /** Exit codes shared by the CLI and the Action. */

@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
-import { driftCommand } from './commands/ops-commands.js';
+import { backupCommand, deployCommand, driftCommand, restoreCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -118,7 +118,7 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     program
       .command('rollback')
       .description('roll back applied migrations with their down scripts (default: the newest one)')
-      .option('--steps <n>', 'how many migrations to roll back', positiveInteger)
+      .option('--steps <n>', 'how many migrations to roll back', positiveCount('--steps'))
       .option('--to <version>', 'roll back every migration newer than this version (0: all)')
       .option('--dry-run', 'list what would be rolled back; change nothing'),
   ).action(async (options: SqlFlags & { steps?: number; to?: string; dryRun?: boolean }) => {
@@ -202,6 +202,51 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
       exitCode = await driftCommand(context(), { modelCheck: options.modelCheck, format: options.json === true ? 'json' : options.format });
     });
 
+  program
+    .command('deploy')
+    .description('apply pending migrations to production: confirm, lock, pre-flight drift check, verified backup, apply, verify, health check (make migrate-prod)')
+    .option('-y, --yes', 'confirmed (automation; also CONFIRM=YES)')
+    .option('--allow-drift', 'deploy even when production has drifted from its migrations')
+    .option('--rollback-on-failure', 'when anything fails after the apply, roll back to the previous migration')
+    .option('--backup-dir <dir>', 'where the backup goes (default: production.backup-dir)')
+    .option('--keep <n>', 'backups to keep (default: production.keep)', positiveCount('--keep'))
+    .option('--health-url <url>', 'an HTTP endpoint that must answer 2xx afterwards (repeatable; adds to production.health-urls)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { yes?: boolean; allowDrift?: boolean; rollbackOnFailure?: boolean; backupDir?: string; keep?: number; healthUrl: string[]; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await deployCommand(context(), {
+        yes: options.yes === true,
+        allowDrift: options.allowDrift === true,
+        rollbackOnFailure: options.rollbackOnFailure === true,
+        backupDir: options.backupDir,
+        keep: options.keep,
+        healthUrl: options.healthUrl,
+        format: outputFormat(options, 'text') === 'json' ? 'json' : 'text',
+      });
+    });
+
+  program
+    .command('backup')
+    .description('a verified pg_dump -Fc backup of production, with its sha256 and a JSON record; older ones pruned to production.keep')
+    .option('--backup-dir <dir>', 'where it goes (default: production.backup-dir)')
+    .option('--keep <n>', 'backups to keep (default: production.keep)', positiveCount('--keep'))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { backupDir?: string; keep?: number; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await backupCommand(context(), { backupDir: options.backupDir, keep: options.keep, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    });
+
+  program
+    .command('restore')
+    .description('restore a backup in one transaction into DATABASE_URL (or --production), after checking its sha256')
+    .argument('<file>', 'the .dump file')
+    .option('--production', 'restore into production (production.url-env) instead of DATABASE_URL')
+    .option('--database-url <url>', 'the database to restore into (default: database.url-env)')
+    .option('-y, --yes', 'confirmed (automation; also CONFIRM=YES)')
+    .action(async (file: string, options: { production?: boolean; databaseUrl?: string; yes?: boolean }) => {
+      exitCode = await restoreCommand(context(), file, { production: options.production === true, databaseUrl: options.databaseUrl, yes: options.yes === true });
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
@@ -229,10 +274,12 @@ function reportError(error: unknown, terminal: Terminal, env: NodeJS.ProcessEnv)
   return ExitCode.environment;
 }
 
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new DriftGuardError('USAGE', `--steps must be a positive whole number, got "${value}"`);
-  return n;
+function positiveCount(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new DriftGuardError('USAGE', `${flag} must be a positive whole number, got "${value}"`);
+    return n;
+  };
 }
 
 function oneLine(text: string): string {

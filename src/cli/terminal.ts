@@ -7,6 +7,8 @@ import { maskSecrets } from '../util/secrets.js';
 export interface CliStreams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where answers to questions come from; questions are only asked when it is a terminal. */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 export interface TerminalOptions {
@@ -56,6 +58,19 @@ export class Terminal {
   live(text: string | undefined): void {
     if (!this.interactive) return;
     this.streams.stderr.write(`\r\u001b[2K${text === undefined ? '' : maskSecrets(text)}`);
+  }
+
+  /** Asks on stderr and reads one line from a terminal; undefined when stdin is not one. */
+  async ask(question: string): Promise<string | undefined> {
+    const input = this.streams.stdin;
+    if (input === undefined || input.isTTY !== true) return undefined;
+    const readline = await import('node:readline/promises');
+    const rl = readline.createInterface({ input, output: this.streams.stderr, terminal: false });
+    try {
+      return await rl.question(maskSecrets(question));
+    } finally {
+      rl.close();
+    }
   }
 
   style(style: Style, text: string): string {

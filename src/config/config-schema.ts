@@ -79,7 +79,8 @@ const productionSchema = z
     'health-urls': z.array(z.string().regex(/^https?:\/\//, { error: 'must be an http:// or https:// URL' })).default([]).describe('HTTP endpoints that must answer 2xx after a deploy.'),
     'health-sql': z.string().min(1).optional().describe('A SQL probe run against production after a deploy (e.g. SELECT 1 FROM orders LIMIT 1); it must succeed.'),
     'health-timeout': z.int().min(1).max(600).default(10).describe('Seconds each health request may take.'),
-    'health-retries': z.int().min(0).max(100).default(5).describe('Retries (2 s apart) before a health check fails.'),
+    'health-retries': z.int().min(0).max(100).default(5).describe('Retries before a health check fails.'),
+    'health-interval': z.number().min(0).max(60).default(2).describe('Seconds between health check attempts.'),
   })
   .describe('Production: deploy, backups, drift reports.');
 

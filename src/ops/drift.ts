@@ -13,24 +13,18 @@ import { projectRoot } from '../engines/sql/project.js';
 import { applySeverities, schemaFileFindings, type PhaseTiming } from '../gate/check.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { serverVersion } from '../postgres/client.js';
-import { withPostgresServer, type PostgresOptions } from '../postgres/scratch.js';
+import { withPostgresServer } from '../postgres/scratch.js';
 import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
 import { phaseTimer } from '../util/phases.js';
 import type { Reporter } from '../util/reporter.js';
-import type { ProductionTarget } from './production.js';
+import type { ProductionRun } from './production.js';
 
 export const DRIFT_REPORT_VERSION = 1;
 
-export interface DriftOptions {
-  readonly loaded: LoadedConfig;
-  readonly cwd: string;
-  readonly env: NodeJS.ProcessEnv;
-  readonly reporter: Reporter;
-  readonly postgres: PostgresOptions;
-  readonly production: ProductionTarget;
+export interface DriftOptions extends ProductionRun {
   /** Skip the model check (it builds EF projects; the Action may not want that). */
   readonly skipModelCheck?: boolean;
 }

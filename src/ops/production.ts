@@ -2,6 +2,8 @@
 // names, registered as a secret the moment it is read.
 
 import type { LoadedConfig } from '../config/load-config.js';
+import type { PostgresOptions } from '../postgres/scratch.js';
+import type { Reporter } from '../util/reporter.js';
 import { DriftGuardError } from '../errors.js';
 import { registerConnectionString } from '../util/secrets.js';
 
@@ -23,4 +25,15 @@ export function productionTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv): 
     throw new DriftGuardError('USAGE', `${variable} must be a postgres:// or postgresql:// URL`);
   }
   return { url: url.trim(), display: registerConnectionString(url.trim()), variable };
+}
+
+/** What every production operation works with: the project, production, and scratch servers. */
+export interface ProductionRun {
+  readonly loaded: LoadedConfig;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly reporter: Reporter;
+  /** Scratch servers for the schemas production is compared with. */
+  readonly postgres: PostgresOptions;
+  readonly production: ProductionTarget;
 }

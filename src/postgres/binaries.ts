@@ -106,11 +106,12 @@ function hydrateSymlinks(packageRoot: string): void {
   }
 }
 
-function systemBinDirs(env: NodeJS.ProcessEnv): string[] {
+/** Folders that may hold PostgreSQL programs: PATH entries that have `binary`, and the usual install places. */
+export function systemBinDirs(env: NodeJS.ProcessEnv, binary = 'postgres'): string[] {
   const dirs = new Set<string>();
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir === '') continue;
-    const candidate = path.join(dir, exe('postgres'));
+    const candidate = path.join(dir, exe(binary));
     if (existsSync(candidate)) dirs.add(path.dirname(safeRealpath(candidate)));
   }
   const globbed: [string, RegExp, string][] = [
