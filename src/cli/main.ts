@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
-import { backupCommand, deployCommand, driftCommand, restoreCommand } from './commands/ops-commands.js';
+import { backupCommand, baselineCommand, deployCommand, driftCommand, restoreCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -245,6 +245,19 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('-y, --yes', 'confirmed (automation; also CONFIRM=YES)')
     .action(async (file: string, options: { production?: boolean; databaseUrl?: string; yes?: boolean }) => {
       exitCode = await restoreCommand(context(), file, { production: options.production === true, databaseUrl: options.databaseUrl, yes: options.yes === true });
+    });
+
+  program
+    .command('baseline')
+    .description('record the migrations as applied in a database that has their schema but no history (EnsureCreated, by hand); refuses when the schemas differ')
+    .option('--to <migration>', 'the newest migration the database has (default: the last one)')
+    .option('--production', 'the production database (production.url-env) instead of DATABASE_URL')
+    .option('--database-url <url>', 'the database (default: database.url-env)')
+    .option('-y, --yes', 'confirmed (automation; also CONFIRM=YES)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { to?: string; production?: boolean; databaseUrl?: string; yes?: boolean; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await baselineCommand(context(), { to: options.to, production: options.production === true, databaseUrl: options.databaseUrl, yes: options.yes === true, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
     });
 
   try {

@@ -42,6 +42,11 @@ export interface Engine {
   create(name: string, reporter: Reporter): Promise<string[]>;
   /** The SQL of the migrations between two versions, for review. */
   script(options: { from?: string | undefined; to?: string | undefined; idempotent?: boolean }, reporter: Reporter): Promise<string>;
+  /**
+   * Records the migrations up to and including `target` as applied without running them, in one
+   * transaction (a database made by EnsureCreated or by hand); returns the versions recorded.
+   */
+  baseline?(context: Omit<RunContext, 'onEvent'>, options: { target: string }): Promise<string[]>;
   /** Model against migrations (MODEL_PENDING_CHANGES and friends); only when capabilities.modelCheck. */
   checkModel?(reporter: Reporter, options: { secondOpinion: boolean }): Promise<readonly Finding[]>;
 }

@@ -1,4 +1,4 @@
-// Production commands: drift, deploy, backup, restore. The production URL
+// Production commands: drift, deploy, backup, restore, baseline. The production URL
 // only ever comes from the environment variable production.url-env names.
 
 import path from 'node:path';
@@ -7,7 +7,9 @@ import { DriftGuardError } from '../../errors.js';
 import { assertBackupDirUsable, backupDatabase, checkBackupFile, restoreBackup } from '../../ops/backup.js';
 import { runDeploy, type DeployRecord } from '../../ops/deploy.js';
 import { runDrift } from '../../ops/drift.js';
-import { productionTarget, type ProductionRun } from '../../ops/production.js';
+import { runBaseline } from '../../ops/baseline.js';
+import { productionTarget, type ProductionRun, type ProductionTarget } from '../../ops/production.js';
+import type { LoadedConfig } from '../../config/load-config.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { renderDriftMarkdown, renderDriftText } from '../../report/render-drift.js';
 import { renderFindingText } from '../../report/render-text.js';
@@ -111,9 +113,7 @@ export async function backupCommand(context: CommandContext, options: { backupDi
 
 export async function restoreCommand(context: CommandContext, file: string, options: { production: boolean; databaseUrl?: string; yes: boolean }): Promise<number> {
   const loaded = context.config();
-  const target = options.production ? productionTarget(loaded, context.env) : undefined;
-  const url = target?.url ?? resolveDatabaseUrl(loaded, context.env, options.databaseUrl);
-  const display = target?.display ?? registerConnectionString(url);
+  const { url, display } = options.production ? productionTarget(loaded, context.env) : databaseTarget(loaded, context.env, options.databaseUrl);
   const backup = path.resolve(context.cwd, file);
   const record = await checkBackupFile(backup);
   const confirmed = await confirmation(context, options.yes, 'restore')(`Restore ${file}${record === undefined ? '' : ` (${record.database}, ${record.createdAt})`} into ${display}, replacing the objects it contains? Type YES to go on: `);
@@ -124,4 +124,36 @@ export async function restoreCommand(context: CommandContext, file: string, opti
   const result = await context.terminal.reporter().step(`restore into ${display}`, () => restoreBackup({ file: backup, url, env: context.env }));
   context.terminal.out(`restored ${file} into ${display} in ${(result.ms / 1000).toFixed(1)}s (one transaction)`);
   return 0;
+}
+
+export async function baselineCommand(context: CommandContext, options: { to?: string; production: boolean; databaseUrl?: string; yes: boolean; format: 'text' | 'json' }): Promise<number> {
+  const loaded = context.config();
+  const reporter = context.terminal.reporter();
+  const target = options.production ? productionTarget(loaded, context.env) : databaseTarget(loaded, context.env, options.databaseUrl);
+  const result = await runBaseline({
+    loaded,
+    cwd: context.cwd,
+    env: context.env,
+    reporter,
+    postgres: postgresOptionsFromConfig(loaded, context.env, reporter),
+    production: target,
+    to: options.to,
+    confirm: confirmation(context, options.yes, 'baseline'),
+  });
+  const t = context.terminal;
+  if (options.format === 'json') t.out(JSON.stringify(result, null, 2));
+  else if (result.outcome === 'recorded') t.out(`recorded ${result.recorded.length} migration(s) as applied in ${result.database}: ${result.recorded.join(', ')}`);
+  else if (result.outcome === 'not-confirmed') t.err('not confirmed; nothing was recorded');
+  else {
+    t.out(t.style('red', `refused: ${result.database} differs from the schema of the migrations up to ${result.to} in ${result.differences.length} place(s); nothing was recorded`));
+    for (const change of result.differences) t.out(`  ${change.description}`);
+    t.out('make the schemas equal (or choose --to), then run baseline again');
+  }
+  return result.outcome === 'recorded' ? 0 : 1;
+}
+
+/** The development database (--database-url, else database.url-env) as an operation target. */
+function databaseTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv, flag: string | undefined): ProductionTarget {
+  const url = resolveDatabaseUrl(loaded, env, flag);
+  return { url, display: registerConnectionString(url), variable: flag === undefined ? loaded.config.database['url-env'] : '--database-url' };
 }

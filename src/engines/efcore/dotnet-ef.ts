@@ -4,7 +4,7 @@
 // connection handed over through the variable the app reads.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
@@ -174,6 +174,23 @@ export function npgsqlConnectionString(url: string): string {
     .filter(([, value]) => value !== '')
     .map(([key, value]) => `${key}=${/[;'"=\s]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value}`)
     .join(';');
+}
+
+/**
+ * The EF Core version the project builds with (what EF writes as ProductVersion in its history):
+ * Microsoft.EntityFrameworkCore in obj/project.assets.json, else the pinned dotnet-ef.
+ */
+export function efProductVersion(projectDir: string): string {
+  const assets = path.join(projectDir, 'obj', 'project.assets.json');
+  if (existsSync(assets)) {
+    const libraries = Object.keys((JSON.parse(readFileSync(assets, 'utf8')) as { libraries?: Record<string, unknown> }).libraries ?? {});
+    const version = libraries.map((key) => /^Microsoft\.EntityFrameworkCore\/(.+)$/i.exec(key)?.[1]).find((v) => v !== undefined);
+    if (version !== undefined) return version;
+  }
+  const manifest = findToolManifest(projectDir);
+  const pinned = manifest === undefined ? undefined : (JSON.parse(readFileSync(manifest, 'utf8')) as { tools?: Record<string, { version?: string }> }).tools?.['dotnet-ef']?.version;
+  if (pinned !== undefined) return pinned;
+  throw new DriftGuardError('USAGE', `cannot tell the EF Core version of ${projectDir} (no obj/project.assets.json: build it first)`);
 }
 
 /** The tool manifest dotnet would use: the nearest .config/dotnet-tools.json or dotnet-tools.json upwards. */

@@ -20,7 +20,7 @@ import type { Engine, EngineStatus, RunContext } from '../engine.js';
 import type { MigrationStatus } from '../sql/integrity.js';
 import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
 import { projectRoot } from '../sql/project.js';
-import { DotnetEf, efErrorText, findProject, type EfSettings } from './dotnet-ef.js';
+import { DotnetEf, efErrorText, efProductVersion, findProject, type EfSettings } from './dotnet-ef.js';
 import { scanMigrationFiles } from './efcore-integrity.js';
 
 /** The message EF prints when the model changed; matched case-sensitively, as EF writes it. */
@@ -178,6 +178,28 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
         findings.push({ check: 'integrity', code: 'MIGRATION_MISSING_ON_DISK', severity: 'error', message: `migration ${id} is recorded in ${config['history-table']} but this project does not have it (a branch never merged, or a deleted migration); restore it or remove its effect and its history row` });
       }
       return { statuses, findings };
+    },
+
+    async baseline(context, options) {
+      const migrations = await list(undefined);
+      const last = migrations.indexOf(resolveTarget(migrations, options.target));
+      const chosen = migrations.slice(0, last + 1).map((m) => m.id);
+      const productVersion = efProductVersion(projectDir);
+      const table = `${config['history-schema'] === undefined ? '' : `${quoteIdent(config['history-schema'])}.`}${quoteIdent(config['history-table'])}`;
+      await withClient(context.databaseUrl, async (client) => {
+        await client.query('BEGIN');
+        try {
+          if (config['history-schema'] !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config['history-schema'])}`);
+          // The table EF itself creates (HistoryRepository), so that later updates find what they expect.
+          await client.query(`CREATE TABLE IF NOT EXISTS ${table} ("MigrationId" character varying(150) NOT NULL, "ProductVersion" character varying(32) NOT NULL, CONSTRAINT ${quoteIdent(`PK_${config['history-table']}`)} PRIMARY KEY ("MigrationId"))`);
+          for (const id of chosen) await client.query(`INSERT INTO ${table} ("MigrationId", "ProductVersion") VALUES ($1, $2)`, [id, productVersion]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      });
+      return chosen;
     },
 
     async create(name) {
