@@ -3,6 +3,7 @@
 
 import type { Finding } from '../report/finding.js';
 import type { MigrationStatus } from './sql/integrity.js';
+import type { MigrationBody } from './sql/layout.js';
 import type { MigrationEvent, RunOutcome } from './sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 
@@ -38,8 +39,8 @@ export interface Engine {
   migrate(context: RunContext, options: { target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
   rollback(context: RunContext, options: { steps?: number | undefined; target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
   status(context: Omit<RunContext, 'onEvent'>): Promise<EngineStatus>;
-  /** Creates the next migration; returns the files written. */
-  create(name: string, reporter: Reporter): Promise<string[]>;
+  /** Creates the next migration (SQL engine: with `body` when generated); returns the files written. */
+  create(name: string, reporter: Reporter, body?: MigrationBody): Promise<string[]>;
   /** The SQL of the migrations between two versions, for review. */
   script(options: { from?: string | undefined; to?: string | undefined; idempotent?: boolean }, reporter: Reporter): Promise<string>;
   /**

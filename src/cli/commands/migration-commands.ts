@@ -1,17 +1,23 @@
 // migrate, status, rollback, new, script: the SQL engine's commands. Each resolves the directory,
 // layout and database from flags and config, calls the engine, and renders its result.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { SqlLayoutSetting } from '../../config/config-schema.js';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { createEngine } from '../../engines/create-engine.js';
 import type { Engine, RunContext } from '../../engines/engine.js';
-import { LAYOUTS } from '../../engines/sql/project.js';
+import { LAYOUTS, projectRoot } from '../../engines/sql/project.js';
+import type { MigrationBody } from '../../engines/sql/layout.js';
 import type { MigrationStatus } from '../../engines/sql/integrity.js';
 import type { RunOutcome } from '../../engines/sql/migrator.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { renderFindingText } from '../../report/render-text.js';
+import { diffSchemas } from '../../schema/diff.js';
+import type { SchemaModel } from '../../schema/model.js';
+import { loadSchemas, parseSource, type SchemaSource } from '../../schema/sources.js';
 import { registerConnectionString } from '../../util/secrets.js';
 import type { CommandContext } from '../context.js';
 import { formatMs, migrationProgress } from '../migration-progress.js';
@@ -69,8 +75,37 @@ export async function newCommand(context: CommandContext, name: string, options:
   const loaded = context.config();
   const reporter = context.terminal.reporter();
   const engine = engineForNew(loaded, context, options);
-  for (const file of await engine.create(name, reporter)) context.terminal.out(`created ${file}`);
+  const body = engine.name === 'sql' ? await fromSchemaFile(context, engine.location) : undefined;
+  for (const file of await engine.create(name, reporter, body)) context.terminal.out(`created ${file}`);
+  if (body !== undefined) {
+    const t = context.terminal;
+    if (body.up.length === 0) t.err(`${loaded.config.sql['schema-file']} matches the migrations: the new migration is empty`);
+    else t.out(`\n${t.style('bold', `generated from ${loaded.config.sql['schema-file']}; review it before applying:`)}\n${body.up.join('\n')}`);
+  }
   return 0;
+}
+
+/**
+ * With sql.schema-file (a declarative schema the developer edits), the new migration's SQL is
+ * the diff from what the migrations produce to that file, and its down SQL the reverse.
+ */
+async function fromSchemaFile(context: CommandContext, migrationsDir: string): Promise<MigrationBody | undefined> {
+  const loaded = context.config();
+  const configured = loaded.config.sql['schema-file'];
+  if (configured === undefined) return undefined;
+  const file = path.resolve(projectRoot(loaded, context.cwd), configured);
+  if (!existsSync(file)) return undefined;
+  const reporter = context.terminal.reporter();
+  const migrations = path.resolve(context.cwd, migrationsDir);
+  const sources = [existsSync(migrations) ? parseSource(migrations, context.cwd) : undefined, parseSource(file, context.cwd)];
+  const sourceContext = { loaded, cwd: context.cwd, env: context.env, reporter, postgres: postgresOptionsFromConfig(loaded, context.env, reporter) };
+  const present = sources.filter((s): s is SchemaSource => s !== undefined);
+  const models = await loadSchemas(present, sourceContext);
+  const wanted = models.at(-1)!;
+  const current: SchemaModel = present.length === 2 ? models[0]! : { objects: new Map(), dependencies: new Map(), unsupported: [], serverVersionNum: wanted.serverVersionNum };
+  const up = diffSchemas(current, wanted);
+  if (up.unsupported.length > 0) throw new DriftGuardError('USAGE', `cannot generate the migration from ${configured}: ${up.unsupported.join('; ')}; write it by hand`);
+  return { up: up.statements, down: diffSchemas(wanted, current).statements };
 }
 
 export async function scriptCommand(context: CommandContext, options: Pick<SqlCommandOptions, 'dir' | 'layout'> & { from?: string; to?: string; idempotent?: boolean }): Promise<number> {

@@ -59,6 +59,17 @@ export interface HistoryState {
   readonly dirtyVersion?: string | undefined;
 }
 
+/** Generated SQL for a new migration: statements (ending in ";") and "-- " comment lines, in order. */
+export interface MigrationBody {
+  readonly up: readonly string[];
+  readonly down: readonly string[];
+}
+
+/** The statements as a script, one per line group, ending with a newline (empty when there are none). */
+export function scriptOf(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
 export interface Layout {
   readonly name: LayoutName;
   /** The history table, as "schema.table" or "table" (the search_path decides). */
@@ -80,6 +91,6 @@ export interface Layout {
   recordDown(client: pg.Client, migration: Migration, next: Migration | undefined): Promise<void>;
   /** golang-migrate marks the version dirty before running a migration outside a transaction. */
   markDirty?(client: pg.Client, migration: Migration): Promise<void>;
-  /** Files to create for a new migration named `name`, in the tool's naming scheme. */
-  newMigration(dir: string, name: string, existing: readonly Migration[], now: Date): { path: string; content: string }[];
+  /** Files to create for a new migration named `name`, in the tool's naming scheme (with `body` when generated). */
+  newMigration(dir: string, name: string, existing: readonly Migration[], now: Date, body?: MigrationBody): { path: string; content: string }[];
 }

@@ -42,9 +42,9 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
         return chosen.map((m) => m.version);
       });
     },
-    async create(name) {
+    async create(name, _reporter, body) {
       const existing = existsSync(project.dir) ? discover(project).migrations : [];
-      const files = project.layout.newMigration(project.dir, name, existing, new Date());
+      const files = project.layout.newMigration(project.dir, name, existing, new Date(), body);
       for (const file of files) {
         if (existsSync(file.path)) throw new DriftGuardError('USAGE', `${path.relative(cwd, file.path)} already exists; wait a second or pick another name`);
       }

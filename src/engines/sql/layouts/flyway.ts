@@ -9,7 +9,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { crc32 } from '../../../util/crc32.js';
-import type { AppliedMigration, Discovered, Layout, Migration, MigrationScript } from '../layout.js';
+import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
 import { currentSchema, readMigrationFile, slug, utcTimestamp } from './common.js';
 
 const TABLE = 'flyway_schema_history';
@@ -197,15 +197,15 @@ export const flywayLayout: Layout = {
     });
   },
 
-  newMigration(dir, name, existing, now) {
+  newMigration(dir, name, existing, now, body) {
     const versions = existing.filter((m) => m.kind === 'versioned').map((m) => m.version);
     const last = versions.at(-1);
     // Follow the project's scheme: timestamps stay timestamps, small integers count up.
     const next = last === undefined || /^\d{12,}$/.test(last) ? utcTimestamp(now) : String(BigInt(last.split(/[._]/)[0]!) + 1n);
     const description = slug(name);
     return [
-      { path: path.join(dir, `V${next}__${description}.sql`), content: `-- ${name}\n\n` },
-      { path: path.join(dir, `U${next}__${description}.sql`), content: `-- Undoes V${next}__${description}.sql\n\n` },
+      { path: path.join(dir, `V${next}__${description}.sql`), content: `-- ${name}\n\n${scriptOf(body?.up ?? [])}` },
+      { path: path.join(dir, `U${next}__${description}.sql`), content: `-- Undoes V${next}__${description}.sql\n\n${scriptOf(body?.down ?? [])}` },
     ];
   },
 };

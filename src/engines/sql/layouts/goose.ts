@@ -94,13 +94,14 @@ export const gooseLayout: Layout = {
     await client.query(`DELETE FROM ${TABLE} WHERE version_id=$1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now) {
-    return [
-      {
-        path: path.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`),
-        content: '-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n',
-      },
-    ];
+  newMigration(dir, name, _existing, now, body) {
+    const file = path.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`);
+    if (body === undefined) {
+      return [{ path: file, content: '-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n' }];
+    }
+    // Each statement in its own StatementBegin/End block: goose then never splits inside one (a function body's semicolons).
+    const blocks = (lines: readonly string[]): string => lines.map((line) => (line.startsWith('--') ? `${line}\n` : `-- +goose StatementBegin\n${line}\n-- +goose StatementEnd\n`)).join('');
+    return [{ path: file, content: `-- +goose Up\n${blocks(body.up)}\n-- +goose Down\n${blocks(body.down)}` }];
   },
 };
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
-import type { AppliedMigration, Discovered, HistoryState, Layout, Migration } from '../layout.js';
+import { type AppliedMigration, type Discovered, type HistoryState, type Layout, type Migration, scriptOf } from '../layout.js';
 import { compareNumeric, contentChecksum, duplicateVersions, listFiles, lockKeyFromName, slug, tableExists, utcTimestamp, wholeFileScript } from './common.js';
 
 const UP = /^(\d{14})_(.+?)(?<!\.down)\.sql$/;
@@ -103,11 +103,11 @@ export const plainLayout: Layout = {
     await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now) {
+  newMigration(dir, name, _existing, now, body) {
     const base = `${utcTimestamp(now)}_${slug(name)}`;
     return [
-      { path: path.join(dir, `${base}.sql`), content: `-- ${name}\n\n` },
-      { path: path.join(dir, `${base}.down.sql`), content: `-- Reverts ${base}.sql\n\n` },
+      { path: path.join(dir, `${base}.sql`), content: `-- ${name}\n\n${scriptOf(body?.up ?? [])}` },
+      { path: path.join(dir, `${base}.down.sql`), content: `-- Reverts ${base}.sql\n\n${scriptOf(body?.down ?? [])}` },
     ];
   },
 };
