@@ -1,29 +1,35 @@
-# Developer tasks for drift-guard itself. (The Makefile fragment for projects that use drift-guard,
-# drift-guard.mk, arrives with the Makefile-toolkit issue.)
+# Developer tasks for drift-guard itself, plus drift-guard.mk (the fragment projects include) run
+# against the bundled examples: `make migrate-status`, `make migrate NAME=x EXAMPLE=examples/sql`.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.DEFAULT_GOAL := help
 
-.PHONY: help install build typecheck test bench ci
+##@ EXAMPLE            the example project the drift-guard.mk targets work on (default examples/sql)
+EXAMPLE ?= examples/sql
+DRIFT_GUARD := node $(CURDIR)/dist/cli.js --config $(CURDIR)/$(EXAMPLE)/.drift-guard.yml
+include drift-guard.mk
 
-help: ## list targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
+.PHONY: install build typecheck test bench ci demo
 
-install: ## install dependencies (npm ci)
+install: ## Install dependencies (npm ci)
 	npm ci
 
-build: ## bundle dist/cli.js and regenerate schema/drift-guard.schema.json
+build: ## Bundle dist/ and regenerate schema/drift-guard.schema.json
 	npm run build
 
 typecheck: ## tsc --noEmit
 	npm run typecheck
 
-test: ## build, then run the test suite against real PostgreSQL
+test: ## Build, then run the test suite against real PostgreSQL
 	npm test
 
-bench: ## benchmarks: scratch start-up, and applying 300 migrations (ratios in the same run)
+demo: ## The PR gate on the bundled SQL example, with embedded PostgreSQL
+	npm run demo
+
+bench: ## Benchmarks: scratch start-up, applying 300 migrations, schema diff, the gate (ratios in the same run)
 	npm run bench:startup
 	npm run bench:sql
+	npm run bench:diff
+	npm run bench:check
 
-ci: ## what CI runs (.ci/run)
+ci: ## What CI runs (.ci/run)
 	bash .ci/run

@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
-import { backupCommand, baselineCommand, deployCommand, driftCommand, restoreCommand } from './commands/ops-commands.js';
+import { backupCommand, baselineCommand, deployCommand, driftCommand, resetCommand, restoreCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -108,11 +108,11 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     exitCode = await migrateCommand(context(), sqlFlags(options));
   });
 
-  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied')).action(
-    async (options: SqlFlags) => {
-      exitCode = await statusCommand(context(), sqlFlags(options));
-    },
-  );
+  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied'))
+    .option('--production', 'the production database (production.url-env) instead of DATABASE_URL')
+    .action(async (options: SqlFlags & { production?: boolean }) => {
+      exitCode = await statusCommand(context(), { ...sqlFlags(options), production: options.production === true });
+    });
 
   sqlOptions(
     program
@@ -258,6 +258,17 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--json', 'same as --format json')
     .action(async (options: { to?: string; production?: boolean; databaseUrl?: string; yes?: boolean; format: 'text' | 'json'; json?: boolean }) => {
       exitCode = await baselineCommand(context(), { to: options.to, production: options.production === true, databaseUrl: options.databaseUrl, yes: options.yes === true, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    });
+
+  program
+    .command('reset')
+    .description('development: drop everything in DATABASE_URL and apply every migration again (refuses a database not on this machine without --force, and production always)')
+    .option('--database-url <url>', 'the database (default: database.url-env)')
+    .option('--force', 'reset a database that is not on this machine')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { databaseUrl?: string; force?: boolean; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await resetCommand(context(), { databaseUrl: options.databaseUrl, force: options.force === true, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
     });
 
   try {

@@ -18,7 +18,8 @@ import { hasErrors } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { renderSnapshot } from '../schema/snapshot.js';
-import { modelOptions } from '../schema/sources.js';
+import { loadSqlFile, modelOptions } from '../schema/sources.js';
+import { isDriftGuardError } from '../errors.js';
 import { erDiagram } from '../report/er-diagram.js';
 import { runCommandCheck } from './command-check.js';
 import { runEfCoreCheck } from './efcore-check.js';
@@ -109,7 +110,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             diagram = erDiagram(headSchema, touched);
             findings.push(...hazardFindings(diff.changes, analysis.added.map((m) => ({ file: m.up.file, text: m.up.fileText })), options.labels ?? [], loaded));
           }
-          findings.push(...schemaFileFindings(loaded, head.root, headSchema));
+          findings.push(...(await schemaFileFindings(loaded, head.root, headSchema, server)));
           if (loaded.config.check.lint) {
             const inputs = analysis.added.map((m) => ({ file: m.up.file, sql: m.up.sql, lineOffset: m.up.fileText.slice(0, m.up.sqlOffset).split('\n').length - 1 }));
             findings.push(...(await timed('lint (squawk)', () => squawkLint(inputs, server.major))));
@@ -261,24 +262,38 @@ export function hazardFindings(changes: readonly Change[], added: readonly { fil
   return findings;
 }
 
-export function schemaFileFindings(loaded: LoadedConfig, root: string, headSchema: SchemaModel): Finding[] {
+/**
+ * sql.schema-file against what the migrations produce. The same text is quick; otherwise the file
+ * is loaded into a scratch database and compared as a schema, so a hand-edited declarative file
+ * that only differs in layout is not stale.
+ */
+export async function schemaFileFindings(loaded: LoadedConfig, root: string, headSchema: SchemaModel, scratch: { withDatabase<T>(fn: (db: { url: string }) => Promise<T>): Promise<T> }): Promise<Finding[]> {
   const configured = loaded.config.sql['schema-file'];
   if (configured === undefined) return [];
   const file = path.resolve(root, configured);
-  const expected = renderSnapshot(headSchema);
-  const committed = existsSync(file) ? readFileSync(file, 'utf8').replace(/\r\n/g, '\n') : undefined;
-  if (committed === expected) return [];
+  const regenerate = `regenerate it with drift-guard inspect ${path.relative(root, path.resolve(root, loaded.config.sql.dir ?? '.')) || '.'} -o ${configured}`;
+  if (!existsSync(file)) return [{ check: 'model', code: 'SCHEMA_FILE_STALE', severity: 'error', message: `${configured} does not exist; create it: ${regenerate.replace('regenerate it with ', '')}`, file: configured }];
+  const committed = readFileSync(file, 'utf8').replace(/\r\n/g, '\n');
+  if (committed === renderSnapshot(headSchema)) return [];
+  let fileSchema: SchemaModel;
+  try {
+    fileSchema = await scratch.withDatabase(async (db) => {
+      await loadSqlFile(file, db.url, root);
+      return introspectUrl(db.url, modelOptions(loaded));
+    });
+  } catch (error) {
+    if (!isDriftGuardError(error)) throw error;
+    return [{ check: 'model', code: 'SCHEMA_FILE_STALE', severity: 'error', message: `${error.message}; fix it or ${regenerate}`, file: configured }];
+  }
+  const differences = diffSchemas(headSchema, fileSchema).changes;
+  if (differences.length === 0) return [];
   return [
     {
       check: 'model',
       code: 'SCHEMA_FILE_STALE',
       severity: 'error',
-      message:
-        committed === undefined
-          ? `${configured} does not exist; create it with: drift-guard inspect ${path.relative(root, path.resolve(root, loaded.config.sql.dir ?? '.'))} -o ${configured}`
-          : `${configured} no longer matches what the migrations produce; regenerate it with drift-guard inspect <migrations dir> -o ${configured} and commit it`,
+      message: `${configured} no longer matches what the migrations produce (${differences.slice(0, 3).map((c) => c.description).join('; ')}${differences.length > 3 ? `; ${differences.length - 3} more` : ''}); add a migration for it (drift-guard new NAME generates one) or ${regenerate}`,
       file: configured,
-      ...(committed === undefined ? {} : { line: firstDifferentLine(committed, expected) }),
     },
   ];
 }

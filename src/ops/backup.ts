@@ -179,8 +179,8 @@ function tocKeys(listing: string): Set<string> {
   return keys;
 }
 
-/** Objects in the database that the backup does not contain, with the statement that drops each. */
-async function objectsNotIn(client: pg.Client, contents: ReadonlySet<string>): Promise<{ name: string; drop: string }[]> {
+/** Objects in the database that are not in `contents` (keys of a backup's listing), with the statement that drops each. */
+export async function objectsNotIn(client: pg.Client, contents: ReadonlySet<string>): Promise<{ name: string; drop: string }[]> {
   await client.query("SET search_path = ''");
   const rows = await client.query<{ key: string; name: string; drop: string }>(`
     WITH user_ns AS (

@@ -158,5 +158,5 @@ async function modelCheck(
       const outcome = await engine.migrate({ databaseUrl: db.url, reporter }, {});
       return outcome.ok ? introspectUrl(db.url, ignore) : undefined;
     }));
-  return head === undefined ? [] : schemaFileFindings(loaded, projectRoot(loaded, cwd), head);
+  return head === undefined ? [] : schemaFileFindings(loaded, projectRoot(loaded, cwd), head, scratch);
 }

@@ -11,6 +11,7 @@ import { LAYOUTS, projectRoot } from '../../engines/sql/project.js';
 import type { MigrationBody } from '../../engines/sql/layout.js';
 import type { MigrationStatus } from '../../engines/sql/integrity.js';
 import type { RunOutcome } from '../../engines/sql/migrator.js';
+import { productionTarget } from '../../ops/production.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
@@ -24,6 +25,8 @@ import { formatMs, migrationProgress } from '../migration-progress.js';
 
 export interface SqlCommandOptions {
   readonly databaseUrl?: string | undefined;
+  /** status: the production database (production.url-env) instead. */
+  readonly production?: boolean | undefined;
   readonly dir?: string | undefined;
   readonly layout?: SqlLayoutSetting | undefined;
   readonly format: 'text' | 'json';
@@ -54,7 +57,7 @@ export async function statusCommand(context: CommandContext, options: SqlCommand
   const loaded = context.config();
   const reporter = context.terminal.reporter();
   const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, dir: options.dir, layout: options.layout });
-  const databaseUrl = resolveDatabaseUrl(loaded, context.env, options.databaseUrl);
+  const databaseUrl = options.production === true ? productionTarget(loaded, context.env).url : resolveDatabaseUrl(loaded, context.env, options.databaseUrl);
   const status = await engine.status({ databaseUrl, reporter });
   const t = context.terminal;
   if (options.format === 'json') {

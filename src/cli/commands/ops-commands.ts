@@ -1,4 +1,4 @@
-// Production commands: drift, deploy, backup, restore, baseline. The production URL
+// Production commands: drift, deploy, backup, restore, baseline; and reset for development. The production URL
 // only ever comes from the environment variable production.url-env names.
 
 import path from 'node:path';
@@ -8,6 +8,8 @@ import { assertBackupDirUsable, backupDatabase, checkBackupFile, restoreBackup }
 import { runDeploy, type DeployRecord } from '../../ops/deploy.js';
 import { runDrift } from '../../ops/drift.js';
 import { runBaseline } from '../../ops/baseline.js';
+import { resetDatabase } from '../../ops/reset.js';
+import { hasErrors } from '../../report/finding.js';
 import { productionTarget, type ProductionRun, type ProductionTarget } from '../../ops/production.js';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
@@ -153,7 +155,21 @@ export async function baselineCommand(context: CommandContext, options: { to?: s
 }
 
 /** The development database (--database-url, else database.url-env) as an operation target. */
-function databaseTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv, flag: string | undefined): ProductionTarget {
+export function databaseTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv, flag: string | undefined): ProductionTarget {
   const url = resolveDatabaseUrl(loaded, env, flag);
   return { url, display: registerConnectionString(url), variable: flag === undefined ? loaded.config.database['url-env'] : '--database-url' };
+}
+
+export async function resetCommand(context: CommandContext, options: { databaseUrl?: string; force: boolean; format: 'text' | 'json' }): Promise<number> {
+  const loaded = context.config();
+  const { url, display } = databaseTarget(loaded, context.env, options.databaseUrl);
+  const { dropped, outcome } = await resetDatabase({ loaded, cwd: context.cwd, env: context.env, reporter: context.terminal.reporter(), url, display, force: options.force });
+  const applied = outcome.results.filter((r) => r.status === 'applied').length;
+  const t = context.terminal;
+  if (options.format === 'json') t.out(JSON.stringify({ dropped, ok: outcome.ok, results: outcome.results, findings: outcome.findings }, null, 2));
+  else {
+    for (const finding of outcome.findings) t.out(renderFindingText(finding, t));
+    t.out(`reset ${display}: dropped ${dropped.length} object(s), applied ${applied} migration(s)`);
+  }
+  return outcome.ok && !hasErrors(outcome.findings) ? 0 : 1;
 }

@@ -1,0 +1,98 @@
+# drift-guard.mk: the migration workflow as make targets. Include it from a project's Makefile:
+#
+#     include node_modules/drift-guard/drift-guard.mk
+#
+# `make` (or `make help`) lists the targets and variables. Every target calls the drift-guard CLI,
+# which reads .drift-guard.yml; URLs come from the environment, never from make's command line
+# (where `ps` would show their passwords). GNU make 4 or newer.
+
+ifeq ($(filter 4.% 5.%,$(MAKE_VERSION)),)
+$(error drift-guard.mk needs GNU make 4 or newer (this is $(MAKE_VERSION)))
+endif
+
+##@ DRIFT_GUARD        how to run drift-guard (default: npx --no-install drift-guard)
+DRIFT_GUARD ?= npx --no-install drift-guard
+##@ NAME               migrate: the new migration's name, e.g. NAME=add_orders
+NAME ?=
+##@ TO                 migrate-apply, migrate-rollback, migrate-script, baseline: a migration to stop at (rollback: 0 = all)
+TO ?=
+##@ FROM               migrate-script: start after this migration
+FROM ?=
+##@ STEPS              migrate-rollback: how many migrations to roll back (default 1)
+STEPS ?=
+##@ FILE               restore-db: the backup (.dump) to restore
+FILE ?=
+##@ PROD               restore-db, baseline: PROD=1 works on production instead of DATABASE_URL
+PROD ?=
+##@ CONFIRM            migrate-prod, restore-db, baseline: CONFIRM=YES answers the confirmation (automation)
+CONFIRM ?=
+##@ BACKUP_DIR         migrate-prod, backup-prod-db: where backups go (default: production.backup-dir)
+BACKUP_DIR ?=
+##@ KEEP               migrate-prod, backup-prod-db: backups to keep (default: production.keep)
+KEEP ?=
+##@ HEALTH_URL         migrate-prod: HTTP endpoints that must answer 2xx afterwards (space-separated)
+HEALTH_URL ?=
+##@ ALLOW_DRIFT        migrate-prod: ALLOW_DRIFT=1 deploys even when production has drifted
+ALLOW_DRIFT ?=
+##@ ROLLBACK_ON_FAILURE migrate-prod: ROLLBACK_ON_FAILURE=1 rolls back when a step after the apply fails
+ROLLBACK_ON_FAILURE ?=
+##@ FORCE              db-reset: FORCE=1 resets a database that is not on this machine
+FORCE ?=
+##@ DATABASE_URL       (environment) the development database
+##@ PROD_DATABASE_URL  (environment) production (the variable production.url-env names)
+
+.DEFAULT_GOAL := help
+
+# Flags built from the variables above; empty variables add nothing.
+_dg_yes = $(if $(filter YES,$(CONFIRM)),--yes)
+_dg_prod = $(if $(filter 1 yes true,$(PROD)),--production)
+_dg_backup = $(if $(BACKUP_DIR),--backup-dir '$(BACKUP_DIR)') $(if $(KEEP),--keep $(KEEP))
+
+.PHONY: help migrate migrate-apply migrate-status migrate-script migrate-rollback db-reset \
+	migrate-prod migrate-prod-status backup-prod-db restore-db drift-check baseline
+
+help: ## List the targets and the variables they read
+	@awk 'BEGIN { FS = ":.*## " } \
+	  /^[a-zA-Z0-9_-]+:.*## / { printf "  make %-22s %s\n", $$1, $$2; next } \
+	  /^##@ / { sub(/^##@ /, ""); vars = vars "  " $$0 "\n" } \
+	  END { printf "\nvariables:\n%s", vars }' $(MAKEFILE_LIST)
+
+migrate: ## Create the next migration (NAME=...) and apply it to DATABASE_URL
+	@test -n '$(NAME)' || { echo 'make migrate needs NAME, e.g. make migrate NAME=add_orders' >&2; exit 2; }
+	$(DRIFT_GUARD) new '$(NAME)'
+	$(DRIFT_GUARD) migrate
+
+migrate-apply: ## Apply pending migrations to DATABASE_URL (TO=... stops there)
+	$(DRIFT_GUARD) migrate $(if $(TO),--to '$(TO)')
+
+migrate-status: ## Show applied and pending migrations of DATABASE_URL
+	$(DRIFT_GUARD) status
+
+migrate-script: ## Print the SQL of the migrations for review (FROM=..., TO=...)
+	$(DRIFT_GUARD) script $(if $(FROM),--from '$(FROM)') $(if $(TO),--to '$(TO)')
+
+migrate-rollback: ## Roll back DATABASE_URL: the newest migration, STEPS=n of them, or TO=...
+	$(DRIFT_GUARD) rollback $(if $(TO),--to '$(TO)',$(if $(STEPS),--steps $(STEPS)))
+
+db-reset: ## Development: empty DATABASE_URL and apply every migration (FORCE=1 for a non-local host)
+	$(DRIFT_GUARD) reset $(if $(filter 1 yes true,$(FORCE)),--force)
+
+migrate-prod: ## Deploy to production: confirm, lock, drift check, verified backup, apply, verify, health check
+	$(DRIFT_GUARD) deploy $(_dg_yes) $(_dg_backup) $(if $(filter 1 yes true,$(ALLOW_DRIFT)),--allow-drift) \
+	  $(if $(filter 1 yes true,$(ROLLBACK_ON_FAILURE)),--rollback-on-failure) $(foreach url,$(HEALTH_URL),--health-url '$(url)')
+
+migrate-prod-status: ## Show applied and pending migrations of production
+	$(DRIFT_GUARD) status --production
+
+backup-prod-db: ## A verified pg_dump backup of production (BACKUP_DIR, KEEP)
+	$(DRIFT_GUARD) backup $(_dg_backup)
+
+restore-db: ## Restore FILE=... into DATABASE_URL (PROD=1: production), in one transaction
+	@test -n '$(FILE)' || { echo 'make restore-db needs FILE, e.g. make restore-db FILE=backups/shop-20260101T000000.000Z.dump' >&2; exit 2; }
+	$(DRIFT_GUARD) restore '$(FILE)' $(_dg_prod) $(_dg_yes)
+
+drift-check: ## Model vs migrations, repo vs production history, production schema vs expected
+	$(DRIFT_GUARD) drift
+
+baseline: ## Record the migrations (up to TO=...) in a database that has their schema but no history
+	$(DRIFT_GUARD) baseline $(if $(TO),--to '$(TO)') $(_dg_prod) $(_dg_yes)
