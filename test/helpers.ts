@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PostgresOptions } from '../src/postgres/scratch.js';
+import { afterAll, beforeAll } from 'vitest';
 import { RecordingReporter } from '../src/util/reporter.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -215,6 +216,29 @@ export function prRepository(dir: string): PrRepository {
       }
       git('add', '-A');
       git('commit', '-qm', message);
+    },
+  };
+}
+
+/**
+ * A test file's temp folder and shared embedded server, set up in beforeAll and removed in
+ * afterAll; `server()` is the running server inside tests.
+ */
+export function sharedServerSuite(prefix: string, options: Partial<PostgresOptions> = {}): { tmp: string; server: () => PostgresServerHandle } {
+  const tmp = makeTempDir(prefix);
+  let running: { server: PostgresServerHandle; stop: () => Promise<void> } | undefined;
+  beforeAll(async () => {
+    running = await startSharedServer(options);
+  }, 120_000);
+  afterAll(async () => {
+    await running?.stop();
+    removeDir(tmp);
+  });
+  return {
+    tmp,
+    server: () => {
+      if (running === undefined) throw new Error('the shared server is not running (only inside tests)');
+      return running.server;
     },
   };
 }

@@ -1,22 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
 import type { ScratchDatabase } from '../../src/postgres/scratch.js';
-import { cleanEnv, makeTempDir, removeDir, repoRoot, runCli, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, repoRoot, runCli, writeTree, sharedServerSuite } from '../helpers.js';
 
 // baseline adopts a database that has the schema but no history: made here with plain SQL (as
 // EnsureCreated or a DBA would), then checked and recorded through the CLI.
 
-const tmp = makeTempDir('dg-baseline-');
-let server: PostgresServerHandle;
-let stop: () => Promise<void>;
-beforeAll(async () => ({ server, stop } = await startSharedServer()));
-afterAll(async () => {
-  await stop();
-  removeDir(tmp);
-});
+const { tmp, server } = sharedServerSuite('dg-baseline-');
 
 const USERS = 'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n';
 const ORDERS = 'CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n';
@@ -40,7 +33,7 @@ const sql = (db: ScratchDatabase, text: string): Promise<unknown> => withClient(
 describe('drift-guard baseline', () => {
   it('records every migration when the schema matches, as the tool would (golang-migrate: one row), and drift is then clean', async () => {
     const dir = golangMigrate();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await sql(db, USERS + ORDERS);
       const result = await cli(dir, db, ['baseline', '--yes']);
       expect(result.code, result.stderr).toBe(0);
@@ -55,7 +48,7 @@ describe('drift-guard baseline', () => {
 
   it('--to records the older migrations only; migrate then applies the rest', async () => {
     const dir = golangMigrate();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await sql(db, USERS);
       expect((await cli(dir, db, ['baseline', '--to', '1', '--yes'])).stdout).toContain('recorded 1 migration(s)');
       const migrate = await cli(dir, db, ['migrate']);
@@ -66,7 +59,7 @@ describe('drift-guard baseline', () => {
 
   it('refuses, showing the differences, when the schema does not match; nothing is written', async () => {
     const dir = golangMigrate();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await sql(db, USERS.replace('email text NOT NULL', 'email text') + ORDERS);
       const result = await cli(dir, db, ['baseline', '--yes']);
       expect(result.code).toBe(1);
@@ -77,7 +70,7 @@ describe('drift-guard baseline', () => {
 
   it('refuses a database that already has a history (exit 2), and asks for YES', async () => {
     const dir = golangMigrate();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await sql(db, USERS + ORDERS);
       const unconfirmed = await cli(dir, db, ['baseline']);
       expect(unconfirmed.code).toBe(2);
@@ -103,7 +96,7 @@ describe.skipIf(dotnet === undefined)('drift-guard baseline (EF Core)', () => {
   it('adopts an EnsureCreated-style database: drift says NO_MIGRATION_HISTORY, baseline writes __EFMigrationsHistory, drift is clean', async () => {
     const dir = path.join(tmp, 'shop');
     cpSync(path.join(repoRoot, 'examples', 'efcore'), dir, { recursive: true, filter: (src) => !/[/\\](bin|obj)$/.test(src) });
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       // The schema without its history, as EnsureCreated leaves it.
       expect((await cli(dir, db, ['migrate'])).code).toBe(0);
       await sql(db, 'DROP TABLE "__EFMigrationsHistory"');

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createEngine } from '../../src/engines/create-engine.js';
 import { runDrift, type DriftResult } from '../../src/ops/drift.js';
@@ -9,19 +9,12 @@ import { withClient } from '../../src/postgres/client.js';
 import type { ScratchDatabase } from '../../src/postgres/scratch.js';
 import { renderDriftMarkdown, DRIFT_MARKER } from '../../src/report/render-drift.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, removeDir, runCli, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, pgOptions, runCli, writeTree, sharedServerSuite } from '../helpers.js';
 
 // "Production" is a database on a shared embedded server, migrated by the SQL engine and then
 // tampered with; drift runs against it like it would against the real thing.
 
-const tmp = makeTempDir('dg-drift-');
-let server: PostgresServerHandle;
-let stop: () => Promise<void>;
-beforeAll(async () => ({ server, stop } = await startSharedServer()));
-afterAll(async () => {
-  await stop();
-  removeDir(tmp);
-});
+const { tmp, server } = sharedServerSuite('dg-drift-');
 
 const MIGRATIONS = {
   'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\nCREATE INDEX users_email ON users (email);\n',
@@ -54,7 +47,7 @@ const codes = (result: DriftResult): string[] => result.findings.map((f) => `${f
 describe('drift-guard drift', () => {
   it('is clean when production is exactly its migrations', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url);
       const result = await drift(dir, db);
       expect(result.findings).toEqual([]);
@@ -66,7 +59,7 @@ describe('drift-guard drift', () => {
 
   it('reports pending migrations without calling them drift (production is compared with what it has applied)', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url, '20240101000001');
       const result = await drift(dir, db);
       expect(codes(result)).toEqual(['warning MIGRATION_PENDING']);
@@ -77,7 +70,7 @@ describe('drift-guard drift', () => {
 
   it('an extra column and a missing index are PRODUCTION_DRIFT, with the SQL that would repair them', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url);
       await sql(db, 'ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_email;');
       const result = await drift(dir, db);
@@ -96,7 +89,7 @@ describe('drift-guard drift', () => {
 
   it('a history row the repo does not know is MIGRATION_MISSING_ON_DISK', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url);
       rmSync(path.join(dir, 'db/migrations/20240101000002_orders.sql'));
       const result = await drift(dir, db);
@@ -109,7 +102,7 @@ describe('drift-guard drift', () => {
 
   it('a database made without migrations (EnsureCreated, by hand) is NO_MIGRATION_HISTORY, with the baseline to record', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await sql(db, Object.values(MIGRATIONS).join('\n'));
       const result = await drift(dir, db);
       expect(codes(result)).toEqual(['error NO_MIGRATION_HISTORY', 'warning MIGRATION_PENDING']);
@@ -119,7 +112,7 @@ describe('drift-guard drift', () => {
 
   it('honours schema.ignore', async () => {
     const dir = project('schema:\n  ignore: [public.tmp_*]\n');
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url);
       await sql(db, 'CREATE TABLE tmp_import (line text)');
       expect((await drift(dir, db)).findings).toEqual([]);
@@ -128,7 +121,7 @@ describe('drift-guard drift', () => {
 
   it('runs from the CLI: exit 1 on drift, JSON, and the production password in no output', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       await migrate(dir, db.url);
       await sql(db, 'ALTER TABLE orders ADD COLUMN note text');
       const password = decodeURIComponent(new URL(db.url).password);

@@ -1,20 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
-import { cleanEnv, makeTempDir, removeDir, repoRoot, startSharedServer, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, repoRoot, writeTree, sharedServerSuite } from '../helpers.js';
 
 // drift-guard.mk as a project uses it: a Makefile that includes it, real make, real PostgreSQL.
 
-const tmp = makeTempDir('dg-make-');
-let server: PostgresServerHandle;
-let stop: () => Promise<void>;
-beforeAll(async () => ({ server, stop } = await startSharedServer()));
-afterAll(async () => {
-  await stop();
-  removeDir(tmp);
-});
+const { tmp, server } = sharedServerSuite('dg-make-');
 
 function make(dir: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -50,7 +43,7 @@ describe('drift-guard.mk', () => {
 
   it('runs the local workflow: migrate NAME=..., status, rollback, apply, reset, drift-check', async () => {
     const dir = project();
-    await server.withDatabase(async (db) => {
+    await server().withDatabase(async (db) => {
       const env = { DATABASE_URL: db.url };
       const missing = await make(dir, ['migrate'], env);
       expect(missing.code).not.toBe(0);
