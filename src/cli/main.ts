@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
-import { backupCommand, baselineCommand, deployCommand, driftCommand, resetCommand, restoreCommand } from './commands/ops-commands.js';
+import { backupCommand, baselineCommand, deployCommand, driftCommand, initCommand, resetCommand, restoreCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -269,6 +269,21 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--json', 'same as --format json')
     .action(async (options: { databaseUrl?: string; force?: boolean; format: 'text' | 'json'; json?: boolean }) => {
       exitCode = await resetCommand(context(), { databaseUrl: options.databaseUrl, force: options.force === true, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    });
+
+  program
+    .command('init')
+    .description('set a project up: a starter .drift-guard.yml (EF Core or SQL layout detected), the PR workflow and a Makefile; never overwrites a file')
+    .option('--dir <dir>', 'the project folder (default: here)')
+    .option('--postgres-version <major>', 'PostgreSQL major of production', (value: string) => {
+      const major = Number(value);
+      if (!Number.isInteger(major) || major < 14 || major > 18) throw new DriftGuardError('USAGE', `--postgres-version must be a major version from 14 to 18, got "${value}"`);
+      return major;
+    }, 16)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (options: { dir?: string; postgresVersion: number; format: 'text' | 'json'; json?: boolean }) => {
+      exitCode = await initCommand(context(), { dir: options.dir, postgresVersion: options.postgresVersion, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
     });
 
   try {

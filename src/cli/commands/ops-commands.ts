@@ -1,4 +1,4 @@
-// Production commands: drift, deploy, backup, restore, baseline; and reset for development. The production URL
+// Production commands: drift, deploy, backup, restore, baseline; reset for development; init. The production URL
 // only ever comes from the environment variable production.url-env names.
 
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { assertBackupDirUsable, backupDatabase, checkBackupFile, restoreBackup }
 import { runDeploy, type DeployRecord } from '../../ops/deploy.js';
 import { runDrift } from '../../ops/drift.js';
 import { runBaseline } from '../../ops/baseline.js';
+import { initProject } from '../../ops/init.js';
 import { resetDatabase } from '../../ops/reset.js';
 import { hasErrors } from '../../report/finding.js';
 import { productionTarget, type ProductionRun, type ProductionTarget } from '../../ops/production.js';
@@ -172,4 +173,18 @@ export async function resetCommand(context: CommandContext, options: { databaseU
     t.out(`reset ${display}: dropped ${dropped.length} object(s), applied ${applied} migration(s)`);
   }
   return outcome.ok && !hasErrors(outcome.findings) ? 0 : 1;
+}
+
+export async function initCommand(context: CommandContext, options: { dir?: string; postgresVersion: number; format: 'text' | 'json' }): Promise<number> {
+  const dir = path.resolve(context.cwd, options.dir ?? '.');
+  const result = initProject(dir, { postgresVersion: options.postgresVersion });
+  const t = context.terminal;
+  if (options.format === 'json') t.out(JSON.stringify(result, null, 2));
+  else {
+    t.out(`found: ${result.detected}`);
+    for (const file of result.created) t.out(`created ${file}`);
+    for (const file of result.kept) t.out(`kept ${file} (exists; not changed)`);
+    t.out(['next:', ...result.nextSteps.map((step) => `  ${step}`)].join('\n'));
+  }
+  return 0;
 }
