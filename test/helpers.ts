@@ -242,3 +242,12 @@ export function sharedServerSuite(prefix: string, options: Partial<PostgresOptio
     },
   };
 }
+
+/** The installed dotnet SDK's version, or undefined when there is no dotnet (EF Core tests skip then). */
+export function dotnetVersion(): string | undefined {
+  try {
+    return execFileSync('dotnet', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -5,7 +5,7 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
 import { DriftGuardError } from '../errors.js';
-import { withClient } from '../postgres/client.js';
+import { withTransaction } from '../postgres/client.js';
 import type { RunOutcome } from '../engines/sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 import { objectsNotIn } from './backup.js';
@@ -37,17 +37,10 @@ export async function resetDatabase(options: ResetOptions): Promise<{ dropped: r
   }
   const engine = createEngine({ loaded: options.loaded, cwd: options.cwd, env: options.env, reporter: options.reporter });
   const dropped = await options.reporter.step(`empty ${options.display}`, () =>
-    withClient(options.url, async (client) => {
+    withTransaction(options.url, async (client) => {
       const everything = await objectsNotIn(client, new Set());
-      await client.query('BEGIN');
-      try {
-        await client.query("SET LOCAL client_min_messages = warning");
-        for (const object of everything) await client.query(object.drop);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      await client.query('SET LOCAL client_min_messages = warning');
+      for (const object of everything) await client.query(object.drop);
       return everything.map((o) => o.name);
     }),
   );

@@ -39,6 +39,25 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   }
 }
 
+/** Runs `fn` in one transaction on a new connection: committed when it returns, rolled back when it throws. */
+export function withTransaction<T>(url: string, fn: (client: pg.Client) => Promise<T>, options?: ClientOptions): Promise<T> {
+  return withClient(
+    url,
+    async (client) => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    },
+    options,
+  );
+}
+
 function connectionFailure(error: unknown): string {
   const code = (error as { code?: string }).code;
   switch (code) {

@@ -5,15 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, runCli, type PrRepository } from '../helpers.js';
+import { dotnetVersion, cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, runCli, type PrRepository } from '../helpers.js';
 
-const dotnet = (() => {
-  try {
-    return execFileSync('dotnet', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-})();
+const dotnet = dotnetVersion();
 if (dotnet === undefined) console.log('EF Core gate tests skipped: the dotnet CLI is not installed here');
 
 const tmp = makeTempDir('dg-efgate-');

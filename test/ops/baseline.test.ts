@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
 import type { ScratchDatabase } from '../../src/postgres/scratch.js';
-import { cleanEnv, repoRoot, runCli, writeTree, sharedServerSuite } from '../helpers.js';
+import { dotnetVersion, cleanEnv, repoRoot, runCli, writeTree, sharedServerSuite } from '../helpers.js';
 
 // baseline adopts a database that has the schema but no history: made here with plain SQL (as
 // EnsureCreated or a DBA would), then checked and recorded through the CLI.
@@ -83,13 +82,7 @@ describe('drift-guard baseline', () => {
   });
 });
 
-const dotnet = (() => {
-  try {
-    return execFileSync('dotnet', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-})();
+const dotnet = dotnetVersion();
 if (dotnet === undefined) console.log('EF Core baseline test skipped: the dotnet CLI is not installed here');
 
 describe.skipIf(dotnet === undefined)('drift-guard baseline (EF Core)', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { introspectUrl } from '../../introspect/introspect.js';
-import { withClient } from '../../postgres/client.js';
+import { withClient, withTransaction } from '../../postgres/client.js';
 import { withPostgresServer, type PostgresOptions } from '../../postgres/scratch.js';
 import { quoteIdent } from '../../postgres/sql.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
@@ -186,18 +186,11 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       const chosen = migrations.slice(0, last + 1).map((m) => m.id);
       const productVersion = efProductVersion(projectDir);
       const table = `${config['history-schema'] === undefined ? '' : `${quoteIdent(config['history-schema'])}.`}${quoteIdent(config['history-table'])}`;
-      await withClient(context.databaseUrl, async (client) => {
-        await client.query('BEGIN');
-        try {
-          if (config['history-schema'] !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config['history-schema'])}`);
-          // The table EF itself creates (HistoryRepository), so that later updates find what they expect.
-          await client.query(`CREATE TABLE IF NOT EXISTS ${table} ("MigrationId" character varying(150) NOT NULL, "ProductVersion" character varying(32) NOT NULL, CONSTRAINT ${quoteIdent(`PK_${config['history-table']}`)} PRIMARY KEY ("MigrationId"))`);
-          for (const id of chosen) await client.query(`INSERT INTO ${table} ("MigrationId", "ProductVersion") VALUES ($1, $2)`, [id, productVersion]);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+      await withTransaction(context.databaseUrl, async (client) => {
+        if (config['history-schema'] !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config['history-schema'])}`);
+        // The table EF itself creates (HistoryRepository), so that later updates find what they expect.
+        await client.query(`CREATE TABLE IF NOT EXISTS ${table} ("MigrationId" character varying(150) NOT NULL, "ProductVersion" character varying(32) NOT NULL, CONSTRAINT ${quoteIdent(`PK_${config['history-table']}`)} PRIMARY KEY ("MigrationId"))`);
+        for (const id of chosen) await client.query(`INSERT INTO ${table} ("MigrationId", "ProductVersion") VALUES ($1, $2)`, [id, productVersion]);
       });
       return chosen;
     },

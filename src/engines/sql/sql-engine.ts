@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { DriftGuardError } from '../../errors.js';
-import { withClient } from '../../postgres/client.js';
+import { withTransaction } from '../../postgres/client.js';
 import type { Engine } from '../engine.js';
 import { planScript } from './execute.js';
 import { discover, migrateDown, migrateUp, migrationStatus, type SqlMigrations } from './migrator.js';
@@ -29,16 +29,9 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
       const { layout } = project;
       const chosen = migrations.filter((m) => m.kind === 'versioned' && layout.compareVersions(m.version, options.target) <= 0);
       if (!migrations.some((m) => m.kind === 'versioned' && m.version === options.target)) throw new DriftGuardError('USAGE', `no migration ${options.target} in ${location}`);
-      return withClient(context.databaseUrl, async (client) => {
-        await client.query('BEGIN');
-        try {
-          await layout.ensureHistory(client);
-          for (const migration of chosen) await layout.recordUp(client, migration, 0, await layout.readHistory(client, migrations));
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+      return withTransaction(context.databaseUrl, async (client) => {
+        await layout.ensureHistory(client);
+        for (const migration of chosen) await layout.recordUp(client, migration, 0, await layout.readHistory(client, migrations));
         return chosen.map((m) => m.version);
       });
     },

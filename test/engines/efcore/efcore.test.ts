@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,15 +9,9 @@ import { introspectUrl } from '../../../src/introspect/introspect.js';
 import { withClient } from '../../../src/postgres/client.js';
 import { renderSnapshot } from '../../../src/schema/snapshot.js';
 import { RecordingReporter } from '../../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, type PostgresServerHandle } from '../../helpers.js';
+import { dotnetVersion, cleanEnv, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, type PostgresServerHandle } from '../../helpers.js';
 
-const dotnet = (() => {
-  try {
-    return execFileSync('dotnet', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-})();
+const dotnet = dotnetVersion();
 if (dotnet === undefined) console.log('EF Core engine tests skipped: the dotnet CLI is not installed here');
 
 const example = path.join(repoRoot, 'examples', 'efcore');
