@@ -22,7 +22,7 @@ export const CATALOG_QUERIES = {
   version: `SELECT pg_catalog.current_setting('server_version_num')::int AS version_num`,
 
   schemas: `
-SELECT n.oid::int8 AS oid, n.nspname AS name, pg_catalog.quote_ident(n.nspname) AS qname, ${comment('pg_namespace', 'n.oid')} AS comment
+SELECT n.oid AS oid, n.nspname AS name, pg_catalog.quote_ident(n.nspname) AS qname, ${comment('pg_namespace', 'n.oid')} AS comment
 FROM pg_catalog.pg_namespace n
 WHERE ${USER_NS} AND ${notExtension('pg_namespace', 'n.oid')}`,
 
@@ -33,7 +33,7 @@ FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extna
 WHERE x.extname <> 'plpgsql'`,
 
   types: `
-SELECT t.oid::int8 AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS name,
+SELECT t.oid AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS qname,
        CASE WHEN t.typtype = 'e' THEN (SELECT pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) END AS enum_values,
        CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
@@ -57,11 +57,11 @@ WHERE ${USER_NS} AND ${notExtension('pg_type', 't.oid')}
   AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tc.relkind = 'c') OR (t.typtype = 'b' AND t.typelem = 0 AND t.typarray <> 0))`,
 
   sequences: `
-SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name,
+SELECT c.oid AS oid, n.nspname AS schema, c.relname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname,
        pg_catalog.format_type(s.seqtypid, NULL) AS type, s.seqstart::text AS start, s.seqincrement::text AS increment,
        s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle,
-       dep.deptype AS owned_deptype, dep.refobjid::int8 AS owner_oid, dep.refobjsubid AS owner_attnum,
+       dep.deptype AS owned_deptype, dep.refobjid AS owner_oid, dep.refobjsubid AS owner_attnum,
        ${comment('pg_class', 'c.oid')} AS comment
 FROM pg_catalog.pg_sequence s
 JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
@@ -71,12 +71,12 @@ LEFT JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_class'::pg_catalog.regcl
 WHERE ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
 
   relations: `
-SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name,
+SELECT c.oid AS oid, n.nspname AS schema, c.relname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname,
        c.relkind AS relkind, c.relpersistence AS persistence, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_by,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-       (SELECT pg_catalog.array_agg(i.inhparent::int8 ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+       (SELECT pg_catalog.array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view_definition,
        c.reloptions AS options, c.reloftype <> 0 AS typed,
        ${comment('pg_class', 'c.oid')} AS comment
@@ -85,7 +85,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
 
   columns: `
-SELECT a.attrelid::int8 AS table_oid, a.attnum AS position, a.attname AS name, pg_catalog.quote_ident(a.attname) AS qname,
+SELECT a.attrelid AS table_oid, a.attnum AS position, a.attname AS name, pg_catalog.quote_ident(a.attname) AS qname,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, a.attidentity AS identity,
        a.attgenerated AS generated, a.attislocal AS local,
        -- Defaults cannot name columns, so they deparse without the table (which pg_get_expr would open per row); generated columns can.
@@ -102,9 +102,9 @@ LEFT JOIN pg_catalog.pg_description dsc ON dsc.classoid = 'pg_class'::pg_catalog
 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_NS}`,
 
   constraints: `
-SELECT co.oid::int8 AS oid, co.conrelid::int8 AS table_oid, co.conname AS name, pg_catalog.quote_ident(co.conname) AS qname,
+SELECT co.oid AS oid, co.conrelid AS table_oid, co.conname AS name, pg_catalog.quote_ident(co.conname) AS qname,
        co.contype AS type, pg_catalog.pg_get_constraintdef(co.oid) AS definition, co.convalidated AS validated,
-       co.conislocal AS local, co.conparentid::int8 AS parent_oid, co.confrelid::int8 AS ref_oid,
+       co.conislocal AS local, co.conparentid AS parent_oid, co.confrelid AS ref_oid,
        ${comment('pg_constraint', 'co.oid')} AS comment
 FROM pg_catalog.pg_constraint co
 JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
@@ -114,7 +114,7 @@ WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND ${USER_NS}`,
   // Indexes that back a primary key, unique or exclusion constraint are part of the constraint,
   // and partition indexes attached to a parent come with it: neither is deparsed.
   indexes: `
-SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid, n.nspname AS schema, ic.relname AS name,
+SELECT i.indexrelid AS oid, i.indrelid AS table_oid, n.nspname AS schema, ic.relname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname) AS qname,
        pg_catalog.pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
        false AS backs_constraint, false AS attached_to_parent,
@@ -128,7 +128,7 @@ WHERE tc.relkind IN ('r', 'p', 'm') AND ${USER_NS}
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)`,
 
   functions: `
-SELECT p.oid::int8 AS oid, n.nspname AS schema, p.proname AS name,
+SELECT p.oid AS oid, n.nspname AS schema, p.proname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS qname,
        p.prokind AS prokind, pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args,
        pg_catalog.oidvectortypes(p.proargtypes) AS arg_types,
@@ -148,7 +148,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE ${USER_NS} AND ${notExtension('pg_proc', 'p.oid')}`,
 
   triggers: `
-SELECT t.oid::int8 AS oid, t.tgrelid::int8 AS table_oid, t.tgname AS name, pg_catalog.quote_ident(t.tgname) AS qname,
+SELECT t.oid AS oid, t.tgrelid AS table_oid, t.tgname AS name, pg_catalog.quote_ident(t.tgname) AS qname,
        pg_catalog.pg_get_triggerdef(t.oid) AS definition, t.tgenabled AS enabled, t.tgparentid <> 0 AS cloned,
        ${comment('pg_trigger', 't.oid')} AS comment
 FROM pg_catalog.pg_trigger t
@@ -157,7 +157,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT t.tgisinternal AND ${USER_NS}`,
 
   policies: `
-SELECT pol.oid::int8 AS oid, pol.polrelid::int8 AS table_oid, pol.polname AS name, pg_catalog.quote_ident(pol.polname) AS qname,
+SELECT pol.oid AS oid, pol.polrelid AS table_oid, pol.polname AS name, pg_catalog.quote_ident(pol.polname) AS qname,
        pol.polcmd AS command, pol.polpermissive AS permissive,
        ARRAY(SELECT CASE WHEN r.oid IS NULL THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END
              FROM pg_catalog.unnest(pol.polroles) AS role_oid LEFT JOIN pg_catalog.pg_roles r ON r.oid = role_oid ORDER BY 1) AS roles,
@@ -169,20 +169,25 @@ JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE ${USER_NS}`,
 
-  // Dependencies between user objects (oid >= 16384). A view's rule and a column default are
-  // reported as their view and their column.
+  // Dependencies between user objects (oid >= 16384), by catalog oid (CLASS_OIDS in rows-to-model).
+  // A view's rule and a column default are reported as their view and their column. One pass over
+  // pg_depend (OFFSET 0 keeps the planner from walking an index with statistics a fresh database
+  // never gathered); rules and defaults are looked up only for their own rows.
   dependencies: `
-SELECT CASE WHEN d.classid IN ('pg_rewrite'::pg_catalog.regclass, 'pg_attrdef'::pg_catalog.regclass) THEN 'pg_class' ELSE d.classid::pg_catalog.regclass::text END AS cls,
-       (CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN r.ev_class WHEN 'pg_attrdef'::pg_catalog.regclass THEN ad.adrelid ELSE d.objid END)::int8 AS oid,
-       CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN 0 WHEN 'pg_attrdef'::pg_catalog.regclass THEN ad.adnum ELSE d.objsubid END AS sub,
-       d.refclassid::pg_catalog.regclass::text AS ref_cls, d.refobjid::int8 AS ref_oid, d.refobjsubid AS ref_sub
-FROM pg_catalog.pg_depend d
-LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid
-LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_attrdef'::pg_catalog.regclass AND ad.oid = d.objid
+SELECT CASE WHEN d.classid IN ('pg_rewrite'::pg_catalog.regclass, 'pg_attrdef'::pg_catalog.regclass) THEN 'pg_class'::pg_catalog.regclass::pg_catalog.oid ELSE d.classid END AS cls,
+       CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)
+                      WHEN 'pg_attrdef'::pg_catalog.regclass THEN (SELECT ad.adrelid FROM pg_catalog.pg_attrdef ad WHERE ad.oid = d.objid)
+                      ELSE d.objid END AS oid,
+       CASE d.classid WHEN 'pg_rewrite'::pg_catalog.regclass THEN 0
+                      WHEN 'pg_attrdef'::pg_catalog.regclass THEN (SELECT ad.adnum FROM pg_catalog.pg_attrdef ad WHERE ad.oid = d.objid)
+                      ELSE d.objsubid END AS sub,
+       d.refclassid AS ref_cls, d.refobjid AS ref_oid, d.refobjsubid AS ref_sub
+FROM (SELECT * FROM pg_catalog.pg_depend OFFSET 0) d
 WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384 AND d.refobjid >= 16384
-  -- Not needed and numerous: an index's or a serial sequence's automatic link to its columns, and
-  -- a constraint's links to its table's columns (a column's type change rebuilds both by itself).
-  AND NOT (d.classid = 'pg_class'::pg_catalog.regclass AND d.deptype = 'a')
+  -- Not needed and numerous: an index's or a serial sequence's automatic link to its columns, a
+  -- default's link to its own column, and a constraint's links to its table's columns (a column's
+  -- type change rebuilds both by itself).
+  AND NOT (d.classid IN ('pg_class'::pg_catalog.regclass, 'pg_attrdef'::pg_catalog.regclass) AND d.deptype = 'a')
   AND NOT (d.classid = 'pg_constraint'::pg_catalog.regclass AND d.refclassid = 'pg_class'::pg_catalog.regclass AND d.refobjsubid > 0)`,
 
   // Things drift-guard does not model, so that they are reported instead of silently ignored.
@@ -211,7 +216,7 @@ const grantee = (oid: string): string => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELS
  * catalog and oid, as the dependency query names them.
  */
 const aclQuery = (cls: string, alias: string, acl: string, kind: string, owner: string, from: string, where: string): string => `
-SELECT '${cls}' AS cls, ${alias}.oid::int8 AS oid, d.extra, d.missing
+SELECT '${cls}' AS cls, ${alias}.oid AS oid, d.extra, d.missing
 FROM ${from}
 CROSS JOIN LATERAL (
   SELECT

@@ -97,10 +97,12 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     }
     diffObject(before, after);
   }
+  let added: TableDef[] | undefined;
+  const addedTables = (): TableDef[] => (added ??= [...to.objects.values()].filter((o): o is TableDef => o.kind === 'table' && !from.objects.has(o.id)));
   for (const [id, before] of from.objects) {
     if (to.objects.has(id)) continue;
     drops.add(id);
-    const change = dropChange(before, from, to);
+    const change = dropChange(before, addedTables);
     plan.changes.push(change);
     note(`drop:${id}`, change.hazards);
   }
@@ -427,10 +429,13 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const q = after.qname;
     const columnHazards: Hazard[] = [];
     const hints: string[] = [];
-    const beforeByName = new Map(before.columns.map((c) => [c.name, c]));
-    const afterNames = new Set(after.columns.map((c) => c.name));
-    const added = after.columns.filter((c) => !beforeByName.has(c.name));
-    const removed = before.columns.filter((c) => !afterNames.has(c.name));
+    // Most tables keep their columns in place: pair them by position, by name otherwise.
+    const aligned = before.columns.length === after.columns.length && before.columns.every((c, i) => c.name === after.columns[i]!.name);
+    const beforeByName = aligned ? undefined : new Map(before.columns.map((c) => [c.name, c]));
+    const oldColumn = (column: ColumnDef, i: number): ColumnDef | undefined => (beforeByName === undefined ? before.columns[i] : beforeByName.get(column.name));
+    const afterNames = aligned ? undefined : new Set(after.columns.map((c) => c.name));
+    const added = beforeByName === undefined ? [] : after.columns.filter((c) => !beforeByName.has(c.name));
+    const removed = afterNames === undefined ? [] : before.columns.filter((c) => !afterNames.has(c.name));
     for (const column of removed) {
       disruptedColumns.add(column.id);
       removedColumns.add(column.id);
@@ -443,8 +448,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       alter.statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
       pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
     }
-    for (const column of after.columns) {
-      const old = beforeByName.get(column.name);
+    for (const [i, column] of after.columns.entries()) {
+      const old = oldColumn(column, i);
       if (old === undefined) continue;
       diffColumn(after, old, column, alter, columnHazards);
     }
@@ -469,8 +474,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     if (hints.length > 0) plan.changes.push({ id: after.id, action: 'alter', kind: 'table', table: q, description: `possible rename in ${q}`, hazards: [], hints });
     const comments: string[] = [];
     if (before.comment !== after.comment) comments.push(commentStatement(commentTarget(after), after.comment));
-    for (const column of after.columns) {
-      const old = beforeByName.get(column.name);
+    for (const [i, column] of after.columns.entries()) {
+      const old = oldColumn(column, i);
       if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
     }
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
@@ -559,14 +564,14 @@ function sameDefinition(a: SchemaObject, b: SchemaObject): boolean {
   if (a.kind === 'extension') return true;
   const left = a as unknown as Record<string, unknown>;
   const right = b as unknown as Record<string, unknown>;
-  const keys = new Set([...Object.keys(left), ...Object.keys(right)]);
-  for (const key of keys) {
+  for (const key in left) {
     if (key === 'comment' || key === 'privileges') continue;
     const x = left[key];
     const y = right[key];
     if (x === y) continue;
     if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || JSON.stringify(x) !== JSON.stringify(y)) return false;
   }
+  for (const key in right) if (key !== 'comment' && key !== 'privileges' && !(key in left)) return false;
   return true;
 }
 
@@ -629,14 +634,15 @@ function createChange(object: SchemaObject, from: SchemaModel): Change {
   return { id: object.id, action: 'create', kind: object.kind, ...tableOfObject(object), description: `create ${describe(object)}`, hazards, hints: [] };
 }
 
-function dropChange(object: SchemaObject, from: SchemaModel, to: SchemaModel): Change {
+/** `addedTables`: the tables only TO has, for rename hints. */
+function dropChange(object: SchemaObject, addedTables: () => readonly TableDef[]): Change {
   const hazards: Hazard[] = [];
   const hints: string[] = [];
   if (object.kind === 'table') {
     hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} deletes all of its rows.`));
-    const columns = object.columns.map((c) => `${c.name}:${c.type}`).sort().join(',');
-    for (const candidate of to.objects.values()) {
-      if (candidate.kind === 'table' && !from.objects.has(candidate.id) && candidate.columns.map((c) => `${c.name}:${c.type}`).sort().join(',') === columns) {
+    const columns = columnSignature(object);
+    for (const candidate of addedTables()) {
+      if (columnSignature(candidate) === columns) {
         hints.push(`${object.qname} is dropped and ${candidate.qname} created with the same columns: if this is a rename, use ALTER TABLE ${object.qname} RENAME TO ${candidate.name} and keep the data`);
       }
     }
@@ -646,6 +652,8 @@ function dropChange(object: SchemaObject, from: SchemaModel, to: SchemaModel): C
   if (object.kind === 'sequence') hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} loses its current value.`));
   return { id: object.id, action: 'drop', kind: object.kind, ...tableOfObject(object), description: `drop ${describe(object)}`, hazards, hints };
 }
+
+const columnSignature = (table: TableDef): string => table.columns.map((c) => `${c.name}:${c.type}`).sort().join(',');
 
 function indexHazards(qname: string, table: string): Hazard[] {
   return [hazard('BLOCKS_WRITES', `building ${qname} blocks writes to ${table} until it finishes.`, 'CREATE INDEX CONCURRENTLY (outside a transaction)')];

@@ -79,11 +79,17 @@ function insertSorted(list: Step[], step: Step, compare: (a: Step, b: Step) => n
   list.splice(low, 0, step);
 }
 
-/** Maps column ids to their table's id, so that "depends on a column" orders after the table. */
+const ownerCache = new WeakMap<SchemaModel, Map<string, string>>();
+
+/** Maps column ids to their table's id, so that "depends on a column" orders after the table (computed once per model). */
 export function ownerIndex(model: SchemaModel): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const object of model.objects.values()) {
-    if (object.kind === 'table') for (const column of object.columns) owners.set(column.id, object.id);
+  let owners = ownerCache.get(model);
+  if (owners === undefined) {
+    owners = new Map();
+    for (const object of model.objects.values()) {
+      if (object.kind === 'table') for (const column of object.columns) owners.set(column.id, object.id);
+    }
+    ownerCache.set(model, owners);
   }
   return owners;
 }
@@ -142,7 +148,10 @@ function uniqueKeysOf(model: SchemaModel): Map<string, string[]> {
     index = new Map();
     for (const object of model.objects.values()) {
       const isKey = (object.kind === 'constraint' && (object.type === 'p' || object.type === 'u')) || (object.kind === 'index' && object.unique);
-      if (isKey) index.set(object.table, [...(index.get(object.table) ?? []), object.id]);
+      if (!isKey) continue;
+      const keys = index.get(object.table);
+      if (keys === undefined) index.set(object.table, [object.id]);
+      else keys.push(object.id);
     }
     uniqueKeyCache.set(model, index);
   }

@@ -11,10 +11,12 @@ import type {
   ConstraintDef,
   DomainDef,
   EnumDef,
+  ExtensionDef,
   FunctionDef,
   IndexDef,
   PolicyDef,
   SchemaModel,
+  SchemaDef,
   SchemaObject,
   SequenceDef,
   SequenceOptions,
@@ -24,7 +26,6 @@ import type {
   ViewDef,
 } from './model.js';
 
-type Oid = string;
 type Row = Record<string, unknown>;
 
 export interface CatalogRows {
@@ -78,6 +79,15 @@ const KIND_ORDER: Record<SchemaObject['kind'], number> = {
   default_privileges: 15,
 };
 
+/** Catalog oids (fixed in PostgreSQL's headers) of the kinds of object dependencies are kept for. */
+const CLASS_OIDS: Record<number, string> = { 1247: 'pg_type', 1255: 'pg_proc', 1259: 'pg_class', 2606: 'pg_constraint', 2620: 'pg_trigger', 3256: 'pg_policy' };
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A column's key in numeric maps: table oid and attribute number (at most 1,600) in one number. */
+const columnKey = (tableOid: number, attnum: number): number => tableOid * 2048 + attnum;
+
+/** Built for tens of thousands of rows: numeric keys, no per-row spreads or copies. */
 export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaModel {
   const objects: SchemaObject[] = [];
   const byId = new Map<string, SchemaObject>();
@@ -86,22 +96,30 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     byId.set(object.id, object);
   };
   const unsupported: Unsupported[] = [];
-  const byClassOid = new Map<string, string>(); // "cls:oid" -> id
-  const tables = new Map<Oid, TableDef & { columns: ColumnDef[] }>();
+  /** Object ids by catalog name, then oid. */
+  const byClass = new Map<string, Map<number, string>>(Object.values(CLASS_OIDS).map((name) => [name, new Map()]));
+  const register = (cls: string, oid: unknown, id: string): void => void byClass.get(cls)!.set(Number(oid), id);
+  const tables = new Map<number, TableDef & { columns: ColumnDef[] }>();
   const ignored = ignoreMatcher(options);
   const str = (value: unknown): string => String(value);
-  const opt = <K extends string>(key: K, value: unknown): Partial<Record<K, string>> =>
-    value === null || value === undefined ? {} : ({ [key]: String(value) } as Record<K, string>);
+  /** Sets an optional field (as text) when the catalog has a value for it. */
+  const setText = <T extends object>(target: T, key: keyof T & string, value: unknown): void => {
+    if (value !== null && value !== undefined) (target as Record<string, unknown>)[key] = String(value);
+  };
 
   for (const row of rows.schemas) {
     const name = str(row.name);
     if (name === 'public' || ignored(name)) continue;
-    push({ kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname), ...opt('comment', row.comment) });
+    const object: Mutable<SchemaDef> = { kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname) };
+    setText(object, 'comment', row.comment);
+    push(object);
   }
 
   for (const row of rows.extensions) {
     const name = str(row.name);
-    push({ kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema), ...opt('comment', row.comment) });
+    const object: Mutable<ExtensionDef> = { kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema) };
+    setText(object, 'comment', row.comment);
+    push(object);
   }
 
   for (const row of rows.types) {
@@ -109,52 +127,54 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     const name = str(row.name);
     const qname = str(row.qname);
     if (ignored(`${schema}.${name}`)) continue;
-    const base = { schema, name, qname, ...opt('comment', row.comment) };
+    const id = `type:${qname}`;
+    let object: Mutable<EnumDef | DomainDef | CompositeDef>;
     switch (row.typtype) {
-      case 'e': {
-        const object: EnumDef = { kind: 'enum', id: `type:${qname}`, ...base, values: (row.enum_values as string[] | null) ?? [] };
-        push(object);
-        byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
+      case 'e':
+        object = { kind: 'enum', id, schema, name, qname, values: (row.enum_values as string[] | null) ?? [] };
         break;
-      }
-      case 'd': {
-        const object: DomainDef = {
+      case 'd':
+        object = {
           kind: 'domain',
-          id: `type:${qname}`,
-          ...base,
+          id,
+          schema,
+          name,
+          qname,
           baseType: str(row.base_type),
           notNull: row.not_null === true,
-          ...opt('default', row.default_expr),
-          ...opt('collation', row.collation),
           checks: ((row.checks as { name: string; definition: string; validated: boolean }[] | null) ?? []).map((c) => ({
             name: c.name,
             definition: c.definition.replace(/ NOT VALID$/, ''),
             validated: c.validated,
           })),
         };
-        push(object);
-        byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
+        setText(object, 'default', row.default_expr);
+        setText(object, 'collation', row.collation);
         break;
-      }
-      case 'c': {
-        const attributes = ((row.attributes as { name: string; type: string; collation: string | null }[] | null) ?? []).map((a) => ({
-          name: a.name,
-          type: a.type,
-          ...(a.collation === null ? {} : { collation: a.collation }),
-        }));
-        const object: CompositeDef = { kind: 'composite', id: `type:${qname}`, ...base, attributes };
-        push(object);
-        byClassOid.set(`pg_type:${str(row.oid)}`, object.id);
+      case 'c':
+        object = {
+          kind: 'composite',
+          id,
+          schema,
+          name,
+          qname,
+          attributes: ((row.attributes as { name: string; type: string; collation: string | null }[] | null) ?? []).map((a) =>
+            a.collation === null ? { name: a.name, type: a.type } : { name: a.name, type: a.type, collation: a.collation },
+          ),
+        };
         break;
-      }
       default:
-        unsupported.push({ id: `type:${qname}`, reason: `${row.typtype === 'r' ? 'range' : 'base'} type ${qname} is not modelled` });
+        unsupported.push({ id, reason: `${row.typtype === 'r' ? 'range' : 'base'} type ${qname} is not modelled` });
+        continue;
     }
+    setText(object, 'comment', row.comment);
+    push(object);
+    register('pg_type', row.oid, id);
   }
 
   // Identity sequences belong to their column; serial sequences are objects owned by a column.
-  const identityOptions = new Map<string, SequenceOptions>();
-  const sequenceRows: Row[] = [];
+  const identityOptions = new Map<number, SequenceOptions>();
+  const sequenceRows: { row: Row; options: SequenceOptions }[] = [];
   for (const row of rows.sequences) {
     const options: SequenceOptions = {
       type: str(row.type),
@@ -165,141 +185,133 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       cache: str(row.cache),
       cycle: row.cycle === true,
     };
-    if (row.owned_deptype === 'i') identityOptions.set(`${str(row.owner_oid)}:${str(row.owner_attnum)}`, options);
-    else sequenceRows.push({ ...row, options });
+    if (row.owned_deptype === 'i') identityOptions.set(columnKey(Number(row.owner_oid), Number(row.owner_attnum)), options);
+    else sequenceRows.push({ row, options });
   }
 
-  const relationsByOid = new Map(rows.relations.map((r) => [str(r.oid), r]));
+  const relationsByOid = new Map(rows.relations.map((r) => [Number(r.oid), r]));
+  const matviews = new Map<number, ViewDef>();
   for (const row of rows.relations) {
     const schema = str(row.schema);
     const name = str(row.name);
     const qname = str(row.qname);
     if (ignored(`${schema}.${name}`) || (options.ignoreHistoryTables && HISTORY_TABLES.includes(name) && row.relkind === 'r')) continue;
-    const parents = (row.parents as string[] | null) ?? [];
+    const parents = (row.parents as unknown[] | null) ?? [];
     const relkind = str(row.relkind);
     if (relkind === 'f') {
       unsupported.push({ id: `table:${qname}`, reason: `foreign table ${qname} is not modelled` });
       continue;
     }
     if (row.typed === true) unsupported.push({ id: `table:${qname}`, reason: `typed table ${qname} (OF type) is modelled as a plain table` });
+    const storageOptions = Array.isArray(row.options) && row.options.length > 0 ? [...(row.options as string[])].sort() : undefined;
     if (relkind === 'v' || relkind === 'm') {
-      const object: ViewDef = {
-        kind: relkind === 'v' ? 'view' : 'matview',
-        id: `${relkind === 'v' ? 'view' : 'matview'}:${qname}`,
-        schema,
-        name,
-        qname,
-        definition: normalizeViewDefinition(str(row.view_definition)),
-        ...(Array.isArray(row.options) && row.options.length > 0 ? { options: [...(row.options as string[])].sort() } : {}),
-        ...opt('comment', row.comment),
-      };
+      const kind = relkind === 'v' ? 'view' : 'matview';
+      const object: Mutable<ViewDef> = { kind, id: `${kind}:${qname}`, schema, name, qname, definition: normalizeViewDefinition(str(row.view_definition)) };
+      if (storageOptions !== undefined) object.options = storageOptions;
+      setText(object, 'comment', row.comment);
       push(object);
-      byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
+      register('pg_class', row.oid, object.id);
+      if (relkind === 'm') matviews.set(Number(row.oid), object);
       continue;
     }
     const bound = row.partition_bound as string | null;
     let partitionOf: TableDef['partitionOf'];
     if (bound !== null && parents.length === 1) {
-      const parent = relationsByOid.get(String(parents[0]));
+      const parent = relationsByOid.get(Number(parents[0]));
       if (parent !== undefined) partitionOf = { parent: `table:${str(parent.qname)}`, parentQname: str(parent.qname), bound };
     } else if (parents.length > 0) {
       unsupported.push({ id: `table:${qname}`, reason: `table inheritance (${qname} INHERITS another table) is not modelled` });
     }
-    const table: TableDef & { columns: ColumnDef[] } = {
-      kind: 'table',
-      id: `table:${qname}`,
-      schema,
-      name,
-      qname,
-      unlogged: row.persistence === 'u',
-      columns: [],
-      ...opt('partitionBy', row.partition_by),
-      ...(partitionOf === undefined ? {} : { partitionOf }),
-      rowSecurity: row.row_security === true,
-      forceRowSecurity: row.force_row_security === true,
-      ...(Array.isArray(row.options) && row.options.length > 0 ? { options: [...(row.options as string[])].sort() } : {}),
-      ...opt('comment', row.comment),
-    };
-    tables.set(str(row.oid), table);
+    // Assigned in the model's field order, optional fields only when present.
+    const table = { kind: 'table', id: `table:${qname}`, schema, name, qname, unlogged: row.persistence === 'u', columns: [] } as unknown as Mutable<TableDef> & { columns: ColumnDef[] };
+    setText(table, 'partitionBy', row.partition_by);
+    if (partitionOf !== undefined) table.partitionOf = partitionOf;
+    table.rowSecurity = row.row_security === true;
+    table.forceRowSecurity = row.force_row_security === true;
+    if (storageOptions !== undefined) table.options = storageOptions;
+    setText(table, 'comment', row.comment);
+    tables.set(Number(row.oid), table);
     push(table);
-    byClassOid.set(`pg_class:${str(row.oid)}`, table.id);
+    register('pg_class', row.oid, table.id);
   }
 
-  const columnIds = new Map<string, string>(); // "tableOid:attnum" -> column id
-  for (const row of [...rows.columns].sort((a, b) => Number(a.position) - Number(b.position))) {
-    const table = tables.get(str(row.table_oid));
+  const columnIds = new Map<number, string>();
+  for (const row of rows.columns) {
+    const tableOid = Number(row.table_oid);
+    const table = tables.get(tableOid);
     if (table === undefined) continue;
-    const id = `column:${table.qname}.${str(row.qname)}`;
-    columnIds.set(`${str(row.table_oid)}:${str(row.position)}`, id);
+    const position = Number(row.position);
+    const qname = str(row.qname);
+    const id = `column:${table.qname}.${qname}`;
+    const key = columnKey(tableOid, position);
+    columnIds.set(key, id);
     // A partition's columns come from its parent; only the parent's are modelled.
     if (table.partitionOf !== undefined) continue;
-    const identityKind = row.identity === 'a' ? 'ALWAYS' : row.identity === 'd' ? 'BY DEFAULT' : undefined;
-    const sequence = identityOptions.get(`${str(row.table_oid)}:${str(row.position)}`);
-    const generated = row.generated === 's' ? (row.default_expr as string) : undefined;
-    table.columns.push({
-      id,
-      qname: str(row.qname),
-      name: str(row.name),
-      position: Number(row.position),
-      type: str(row.type),
-      ...opt('collation', row.collation),
-      notNull: row.not_null === true,
-      ...(generated === undefined ? opt('default', row.default_expr) : { generated }),
-      ...(identityKind !== undefined && sequence !== undefined ? { identity: { kind: identityKind, sequence } } : {}),
-      ...opt('comment', row.comment),
-    });
+    const column = { id, qname, name: str(row.name), position, type: str(row.type) } as Mutable<ColumnDef>;
+    setText(column, 'collation', row.collation);
+    column.notNull = row.not_null === true;
+    if (row.generated === 's') column.generated = str(row.default_expr);
+    else setText(column, 'default', row.default_expr);
+    if (row.identity === 'a' || row.identity === 'd') {
+      const sequence = identityOptions.get(key);
+      if (sequence !== undefined) column.identity = { kind: row.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT', sequence };
+    }
+    setText(column, 'comment', row.comment);
+    table.columns.push(column);
+  }
+  // pg_attribute comes back in attribute order almost always; sort the rare table that does not.
+  for (const table of tables.values()) {
+    const columns = table.columns;
+    for (let i = 1; i < columns.length; i++) {
+      if (columns[i - 1]!.position > columns[i]!.position) {
+        columns.sort((a, b) => a.position - b.position);
+        break;
+      }
+    }
   }
 
-  for (const row of sequenceRows) {
+  for (const { row, options: sequence } of sequenceRows) {
     const schema = str(row.schema);
     const name = str(row.name);
     if (ignored(`${schema}.${name}`)) continue;
-    const ownerColumn = row.owned_deptype === 'a' ? columnIds.get(`${str(row.owner_oid)}:${str(row.owner_attnum)}`) : undefined;
-    const object: SequenceDef = {
-      kind: 'sequence',
-      id: `sequence:${str(row.qname)}`,
-      schema,
-      name,
-      qname: str(row.qname),
-      ...(row.options as SequenceOptions),
-      ...(ownerColumn === undefined ? {} : { ownedBy: ownerColumn.slice('column:'.length) }),
-      ...opt('comment', row.comment),
-    };
+    const ownerColumn = row.owned_deptype === 'a' ? columnIds.get(columnKey(Number(row.owner_oid), Number(row.owner_attnum))) : undefined;
+    const object: Mutable<SequenceDef> = { kind: 'sequence', id: `sequence:${str(row.qname)}`, schema, name, qname: str(row.qname), ...sequence };
+    if (ownerColumn !== undefined) object.ownedBy = ownerColumn.slice('column:'.length);
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
+    register('pg_class', row.oid, object.id);
   }
 
   for (const row of rows.constraints) {
-    const table = tables.get(str(row.table_oid));
-    if (table === undefined || row.local !== true || str(row.parent_oid) !== '0') continue;
+    const table = tables.get(Number(row.table_oid));
+    if (table === undefined || row.local !== true || Number(row.parent_oid) !== 0) continue;
     const definition = str(row.definition);
-    const referenced = row.ref_oid === null || str(row.ref_oid) === '0' ? undefined : tables.get(str(row.ref_oid));
-    const object: ConstraintDef = {
+    const referenced = row.ref_oid === null ? undefined : tables.get(Number(row.ref_oid));
+    const qname = str(row.qname);
+    const object: Mutable<ConstraintDef> = {
       kind: 'constraint',
-      id: `constraint:${table.qname}.${str(row.qname)}`,
+      id: `constraint:${table.qname}.${qname}`,
       schema: table.schema,
       name: str(row.name),
-      qname: str(row.qname),
+      qname,
       table: table.id,
       tableQname: table.qname,
       type: str(row.type) as ConstraintDef['type'],
-      definition: definition.replace(/ NOT VALID$/, ''),
+      definition: definition.endsWith(' NOT VALID') ? definition.slice(0, -' NOT VALID'.length) : definition,
       validated: row.validated === true,
-      ...(referenced === undefined ? {} : { references: referenced.id }),
-      ...opt('comment', row.comment),
     };
+    if (referenced !== undefined) object.references = referenced.id;
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_constraint:${str(row.oid)}`, object.id);
+    register('pg_constraint', row.oid, object.id);
   }
 
-  const matviewOids = new Set(rows.relations.filter((r) => r.relkind === 'm').map((r) => str(r.oid)));
   for (const row of rows.indexes) {
     if (row.backs_constraint === true || row.attached_to_parent === true) continue;
-    const table = tables.get(str(row.table_oid));
-    const matview = matviewOids.has(str(row.table_oid)) ? byClassOid.get(`pg_class:${str(row.table_oid)}`) : undefined;
-    if (table === undefined && matview === undefined) continue;
-    const owner = table ?? (byId.get(matview!) as ViewDef);
-    const object: IndexDef = {
+    const tableOid = Number(row.table_oid);
+    const owner = tables.get(tableOid) ?? matviews.get(tableOid);
+    if (owner === undefined) continue;
+    const object: Mutable<IndexDef> = {
       kind: 'index',
       id: `index:${str(row.qname)}`,
       schema: str(row.schema),
@@ -309,10 +321,10 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       tableQname: owner.qname,
       definition: str(row.definition),
       unique: row.unique === true,
-      ...opt('comment', row.comment),
     };
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_class:${str(row.oid)}`, object.id);
+    register('pg_class', row.oid, object.id);
   }
 
   for (const row of rows.functions) {
@@ -323,6 +335,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     const identityArgs = str(row.identity_args);
     // Identity is the argument types (what PostgreSQL tells overloads apart by), not their names.
     const id = `function:${qname}(${str(row.arg_types)})`;
+    let object: Mutable<AggregateDef | FunctionDef>;
     if (row.prokind === 'a') {
       const aggregate = row.aggregate as Record<string, unknown> | null;
       const definition = aggregate === null ? undefined : aggregateDefinition(qname, identityArgs, aggregate);
@@ -330,94 +343,101 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
         unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) uses options drift-guard does not model (ordered-set, moving or parallel)` });
         continue;
       }
-      const object: AggregateDef = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition, ...opt('comment', row.comment) };
-      push(object);
-      byClassOid.set(`pg_proc:${str(row.oid)}`, id);
-      continue;
+      object = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition };
+    } else {
+      object = {
+        kind: 'function',
+        id,
+        schema,
+        name,
+        qname,
+        identityArgs,
+        procedure: row.prokind === 'p',
+        returns: str(row.returns ?? ''),
+        definition: str(row.definition).trim(),
+        arguments: str(row.arguments),
+      };
     }
-    const object: FunctionDef = {
-      kind: 'function',
-      id,
-      schema,
-      name,
-      qname,
-      identityArgs,
-      procedure: row.prokind === 'p',
-      returns: str(row.returns ?? ''),
-      definition: str(row.definition).trim(),
-      arguments: str(row.arguments),
-      ...opt('comment', row.comment),
-    };
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_proc:${str(row.oid)}`, id);
+    register('pg_proc', row.oid, id);
   }
 
   for (const row of rows.triggers) {
     if (row.cloned === true) continue;
-    const owner = tables.get(str(row.table_oid)) ?? byId.get(byClassOid.get(`pg_class:${str(row.table_oid)}`) ?? '');
+    const tableOid = Number(row.table_oid);
+    const owner = tables.get(tableOid) ?? byId.get(byClass.get('pg_class')!.get(tableOid) ?? '');
     if (owner === undefined) continue;
-    const object: TriggerDef = {
+    const qname = str(row.qname);
+    const object: Mutable<TriggerDef> = {
       kind: 'trigger',
-      id: `trigger:${owner.qname}.${str(row.qname)}`,
+      id: `trigger:${owner.qname}.${qname}`,
       schema: owner.schema,
       name: str(row.name),
-      qname: str(row.qname),
+      qname,
       table: owner.id,
       tableQname: owner.qname,
       definition: str(row.definition),
       enabled: str(row.enabled) as TriggerDef['enabled'],
-      ...opt('comment', row.comment),
     };
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_trigger:${str(row.oid)}`, object.id);
+    register('pg_trigger', row.oid, object.id);
   }
 
   const commands: Record<string, PolicyDef['command']> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
   for (const row of rows.policies) {
-    const table = tables.get(str(row.table_oid));
+    const table = tables.get(Number(row.table_oid));
     if (table === undefined) continue;
-    const object: PolicyDef = {
+    const qname = str(row.qname);
+    const object: Mutable<PolicyDef> = {
       kind: 'policy',
-      id: `policy:${table.qname}.${str(row.qname)}`,
+      id: `policy:${table.qname}.${qname}`,
       schema: table.schema,
       name: str(row.name),
-      qname: str(row.qname),
+      qname,
       table: table.id,
       tableQname: table.qname,
       permissive: row.permissive === true,
       command: commands[str(row.command)] ?? 'ALL',
       roles: (row.roles as string[]) ?? [],
-      ...opt('using', row.using_expr),
-      ...opt('withCheck', row.check_expr),
-      ...opt('comment', row.comment),
     };
+    setText(object, 'using', row.using_expr);
+    setText(object, 'withCheck', row.check_expr);
+    setText(object, 'comment', row.comment);
     push(object);
-    byClassOid.set(`pg_policy:${str(row.oid)}`, object.id);
+    register('pg_policy', row.oid, object.id);
   }
 
   for (const row of rows.unsupported) unsupported.push({ id: `${str(row.what)}:${str(row.name)}`, reason: `${str(row.what)} ${str(row.name)} is not modelled` });
 
   // Dependencies, translated to ids; anything outside the model (system objects, ignored ones) drops out.
-  const resolve = (cls: string, oid: string, sub: number): string | undefined => {
-    if (cls === 'pg_class' && sub > 0) return columnIds.get(`${oid}:${sub}`) ?? byClassOid.get(`pg_class:${oid}`);
-    return byClassOid.get(`${cls}:${oid}`);
+  const relationIds = byClass.get('pg_class')!;
+  const resolve = (cls: unknown, oidValue: unknown, subValue: unknown): string | undefined => {
+    const name = CLASS_OIDS[Number(cls)];
+    if (name === undefined) return undefined;
+    const oid = Number(oidValue);
+    const sub = Number(subValue);
+    if (name === 'pg_class' && sub > 0) return columnIds.get(columnKey(oid, sub)) ?? relationIds.get(oid);
+    return byClass.get(name)!.get(oid);
   };
   const dependencies = new Map<string, Set<string>>();
   for (const row of rows.dependencies) {
-    const from = resolve(str(row.cls), str(row.oid), Number(row.sub));
-    const to = resolve(str(row.ref_cls), str(row.ref_oid), Number(row.ref_sub));
-    if (from === undefined || to === undefined || from === to) continue;
+    const from = resolve(row.cls, row.oid, row.sub);
+    if (from === undefined) continue;
+    const to = resolve(row.ref_cls, row.ref_oid, row.ref_sub);
+    if (to === undefined || from === to) continue;
     // A view's own columns are not dependencies of the view.
     if (to.startsWith('column:') && from.startsWith('view:') && to.startsWith(`column:${from.slice(from.indexOf(':') + 1)}.`)) continue;
-    const set = dependencies.get(from) ?? new Set<string>();
+    let set = dependencies.get(from);
+    if (set === undefined) dependencies.set(from, (set = new Set()));
     set.add(to);
-    dependencies.set(from, set);
   }
 
   // Privileges: attached to the objects they are on; default privileges are objects of their own.
   const privileges = new Map<string, Privileges>();
   for (const row of rows.privileges ?? []) {
-    const id = byClassOid.get(`${str(row.cls)}:${str(row.oid)}`);
+    const id = byClass.get(str(row.cls))?.get(Number(row.oid));
     if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
   }
   const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
@@ -426,23 +446,31 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     const grants = { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] };
     if (objectType === undefined || (grants.extra.length === 0 && grants.missing.length === 0)) continue;
     const inSchema = row.schema === null ? undefined : str(row.schema);
-    push({
+    const object: Mutable<DefaultPrivilegesDef> = {
       kind: 'default_privileges',
       id: `default_privileges:${str(row.role)}:${inSchema ?? ''}:${objectType}`,
       schema: inSchema ?? '',
       name: objectType,
       qname: str(row.role),
       role: str(row.role),
-      ...(inSchema === undefined ? {} : { inSchema }),
       objectType,
       grants,
-    });
+    };
+    if (inSchema !== undefined) object.inSchema = inSchema;
+    push(object);
   }
 
   objects.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byIdSorted = new Map<string, SchemaObject>();
+  for (const object of objects) {
+    const granted = privileges.get(object.id);
+    byIdSorted.set(object.id, granted === undefined ? object : ({ ...object, privileges: granted } as SchemaObject));
+  }
+  const sortedDependencies = new Map<string, string[]>();
+  for (const id of [...dependencies.keys()].sort()) sortedDependencies.set(id, [...dependencies.get(id)!].sort());
   return {
-    objects: new Map(objects.map((o) => [o.id, privileges.has(o.id) ? ({ ...o, privileges: privileges.get(o.id)! } as SchemaObject) : o])),
-    dependencies: new Map([...dependencies].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, set]) => [id, [...set].sort()])),
+    objects: byIdSorted,
+    dependencies: sortedDependencies,
     unsupported: unsupported.sort((a, b) => (a.id < b.id ? -1 : 1)),
     serverVersionNum: rows.versionNum,
   };
