@@ -2,7 +2,7 @@
 // error messages and `drift-guard config` speak the user's vocabulary. Secrets are never values
 // here: a key ending in `-env` names the environment variable that holds the secret.
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const POSTGRES_PROVIDERS = ['auto', 'url', 'docker', 'embedded'] as const;
 export type PostgresProviderSetting = (typeof POSTGRES_PROVIDERS)[number];
