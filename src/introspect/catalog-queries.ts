@@ -112,17 +112,45 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND ${USER_NS}`,
 
   // Indexes that back a primary key, unique or exclusion constraint are part of the constraint,
-  // and partition indexes attached to a parent come with it: neither is deparsed.
-  indexes: `
+  // and partition indexes attached to a parent come with it: neither is deparsed. pg_get_indexdef
+  // is a fifth of the server's work on a large schema (it looks up each key's default operator
+  // class by scanning pg_opclass), so plain-column indexes come back as parts that
+  // indexDefinition() in rows-to-model.ts assembles into the same text; anything else (expression
+  // keys, operator classes, collations or options of its own, storage options, other access
+  // methods, servers this code does not know) is deparsed by PostgreSQL.
+  indexes: (versionNum: number): string => `
 SELECT i.indexrelid AS oid, i.indrelid AS table_oid, n.nspname AS schema, ic.relname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname) AS qname,
-       pg_catalog.pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
-       false AS backs_constraint, false AS attached_to_parent,
+       CASE WHEN s.plain THEN pg_catalog.quote_ident(ic.relname) END AS local_qname,
+       CASE WHEN s.plain THEN am.amname END AS method,
+       CASE WHEN s.plain THEN i.indkey END AS keys,
+       CASE WHEN s.plain THEN i.indoption END AS key_options,
+       i.indnkeyatts AS key_count, ic.relkind = 'I' AS partitioned,
+       ${versionNum >= 150000 ? 'i.indnullsnotdistinct' : 'false'} AS nulls_not_distinct,
+       CASE WHEN s.plain THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END AS predicate,
+       CASE WHEN NOT s.plain THEN pg_catalog.pg_get_indexdef(i.indexrelid) END AS definition,
+       i.indisunique AS unique,
        ${comment('pg_class', 'i.indexrelid')} AS comment
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+CROSS JOIN LATERAL (SELECT ${versionNum >= 140000 && versionNum < 180000 ? `
+    am.amname IN ('btree', 'hash', 'gist', 'gin', 'spgist', 'brin') AND tc.relkind IN ('r', 'p')
+    AND i.indexprs IS NULL AND ic.reloptions IS NULL AND 0 < ALL (i.indkey::pg_catalog.int2[])
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute ia WHERE ia.attrelid = i.indexrelid AND ia.attoptions IS NOT NULL)
+    -- Every key column (INCLUDE columns have no operator class) with the default class of its
+    -- exact type and its own collation; the first key is written out (most indexes have one).
+    AND (i.indclass[0], a0.atttypid) IN (SELECT oc.oid, oc.opcintype FROM pg_catalog.pg_opclass oc WHERE oc.opcdefault)
+    AND (i.indcollation[0] = 0 OR i.indcollation[0] = a0.attcollation)
+    AND (i.indnkeyatts = 1 OR NOT EXISTS (
+      SELECT 1 FROM pg_catalog.generate_series(1, i.indnkeyatts - 1) AS k
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k]
+      WHERE (i.indclass[k], a.atttypid) NOT IN (SELECT oc.oid, oc.opcintype FROM pg_catalog.pg_opclass oc WHERE oc.opcdefault)
+         OR (i.indcollation[k] <> 0 AND i.indcollation[k] <> a.attcollation)))` : 'false'} AS plain
+  FROM (SELECT) AS one LEFT JOIN pg_catalog.pg_attribute a0 ON a0.attrelid = i.indrelid AND a0.attnum = i.indkey[0]
+  OFFSET 0) s -- computed once per index, not once per use
 WHERE tc.relkind IN ('r', 'p', 'm') AND ${USER_NS}
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid)`,
@@ -207,6 +235,12 @@ FROM pg_catalog.pg_ts_config t JOIN pg_catalog.pg_namespace n ON n.oid = t.cfgna
 } as const;
 
 export type CatalogQuery = keyof typeof CATALOG_QUERIES;
+
+/** The catalog queries for a server version (server_version_num): each as SQL text. */
+export function catalogQueries(versionNum: number): Record<Exclude<CatalogQuery, 'version'>, string> {
+  const { version: _version, ...queries } = CATALOG_QUERIES;
+  return Object.fromEntries(Object.entries(queries).map(([name, query]) => [name, typeof query === 'function' ? query(versionNum) : query])) as Record<Exclude<CatalogQuery, 'version'>, string>;
+}
 
 const grantee = (oid: string): string => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(${oid})) END`;
 

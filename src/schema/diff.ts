@@ -12,7 +12,7 @@
 import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
 import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
 import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
-import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type Step } from './order.js';
+import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type ColumnOwners, type Step } from './order.js';
 
 export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
 
@@ -593,7 +593,7 @@ function privilegeChanges(target: string, before: Privileges | undefined, after:
   return grantStatements(target, { extra: [...minus(a.extra, b.extra), ...minus(b.missing, a.missing)], missing: [...minus(b.extra, a.extra), ...minus(a.missing, b.missing)] });
 }
 
-function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: Map<string, string>): Map<string, Set<string>> {
+function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: ColumnOwners): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (target: string, dependent: string): void => {
     const set = out.get(target) ?? new Set<string>();

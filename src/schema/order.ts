@@ -79,23 +79,25 @@ function insertSorted(list: Step[], step: Step, compare: (a: Step, b: Step) => n
   list.splice(low, 0, step);
 }
 
-const ownerCache = new WeakMap<SchemaModel, Map<string, string>>();
+/** Column id -> its table's id, so that "depends on a column" orders after the table. */
+export interface ColumnOwners {
+  get(id: string): string | undefined;
+}
 
-/** Maps column ids to their table's id, so that "depends on a column" orders after the table (computed once per model). */
-export function ownerIndex(model: SchemaModel): Map<string, string> {
-  let owners = ownerCache.get(model);
-  if (owners === undefined) {
-    owners = new Map();
-    for (const object of model.objects.values()) {
-      if (object.kind === 'table') for (const column of object.columns) owners.set(column.id, object.id);
-    }
-    ownerCache.set(model, owners);
-  }
-  return owners;
+/** Reads a column's table off the column id (`column:<table qname>.<column qname>`): no index over every column. */
+export function ownerIndex(model: SchemaModel): ColumnOwners {
+  return {
+    get(id) {
+      if (!id.startsWith('column:')) return undefined;
+      const qualified = id.slice('column:'.length);
+      const table = `table:${qualified.slice(0, qualified.length - qualifiedTail(qualified).length - 1)}`;
+      return model.objects.get(table)?.kind === 'table' ? table : undefined;
+    },
+  };
 }
 
 /** What an object must be created after: its recorded dependencies and its structural ones. */
-export function prerequisites(model: SchemaModel, object: SchemaObject, owners: Map<string, string>): string[] {
+export function prerequisites(model: SchemaModel, object: SchemaObject, owners: ColumnOwners): string[] {
   const after = new Set<string>();
   const add = (dependency: string): void => {
     // A serial sequence's link to its owning column is OWNED BY, a separate step after the table.

@@ -28,6 +28,8 @@ import type {
 
 type Row = Record<string, unknown>;
 
+const str = (value: unknown): string => String(value);
+
 export interface CatalogRows {
   readonly versionNum: number;
   readonly schemas: readonly Row[];
@@ -87,8 +89,20 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** A column's key in numeric maps: table oid and attribute number (at most 1,600) in one number. */
 const columnKey = (tableOid: number, attnum: number): number => tableOid * 2048 + attnum;
 
-/** Built for tens of thousands of rows: numeric keys, no per-row spreads or copies. */
-export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaModel {
+/** The rows of one catalog query (by its name in CatalogRows), when they have arrived. */
+export type CatalogReader = (kind: Exclude<keyof CatalogRows, 'versionNum'>) => Promise<readonly Row[]> | readonly Row[];
+
+/** rowsToModel() over rows already in hand. */
+export function rowsToModel(rows: CatalogRows, options: ModelOptions): Promise<SchemaModel> {
+  return buildModel((kind) => rows[kind] ?? [], rows.versionNum, options);
+}
+
+/**
+ * Catalog rows -> model, kind by kind in the order the catalog queries run: with the queries
+ * already sent, each kind is modelled while PostgreSQL computes the next. Built for tens of
+ * thousands of rows: numeric keys, no per-row spreads or copies.
+ */
+export async function buildModel(read: CatalogReader, versionNum: number, options: ModelOptions): Promise<SchemaModel> {
   const objects: SchemaObject[] = [];
   const byId = new Map<string, SchemaObject>();
   const push = (object: SchemaObject): void => {
@@ -101,13 +115,12 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
   const register = (cls: string, oid: unknown, id: string): void => void byClass.get(cls)!.set(Number(oid), id);
   const tables = new Map<number, TableDef & { columns: ColumnDef[] }>();
   const ignored = ignoreMatcher(options);
-  const str = (value: unknown): string => String(value);
   /** Sets an optional field (as text) when the catalog has a value for it. */
   const setText = <T extends object>(target: T, key: keyof T & string, value: unknown): void => {
     if (value !== null && value !== undefined) (target as Record<string, unknown>)[key] = String(value);
   };
 
-  for (const row of rows.schemas) {
+  for (const row of await read('schemas')) {
     const name = str(row.name);
     if (name === 'public' || ignored(name)) continue;
     const object: Mutable<SchemaDef> = { kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname) };
@@ -115,14 +128,14 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     push(object);
   }
 
-  for (const row of rows.extensions) {
+  for (const row of await read('extensions')) {
     const name = str(row.name);
     const object: Mutable<ExtensionDef> = { kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema) };
     setText(object, 'comment', row.comment);
     push(object);
   }
 
-  for (const row of rows.types) {
+  for (const row of await read('types')) {
     const schema = str(row.schema);
     const name = str(row.name);
     const qname = str(row.qname);
@@ -175,7 +188,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
   // Identity sequences belong to their column; serial sequences are objects owned by a column.
   const identityOptions = new Map<number, SequenceOptions>();
   const sequenceRows: { row: Row; options: SequenceOptions }[] = [];
-  for (const row of rows.sequences) {
+  for (const row of await read('sequences')) {
     const options: SequenceOptions = {
       type: str(row.type),
       start: str(row.start),
@@ -189,9 +202,10 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     else sequenceRows.push({ row, options });
   }
 
-  const relationsByOid = new Map(rows.relations.map((r) => [Number(r.oid), r]));
+  const relations = await read('relations');
+  const relationsByOid = new Map(relations.map((r) => [Number(r.oid), r]));
   const matviews = new Map<number, ViewDef>();
-  for (const row of rows.relations) {
+  for (const row of relations) {
     const schema = str(row.schema);
     const name = str(row.name);
     const qname = str(row.qname);
@@ -236,7 +250,9 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
   }
 
   const columnIds = new Map<number, string>();
-  for (const row of rows.columns) {
+  /** quote_ident(attname) of every column of a modelled table or partition, for index definitions. */
+  const columnQnames = new Map<number, string>();
+  for (const row of await read('columns')) {
     const tableOid = Number(row.table_oid);
     const table = tables.get(tableOid);
     if (table === undefined) continue;
@@ -245,6 +261,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     const id = `column:${table.qname}.${qname}`;
     const key = columnKey(tableOid, position);
     columnIds.set(key, id);
+    columnQnames.set(key, qname);
     // A partition's columns come from its parent; only the parent's are modelled.
     if (table.partitionOf !== undefined) continue;
     const column = { id, qname, name: str(row.name), position, type: str(row.type) } as Mutable<ColumnDef>;
@@ -282,7 +299,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     register('pg_class', row.oid, object.id);
   }
 
-  for (const row of rows.constraints) {
+  for (const row of await read('constraints')) {
     const table = tables.get(Number(row.table_oid));
     if (table === undefined || row.local !== true || Number(row.parent_oid) !== 0) continue;
     const definition = str(row.definition);
@@ -306,11 +323,11 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     register('pg_constraint', row.oid, object.id);
   }
 
-  for (const row of rows.indexes) {
-    if (row.backs_constraint === true || row.attached_to_parent === true) continue;
+  for (const row of await read('indexes')) {
     const tableOid = Number(row.table_oid);
     const owner = tables.get(tableOid) ?? matviews.get(tableOid);
     if (owner === undefined) continue;
+    const definition = row.definition ?? indexDefinition(row, owner.qname, (attnum) => columnQnames.get(columnKey(tableOid, attnum)));
     const object: Mutable<IndexDef> = {
       kind: 'index',
       id: `index:${str(row.qname)}`,
@@ -319,7 +336,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
       qname: str(row.qname),
       table: owner.id,
       tableQname: owner.qname,
-      definition: str(row.definition),
+      definition: str(definition),
       unique: row.unique === true,
     };
     setText(object, 'comment', row.comment);
@@ -327,7 +344,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     register('pg_class', row.oid, object.id);
   }
 
-  for (const row of rows.functions) {
+  for (const row of await read('functions')) {
     const schema = str(row.schema);
     const name = str(row.name);
     if (ignored(`${schema}.${name}`)) continue;
@@ -363,7 +380,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     register('pg_proc', row.oid, id);
   }
 
-  for (const row of rows.triggers) {
+  for (const row of await read('triggers')) {
     if (row.cloned === true) continue;
     const tableOid = Number(row.table_oid);
     const owner = tables.get(tableOid) ?? byId.get(byClass.get('pg_class')!.get(tableOid) ?? '');
@@ -386,7 +403,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
   }
 
   const commands: Record<string, PolicyDef['command']> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
-  for (const row of rows.policies) {
+  for (const row of await read('policies')) {
     const table = tables.get(Number(row.table_oid));
     if (table === undefined) continue;
     const qname = str(row.qname);
@@ -409,7 +426,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     register('pg_policy', row.oid, object.id);
   }
 
-  for (const row of rows.unsupported) unsupported.push({ id: `${str(row.what)}:${str(row.name)}`, reason: `${str(row.what)} ${str(row.name)} is not modelled` });
+  for (const row of await read('unsupported')) unsupported.push({ id: `${str(row.what)}:${str(row.name)}`, reason: `${str(row.what)} ${str(row.name)} is not modelled` });
 
   // Dependencies, translated to ids; anything outside the model (system objects, ignored ones) drops out.
   const relationIds = byClass.get('pg_class')!;
@@ -422,7 +439,7 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     return byClass.get(name)!.get(oid);
   };
   const dependencies = new Map<string, Set<string>>();
-  for (const row of rows.dependencies) {
+  for (const row of await read('dependencies')) {
     const from = resolve(row.cls, row.oid, row.sub);
     if (from === undefined) continue;
     const to = resolve(row.ref_cls, row.ref_oid, row.ref_sub);
@@ -436,12 +453,12 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
 
   // Privileges: attached to the objects they are on; default privileges are objects of their own.
   const privileges = new Map<string, Privileges>();
-  for (const row of rows.privileges ?? []) {
+  for (const row of options.privileges === true ? await read('privileges') : []) {
     const id = byClass.get(str(row.cls))?.get(Number(row.oid));
     if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
   }
   const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
-  for (const row of rows.defaultPrivileges ?? []) {
+  for (const row of options.privileges === true ? await read('defaultPrivileges') : []) {
     const objectType = objectTypes[str(row.objtype)];
     const grants = { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] };
     if (objectType === undefined || (grants.extra.length === 0 && grants.missing.length === 0)) continue;
@@ -472,8 +489,36 @@ export function rowsToModel(rows: CatalogRows, options: ModelOptions): SchemaMod
     objects: byIdSorted,
     dependencies: sortedDependencies,
     unsupported: unsupported.sort((a, b) => (a.id < b.id ? -1 : 1)),
-    serverVersionNum: rows.versionNum,
+    serverVersionNum: versionNum,
   };
+}
+
+/**
+ * pg_get_indexdef's text for an index of plain columns with their default operator classes and
+ * collations (the catalog query sends the parts only for those): CREATE [UNIQUE] INDEX name ON
+ * [ONLY] schema.table USING method (keys [DESC] [NULLS FIRST|LAST]) [INCLUDE (...)] [NULLS NOT
+ * DISTINCT] [WHERE predicate]. test/schema/index-definition.test.ts holds it to PostgreSQL's.
+ */
+export function indexDefinition(row: Row, tableQname: string, columnQname: (attnum: number) => string | undefined): string {
+  const attnums = str(row.keys).split(' ').map(Number);
+  const options = str(row.key_options).split(' ').map(Number);
+  const keyCount = Number(row.key_count);
+  const ordered = row.method === 'btree';
+  const names = attnums.map((attnum) => {
+    const name = columnQname(attnum);
+    if (name === undefined) throw new Error(`index ${str(row.qname)}: column ${attnum} of ${tableQname} is not in the catalog rows`);
+    return name;
+  });
+  const keys = names.slice(0, keyCount).map((name, i) => {
+    if (!ordered) return name;
+    const option = options[i] ?? 0;
+    // INDOPTION_DESC = 1, INDOPTION_NULLS_FIRST = 2; NULLS FIRST is the default with DESC.
+    if ((option & 1) !== 0) return (option & 2) !== 0 ? `${name} DESC` : `${name} DESC NULLS LAST`;
+    return (option & 2) !== 0 ? `${name} NULLS FIRST` : name;
+  });
+  const include = names.length > keyCount ? `) INCLUDE (${names.slice(keyCount).join(', ')}` : '';
+  const predicate = row.predicate === null || row.predicate === undefined ? '' : ` WHERE ${str(row.predicate)}`;
+  return `CREATE ${row.unique === true ? 'UNIQUE ' : ''}INDEX ${str(row.local_qname)} ON ${row.partitioned === true ? 'ONLY ' : ''}${tableQname} USING ${str(row.method)} (${keys.join(', ')}${include})${row.nulls_not_distinct === true ? ' NULLS NOT DISTINCT' : ''}${predicate}`;
 }
 
 function normalizeViewDefinition(definition: string): string {
