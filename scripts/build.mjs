@@ -1,4 +1,4 @@
-// Bundles the CLI into dist/cli.js and regenerates schema/drift-guard.schema.json from the zod
+// Bundles the CLI into dist/cli.js + dist/cli-app.cjs, the Action into dist/index.js, and regenerates schema/drift-guard.schema.json from the zod
 // config schema. Both outputs are committed; CI rebuilds and fails when they differ from src/.
 //   node scripts/build.mjs             build dist/ and schema/
 
@@ -47,13 +47,23 @@ const common = {
   logLevel: 'warning',
 };
 
+// The CLI: a small ES module launcher (dist/cli.js) that loads the CommonJS bundle of everything
+// else (dist/cli-app.cjs) through V8's code cache (src/cli/compile-cache.ts explains why).
 await build({
   ...common,
   entryPoints: [path.join(root, 'src/cli/index.ts')],
   outfile: path.join(root, 'dist/cli.js'),
+});
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/cli/app.ts')],
+  outfile: path.join(root, 'dist/cli-app.cjs'),
+  format: 'cjs',
   external,
-  // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __driftGuardCreateRequire } from 'node:module';\nconst require = __driftGuardCreateRequire(import.meta.url);" },
+  // vm.Script cannot import(): the few modules loaded on first use are required instead.
+  supported: { 'dynamic-import': false },
+  define: { ...common.define, 'import.meta.url': '__driftGuardImportMetaUrl' },
+  banner: { js: "const __driftGuardImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
 // The Action runs dist/index.js from a checkout without node_modules: everything is bundled except

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { LoadedConfig } from '../config/load-config.js';
 import { chooseInstallation, type PostgresInstallation } from '../postgres/binaries.js';
-import { cacheRoot } from '../postgres/data-dir-cache.js';
+import { cacheRoot } from '../util/cache-root.js';
 import { probeDockerEngine, type DockerProbe } from '../postgres/docker-engine.js';
 import { isRoot, serverAccount } from '../postgres/run-as.js';
 import { runRoot } from '../postgres/run-root.js';

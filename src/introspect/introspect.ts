@@ -32,7 +32,11 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
       pending.set(kind, rows);
       last = rows;
     }
-    const read: CatalogReader = (kind) => pending.get(kind) ?? [];
+    const read: CatalogReader = (kind) => {
+      const rows = pending.get(kind) ?? [];
+      pending.delete(kind); // read once: the rows can go as soon as they are modelled
+      return rows;
+    };
     return await buildModel(read, versionNum, options);
   } finally {
     await last.catch(() => undefined); // no query of the chain may still be on its way

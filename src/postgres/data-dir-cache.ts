@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { DriftGuardError } from '../errors.js';
 import type { Reporter } from '../util/reporter.js';
 import { registerSecret } from '../util/secrets.js';
+import { cacheRoot } from '../util/cache-root.js';
 import type { PostgresInstallation } from './binaries.js';
 import { assertReachable, type RunAs } from './run-as.js';
 
@@ -21,14 +22,6 @@ const TEMPLATE_FORMAT = 1;
 /** Options every template is initialised with; part of the cache key. */
 // 1 MB WAL segments keep the template (copied on every start) at 24 MB instead of 39 MB.
 export const INITDB_ARGS = ['--username=postgres', '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync', '--wal-segsize=1'] as const;
-
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.DRIFT_GUARD_CACHE_DIR) return path.resolve(env.DRIFT_GUARD_CACHE_DIR);
-  if (env.XDG_CACHE_HOME) return path.join(env.XDG_CACHE_HOME, 'drift-guard');
-  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches', 'drift-guard');
-  if (process.platform === 'win32' && env.LOCALAPPDATA) return path.join(env.LOCALAPPDATA, 'drift-guard', 'cache');
-  return path.join(os.homedir(), '.cache', 'drift-guard');
-}
 
 export function templateDir(installation: PostgresInstallation, account: RunAs | undefined, env: NodeJS.ProcessEnv): string {
   const key = createHash('sha256')

@@ -38,7 +38,8 @@ async function rows(url: string, sql: string): Promise<Record<string, unknown>[]
 describe('drift-guard migrate (CLI)', () => {
   it('eight runners started at once apply every migration exactly once, and all exit 0', async () => {
     await server.withDatabase(async (db) => {
-      const cwd = project(numbered(12, (i) => `CREATE TABLE t${i} (id int);\nSELECT pg_sleep(0.02);\n`));
+      // Slow enough (12 x 0.1 s) that runners still starting on a busy machine find the lock taken.
+      const cwd = project(numbered(12, (i) => `CREATE TABLE t${i} (id int);\nSELECT pg_sleep(0.1);\n`));
       const env = cleanEnv({ DATABASE_URL: db.url });
       const runs = await Promise.all(Array.from({ length: 8 }, () => collect(startCli(['migrate', '--format', 'json'], { cwd, env }))));
       expect(runs.map((r) => r.code)).toEqual(Array(8).fill(0));
