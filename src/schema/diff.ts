@@ -425,9 +425,10 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       for (const object of to.objects.values()) if ('table' in object && object.table === after.id && from.objects.has(object.id)) creates.add(object.id);
       return;
     }
-    const alter = alterOf(after);
+    // Created on the first statement: most tables have none.
+    let entry: { before: string[]; statements: string[] } | undefined;
+    const alter = (): { before: string[]; statements: string[] } => (entry ??= alterOf(after));
     const q = after.qname;
-    const columnHazards: Hazard[] = [];
     const hints: string[] = [];
     // Most tables keep their columns in place: pair them by position, by name otherwise.
     const aligned = before.columns.length === after.columns.length && before.columns.every((c, i) => c.name === after.columns[i]!.name);
@@ -441,34 +442,34 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       removedColumns.add(column.id);
       const twin = added.find((a) => a.type === column.type);
       if (twin !== undefined) hints.push(`${q}.${column.qname} is dropped and ${twin.qname} added with the same type: if this is a rename, use ALTER TABLE ${q} RENAME COLUMN ${column.qname} TO ${twin.qname} instead and keep the data`);
-      alter.statements.push(`ALTER TABLE ${q} DROP COLUMN ${column.qname};`);
+      alter().statements.push(`ALTER TABLE ${q} DROP COLUMN ${column.qname};`);
       pushColumnChange(after, column, 'drop', `drop column ${q}.${column.qname}`, [hazard('DELETES_DATA', `dropping ${q}.${column.qname} deletes its data.`)]);
     }
     for (const column of added) {
-      alter.statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
+      alter().statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
       pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
     }
     for (const [i, column] of after.columns.entries()) {
       const old = oldColumn(column, i);
       if (old === undefined) continue;
-      diffColumn(after, old, column, alter, columnHazards);
+      diffColumn(after, old, column, alter);
     }
     if (before.unlogged !== after.unlogged) {
-      alter.statements.push(`ALTER TABLE ${q} SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'};`);
+      alter().statements.push(`ALTER TABLE ${q} SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'};`);
       pushColumnChange(after, undefined, 'alter', `make ${q} ${after.unlogged ? 'unlogged' : 'logged'}`, [hazard('TABLE_REWRITE', `SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'} rewrites ${q} under an ACCESS EXCLUSIVE lock.`)]);
     }
     if (JSON.stringify(before.options) !== JSON.stringify(after.options)) {
       const reset = (before.options ?? []).map((o) => o.split('=')[0]!).filter((k) => !(after.options ?? []).some((o) => o.startsWith(`${k}=`)));
-      if (reset.length > 0) alter.statements.push(`ALTER TABLE ${q} RESET (${reset.join(', ')});`);
-      if (after.options !== undefined) alter.statements.push(`ALTER TABLE ${q} SET (${after.options.join(', ')});`);
+      if (reset.length > 0) alter().statements.push(`ALTER TABLE ${q} RESET (${reset.join(', ')});`);
+      if (after.options !== undefined) alter().statements.push(`ALTER TABLE ${q} SET (${after.options.join(', ')});`);
       pushColumnChange(after, undefined, 'alter', `change the storage options of ${q}`, []);
     }
     if (before.rowSecurity !== after.rowSecurity) {
-      alter.statements.push(`ALTER TABLE ${q} ${after.rowSecurity ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`);
+      alter().statements.push(`ALTER TABLE ${q} ${after.rowSecurity ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`);
       pushColumnChange(after, undefined, 'alter', `${after.rowSecurity ? 'enable' : 'disable'} row-level security on ${q}`, []);
     }
     if (before.forceRowSecurity !== after.forceRowSecurity) {
-      alter.statements.push(`ALTER TABLE ${q} ${after.forceRowSecurity ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY;`);
+      alter().statements.push(`ALTER TABLE ${q} ${after.forceRowSecurity ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY;`);
       pushColumnChange(after, undefined, 'alter', `${after.forceRowSecurity ? 'force' : 'stop forcing'} row-level security on ${q}`, []);
     }
     if (hints.length > 0) plan.changes.push({ id: after.id, action: 'alter', kind: 'table', table: q, description: `possible rename in ${q}`, hazards: [], hints });
@@ -479,10 +480,20 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
     }
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
-    if (alter.before.length === 0 && alter.statements.length === 0) tableAlters.delete(after.id);
   }
 
-  function diffColumn(table: TableDef, before: ColumnDef, after: ColumnDef, alter: { before: string[]; statements: string[] }, _hazards: Hazard[]): void {
+  function diffColumn(table: TableDef, before: ColumnDef, after: ColumnDef, alterTable: () => { before: string[]; statements: string[] }): void {
+    if (
+      before.type === after.type &&
+      before.collation === after.collation &&
+      before.default === after.default &&
+      before.notNull === after.notNull &&
+      before.generated === after.generated &&
+      sameIdentity(before.identity, after.identity)
+    ) {
+      return;
+    }
+    const alter = alterTable();
     const q = table.qname;
     const c = after.qname;
     const at = `${q}.${c}`;

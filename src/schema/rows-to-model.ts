@@ -257,7 +257,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     const table = tables.get(tableOid);
     if (table === undefined) continue;
     const position = Number(row.position);
-    const qname = str(row.qname);
+    const qname = str(row.qname ?? row.name); // NULL when quoting changes nothing
     const id = `column:${table.qname}.${qname}`;
     const key = columnKey(tableOid, position);
     columnIds.set(key, id);
@@ -304,7 +304,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     if (table === undefined || row.local !== true || Number(row.parent_oid) !== 0) continue;
     const definition = str(row.definition);
     const referenced = row.ref_oid === null ? undefined : tables.get(Number(row.ref_oid));
-    const qname = str(row.qname);
+    const qname = str(row.qname ?? row.name); // NULL when quoting changes nothing
     const object: Mutable<ConstraintDef> = {
       kind: 'constraint',
       id: `constraint:${table.qname}.${qname}`,
