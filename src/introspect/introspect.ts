@@ -44,6 +44,7 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
   }
 }
 
-export function introspectUrl(url: string, options?: ModelOptions): Promise<SchemaModel> {
-  return withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect' });
+/** `closeInBackground`: see ClientOptions (true only for databases that are not dropped afterwards). */
+export function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
+  return withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect', ...connection });
 }

@@ -8,6 +8,12 @@ import { maskSecrets, registerConnectionString } from '../util/secrets.js';
 export interface ClientOptions {
   readonly connectTimeoutMs?: number;
   readonly applicationName?: string;
+  /**
+   * withClient returns without waiting for the server to close the session (it still closes).
+   * Only for databases nobody drops right after: a scratch database cannot be dropped while
+   * the session is still open.
+   */
+  readonly closeInBackground?: boolean;
 }
 
 export async function connect(url: string, options: ClientOptions = {}): Promise<pg.Client> {
@@ -35,7 +41,8 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => undefined);
+    const closed = client.end().catch(() => undefined);
+    if (options?.closeInBackground !== true) await closed;
   }
 }
 

@@ -66,7 +66,7 @@ export async function loadSchemas(sources: readonly SchemaSource[], context: Sou
     Promise.all(
       sources.map((source) =>
         source.kind === 'url'
-          ? context.reporter.step(`reading the schema of ${source.label}`, () => introspectUrl(source.url, options))
+          ? context.reporter.step(`reading the schema of ${source.label}`, () => introspectUrl(source.url, options, { closeInBackground: true }))
           : server!.withDatabase(async (db) => {
               await context.reporter.step(`loading ${source.label} into a scratch database`, () => loadInto(source, db.url, context));
               return introspectUrl(db.url, options);
