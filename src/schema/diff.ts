@@ -449,10 +449,10 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       alter().statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
       pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
     }
-    for (const [i, column] of after.columns.entries()) {
+    for (let i = 0; i < after.columns.length; i++) {
+      const column = after.columns[i]!;
       const old = oldColumn(column, i);
-      if (old === undefined) continue;
-      diffColumn(after, old, column, alter);
+      if (old !== undefined) diffColumn(after, old, column, alter);
     }
     if (before.unlogged !== after.unlogged) {
       alter().statements.push(`ALTER TABLE ${q} SET ${after.unlogged ? 'UNLOGGED' : 'LOGGED'};`);
@@ -475,7 +475,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     if (hints.length > 0) plan.changes.push({ id: after.id, action: 'alter', kind: 'table', table: q, description: `possible rename in ${q}`, hazards: [], hints });
     const comments: string[] = [];
     if (before.comment !== after.comment) comments.push(commentStatement(commentTarget(after), after.comment));
-    for (const [i, column] of after.columns.entries()) {
+    for (let i = 0; i < after.columns.length; i++) {
+      const column = after.columns[i]!;
       const old = oldColumn(column, i);
       if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
     }
