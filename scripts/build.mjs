@@ -41,7 +41,7 @@ const common = {
   define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
   // Minified (names kept for readable stack traces): Node parses it in half the time, which is
   // most of a short command's run time.
-  minify: true,
+  minify: process.env.DG_NO_MINIFY !== '1',
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',

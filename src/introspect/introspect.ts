@@ -2,7 +2,7 @@
 // transaction with an empty search_path (so every name comes back qualified), then the pure
 // model builder in src/schema/rows-to-model.ts.
 
-import type pg from 'pg';
+import pg from 'pg';
 import { withClient } from '../postgres/client.js';
 import type { SchemaModel } from '../schema/model.js';
 import { buildModel, type CatalogReader, type CatalogRows, type ModelOptions } from '../schema/rows-to-model.js';
@@ -22,20 +22,25 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
       ...catalogQueries(versionNum),
       ...(options.privileges === true ? PRIVILEGE_QUERIES : {}),
     };
-    // Each query is sent the moment the previous one's rows are in (one connection: the snapshot
-    // is per transaction), so the server runs them back to back while the rows that have
-    // arrived are being modelled.
-    const pending = new Map<string, Promise<Row[]>>();
+    // Each query is sent the moment the previous one has finished (one connection: the snapshot
+    // is per transaction), so the server runs them back to back, and every row is handed to the
+    // model builder as it arrives.
+    const streams = new Map<string, RowStream>();
     for (const [kind, sql] of Object.entries(queries)) {
-      const rows = last.then(() => client.query(sql)).then((result) => result.rows as Row[]);
-      rows.catch(() => undefined); // awaited in order by buildModel; a failure surfaces there
-      pending.set(kind, rows);
-      last = rows;
+      const stream = new RowStream();
+      stream.done = last.then(() => stream.run(client, sql));
+      stream.done.catch(() => undefined); // awaited in order by buildModel; a failure surfaces there
+      streams.set(kind, stream);
+      last = stream.done;
     }
-    const read: CatalogReader = (kind) => {
-      const rows = pending.get(kind) ?? [];
-      pending.delete(kind); // read once: the rows can go as soon as they are modelled
-      return rows;
+    const stream = (kind: string): RowStream => streams.get(kind) ?? RowStream.empty;
+    const read: CatalogReader = {
+      each: (kind, onRow) => stream(kind).drain(onRow),
+      all: async (kind) => {
+        const rows: Row[] = [];
+        await stream(kind).drain((row) => rows.push(row));
+        return rows;
+      },
     };
     return await buildModel(read, versionNum, options);
   } finally {
@@ -47,4 +52,48 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
 /** `closeInBackground`: see ClientOptions (true only for databases that are not dropped afterwards). */
 export function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
   return withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect', ...connection });
+}
+
+/**
+ * One query's rows, streamed: pg hands each row over as it is parsed and keeps none. Rows that
+ * arrive before the consumer is there wait in a buffer; an exception in the consumer is kept and
+ * rethrown when the query is over (pg's message handling must not see it).
+ */
+class RowStream {
+  static readonly empty: RowStream = Object.assign(new RowStream(), { done: Promise.resolve() });
+  done: Promise<void> = Promise.resolve();
+  private buffered: Row[] = [];
+  private consumer: ((row: Row) => void) | undefined;
+  private failure: unknown;
+
+  run(client: pg.Client, sql: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const query = new pg.Query(sql);
+      query.on('row', (row: Row) => {
+        if (this.consumer === undefined) this.buffered.push(row);
+        else this.deliver(row);
+      });
+      query.on('error', reject);
+      query.on('end', () => resolve());
+      void client.query(query);
+    });
+  }
+
+  async drain(onRow: (row: Row) => void): Promise<void> {
+    this.consumer = onRow;
+    const early = this.buffered;
+    this.buffered = [];
+    for (const row of early) this.deliver(row);
+    await this.done;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private deliver(row: Row): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.consumer!(row);
+    } catch (error) {
+      this.failure = error;
+    }
+  }
 }

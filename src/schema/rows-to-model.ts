@@ -89,18 +89,28 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** A column's key in numeric maps: table oid and attribute number (at most 1,600) in one number. */
 const columnKey = (tableOid: number, attnum: number): number => tableOid * 2048 + attnum;
 
-/** The rows of one catalog query (by its name in CatalogRows), when they have arrived. */
-export type CatalogReader = (kind: Exclude<keyof CatalogRows, 'versionNum'>) => Promise<readonly Row[]> | readonly Row[];
+type CatalogKind = Exclude<keyof CatalogRows, 'versionNum'>;
+
+/** The rows of the catalog queries, by query name (CatalogRows), delivered as they arrive. */
+export interface CatalogReader {
+  /** Calls `onRow` for every row of one query, in order; resolves after the last one. */
+  each(kind: CatalogKind, onRow: (row: Row) => void): Promise<void>;
+  /** All rows of one query. */
+  all(kind: CatalogKind): Promise<Row[]>;
+}
 
 /** rowsToModel() over rows already in hand. */
 export function rowsToModel(rows: CatalogRows, options: ModelOptions): Promise<SchemaModel> {
-  return buildModel((kind) => rows[kind] ?? [], rows.versionNum, options);
+  const each = async (kind: CatalogKind, onRow: (row: Row) => void): Promise<void> => {
+    for (const row of rows[kind] ?? []) onRow(row);
+  };
+  return buildModel({ each, all: async (kind) => [...(rows[kind] ?? [])] }, rows.versionNum, options);
 }
 
 /**
- * Catalog rows -> model, kind by kind in the order the catalog queries run: with the queries
- * already sent, each kind is modelled while PostgreSQL computes the next. Built for tens of
- * thousands of rows: numeric keys, no per-row spreads or copies.
+ * Catalog rows -> model, kind by kind in the order the catalog queries run, each row as it
+ * arrives: modelling overlaps with PostgreSQL computing the rest, and a row is garbage the moment
+ * it is modelled. Built for tens of thousands of rows: numeric keys, no per-row spreads or copies.
  */
 export async function buildModel(read: CatalogReader, versionNum: number, options: ModelOptions): Promise<SchemaModel> {
   const byId = new Map<string, SchemaObject>();
@@ -121,26 +131,26 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     if (value !== null && value !== undefined) (target as Record<string, unknown>)[key] = String(value);
   };
 
-  for (const row of await read('schemas')) {
+  await read.each('schemas', (row) => {
     const name = str(row.name);
-    if (name === 'public' || ignored(name)) continue;
+    if (name === 'public' || ignored(name)) return;
     const object: Mutable<SchemaDef> = { kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname) };
     setText(object, 'comment', row.comment);
     push(object);
-  }
+  });
 
-  for (const row of await read('extensions')) {
+  await read.each('extensions', (row) => {
     const name = str(row.name);
     const object: Mutable<ExtensionDef> = { kind: 'extension', id: `extension:${str(row.qname)}`, schema: str(row.schema), name, qname: str(row.qname), version: str(row.version), schemaQname: str(row.qschema) };
     setText(object, 'comment', row.comment);
     push(object);
-  }
+  });
 
-  for (const row of await read('types')) {
+  await read.each('types', (row) => {
     const schema = str(row.schema);
     const name = str(row.name);
     const qname = str(row.qname);
-    if (ignored(`${schema}.${name}`)) continue;
+    if (ignored(`${schema}.${name}`)) return;
     const id = `type:${qname}`;
     let object: Mutable<EnumDef | DomainDef | CompositeDef>;
     switch (row.typtype) {
@@ -179,17 +189,17 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
         break;
       default:
         unsupported.push({ id, reason: `${row.typtype === 'r' ? 'range' : 'base'} type ${qname} is not modelled` });
-        continue;
+        return;
     }
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_type', row.oid, id);
-  }
+  });
 
   // Identity sequences belong to their column; serial sequences are objects owned by a column.
   const identityOptions = new Map<number, SequenceOptions>();
   const sequenceRows: { row: Row; options: SequenceOptions }[] = [];
-  for (const row of await read('sequences')) {
+  await read.each('sequences', (row) => {
     const options: SequenceOptions = {
       type: str(row.type),
       start: str(row.start),
@@ -201,9 +211,10 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     };
     if (row.owned_deptype === 'i') identityOptions.set(columnKey(Number(row.owner_oid), Number(row.owner_attnum)), options);
     else sequenceRows.push({ row, options });
-  }
+  });
 
-  const relations = await read('relations');
+  // Partitions need their parent's row, which may come later: all relations first.
+  const relations = await read.all('relations');
   const relationsByOid = new Map(relations.map((r) => [Number(r.oid), r]));
   const matviews = new Map<number, ViewDef>();
   for (const row of relations) {
@@ -253,10 +264,10 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
   const columnIds = new Map<number, string>();
   /** quote_ident(attname) of every column of a modelled table or partition, for index definitions. */
   const columnQnames = new Map<number, string>();
-  for (const row of await read('columns')) {
+  await read.each('columns', (row) => {
     const tableOid = Number(row.table_oid);
     const table = tables.get(tableOid);
-    if (table === undefined) continue;
+    if (table === undefined) return;
     const position = Number(row.position);
     const qname = str(row.qname ?? row.name); // NULL when quoting changes nothing
     const id = `column:${table.qname}.${qname}`;
@@ -264,7 +275,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     columnIds.set(key, id);
     columnQnames.set(key, qname);
     // A partition's columns come from its parent; only the parent's are modelled.
-    if (table.partitionOf !== undefined) continue;
+    if (table.partitionOf !== undefined) return;
     const column = { id, qname, name: str(row.name), position, type: str(row.type) } as Mutable<ColumnDef>;
     setText(column, 'collation', row.collation);
     column.notNull = row.not_null === true;
@@ -276,7 +287,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     }
     setText(column, 'comment', row.comment);
     table.columns.push(column);
-  }
+  });
   // pg_attribute comes back in attribute order almost always; sort the rare table that does not.
   for (const table of tables.values()) {
     const columns = table.columns;
@@ -300,9 +311,9 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     register('pg_class', row.oid, object.id);
   }
 
-  for (const row of await read('constraints')) {
+  await read.each('constraints', (row) => {
     const table = tables.get(Number(row.table_oid));
-    if (table === undefined || row.local !== true || Number(row.parent_oid) !== 0) continue;
+    if (table === undefined || row.local !== true || Number(row.parent_oid) !== 0) return;
     const definition = str(row.definition);
     const referenced = row.ref_oid === null ? undefined : tables.get(Number(row.ref_oid));
     const qname = str(row.qname ?? row.name); // NULL when quoting changes nothing
@@ -322,12 +333,12 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_constraint', row.oid, object.id);
-  }
+  });
 
-  for (const row of await read('indexes')) {
+  await read.each('indexes', (row) => {
     const tableOid = Number(row.table_oid);
     const owner = tables.get(tableOid) ?? matviews.get(tableOid);
-    if (owner === undefined) continue;
+    if (owner === undefined) return;
     const definition = row.definition ?? indexDefinition(row, owner.qname, (attnum) => columnQnames.get(columnKey(tableOid, attnum)));
     const object: Mutable<IndexDef> = {
       kind: 'index',
@@ -343,12 +354,12 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_class', row.oid, object.id);
-  }
+  });
 
-  for (const row of await read('functions')) {
+  await read.each('functions', (row) => {
     const schema = str(row.schema);
     const name = str(row.name);
-    if (ignored(`${schema}.${name}`)) continue;
+    if (ignored(`${schema}.${name}`)) return;
     const qname = str(row.qname);
     const identityArgs = str(row.identity_args);
     // Identity is the argument types (what PostgreSQL tells overloads apart by), not their names.
@@ -359,7 +370,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       const definition = aggregate === null ? undefined : aggregateDefinition(qname, identityArgs, aggregate);
       if (definition === undefined) {
         unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) uses options drift-guard does not model (ordered-set, moving or parallel)` });
-        continue;
+        return;
       }
       object = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition };
     } else {
@@ -379,13 +390,13 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_proc', row.oid, id);
-  }
+  });
 
-  for (const row of await read('triggers')) {
-    if (row.cloned === true) continue;
+  await read.each('triggers', (row) => {
+    if (row.cloned === true) return;
     const tableOid = Number(row.table_oid);
     const owner = tables.get(tableOid) ?? byId.get(byClass.get('pg_class')!.get(tableOid) ?? '');
-    if (owner === undefined) continue;
+    if (owner === undefined) return;
     const qname = str(row.qname);
     const object: Mutable<TriggerDef> = {
       kind: 'trigger',
@@ -401,12 +412,12 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_trigger', row.oid, object.id);
-  }
+  });
 
   const commands: Record<string, PolicyDef['command']> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
-  for (const row of await read('policies')) {
+  await read.each('policies', (row) => {
     const table = tables.get(Number(row.table_oid));
-    if (table === undefined) continue;
+    if (table === undefined) return;
     const qname = str(row.qname);
     const object: Mutable<PolicyDef> = {
       kind: 'policy',
@@ -425,9 +436,9 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_policy', row.oid, object.id);
-  }
+  });
 
-  for (const row of await read('unsupported')) unsupported.push({ id: `${str(row.what)}:${str(row.name)}`, reason: `${str(row.what)} ${str(row.name)} is not modelled` });
+  await read.each('unsupported', (row) => void unsupported.push({ id: `${str(row.what)}:${str(row.name)}`, reason: `${str(row.what)} ${str(row.name)} is not modelled` }));
 
   // Dependencies, translated to ids; anything outside the model (system objects, ignored ones) drops out.
   const relationIds = byClass.get('pg_class')!;
@@ -440,26 +451,26 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     return byClass.get(name)!.get(oid);
   };
   const dependencies = new Map<string, Set<string>>();
-  for (const row of await read('dependencies')) {
+  await read.each('dependencies', (row) => {
     const from = resolve(row.cls, row.oid, row.sub);
-    if (from === undefined) continue;
+    if (from === undefined) return;
     const to = resolve(row.ref_cls, row.ref_oid, row.ref_sub);
-    if (to === undefined || from === to) continue;
+    if (to === undefined || from === to) return;
     // A view's own columns are not dependencies of the view.
-    if (to.startsWith('column:') && from.startsWith('view:') && to.startsWith(`column:${from.slice(from.indexOf(':') + 1)}.`)) continue;
+    if (to.startsWith('column:') && from.startsWith('view:') && to.startsWith(`column:${from.slice(from.indexOf(':') + 1)}.`)) return;
     let set = dependencies.get(from);
     if (set === undefined) dependencies.set(from, (set = new Set()));
     set.add(to);
-  }
+  });
 
   // Privileges: attached to the objects they are on; default privileges are objects of their own.
   const privileges = new Map<string, Privileges>();
-  for (const row of options.privileges === true ? await read('privileges') : []) {
+  for (const row of options.privileges === true ? await read.all('privileges') : []) {
     const id = byClass.get(str(row.cls))?.get(Number(row.oid));
     if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
   }
   const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
-  for (const row of options.privileges === true ? await read('defaultPrivileges') : []) {
+  for (const row of options.privileges === true ? await read.all('defaultPrivileges') : []) {
     const objectType = objectTypes[str(row.objtype)];
     const grants = { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] };
     if (objectType === undefined || (grants.extra.length === 0 && grants.missing.length === 0)) continue;
