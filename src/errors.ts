@@ -9,6 +9,7 @@ export type EnvironmentErrorCode =
   | 'DOCKER_UNAVAILABLE'
   | 'DATABASE_UNREACHABLE'
   | 'DATABASE_PERMISSION'
+  | 'DATABASE_ERROR'
   | 'LOCK_TIMEOUT'
   | 'TOOL_MISSING'
   | 'BACKUP_FAILED';

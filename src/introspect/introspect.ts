@@ -3,7 +3,9 @@
 // model builder in src/schema/rows-to-model.ts.
 
 import pg from 'pg';
+import { describeError, DriftGuardError } from '../errors.js';
 import { withClient } from '../postgres/client.js';
+import { registerConnectionString } from '../util/secrets.js';
 import type { SchemaModel } from '../schema/model.js';
 import { buildModel, type CatalogReader, type CatalogRows, type ModelOptions } from '../schema/rows-to-model.js';
 import { CATALOG_QUERIES, catalogQueries, PRIVILEGE_QUERIES } from './catalog-queries.js';
@@ -49,9 +51,20 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
   }
 }
 
-/** `closeInBackground`: see ClientOptions (true only for databases that are not dropped afterwards). */
-export function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
-  return withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect', ...connection });
+/**
+ * Reads the schema of the database at `url`. A query the server refuses (a statement timeout, a
+ * permission) is an environment error naming the database, not a crash. `closeInBackground`:
+ * see ClientOptions (true only for databases that are not dropped afterwards).
+ */
+export async function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
+  try {
+    return await withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect', ...connection });
+  } catch (error) {
+    const sqlstate = (error as { code?: unknown }).code;
+    if (error instanceof DriftGuardError || typeof sqlstate !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlstate)) throw error;
+    const code = sqlstate === '42501' ? 'DATABASE_PERMISSION' : 'DATABASE_ERROR';
+    throw new DriftGuardError(code, `reading the schema of ${registerConnectionString(url)} failed: ${describeError(error)} (SQLSTATE ${sqlstate})`, { cause: error });
+  }
 }
 
 /**

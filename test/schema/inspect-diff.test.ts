@@ -144,6 +144,17 @@ describe('inspect and diff (CLI)', () => {
     });
   });
 
+  it('a query the server cancels is an environment error naming the database, not a crash', async () => {
+    await server.withDatabase(async (db) => {
+      // 400 tables: the catalog queries take well over the 1 ms statement_timeout below.
+      await withClient(db.url, (c) => c.query(Array.from({ length: 400 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY, a text, b text CHECK (b <> ''));`).join('\n')));
+      const result = await runCli(['inspect', db.url], { cwd: project, env: cleanEnv({ PGOPTIONS: '-c statement_timeout=1' }) });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(/^drift-guard: reading the schema of postgresql:\/\/postgres:\*\*\*@[^ ]+ failed: canceling statement due to statement timeout \(SQLSTATE 57014\)\n$/);
+      expect(result.stderr).not.toContain(decodeURIComponent(new URL(db.url).password));
+    });
+  });
+
   it('explains a bad source, a missing ref and a .sql file that fails to load', async () => {
     const missing = await runCli(['inspect', 'nope'], { cwd: project });
     expect(missing.code).toBe(2);
