@@ -83,8 +83,8 @@ for (const variant of ['a', 'b']) {
 }
 
 /** Runs a command under /usr/bin/time; returns wall seconds and peak RSS in MiB. */
-function measure(command, args, okCodes = [0]) {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+function measure(command, args, okCodes = [0], env = process.env) {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env });
   if (!okCodes.includes(result.status)) throw new Error(`${path.basename(command)} exited ${result.status}: ${result.stderr.slice(-500).replace(/:\/\/([^:@/]*):[^@]*@/g, '://$1:***@')}`);
   const [seconds, kb] = result.stderr.trim().split('\n').at(-1).split(' ').map(Number);
   return { seconds, mib: kb / 1024, stdout: result.stdout };
@@ -109,3 +109,10 @@ console.log(`${tables} tables per database, about 5% different; median of ${runs
 console.log(`  pg_dump --schema-only (one database)  ${p.toFixed(2)} s`);
 console.log(`  @pgkit/migra                          ${m.toFixed(2)} s`);
 console.log(`  drift-guard diff --format sql         ${d.toFixed(2)} s   ${(d / p).toFixed(2)}x pg_dump, ${(m / d).toFixed(1)}x faster than migra, peak ${median(results.diff, 'mib').toFixed(0)} MiB`);
+// Node reads NODE_EXTRA_CA_CERTS at every process start, before any of drift-guard's code runs;
+// pg_dump has no such cost. Say so when it is set (the figures above include it).
+if (process.env.NODE_EXTRA_CA_CERTS) {
+  const nodeStart = (env) => median(Array.from({ length: 5 }, () => measure(process.execPath, ['-e', '0'], [0], env)), 'seconds');
+  const { NODE_EXTRA_CA_CERTS: _certs, ...without } = process.env;
+  console.log(`  note: NODE_EXTRA_CA_CERTS is set here: a bare \`node -e 0\` takes ${(nodeStart(process.env) * 1000).toFixed(0)} ms with it, ${(nodeStart(without) * 1000).toFixed(0)} ms without`);
+}
