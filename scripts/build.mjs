@@ -40,7 +40,8 @@ const common = {
   target: 'node20',
   define: { __DRIFT_GUARD_VERSION__: JSON.stringify(pkg.version) },
   // Minified (names kept for readable stack traces): Node parses it in half the time, which is
-  // most of a short command's run time.
+  // most of a short command's run time. DG_NO_MINIFY=1 builds readable bundles for profiling
+  // (never commit them: CI rebuilds and compares).
   minify: process.env.DG_NO_MINIFY !== '1',
   keepNames: true,
   legalComments: 'none',

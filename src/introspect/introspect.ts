@@ -73,7 +73,8 @@ export async function introspectUrl(url: string, options?: ModelOptions, connect
  * rethrown when the query is over (pg's message handling must not see it).
  */
 class RowStream {
-  static readonly empty: RowStream = Object.assign(new RowStream(), { done: Promise.resolve() });
+  /** A query that was not sent (privileges when they are off): no rows. */
+  static readonly empty = new RowStream();
   done: Promise<void> = Promise.resolve();
   private buffered: Row[] = [];
   private consumer: ((row: Row) => void) | undefined;
