@@ -1,6 +1,6 @@
 // The catalog queries behind introspection: one per object kind, whatever the number of tables,
 // run with an empty search_path so that every name PostgreSQL prints comes schema-qualified.
-// Rows go to the pure rowsToModel() in src/schema/rows-to-model.ts.
+// Rows go to the pure model builder (buildModel) in src/schema/rows-to-model.ts.
 
 /** User namespaces: not pg_*, not information_schema. */
 const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;

@@ -1,0 +1,113 @@
+// The model builder's own rules, on hand-written catalog rows (no server): what is left out, how
+// names and ids are formed, index definitions from parts, column order.
+
+import { describe, expect, it } from 'vitest';
+import type { ColumnDef, IndexDef, TableDef } from '../../src/schema/model.js';
+import { rowsToModel, type CatalogRows } from '../../src/schema/rows-to-model.js';
+
+const none = { schemas: [], extensions: [], types: [], sequences: [], relations: [], columns: [], constraints: [], indexes: [], functions: [], triggers: [], policies: [], dependencies: [], unsupported: [] };
+
+const relation = (oid: number, name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  oid,
+  schema: 'public',
+  name,
+  qname: `public.${name.includes(' ') ? `"${name}"` : name}`,
+  relkind: 'r',
+  persistence: 'p',
+  row_security: false,
+  force_row_security: false,
+  partition_by: null,
+  partition_bound: null,
+  parents: null,
+  view_definition: null,
+  options: null,
+  typed: false,
+  comment: null,
+  ...extra,
+});
+const column = (table: number, position: number, name: string, type: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  table_oid: table,
+  position,
+  name,
+  qname: null, // the catalog query sends it only when quoting changes the name
+  type,
+  not_null: false,
+  identity: '',
+  generated: '',
+  default_expr: null,
+  collation: null,
+  comment: null,
+  ...extra,
+});
+const index = (oid: number, table: number, name: string, parts: Record<string, unknown>): Record<string, unknown> => ({
+  oid,
+  table_oid: table,
+  schema: 'public',
+  name,
+  qname: `public.${name}`,
+  local_qname: name,
+  method: 'btree',
+  keys: '1',
+  key_options: '0',
+  key_count: 1,
+  partitioned: false,
+  nulls_not_distinct: false,
+  predicate: null,
+  definition: null,
+  unique: false,
+  comment: null,
+  ...parts,
+});
+
+async function model(rows: Partial<CatalogRows>, ignore: string[] = []) {
+  return rowsToModel({ versionNum: 160000, ...none, ...rows }, { ignore, ignoreHistoryTables: true });
+}
+
+describe('rowsToModel', () => {
+  it('assembles index definitions from parts: ordering options, INCLUDE, NULLS NOT DISTINCT, ONLY, predicates', async () => {
+    const { objects } = await model({
+      relations: [relation(10, 'orders')],
+      columns: [column(10, 1, 'id', 'bigint'), column(10, 2, 'placed_at', 'timestamp with time zone'), column(10, 3, 'Note', 'text', { qname: '"Note"' })],
+      indexes: [
+        index(20, 10, 'by_time', { keys: '2 1', key_options: '3 1', key_count: 2 }),
+        index(21, 10, 'covering', { keys: '1 3', key_options: '2', key_count: 1, unique: true, nulls_not_distinct: true }),
+        index(22, 10, 'partial', { keys: '2', key_options: '1', predicate: '(id > 0)', partitioned: true }),
+        index(23, 10, 'hashed', { method: 'hash', keys: '3', key_options: '0' }),
+        index(24, 10, 'deparsed', { definition: 'CREATE INDEX deparsed ON public.orders USING btree (lower("Note"))' }),
+      ],
+    });
+    const definition = (name: string): string => (objects.get(`index:public.${name}`) as IndexDef).definition;
+    expect(definition('by_time')).toBe('CREATE INDEX by_time ON public.orders USING btree (placed_at DESC, id DESC NULLS LAST)');
+    expect(definition('covering')).toBe('CREATE UNIQUE INDEX covering ON public.orders USING btree (id NULLS FIRST) INCLUDE ("Note") NULLS NOT DISTINCT');
+    expect(definition('partial')).toBe('CREATE INDEX partial ON ONLY public.orders USING btree (placed_at DESC NULLS LAST) WHERE (id > 0)');
+    expect(definition('hashed')).toBe('CREATE INDEX hashed ON public.orders USING hash ("Note")');
+    expect(definition('deparsed')).toBe('CREATE INDEX deparsed ON public.orders USING btree (lower("Note"))');
+  });
+
+  it('orders columns by position whatever order the rows come in, and quotes only where the catalog says so', async () => {
+    const { objects } = await model({
+      relations: [relation(10, 'Order Lines')],
+      columns: [column(10, 3, 'c', 'text'), column(10, 1, 'a', 'int'), column(10, 2, 'User', 'text', { qname: '"User"' })],
+    });
+    const table = objects.get('table:public."Order Lines"') as TableDef;
+    expect(table.columns.map((c: ColumnDef) => [c.position, c.qname, c.id])).toEqual([
+      [1, 'a', 'column:public."Order Lines".a'],
+      [2, '"User"', 'column:public."Order Lines"."User"'],
+      [3, 'c', 'column:public."Order Lines".c'],
+    ]);
+  });
+
+  it('leaves out ignored objects and history tables, and what depends only on them', async () => {
+    const { objects, dependencies } = await model(
+      {
+        relations: [relation(10, 'orders'), relation(11, 'audit_log'), relation(12, 'flyway_schema_history')],
+        columns: [column(10, 1, 'id', 'int'), column(11, 1, 'id', 'int'), column(12, 1, 'version', 'text')],
+        // orders.id depends on audit_log (ignored): the dependency drops out with it.
+        dependencies: [{ cls: 1259, oid: 10, sub: 1, ref_cls: 1259, ref_oid: 11, ref_sub: 0 }],
+      },
+      ['public.audit_*'],
+    );
+    expect([...objects.keys()]).toEqual(['table:public.orders']);
+    expect(dependencies.size).toBe(0);
+  });
+});
