@@ -14,26 +14,36 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = { ignore: [], ignoreHistoryTa
 
 type Row = Record<string, unknown>;
 
-export async function introspect(client: pg.Client, options: ModelOptions = DEFAULT_MODEL_OPTIONS): Promise<SchemaModel> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+/**
+ * `pipelined`: the client is in node-postgres's pipeline mode (ClientOptions.pipeline), so every
+ * catalog query is sent at once and the server runs them back to back without waiting for Node.
+ */
+export async function introspect(client: pg.Client, options: ModelOptions = DEFAULT_MODEL_OPTIONS, { pipelined = false }: { pipelined?: boolean } = {}): Promise<SchemaModel> {
+  const begin = client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  begin.catch(() => undefined); // awaited below; a failure surfaces there
+  if (!pipelined) await begin;
   let last: Promise<unknown> = Promise.resolve();
   try {
-    await client.query("SELECT pg_catalog.set_config('search_path', '', true)");
-    const versionNum = Number((await client.query<{ version_num: number }>(CATALOG_QUERIES.version)).rows[0]?.version_num ?? 0);
+    const searchPath = client.query("SELECT pg_catalog.set_config('search_path', '', true)");
+    searchPath.catch(() => undefined);
+    if (!pipelined) await searchPath;
+    const version = await client.query<{ version_num: number }>(CATALOG_QUERIES.version);
+    await Promise.all([begin, searchPath]);
+    const versionNum = Number(version.rows[0]?.version_num ?? 0);
     const queries: Partial<Record<Exclude<keyof CatalogRows, 'versionNum'>, string>> = {
       ...catalogQueries(versionNum),
       ...(options.privileges === true ? PRIVILEGE_QUERIES : {}),
     };
-    // Each query is sent the moment the previous one has finished (one connection: the snapshot
-    // is per transaction), so the server runs them back to back, and every row is handed to the
-    // model builder as it arrives.
+    // One connection (the snapshot is per transaction). Pipelined, every query is sent now;
+    // otherwise each the moment the previous one has finished. Either way the server runs them
+    // back to back, and every row is handed to the model builder as it arrives.
     const streams = new Map<string, RowStream>();
     for (const [kind, sql] of Object.entries(queries)) {
       const stream = new RowStream();
-      stream.done = last.then(() => stream.run(client, sql));
+      stream.done = pipelined ? stream.run(client, sql) : last.then(() => stream.run(client, sql));
       stream.done.catch(() => undefined); // awaited in order by buildModel; a failure surfaces there
       streams.set(kind, stream);
-      last = stream.done;
+      last = pipelined ? Promise.allSettled([last, stream.done]) : stream.done;
     }
     const stream = (kind: string): RowStream => streams.get(kind) ?? RowStream.empty;
     const read: CatalogReader = {
@@ -58,7 +68,7 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
  */
 export async function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
   try {
-    return await withClient(url, (client) => introspect(client, options), { applicationName: 'drift-guard inspect', ...connection });
+    return await withClient(url, (client) => introspect(client, options, { pipelined: true }), { applicationName: 'drift-guard inspect', pipeline: true, ...connection });
   } catch (error) {
     const sqlstate = (error as { code?: unknown }).code;
     if (error instanceof DriftGuardError || typeof sqlstate !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlstate)) throw error;

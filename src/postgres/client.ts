@@ -14,6 +14,11 @@ export interface ClientOptions {
    * the session is still open.
    */
   readonly closeInBackground?: boolean;
+  /**
+   * Queries are sent without waiting for the previous one's result (node-postgres's pipeline
+   * mode): the server runs them back to back. Only for a caller that sends its queries together.
+   */
+  readonly pipeline?: boolean;
 }
 
 export async function connect(url: string, options: ClientOptions = {}): Promise<pg.Client> {
@@ -22,6 +27,8 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'drift-guard',
+    // Not in @types/pg yet: https://node-postgres.com/features/pipelining
+    ...(options.pipeline === true ? ({ pipeline: true } as object) : {}),
   });
   // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
   client.on('error', () => undefined);
