@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeTempDir, removeDir, repoRoot, runCli } from '../helpers.js';
+import { cleanEnv, makeTempDir, removeDir, repoRoot, runCli, startCli } from '../helpers.js';
 
 const dir = makeTempDir();
 afterAll(() => removeDir(dir));
@@ -37,6 +37,16 @@ describe('cli basics', () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('stops quietly with exit 0 when the reader closes the pipe early (drift-guard ... | head)', async () => {
+    const child = startCli(['--help']);
+    child.stdout!.destroy(); // the reader is gone before anything is written
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('exits 2 with one line for an unknown command or option', async () => {
