@@ -45,12 +45,12 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
       streams.set(kind, stream);
       last = pipelined ? Promise.allSettled([last, stream.done]) : stream.done;
     }
-    const stream = (kind: string): RowStream => streams.get(kind) ?? RowStream.empty;
+    const streamOf = (kind: string): RowStream => streams.get(kind) ?? RowStream.empty;
     const read: CatalogReader = {
-      each: (kind, onRow) => stream(kind).drain(onRow),
+      each: (kind, onRow) => streamOf(kind).drain(onRow),
       all: async (kind) => {
         const rows: Row[] = [];
-        await stream(kind).drain((row) => rows.push(row));
+        await streamOf(kind).drain((row) => rows.push(row));
         return rows;
       },
     };

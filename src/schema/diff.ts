@@ -12,7 +12,7 @@
 import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
 import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
 import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
-import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type ColumnOwners, type Step } from './order.js';
+import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, qualifierOf, type ColumnOwners, type Step } from './order.js';
 
 export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
 
@@ -321,7 +321,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
 
   /** Values removed or reordered: a new type under the old name, columns converted through text. */
   function rebuildEnum(before: EnumDef, after: EnumDef): void {
-    const schemaPart = after.qname.slice(0, after.qname.length - tail(after.qname).length);
+    const schemaPart = `${qualifierOf(after.qname)}.`;
     const oldName = `"${after.name}__drift_guard_old"`;
     const removed = before.values.filter((v) => !after.values.includes(v));
     plan.createSteps.push({
@@ -728,8 +728,4 @@ export function describe(object: SchemaObject): string {
 
 function describeId(id: string): string {
   return id.replace(/^[a-z]+:/, '');
-}
-
-function tail(qname: string): string {
-  return /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname)?.[0] ?? qname;
 }

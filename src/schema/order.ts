@@ -90,7 +90,7 @@ export function ownerIndex(model: SchemaModel): ColumnOwners {
     get(id) {
       if (!id.startsWith('column:')) return undefined;
       const qualified = id.slice('column:'.length);
-      const table = `table:${qualified.slice(0, qualified.length - qualifiedTail(qualified).length - 1)}`;
+      const table = `table:${qualifierOf(qualified)}`;
       return model.objects.get(table)?.kind === 'table' ? table : undefined;
     },
   };
@@ -129,16 +129,16 @@ export function prerequisites(model: SchemaModel, object: SchemaObject, owners: 
   }
   // Schema-qualified objects need their schema (table-scoped ones get it through their table).
   if (['enum', 'domain', 'composite', 'sequence', 'table', 'index', 'view', 'matview', 'function', 'aggregate'].includes(object.kind)) {
-    after.add(`schema:${object.qname.slice(0, object.qname.length - qualifiedTail(object.qname).length - 1)}`);
+    after.add(`schema:${qualifierOf(object.qname)}`);
   }
   after.delete(object.id);
   return [...after];
 }
 
-/** The last dot-separated part of a quoted qualified name ("a"."b.c" -> "b.c"). */
-function qualifiedTail(qname: string): string {
-  const match = /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname);
-  return match?.[0] ?? qname;
+/** What qualifies a quoted qualified name: `public."t.1"` -> `public`, `public.t.c` -> `public.t` ('' when unqualified). */
+export function qualifierOf(qname: string): string {
+  const last = /(?:"(?:[^"]|"")*"|[^."]+)$/.exec(qname)?.[0] ?? qname;
+  return qname.slice(0, Math.max(0, qname.length - last.length - 1));
 }
 
 const uniqueKeyCache = new WeakMap<SchemaModel, Map<string, string[]>>();
