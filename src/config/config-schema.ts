@@ -110,6 +110,14 @@ const sqlSchema = z
       .min(1)
       .optional()
       .describe('A committed snapshot of the schema (drift-guard inspect output, e.g. db/schema.sql); the PR gate reports SCHEMA_FILE_STALE when the migrations no longer produce it.'),
+    ignore: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Globs (relative to the migrations directory) of SQL files there that are not migrations (seeds, callbacks). Any other .sql file or migration-shaped folder the layout does not read is an UNRECOGNIZED_MIGRATION_FILE error.'),
+    entities: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Globs (relative to this file) of the files that shape the schema (Go structs, sqlc queries, diesel\'s schema.rs, ORM models); the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration.'),
   })
   .describe('Plain-SQL migrations (Flyway, golang-migrate, goose, dbmate, diesel or drift-guard\'s own layout).');
 
@@ -182,6 +190,10 @@ const checkSchema = z
       .describe('Severity per finding code, e.g. { DESTRUCTIVE_CHANGE: error, LOCKING_CHANGE: warning }.'),
     'allow-destructive-label': z.string().min(1).default('drift-guard:allow-destructive').describe('PR label that acknowledges DESTRUCTIVE_CHANGE findings.'),
     lint: z.boolean().default(false).describe("Lint the new migrations' SQL with squawk (LINT findings; EF Core: the SQL of migrations script)."),
+    existing: z
+      .enum(['warning', 'notice'])
+      .default('warning')
+      .describe('Severity of errors that already hold on the base (a problem in a file this PR does not touch): they are reported apart ("already on the base") and never fail the PR.'),
   })
   .describe('The PR gate (drift-guard check).');
 

@@ -20,11 +20,13 @@ export interface EngineOptions {
   readonly layout?: SqlLayoutSetting | undefined;
   /** For `new`: the directory may be empty or missing. */
   readonly mayBeEmpty?: boolean;
+  /** For the PR gate: SQL files the layout does not read are reported by the gate, not a reason to refuse applying. */
+  readonly forGate?: boolean;
 }
 
 export function createEngine(options: EngineOptions): Engine {
   if (options.loaded.config.engine === 'efcore') return efcoreEngine(options.loaded, options.cwd, options.env, options.reporter, options.postgres);
   if (options.loaded.config.engine === 'command') return commandEngine(options.loaded, options.cwd, options.env);
   const project = resolveSqlMigrations(options.loaded, options.cwd, { dir: options.dir, layout: options.layout }, { mayBeEmpty: options.mayBeEmpty === true });
-  return sqlEngine(options.loaded, project, options.cwd);
+  return sqlEngine(options.loaded, options.forGate === true ? { ...project, failOnUnrecognized: false } : project, options.cwd);
 }

@@ -16,6 +16,64 @@ export interface EngineCapabilities {
   readonly modelCheck: boolean;
   /** Reads a database's migration history (status); engine: command leaves that to the user's tool. */
   readonly history: boolean;
+  /**
+   * How finely the PR gate can watch the engine apply migrations: `statement` (drift-guard runs the
+   * SQL itself: locks, rewrites, rows and time per statement), `migration` (the tool applies one
+   * migration at a time on request: schema delta and rewrites per migration) or `batch` (the tool
+   * applies everything at once).
+   */
+  readonly granularity: 'statement' | 'migration' | 'batch';
+}
+
+/** One migration as the gate sees it in files. */
+export interface MigrationRef {
+  /** The id the tool records in its history (SQL: the version; EF: 20240101000000_AddOrders). */
+  readonly id: string;
+  /** Short name for messages. */
+  readonly label: string;
+  /** The main (up) file, relative to the project root (the config file's folder), when known. */
+  readonly file?: string;
+}
+
+/** A migration's files at one commit, for the gate's git analysis. */
+export interface MigrationSource extends MigrationRef {
+  readonly file: string;
+  /** Everything that defines the migration (up, down, designer...), for edit detection. */
+  readonly text: string;
+  /** The up script's own text, for finding lines. */
+  readonly upText: string;
+  /** The down (undo) file, relative to the project root, when the migration has one. */
+  readonly downFile?: string;
+  /** Whether it can be rolled back (a down file, a down section, EF's Down method). */
+  readonly hasDown: boolean;
+}
+
+/** What the PR gate reads from files and git, engine by engine, without a database. */
+export interface GateFiles {
+  /** Migrations in the working tree, in apply order (SQL: discovered by the layout). */
+  head(): Promise<readonly MigrationSource[]>;
+  /** Migrations at a commit, in apply order. */
+  at(commit: string): Promise<readonly MigrationSource[]>;
+  /** Apply order of two ids. */
+  compare(a: string, b: string): number;
+  /** Problems of the migrations directory in the working tree (unrecognised files, duplicates...). */
+  problems(): readonly Finding[];
+  /** Whether a project-relative file belongs to a migration (never an entity then). */
+  isMigrationFile(file: string): boolean;
+  /** Whether a project-relative file shapes the schema (ENTITY_WITHOUT_MIGRATION); undefined when nothing is configured. */
+  readonly isEntity: ((file: string) => boolean) | undefined;
+  /**
+   * The engine that builds the base schema. `target` set: the PR's own engine applies the base's
+   * migrations up to it (no second build); otherwise `engine` is the base checkout's own.
+   */
+  baseEngine(commit: string, options: { historyRewritten: boolean; baseLast: string | undefined }): Promise<{ engine: Engine; target?: string; how: string; dispose(): Promise<void> }>;
+  /** What to add so that a migration can be rolled back (a file name or a section). */
+  downHint(migration: MigrationSource): string;
+  /** How to move an out-of-order migration to the end / what to do when the base gained migrations. */
+  readonly reorderHint: string;
+  readonly rebaseHint: string;
+  /** Where the gate's lint reads each new migration's SQL; lines match the files only when `linesMatchFiles`. */
+  lintInputs(added: readonly MigrationSource[], baseLast: string | undefined, reporter: Reporter): Promise<{ inputs: { file: string; sql: string; lineOffset: number }[]; linesMatchFiles: boolean }>;
 }
 
 export interface RunContext {
@@ -50,4 +108,57 @@ export interface Engine {
   baseline?(context: Omit<RunContext, 'onEvent'>, options: { target: string }): Promise<string[]>;
   /** Model against migrations (MODEL_PENDING_CHANGES and friends); only when capabilities.modelCheck. */
   checkModel?(reporter: Reporter, options: { secondOpinion: boolean }): Promise<readonly Finding[]>;
+  /**
+   * Builds or loads what the engine needs, once per engine object; BUILD_FAILED findings (file, line,
+   * column from the compiler) when the project's code does not compile.
+   */
+  prepare?(reporter: Reporter): Promise<readonly Finding[]>;
+  /** The migrations as the tool itself discovers them, in apply order. */
+  list?(reporter: Reporter): Promise<readonly MigrationRef[]>;
+  /** The PR gate's view of the migration files; absent for engines the gate cannot read. */
+  readonly gate?: GateFiles;
+  /**
+   * Applies one migration (already next in line) and reports what PostgreSQL did, statement by
+   * statement; only when capabilities.granularity is `statement`.
+   */
+  applyObserved?(context: RunContext, id: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration>;
+}
+
+/** A lock a statement took on a relation, read from pg_locks for the runner's own session. */
+export interface ObservedLock {
+  /** Qualified name of the table (an index's lock is reported on its table). */
+  readonly table: string;
+  readonly mode: string;
+  /** Whether the relation existed before the PR's first migration (a lock on a new table harms nobody). */
+  readonly existing: boolean;
+}
+
+/** What one statement did, measured on the scratch database. */
+export interface ObservedStatement {
+  readonly index: number;
+  /** 1-based line and column in the migration file. */
+  readonly line: number;
+  readonly column: number;
+  /** Parse tree node type (AlterTableStmt, IndexStmt...). */
+  readonly kind: string;
+  /** The statement's text (up to 300 characters). */
+  readonly text: string;
+  readonly ms: number;
+  /** Rows the statement reported (UPDATE, DELETE, INSERT). */
+  readonly rows?: number;
+  /** Whether it ran inside a transaction (its locks were read before commit). */
+  readonly transaction: boolean;
+  /** New locks it took; absent when they could not be read (outside a transaction). */
+  readonly locks?: readonly ObservedLock[];
+  /** Existing tables whose storage it replaced (relfilenode changed): a rewrite or a truncate. */
+  readonly rewrites: readonly string[];
+  /** Tables it created. */
+  readonly created: readonly string[];
+}
+
+export interface ObservedMigration {
+  readonly outcome: RunOutcome;
+  readonly file: string;
+  readonly transaction: boolean;
+  readonly statements: readonly ObservedStatement[];
 }

@@ -178,3 +178,30 @@ function pipeArchive(ref: string, relative: string, cwd: string, target: string)
     }, reject);
   });
 }
+
+/** A file's text at `ref` (repository-relative path), or undefined when it is not there. */
+export async function fileAt(ref: string, file: string, cwd: string): Promise<string | undefined> {
+  const result = await git(['show', `${ref}:${file.split(path.sep).join('/')}`], cwd);
+  return result.code === 0 ? result.stdout : undefined;
+}
+
+/**
+ * Checks `ref` out in a temporary git worktree; `dispose` removes it. Used when a tool must build or
+ * run the base's own code (EF Core's compiled migrations, the user's commands).
+ */
+export async function addWorktree(ref: string, repoRoot: string): Promise<{ dir: string; dispose(): Promise<void> }> {
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-base-'));
+  const dir = path.join(parent, 'base');
+  const created = await git(['worktree', 'add', '--detach', '--quiet', dir, ref], repoRoot);
+  if (created.code !== 0) {
+    rmSync(parent, { recursive: true, force: true });
+    throw new DriftGuardError('USAGE', `git worktree add failed: ${created.stderr.trim().split('\n')[0] ?? ''}`);
+  }
+  return {
+    dir,
+    async dispose() {
+      await git(['worktree', 'remove', '--force', dir], repoRoot);
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}

@@ -13,6 +13,7 @@ export type FindingCode =
   | 'MIGRATION_FAILED_IN_HISTORY'
   | 'MIGRATION_DOWN_MISSING'
   | 'APPLY_FAILED'
+  | 'UNRECOGNIZED_MIGRATION_FILE'
   // EF Core engine
   | 'MODEL_PENDING_CHANGES'
   | 'MIGRATIONS_DIVERGE_FROM_MODEL'
@@ -33,6 +34,8 @@ export type FindingCode =
   | 'SCHEMA_FILE_STALE'
   | 'ENTITY_WITHOUT_MIGRATION'
   | 'LINT'
+  | 'TABLE_REWRITE'
+  | 'NOT_CHECKED'
   // Production: drift, deploy, baseline
   | 'PRODUCTION_DRIFT'
   | 'NO_MIGRATION_HISTORY'
@@ -50,6 +53,12 @@ export interface Finding {
   readonly line?: number;
   readonly column?: number;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The migration (its id) the finding is about, when it is about one. */
+  readonly migration?: string;
+  /** Whether PostgreSQL was watched doing it (`measured`) or it was read from the SQL or the schema diff (`inferred`). */
+  readonly evidence?: 'measured' | 'inferred';
+  /** Set when the same finding already holds on the base: reported apart, it does not fail the PR. */
+  readonly existing?: boolean;
 }
 
 export function hasErrors(findings: readonly Finding[]): boolean {

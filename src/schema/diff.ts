@@ -447,7 +447,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     }
     for (const column of added) {
       alter().statements.push(`ALTER TABLE ${q} ADD COLUMN ${columnDefinition(column)};`);
-      pushColumnChange(after, column, 'create', `add column ${q}.${column.qname} ${column.type}`, addColumnHazards(q, column));
+      pushColumnChange(after, column, 'create', `add column ${q}.${columnDefinition(column)}`, addColumnHazards(q, column));
     }
     for (let i = 0; i < after.columns.length; i++) {
       const column = after.columns[i]!;
@@ -680,8 +680,16 @@ function constraintHazards(object: ConstraintDef): Hazard[] {
       return [hazard('VALIDATES_ROWS', `the foreign key ${object.qname} scans ${object.tableQname} and locks both tables against writes.`, 'add it NOT VALID, then VALIDATE CONSTRAINT in a later step')];
     case 'p':
     case 'u':
+      return [
+        hazard(
+          'ACCESS_EXCLUSIVE_LOCK',
+          `${object.qname} builds its index under an ACCESS EXCLUSIVE lock on ${object.tableQname}: reads and writes wait until it finishes.`,
+          `CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... ${object.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX`,
+        ),
+      ];
     case 'x':
-      return [hazard('BLOCKS_WRITES', `${object.qname} builds an index that blocks writes to ${object.tableQname}.`, 'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX')];
+      // No USING INDEX form exists for exclusion constraints: there is no online way to add one.
+      return [hazard('ACCESS_EXCLUSIVE_LOCK', `the exclusion constraint ${object.qname} builds its index under an ACCESS EXCLUSIVE lock on ${object.tableQname}: reads and writes wait until it finishes.`)];
   }
 }
 

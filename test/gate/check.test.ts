@@ -53,7 +53,10 @@ describe('drift-guard check (SQL engine)', () => {
       ].join('\n'),
     );
     expect(renderCheckMarkdown(result)).toContain('```mermaid\nerDiagram');
-    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(['git analysis', 'start PostgreSQL', 'apply base and PR migrations to scratch databases', 'inspect base and PR schemas', 'rollback check']));
+    expect(result.timings.map((t) => t.phase)).toEqual(
+      expect.arrayContaining(['git analysis', 'start PostgreSQL', "apply the base's migrations (the base's migration files)", 'inspect the base schema', "apply the PR's 1 migration(s) one at a time", 'rollback check']),
+    );
+    expect(result.facts).toEqual([expect.objectContaining({ migration: '20240102000001', file: 'db/migrations/20240102000001_orders.sql', granularity: 'statement', transaction: true, changes: 3 })]);
   });
 
   it('MIGRATION_MODIFIED: an applied migration edited in the PR', async () => {
@@ -94,7 +97,10 @@ describe('drift-guard check (SQL engine)', () => {
     const r = repo(USERS);
     r.commit({ 'db/migrations/20240102000001_bad.sql': 'CREATE TABLE ok (id int);\nALTER TABLE users ADD COLUMN age int REFERENCES nowhere (id);\n' }, 'bad');
     const result = await check(r);
-    expect(result.findings).toEqual([expect.objectContaining({ code: 'APPLY_FAILED', severity: 'error', file: 'db/migrations/20240102000001_bad.sql', line: 2, message: 'relation "nowhere" does not exist' })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({ code: 'APPLY_FAILED', severity: 'error', file: 'db/migrations/20240102000001_bad.sql', line: 2, message: 'relation "nowhere" does not exist', migration: '20240102000001' }),
+      expect.objectContaining({ code: 'NOT_CHECKED', severity: 'notice', message: expect.stringContaining('the schema diff, its hazards and the rollback check did not run') }),
+    ]);
     expect(result.schemaChanges).toEqual([]);
   });
 
@@ -121,7 +127,9 @@ describe('drift-guard check (SQL engine)', () => {
     const r = repo(USERS);
     r.commit({ 'db/migrations/20240102000001_idx.sql': 'CREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');
     const result = await check(r);
-    expect(result.findings).toEqual([expect.objectContaining({ code: 'LOCKING_CHANGE', severity: 'notice', details: { hazard: 'BLOCKS_WRITES' } })]);
+    // Measured: CREATE INDEX holds SHARE on users (writes wait), at the statement's line.
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'LOCKING_CHANGE', severity: 'notice', evidence: 'measured', file: 'db/migrations/20240102000001_idx.sql', line: 1, migration: '20240102000001' })]);
+    expect(result.findings[0]!.message).toContain('takes SHARE (writes wait) on public.users');
     expect(result.findings[0]!.message).toContain('CREATE INDEX CONCURRENTLY');
     expect(result.verdict).toBe('pass');
   });
@@ -181,6 +189,7 @@ describe('check markdown', () => {
       verdict: 'warn',
       base: { ref: 'main', commit: 'a'.repeat(40), mergeBase: 'b'.repeat(40) },
       migrations: { added: [], modified: [], deleted: [] },
+      facts: [],
       findings: Array.from({ length: 300 }, (_, i) => ({ check: 'schema', code: 'LOCKING_CHANGE' as const, severity: 'notice' as const, message: `finding ${i} ${'<b>'.repeat(50)}` })),
       schemaChanges: Array.from({ length: 300 }, () => change),
       timings: [{ phase: 'git analysis', ms: 10 }],

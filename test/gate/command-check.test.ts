@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
-import { commandMigrationId, upPart } from '../../src/gate/command-check.js';
+import { commandMigrationId, upPart } from '../../src/engines/command/command-gate.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
 import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, writeTree, type PrRepository } from '../helpers.js';
 
@@ -75,7 +75,9 @@ describe('drift-guard check (engine: command)', () => {
     expect(result.verdict).toBe('pass');
     expect(result.migrations.added).toEqual(['migrations/2_orders.up.sql']);
     expect(result.schemaChanges.map((c) => c.description)).toEqual(['create table public.orders', 'create primary key orders_pkey on public.orders', 'create foreign key orders_user_id_fkey on public.orders']);
-    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(['apply the PR migrations (command.apply)', 'apply the base migrations (git worktree, command.apply)', 'rollback check (command.apply)']));
+    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(["apply the base's migrations (command.apply in the base commit (git worktree))", "apply the PR's 1 migration(s) one at a time", 'rollback check']));
+    // command.apply applies everything at once: the PR is one batch, and what it rewrote is measured around it.
+    expect(result.facts).toEqual([expect.objectContaining({ migration: '2_orders', granularity: 'batch', rewrites: [] })]);
   });
 
   it('MIGRATION_MODIFIED, MIGRATION_DELETED and MIGRATION_OUT_OF_ORDER from file names and git', async () => {
@@ -83,16 +85,16 @@ describe('drift-guard check (engine: command)', () => {
     r.commit({ 'migrations/1_users.up.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text, extra int);\n', 'migrations/5_posts.up.sql': null, 'migrations/5_posts.down.sql': null });
     const first = await check(r);
     // One finding per migration (5_posts has two files); dropping posts is destructive too.
-    expect(codes(first)).toEqual(['error MIGRATION_DELETED', 'error MIGRATION_MODIFIED', 'warning DESTRUCTIVE_CHANGE']);
-    expect(first.findings.find((f) => f.code === 'MIGRATION_DELETED')?.message).toMatch(/migration 5_posts exists on the base \(main\)/);
+    // The PR rewrites history, so its migrations are applied from scratch and the rollback check says why it did not run.
+    expect(codes(first)).toEqual(['error MIGRATION_DELETED', 'error MIGRATION_MODIFIED', 'notice NOT_CHECKED', 'warning DESTRUCTIVE_CHANGE']);
+    expect(first.findings.find((f) => f.code === 'MIGRATION_DELETED')?.message).toMatch(/5_posts\.up\.sql exists on the base \(main\)/);
     expect(first.findings.find((f) => f.code === 'MIGRATION_MODIFIED')?.file).toBe('migrations/1_users.up.sql');
 
     const s = repo({ ...USERS, 'migrations/10_posts.up.sql': 'CREATE TABLE posts (id int);\n', 'migrations/10_posts.down.sql': 'DROP TABLE posts;\n' });
     s.commit({ 'migrations/9_tags.up.sql': 'CREATE TABLE tags (id int);\n', 'migrations/9_tags.down.sql': 'DROP TABLE tags;\n' });
     const second = await check(s);
-    // Rolling back to the base's newest (10_posts) leaves 9_tags applied: the tool's own rule, reported.
-    expect(codes(second)).toEqual(['error MIGRATION_OUT_OF_ORDER', 'error ROLLBACK_INCOMPLETE']);
-    expect(second.findings[0]!.message).toMatch(/9_tags sorts before the base's newest migration 10_posts/);
+    expect(codes(second)).toEqual(['error MIGRATION_OUT_OF_ORDER', 'notice NOT_CHECKED']);
+    expect(second.findings[0]!.message).toMatch(/9_tags\.up\.sql \(9_tags\) sorts before the base's newest migration 10_posts/);
   });
 
   it('APPLY_FAILED carries the tool\'s own message, and a password in it is masked', async () => {
@@ -113,7 +115,8 @@ describe('drift-guard check (engine: command)', () => {
     r.commit({ 'migrations/2_orders.up.sql': 'CREATE TABLE orders (id int);\nCREATE TABLE IF NOT EXISTS audit (at timestamptz);\n', 'migrations/2_orders.down.sql': 'DROP TABLE orders;\n' });
     const result = await check(r);
     expect(codes(result)).toEqual(['error ROLLBACK_INCOMPLETE']);
-    expect(result.findings[0]!.message).toMatch(/rolling back does not restore the base schema: .*audit/);
+    expect(result.findings[0]).toMatchObject({ file: 'migrations/2_orders.down.sql', migration: '2_orders' });
+    expect(result.findings[0]!.message).toMatch(/rolling back 2_orders\.up\.sql does not restore the schema before it: .*audit/);
   });
 
   it('ROLLBACK_FAILED when the rollback command fails', async () => {

@@ -10,6 +10,7 @@ import { libpqEnvironment } from '../../postgres/libpq-env.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { Engine } from '../engine.js';
 import { projectRoot } from '../sql/project.js';
+import { commandGateFiles } from './command-gate.js';
 
 export function commandEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.ProcessEnv): Engine {
   const config = loaded.config.command;
@@ -30,7 +31,8 @@ export function commandEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Pro
 
   return {
     name: 'command',
-    capabilities: { rollback: config.rollback !== undefined, modelCheck: config['model-check'] !== undefined, history: false },
+    capabilities: { rollback: config.rollback !== undefined, modelCheck: config['model-check'] !== undefined, history: false, granularity: 'batch' },
+    gate: commandGateFiles({ loaded, cwd, root, relocated: (other, at) => commandEngine(other, at, env) }),
     location: root,
     details: { apply: config.apply ?? '(not set)', rollback: config.rollback ?? '(not set)', 'model-check': config['model-check'] ?? '(not set)' },
     async migrate(context, options) {

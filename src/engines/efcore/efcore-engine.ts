@@ -22,6 +22,7 @@ import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
 import { projectRoot } from '../sql/project.js';
 import { DotnetEf, efErrorText, efProductVersion, findProject, type EfSettings } from './dotnet-ef.js';
 import { scanMigrationFiles } from './efcore-integrity.js';
+import { efcoreGateFiles } from './efcore-gate.js';
 
 /** The message EF prints when the model changed; matched case-sensitively, as EF writes it. */
 export const PENDING_CHANGES_MESSAGE = 'Changes have been made to the model since the last migration';
@@ -120,9 +121,10 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     return found;
   };
 
-  return {
+  const engine: Engine = {
     name: 'efcore',
-    capabilities: { rollback: true, modelCheck: true, history: true },
+    capabilities: { rollback: true, modelCheck: true, history: true, granularity: 'migration' },
+    gate: efcoreGateFiles({ loaded, cwd, root, projectDir, self: () => engine, relocated: (other, at) => efcoreEngine(other, at, env, reporter, postgres) }),
     location: relative(project),
     details: { project: relative(project), historyTable: `${config['history-schema'] === undefined ? '' : `${config['history-schema']}.`}${config['history-table']}` },
 
@@ -237,6 +239,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       return findings;
     },
   };
+  return engine;
 
   /** dbcontext script in one scratch database, all migrations in another, diffed. */
   async function secondOpinion(checkReporter: Reporter): Promise<Finding[]> {

@@ -14,6 +14,7 @@ import { planScript, runInTransaction, runStatements, StatementError } from './e
 import { verify, type Verification } from './integrity.js';
 import type { Discovered, HistoryState, Layout, Migration, MigrationScript } from './layout.js';
 import { loadParser } from './sql-script.js';
+import { unrecognizedFiles } from './unrecognized.js';
 
 export interface SqlMigrations {
   /** Absolute path of the migrations directory. */
@@ -21,6 +22,13 @@ export interface SqlMigrations {
   /** Project root; file names in messages are relative to it. */
   readonly root: string;
   readonly layout: Layout;
+  /** Globs (relative to `dir`) of SQL files the layout does not read and that are not migrations (sql.ignore). */
+  readonly ignore?: readonly string[] | undefined;
+  /**
+   * false: files the layout does not read do not stop migrate/rollback (the PR gate reports them
+   * itself and still applies what the layout reads). Default true: fail closed.
+   */
+  readonly failOnUnrecognized?: boolean | undefined;
 }
 
 export interface RunSettings {
@@ -74,8 +82,11 @@ export interface RunOutcome {
   readonly findings: readonly Finding[];
 }
 
+/** The layout's migrations, and every SQL file in the directory that it does not read as an error (fail closed). */
 export function discover(project: SqlMigrations): Discovered {
-  return project.layout.discover(project.dir, project.root);
+  const discovered = project.layout.discover(project.dir, project.root);
+  const unrecognized = unrecognizedFiles(project.dir, project.root, project.layout.name, discovered, project.ignore ?? []);
+  return unrecognized.length === 0 ? discovered : { migrations: discovered.migrations, problems: [...discovered.problems, ...unrecognized] };
 }
 
 /** Applies pending migrations (up to `target`, inclusive). */
@@ -88,7 +99,7 @@ export async function migrateUp(project: SqlMigrations, settings: RunSettings, o
     if (options.dryRun !== true) await layout.ensureHistory(client);
     const history = await layout.readHistory(client, discovered.migrations);
     const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
-    const findings = [...discovered.problems, ...verification.findings];
+    const findings = [...problemsOf(project, discovered), ...verification.findings];
     if (hasErrors(findings)) return { ok: false, results: [], findings };
     const target = options.target;
     const versioned = verification.pending.filter((m) => target === undefined || layout.compareVersions(m.version, target) <= 0);
@@ -111,7 +122,7 @@ export async function migrateDown(
   return withMigrationSession(project, settings, async (client) => {
     const history = await layout.readHistory(client, discovered.migrations);
     const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: true });
-    const findings = [...discovered.problems, ...verification.findings];
+    const findings = [...problemsOf(project, discovered), ...verification.findings];
     if (hasErrors(findings)) return { ok: false, results: [], findings };
     const appliedVersions = new Set(verification.statuses.filter((s) => s.kind === 'versioned' && s.state === 'applied').map((s) => s.version));
     const applied = discovered.migrations
@@ -224,7 +235,7 @@ function historyFailure(script: MigrationScript, error: unknown): Finding {
 }
 
 /** One connection for the whole run, holding the layout's advisory lock; closed on signals too. */
-async function withMigrationSession<T>(project: SqlMigrations, settings: RunSettings, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withMigrationSession<T>(project: SqlMigrations, settings: RunSettings, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(settings.databaseUrl, { applicationName: 'drift-guard migrate' });
   // Closing the connection is what rolls back an interrupted migration and frees the lock.
   const release = registerCleanup(() => client.end());
@@ -240,6 +251,10 @@ async function withMigrationSession<T>(project: SqlMigrations, settings: RunSett
   }
 }
 
+function problemsOf(project: SqlMigrations, discovered: Discovered): readonly Finding[] {
+  return project.failOnUnrecognized === false ? discovered.problems.filter((p) => p.code !== 'UNRECOGNIZED_MIGRATION_FILE') : discovered.problems;
+}
+
 function assertKnownVersion(migrations: readonly Migration[], version: string, layout: Layout): void {
   if (!migrations.some((m) => m.kind === 'versioned' && layout.compareVersions(m.version, version) === 0)) {
     const known = migrations.filter((m) => m.kind === 'versioned').map((m) => m.version);
@@ -247,7 +262,7 @@ function assertKnownVersion(migrations: readonly Migration[], version: string, l
   }
 }
 
-function downFileHint(layout: Layout, migration: Migration): string {
+export function downFileHint(layout: Layout, migration: Migration): string {
   switch (layout.name) {
     case 'flyway':
       return `U${migration.version}__${migration.description.replace(/ /g, '_')}.sql`;

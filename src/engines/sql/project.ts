@@ -42,7 +42,7 @@ export function resolveSqlMigrations(loaded: LoadedConfig, cwd: string, override
   const display = path.relative(cwd, dir) || '.';
   const setting = overrides.layout ?? loaded.config.sql.layout;
   const layout: Layout = setting === 'auto' ? detectLayout(dir, LAYOUTS, display) : LAYOUTS[setting];
-  return { dir, root, layout };
+  return { dir, root, layout, ignore: loaded.config.sql.ignore };
 }
 
 function resolveDir(loaded: LoadedConfig, cwd: string, root: string, flag: string | undefined, mayBeEmpty: boolean): string {

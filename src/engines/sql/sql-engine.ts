@@ -8,6 +8,8 @@ import { withTransaction } from '../../postgres/client.js';
 import type { Engine } from '../engine.js';
 import { planScript } from './execute.js';
 import { discover, migrateDown, migrateUp, migrationStatus, type SqlMigrations } from './migrator.js';
+import { applyObserved } from './observed-run.js';
+import { sqlGateFiles } from './sql-gate.js';
 import { loadParser } from './sql-script.js';
 
 export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: string): Engine {
@@ -15,10 +17,12 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
   const location = path.relative(cwd, project.dir) || '.';
   return {
     name: 'sql',
-    capabilities: { rollback: true, modelCheck: false, history: true },
+    capabilities: { rollback: true, modelCheck: false, history: true, granularity: 'statement' },
     location,
     details: { layout: project.layout.name, historyTable: project.layout.historyTable },
     migrate: (context, options) => migrateUp(project, { ...settings, ...context }, options),
+    applyObserved: (context, id, baseTables) => applyObserved(project, { ...settings, ...context }, id, baseTables),
+    gate: sqlGateFiles(loaded, project, cwd, (other) => sqlEngine(loaded, other, cwd)),
     rollback: (context, options) => migrateDown(project, { ...settings, ...context }, options),
     async status(context) {
       const status = await migrationStatus(project, { databaseUrl: context.databaseUrl, allowOutOfOrder: settings.allowOutOfOrder });

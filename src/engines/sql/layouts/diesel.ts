@@ -9,7 +9,6 @@ import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, scriptOf } from '../layout.js';
 import { listDirs, lockKeyFromName, slug, tableExists, wholeFileScript } from './common.js';
-import { parseScript } from '../sql-script.js';
 
 const TABLE = '__diesel_schema_migrations';
 
@@ -122,9 +121,30 @@ function runInTransaction(file: string): boolean {
   return match === null ? false : match[1] === 'true';
 }
 
-function hasStatement(sql: string): boolean {
-  const parsed = parseScript(sql);
-  return !parsed.ok || parsed.statements.length > 0;
+/**
+ * Whether anything but comments, whitespace and semicolons is left: what diesel sends to the server
+ * then is not an empty query. No parser needed, so discovery stays synchronous and cheap.
+ */
+export function hasStatement(sql: string): boolean {
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (/\s|;/.test(c)) i += 1;
+    else if (sql.startsWith('--', i)) {
+      const end = sql.indexOf('\n', i);
+      i = end === -1 ? sql.length : end + 1;
+    } else if (sql.startsWith('/*', i)) {
+      // PostgreSQL's block comments nest.
+      let depth = 1;
+      i += 2;
+      while (i < sql.length && depth > 0) {
+        if (sql.startsWith('/*', i)) (depth += 1), (i += 2);
+        else if (sql.startsWith('*/', i)) (depth -= 1), (i += 2);
+        else i += 1;
+      }
+    } else return true;
+  }
+  return false;
 }
 
 function compareStrings(a: string, b: string): number {

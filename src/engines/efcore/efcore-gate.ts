@@ -1,0 +1,53 @@
+// The PR gate's view of an EF Core project: a migration is `<14 digits>_<Name>.cs` with its
+// `.Designer.cs`; files that change without a migration and match efcore.entities shape the model.
+// The base schema comes from the PR's own build (`database update <base's last>`: merged migrations
+// are immutable, the git analysis proves it) unless the PR rewrites history; then from the base
+// commit built in a git worktree.
+
+import path from 'node:path';
+import type { LoadedConfig } from '../../config/load-config.js';
+import { addWorktree, repositoryRoot } from '../../git/git.js';
+import { globToRegExp } from '../../util/glob.js';
+import type { Engine, GateFiles } from '../engine.js';
+import { fileMigrations } from '../file-migrations.js';
+
+const MIGRATION_FILE = /^(\d{14}_\w+?)(?:\.Designer)?\.cs$/;
+
+export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; root: string; projectDir: string; self: () => Engine; relocated: (loaded: LoadedConfig, cwd: string) => Engine }): GateFiles {
+  const { loaded, root, projectDir } = options;
+  const patterns = loaded.config.efcore.entities.map(globToRegExp);
+  const inProject = (file: string): boolean => path.join(root, file).startsWith(projectDir + path.sep);
+  const idOf = (file: string): string | undefined => {
+    if (!inProject(file) || /(^|[\\/])(bin|obj)[\\/]/.test(path.relative(projectDir, path.join(root, file)))) return undefined;
+    return MIGRATION_FILE.exec(path.basename(file))?.[1];
+  };
+  return fileMigrations({
+    root,
+    dir: projectDir,
+    idOf,
+    mainFile: (files) => files.find((f) => !f.endsWith('.Designer.cs')) ?? files[0]!,
+    downIsBuiltIn: true,
+    isEntity(file) {
+      if (!file.endsWith('.cs') || !inProject(file)) return false;
+      const relative = path.relative(projectDir, path.join(root, file)).split(path.sep).join('/');
+      if (/(^|\/)(bin|obj)\//.test(relative) || /ModelSnapshot\.cs$/.test(relative)) return false;
+      return patterns.some((p) => p.test(relative));
+    },
+    reorderHint: 'Regenerate it (dotnet ef migrations remove, then add) so that it comes last',
+    rebaseHint: "rebase, then remove and re-add this PR's migrations so that the model snapshot includes theirs",
+    async baseEngine(commit, { historyRewritten, baseLast }) {
+      if (!historyRewritten) {
+        return { engine: options.self(), ...(baseLast === undefined ? {} : { target: baseLast }), how: `the PR's own build, up to ${baseLast ?? 'no migration'}`, dispose: async () => undefined };
+      }
+      const repo = await repositoryRoot(options.cwd);
+      const worktree = await addWorktree(commit, repo);
+      const inWorktree = (file: string): string => path.join(worktree.dir, path.relative(repo, file));
+      const relocated: LoadedConfig = { ...loaded, file: loaded.file === undefined ? undefined : inWorktree(loaded.file) };
+      return { engine: options.relocated(relocated, inWorktree(options.cwd)), how: 'the base commit built in a git worktree (this PR edits merged migrations)', dispose: () => worktree.dispose() };
+    },
+    async lintInputs(added, baseLast, reporter) {
+      const sql = await options.self().script({ from: baseLast ?? '0', to: added.at(-1)!.id }, reporter);
+      return { inputs: [{ file: added.at(-1)!.file, sql, lineOffset: 0 }], linesMatchFiles: false };
+    },
+  });
+}

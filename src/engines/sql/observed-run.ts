@@ -1,0 +1,195 @@
+// Applies one migration the way `migrate` does (same transaction rule, same history row) but one
+// statement at a time, and after each statement reads what PostgreSQL did from the runner's own
+// session: the locks it holds (pg_locks, before commit), the tables whose storage was replaced
+// (pg_class.relfilenode), the rows a data statement touched, and the time. These are the PR
+// gate's measured facts; nothing here judges them.
+
+import type pg from 'pg';
+import { DriftGuardError } from '../../errors.js';
+import type { Finding } from '../../report/finding.js';
+import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
+import { applyFailure, planScript } from './execute.js';
+import type { Migration, MigrationScript } from './layout.js';
+import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
+import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
+
+const USER_RELATIONS = `
+SELECT c.oid::int8::text AS oid, c.relfilenode::int8::text AS filenode, c.relkind::text AS relkind,
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(COALESCE(t.relname, c.relname)) AS qname
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+ WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname !~ '^pg_(toast|temp)'`;
+
+// Every relation lock this session holds, with the relation's table (an index's lock counts on its
+// table) and current storage. Dropped relations are gone from pg_class for this session: their
+// names come from the snapshot taken before the migration.
+const HELD_LOCKS = `
+SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relfilenode::int8::text AS filenode,
+       CASE WHEN c.oid IS NULL THEN NULL ELSE pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) END AS qname,
+       (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname)
+          FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class t ON t.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+         WHERE x.indexrelid = l.relation) AS index_table
+  FROM pg_catalog.pg_locks l
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
+  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE l.pid = pg_catalog.pg_backend_pid() AND l.granted AND l.locktype = 'relation'
+   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+   AND (n.nspname IS NULL OR (n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'))`;
+
+interface HeldLock {
+  oid: string;
+  mode: string;
+  relkind: string | null;
+  filenode: string | null;
+  qname: string | null;
+  index_table: string | null;
+}
+
+/**
+ * Applies the migration with version `version` (the next pending one) statement by statement.
+ * `baseTables` are the tables the base schema has: a lock or rewrite on any other table (one this
+ * PR creates) harms nobody and is recorded as not existing.
+ */
+export async function applyObserved(project: SqlMigrations, settings: RunSettings, version: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration> {
+  await loadParser();
+  const { migrations } = discover(project);
+  const migration = migrations.find((m) => m.kind === 'versioned' && project.layout.compareVersions(m.version, version) === 0);
+  if (migration === undefined) throw new DriftGuardError('USAGE', `no migration has version ${version} in ${project.dir}`);
+  return withMigrationSession(project, settings, async (client) => {
+    await project.layout.ensureHistory(client);
+    const history = await project.layout.readHistory(client, migrations);
+    const script = migration.up;
+    const plan = planScript(script);
+    const statements: SqlStatement[] = plan.unparsed === undefined ? [...plan.statements] : [{ text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false }];
+    const inTransaction = plan.outsideTransaction === undefined;
+    const snapshot = await relations(client);
+    const observed: ObservedStatement[] = [];
+    const started = performance.now();
+    const label = { migration: migration.label, version: migration.version, direction: 'up' as const };
+    const fail = async (finding: Finding, inOpenTransaction: boolean): Promise<ObservedMigration> => {
+      if (inOpenTransaction) await client.query('ROLLBACK').catch(() => undefined);
+      return {
+        outcome: { ok: false, findings: [finding], results: [{ ...label, status: 'failed', ms: performance.now() - started }] },
+        file: script.file,
+        transaction: inTransaction,
+        statements: observed,
+      };
+    };
+    if (inTransaction) await client.query('BEGIN');
+    else await project.layout.markDirty?.(client, migration);
+    // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
+    let userTransaction = false;
+    let held = inTransaction ? await heldLocks(client) : [];
+    for (const [index, statement] of statements.entries()) {
+      const control = statement.transactionControl ? transactionControl(statement.text) : undefined;
+      // A statement that would run on its own (autocommit) is wrapped in a transaction of its
+      // own, which is what autocommit does anyway, so that its locks can be read before commit.
+      const wrap = !inTransaction && !userTransaction && control === undefined && statement.nonTransactional === undefined;
+      const watched = inTransaction || userTransaction || wrap;
+      const t0 = performance.now();
+      let result: pg.QueryResult;
+      try {
+        if (wrap) await client.query('BEGIN');
+        if (wrap) held = [];
+        result = await client.query(statement.text);
+      } catch (error) {
+        return fail(applyFailure(script, statement, error), inTransaction || userTransaction || wrap);
+      }
+      const ms = performance.now() - t0;
+      if (control === 'begin') userTransaction = true;
+      if (control === 'end') userTransaction = false;
+      let locks: ObservedLock[] | undefined;
+      let rewrites: string[] = [];
+      let created: string[] = [];
+      if (watched && control === undefined) {
+        const now = await heldLocks(client);
+        ({ locks, rewrites, created } = compare(held, now, snapshot, baseTables));
+        held = now;
+      }
+      if (wrap) await client.query('COMMIT');
+      const { line, column } = lineAndColumn(script.fileText, script.sqlOffset + statement.offset);
+      const rows = /^(INSERT|UPDATE|DELETE|MERGE|COPY)$/.test(result.command ?? '') && typeof result.rowCount === 'number' ? result.rowCount : undefined;
+      observed.push({
+        index,
+        line,
+        column,
+        kind: statement.kind,
+        text: statement.text.length > 300 ? `${statement.text.slice(0, 297)}...` : statement.text,
+        ms: Math.round(ms * 10) / 10,
+        ...(rows === undefined ? {} : { rows }),
+        transaction: watched && control === undefined,
+        ...(locks === undefined ? {} : { locks }),
+        rewrites,
+        created,
+      });
+    }
+    try {
+      await project.layout.recordUp(client, migration, performance.now() - started, history);
+      if (inTransaction) await client.query('COMMIT');
+    } catch (error) {
+      return fail({ check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `recording the migration in the history table failed: ${(error as Error).message}`, file: script.file }, inTransaction);
+    }
+    return {
+      outcome: { ok: true, findings: [], results: [{ ...label, status: 'applied', ms: performance.now() - started }] },
+      file: script.file,
+      transaction: inTransaction,
+      statements: observed,
+    };
+  });
+}
+
+/** The migration's script with its statements, for callers that need lines (attribution). */
+export function scriptOf(project: SqlMigrations, version: string): { migration: Migration; script: MigrationScript } | undefined {
+  const migration = discover(project).migrations.find((m) => m.kind === 'versioned' && project.layout.compareVersions(m.version, version) === 0);
+  return migration === undefined ? undefined : { migration, script: migration.up };
+}
+
+interface Relation {
+  filenode: string;
+  /** The table's name; for an index, its table's. */
+  qname: string;
+  relkind: string;
+}
+
+async function relations(client: pg.Client): Promise<Map<string, Relation>> {
+  const result = await client.query<{ oid: string; filenode: string; relkind: string; qname: string }>(USER_RELATIONS);
+  return new Map(result.rows.map((row) => [row.oid, { filenode: row.filenode, qname: row.qname, relkind: row.relkind }]));
+}
+
+async function heldLocks(client: pg.Client): Promise<HeldLock[]> {
+  return (await client.query<HeldLock>(HELD_LOCKS)).rows;
+}
+
+function transactionControl(text: string): 'begin' | 'end' | undefined {
+  if (/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(text)) return 'begin';
+  if (/^\s*(COMMIT|END|ABORT)\b/i.test(text) || /^\s*ROLLBACK\s*(;|$|AND\b|WORK\b|TRANSACTION\b)/i.test(text)) return 'end';
+  return undefined;
+}
+
+/** New locks since `before`, per table, and the tables whose storage changed (rewrites) or appeared. */
+function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapshot: Map<string, Relation>, baseTables: ReadonlySet<string>): { locks: ObservedLock[]; rewrites: string[]; created: string[] } {
+  const had = new Set(before.map((l) => `${l.oid}:${l.mode}`));
+  const locks = new Map<string, ObservedLock>();
+  const rewrites = new Set<string>();
+  const created = new Set<string>();
+  for (const lock of after) {
+    const known = snapshot.get(lock.oid);
+    const isIndex = lock.relkind === 'i' || lock.relkind === 'I' || known?.relkind === 'i' || known?.relkind === 'I';
+    // An index this statement builds is new: only its table's lock says who waits.
+    if (isIndex && known === undefined) continue;
+    const table = isIndex ? (lock.index_table ?? known?.qname ?? null) : (lock.qname ?? known?.qname ?? null);
+    if (table === null) continue;
+    if (!isIndex && lock.relkind !== null && known === undefined && (lock.relkind === 'r' || lock.relkind === 'p' || lock.relkind === 'm')) {
+      created.add(table);
+      snapshot.set(lock.oid, { filenode: lock.filenode ?? '', qname: table, relkind: lock.relkind });
+    } else if (!isIndex && known !== undefined && lock.filenode !== null && lock.filenode !== known.filenode && known.relkind !== 'p') {
+      if (baseTables.has(known.qname)) rewrites.add(known.qname);
+      known.filenode = lock.filenode;
+    }
+    if (had.has(`${lock.oid}:${lock.mode}`)) continue;
+    const key = `${table}:${lock.mode}`;
+    if (!locks.has(key)) locks.set(key, { table, mode: lock.mode, existing: baseTables.has(table) });
+  }
+  return { locks: [...locks.values()], rewrites: [...rewrites], created: [...created] };
+}

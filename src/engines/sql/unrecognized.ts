@@ -1,0 +1,92 @@
+// Fail closed on the migrations directory: every SQL file (and every migration-shaped folder) in it
+// is either read by the configured layout or named in an error. A Flyway-named file in a
+// golang-migrate directory, or a stray `V1__x.sql` beside plain migrations, would otherwise never
+// run anywhere the gate looks, and the PR that adds it would pass.
+
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Finding } from '../../report/finding.js';
+import { globToRegExp } from '../../util/glob.js';
+import type { Discovered, LayoutName } from './layout.js';
+
+/** What each layout expects its files to look like, for the fix in the message. */
+const NAMING: Record<LayoutName, string> = {
+  flyway: 'V<version>__<description>.sql, U<version>__<description>.sql or R__<description>.sql',
+  'golang-migrate': '<version>_<name>.up.sql and <version>_<name>.down.sql',
+  goose: '<version>_<name>.sql with -- +goose Up / -- +goose Down sections',
+  dbmate: '<version>_<name>.sql with -- migrate:up / -- migrate:down sections',
+  diesel: 'a folder <version>_<name>/ holding up.sql and down.sql',
+  plain: '<14-digit timestamp>_<name>.sql and <14-digit timestamp>_<name>.down.sql',
+};
+
+/**
+ * UNRECOGNIZED_MIGRATION_FILE findings for the files the layout did not read. Non-SQL files
+ * (README.md, .gitkeep, diesel's metadata.toml) are not migrations and are left alone; `ignore`
+ * holds globs relative to the migrations directory (sql.ignore).
+ */
+export function unrecognizedFiles(dir: string, root: string, layout: LayoutName, discovered: Discovered, ignore: readonly string[]): Finding[] {
+  const read = new Set<string>();
+  for (const migration of discovered.migrations) {
+    read.add(migration.up.file);
+    if (migration.down !== undefined) read.add(migration.down.file);
+  }
+  for (const problem of discovered.problems) if (problem.file !== undefined) read.add(problem.file);
+  const ignored = ignore.map(globToRegExp);
+  const isIgnored = (relative: string): boolean => ignored.some((pattern) => pattern.test(relative) || pattern.test(`${relative}/`));
+  const findings: Finding[] = [];
+  const report = (full: string, what: string): void => {
+    const file = path.relative(root, full);
+    findings.push({
+      check: 'migrations',
+      code: 'UNRECOGNIZED_MIGRATION_FILE',
+      severity: 'error',
+      message: `${file} is ${what} that the ${layout} layout does not read, so it would never be applied; rename it to ${NAMING[layout]}, set sql.layout to the tool it belongs to, or list it in sql.ignore`,
+      file,
+    });
+  };
+  const walk = (folder: string, depth: number): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(folder).sort();
+    } catch {
+      return; // An unreadable folder is the layout's to report.
+    }
+    for (const entry of entries) {
+      if (entry.startsWith('.') || entry === 'node_modules') continue;
+      const full = path.join(folder, entry);
+      const relative = path.relative(dir, full).split(path.sep).join('/');
+      if (isIgnored(relative)) continue;
+      let isDirectory: boolean;
+      try {
+        isDirectory = statSync(full).isDirectory();
+      } catch {
+        // A dangling symbolic link: it cannot be a migration anyone applies, but it looks like one.
+        if (/\.sql$/i.test(entry) && lstatSync(full).isSymbolicLink()) report(full, 'a symbolic link to nothing');
+        continue;
+      }
+      if (isDirectory) {
+        if (depth > 8) continue;
+        const shaped = safeList(full).some((name) => /^up\.sql$/i.test(name));
+        const readInside = [...read].some((file) => file.startsWith(`${path.relative(root, full)}${path.sep}`));
+        if (shaped && !readInside) {
+          report(full, 'a migration-shaped folder (it holds up.sql)');
+          continue;
+        }
+        walk(full, depth + 1);
+        continue;
+      }
+      if (!/\.sql$/i.test(entry)) continue;
+      if (!read.has(path.relative(root, full))) report(full, 'an SQL file');
+    }
+  };
+  walk(dir, 0);
+  return findings;
+}
+
+function safeList(folder: string): string[] {
+  try {
+    return readdirSync(folder);
+  } catch {
+    return [];
+  }
+}

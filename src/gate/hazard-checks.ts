@@ -1,0 +1,238 @@
+// Checks over the collected facts, pure: destructive changes, locks on tables that exist in
+// production, rewrites. A statement-level fact (what PostgreSQL did) wins over what the schema
+// diff suggests; every finding says which migration, file and line caused it, and whether it was
+// measured or inferred.
+
+import type { LoadedConfig } from '../config/load-config.js';
+import type { ObservedStatement } from '../engines/engine.js';
+import type { Finding } from '../report/finding.js';
+import type { Change } from '../schema/diff.js';
+import type { Hazard } from '../schema/hazards.js';
+import type { SchemaModel } from '../schema/model.js';
+import type { MigrationFacts } from './facts.js';
+
+const BLOCKING: Readonly<Record<string, string>> = {
+  AccessExclusiveLock: 'ACCESS EXCLUSIVE (reads and writes wait)',
+  ExclusiveLock: 'EXCLUSIVE (writes wait)',
+  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE (writes wait)',
+  ShareLock: 'SHARE (writes wait)',
+};
+const STRENGTH = ['ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'];
+
+export interface HazardContext {
+  readonly loaded: LoadedConfig;
+  readonly labels: readonly string[];
+  readonly baseSchema: SchemaModel;
+}
+
+/** A new migration file that carries the acknowledgement comment, if any. */
+export function destructiveAcknowledgement(added: readonly { file: string; text: string }[]): { file: string; reason: string } | undefined {
+  for (const migration of added) {
+    const reason = /(?:--|\/\/)\s*drift-guard:\s*allow\s+DELETES_DATA\b\s*(.*)$/im.exec(migration.text)?.[1]?.trim();
+    if (reason !== undefined) return { file: migration.file, reason };
+  }
+  return undefined;
+}
+
+export function hazardFindings(facts: readonly MigrationFacts[], context: HazardContext): Finding[] {
+  const findings: Finding[] = [];
+  const label = context.loaded.config.check['allow-destructive-label'];
+  const acknowledgement = destructiveAcknowledgement(facts.map((f) => ({ file: f.source.file, text: f.source.upText })));
+  const acknowledged = context.labels.includes(label)
+    ? `acknowledged by the PR label ${label}`
+    : acknowledgement !== undefined
+      ? `acknowledged in ${acknowledgement.file}: ${acknowledgement.reason || 'no reason given'}`
+      : undefined;
+  const destructive = (migration: MigrationFacts, where: Where, message: string, evidence: 'measured' | 'inferred'): Finding => ({
+    check: 'schema',
+    code: 'DESTRUCTIVE_CHANGE',
+    severity: acknowledged === undefined ? 'warning' : 'notice',
+    message: `${message}${acknowledged === undefined ? ` To accept it, add the PR label ${label} or a line "-- drift-guard: allow DELETES_DATA <reason>" to the migration` : ` (${acknowledged})`}`,
+    ...at(migration, where),
+    evidence,
+  });
+  const existingTable = (table: string | undefined): boolean => table !== undefined && context.baseSchema.objects.has(`table:${table}`);
+
+  for (const migration of facts) {
+    const statements = migration.statements;
+    // What PostgreSQL was seen doing, statement by statement.
+    if (statements !== undefined) {
+      for (const [i, statement] of statements.entries()) {
+        const where = { line: statement.line, column: statement.column };
+        if (statement.kind === 'TruncateStmt' && statement.rewrites.length > 0) {
+          findings.push(destructive(migration, where, `TRUNCATE deletes every row of ${statement.rewrites.join(', ')}.`, 'measured'));
+          continue;
+        }
+        if (statement.kind === 'DeleteStmt' && !/\bWHERE\b/i.test(statement.text) && /\bFROM\s+(ONLY\s+)?([\w."]+)/i.test(statement.text)) {
+          findings.push(destructive(migration, where, `DELETE without WHERE deletes every row of the table it names.`, 'inferred'));
+        }
+        const strong = (statement.locks ?? []).filter((l) => l.existing && BLOCKING[l.mode] !== undefined);
+        const held = heldMs(statements, i, migration.transaction === true);
+        if (statement.rewrites.length > 0) {
+          findings.push({
+            check: 'schema',
+            code: 'TABLE_REWRITE',
+            severity: 'warning',
+            message: `${verb(statement)} rewrote ${statement.rewrites.join(', ')} (PostgreSQL replaced the table's storage): every row is copied and every index rebuilt under ACCESS EXCLUSIVE, so reads and writes wait for as long as that takes on production's rows.${safer(statement, true)}`,
+            ...at(migration, where),
+            evidence: 'measured',
+            details: { statement: statement.text, locks: strong.map((l) => `${l.table} ${l.mode}`), ms: statement.ms },
+          });
+          continue;
+        }
+        // A new table's foreign keys lock the tables they reference only while the (empty) table is
+        // created; the same holds for anything else CREATE TABLE locks.
+        if (strong.length === 0 || statement.kind === 'CreateStmt') continue;
+        const strongest = STRENGTH[Math.max(...strong.map((l) => STRENGTH.indexOf(l.mode)))]!;
+        const tables = [...new Set(strong.filter((l) => l.mode === strongest).map((l) => l.table))];
+        findings.push({
+          check: 'schema',
+          code: 'LOCKING_CHANGE',
+          severity: 'notice',
+          message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held} ms here on empty tables)` : ''}.${safer(statement, false)}`,
+          ...at(migration, where),
+          evidence: 'measured',
+          details: { statement: statement.text, locks: strong.map((l) => `${l.table} ${l.mode}`) },
+        });
+      }
+    }
+    // What the schema diff says, attributed to the statement (or line) that made the change.
+    for (const change of migration.delta) {
+      for (const h of change.hazards) {
+        if (h.code === 'DELETES_DATA') {
+          const where = locate(change, migration);
+          findings.push(destructive(migration, where, `${change.description}: ${h.message}`, where.measured ? 'measured' : 'inferred'));
+          continue;
+        }
+        // Measured locks and rewrites replace the diff's guesses, except the warning that a
+        // change fails once the table has rows, which no empty database can show.
+        if (statements !== undefined && !(h.code === 'VALIDATES_ROWS' && /fails/.test(h.message))) continue;
+        if (!existingTable(change.table)) continue;
+        const where = locate(change, migration);
+        findings.push(inferredHazard(migration, change, h, where));
+      }
+    }
+    if (statements === undefined && migration.rewrites !== undefined) {
+      for (const table of migration.rewrites) {
+        const where = locate({ id: `table:${table}`, table } as Change, migration);
+        findings.push({
+          check: 'schema',
+          code: 'TABLE_REWRITE',
+          severity: 'warning',
+          message: `${migration.source.label} rewrote ${table} (PostgreSQL replaced the table's storage): every row is copied and every index rebuilt under ACCESS EXCLUSIVE. Safer: add a new column, backfill it in batches, then switch over.`,
+          ...at(migration, where),
+          evidence: 'measured',
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+interface Where {
+  readonly line?: number;
+  readonly column?: number;
+  /** Whether the statement was picked from measured facts (its locks) rather than its text. */
+  readonly measured?: boolean;
+}
+
+function at(migration: MigrationFacts, where: Where): Pick<Finding, 'file' | 'line' | 'column' | 'migration'> {
+  return { file: migration.source.file, ...(where.line === undefined ? {} : { line: where.line }), ...(where.column === undefined ? {} : { column: where.column }), migration: migration.source.id };
+}
+
+function inferredHazard(migration: MigrationFacts, change: Change, h: Hazard, where: Where): Finding {
+  return {
+    check: 'schema',
+    code: 'LOCKING_CHANGE',
+    severity: 'notice',
+    message: `${change.description}: ${h.message}${h.safeAlternative === undefined ? '' : ` Safer: ${h.safeAlternative}.`}`,
+    ...at(migration, where),
+    evidence: 'inferred',
+    details: { hazard: h.code },
+  };
+}
+
+/** How long a statement's locks are held: from it to the end of the migration's transaction. */
+function heldMs(statements: readonly ObservedStatement[], index: number, inTransaction: boolean): number {
+  const rest = inTransaction ? statements.slice(index) : [statements[index]!];
+  return Math.round(rest.reduce((sum, s) => sum + s.ms, 0));
+}
+
+function verb(statement: ObservedStatement): string {
+  const head = statement.text.replace(/\s+/g, ' ').trim();
+  return `"${head.length > 60 ? `${head.slice(0, 57)}...` : head}"`;
+}
+
+/** The safe way to get the same result, from what the statement is. */
+function safer(statement: ObservedStatement, rewrote: boolean): string {
+  const text = statement.text.replace(/\s+/g, ' ');
+  const say = (advice: string): string => ` Safer: ${advice}.`;
+  switch (statement.kind) {
+    case 'IndexStmt':
+      return say(`CREATE ${/\bUNIQUE\b/i.test(text) ? 'UNIQUE ' : ''}INDEX CONCURRENTLY in a migration of its own, outside a transaction`);
+    case 'DropStmt':
+      return /\bINDEX\b/i.test(text) ? say('DROP INDEX CONCURRENTLY, outside a transaction') : say('set lock_timeout first so that the migration gives up instead of queueing every query behind it');
+    case 'RefreshMatViewStmt':
+      return say('REFRESH MATERIALIZED VIEW CONCURRENTLY (it needs a unique index on the view)');
+    case 'AlterTableStmt':
+      if (/\bTYPE\b/i.test(text) && /\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b/i.test(text)) return say('add a new column, backfill it in batches, then switch over');
+      if (rewrote && /\bADD\b/i.test(text)) return say('add the column without the volatile default or generated expression, then backfill it in batches');
+      if (/\bFOREIGN\s+KEY\b|\bREFERENCES\b/i.test(text)) return /\bNOT\s+VALID\b/i.test(text) ? '' : say('ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later migration');
+      if (/\bPRIMARY\s+KEY\b|\bUNIQUE\b/i.test(text)) return /\bUSING\s+INDEX\b/i.test(text) ? '' : say('CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... USING INDEX');
+      if (/\bEXCLUDE\b/i.test(text)) return say('no online form exists for exclusion constraints; run it when the table is quiet, with lock_timeout set');
+      if (/\bCHECK\b/i.test(text)) return /\bNOT\s+VALID\b/i.test(text) ? '' : say('ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration');
+      if (/\bSET\s+NOT\s+NULL\b/i.test(text)) return say('add CHECK (column IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan)');
+      return say('set lock_timeout first so that the migration gives up instead of queueing every query behind it');
+    default:
+      return say('set lock_timeout first so that the migration gives up instead of queueing every query behind it');
+  }
+}
+
+/** The object's own name (unquoted, unqualified) and its table's, from a change id. */
+function names(change: Change): { own: string; table: string | undefined } {
+  const key = change.id.slice(change.id.indexOf(':') + 1).replace(/\(.*$/, '');
+  const parts = splitQualified(key);
+  const table = change.table === undefined ? undefined : splitQualified(change.table).at(-1);
+  return { own: parts.at(-1) ?? key, table };
+}
+
+function splitQualified(name: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    if (c === '"') {
+      if (quoted && name[i + 1] === '"') (current += '"'), (i += 1);
+      else quoted = !quoted;
+    } else if (c === '.' && !quoted) (parts.push(current), (current = ''));
+    else current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
+const mentions = (text: string, name: string | undefined): boolean =>
+  name !== undefined && name !== '' && new RegExp(`(^|[^\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(text);
+
+/**
+ * The statement (or line) that made a change: among the statements that locked its table (or
+ * created it), the one that names the object; else the first of them; else any statement that
+ * names it. Engines without statements: the first line of the migration file that names it.
+ */
+export function locate(change: Change, migration: MigrationFacts): Where {
+  const { own, table } = names(change);
+  const statements = migration.statements;
+  if (statements !== undefined && statements.length > 0) {
+    const touched = statements.filter((s) => change.table !== undefined && ((s.locks ?? []).some((l) => l.table === change.table) || s.created.includes(change.table)));
+    const pick = touched.find((s) => mentions(s.text, own)) ?? touched[0];
+    if (pick !== undefined) return { line: pick.line, column: pick.column, measured: true };
+    const named = statements.find((s) => mentions(s.text, own)) ?? statements.find((s) => mentions(s.text, table));
+    if (named !== undefined) return { line: named.line, column: named.column };
+  }
+  const lines = migration.source.upText.split('\n');
+  const index = lines.findIndex((line) => mentions(line, own));
+  if (index !== -1) return { line: index + 1 };
+  const tableIndex = lines.findIndex((line) => mentions(line, table));
+  return tableIndex === -1 ? {} : { line: tableIndex + 1 };
+}
