@@ -74,6 +74,7 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
       return group(files, async (file) => (await fileAt(commit, path.relative(repo, path.join(root, file)), repo)) ?? '');
     },
     compare: compareIds,
+    runsAfterVersioned: () => false,
     problems: () => options.problems?.() ?? [],
     isMigrationFile: (file) => options.idOf(file) !== undefined,
     isEntity: options.isEntity,

@@ -242,7 +242,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     for (const [index, migration] of added.entries()) {
       const t0 = performance.now();
       reporter.info(`${index + 1}/${added.length} ${migration.label}`);
-      let fact: Omit<MigrationFacts, 'delta' | 'schemaAfter' | 'ms'>;
+      let fact: Omit<MigrationFacts, 'delta' | 'schemaAfter'>;
       if (granularity === 'statement' && target.applyObserved !== undefined) {
         const observed = await target.applyObserved(context, migration.id, baseTables);
         if (!observed.outcome.ok) {
@@ -250,7 +250,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           notChecked('the rest', failedBefore(migration, added.length - index - 1));
           return undefined;
         }
-        fact = { source: migration, ids: [migration.id], granularity, statements: observed.statements, transaction: observed.transaction };
+        fact = { source: migration, ids: [migration.id], granularity, statements: observed.statements, transaction: observed.transaction, ms: performance.now() - t0 };
       } else {
         const filenodes = await storage(context.databaseUrl);
         const outcome = await target.migrate(context, { target: migration.id });
@@ -259,17 +259,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           notChecked('the rest', failedBefore(migration, added.length - index - 1));
           return undefined;
         }
-        fact = { source: migration, ids: [migration.id], granularity: 'migration', rewrites: rewritten(filenodes, await storage(context.databaseUrl), baseTables) };
+        const ms = performance.now() - t0;
+        fact = { source: migration, ids: [migration.id], granularity: 'migration', rewrites: rewritten(filenodes, await storage(context.databaseUrl), baseTables), ms };
       }
       const last = index === added.length - 1;
       // What else runs after the versioned migrations (Flyway's repeatables) belongs to the last step.
-      if (last) {
+      if (last && files!.runsAfterVersioned()) {
         const rest = await target.migrate(context, {});
         findings.push(...rest.findings.filter((f) => f.severity === 'error'));
         if (!rest.ok || hasErrors(rest.findings)) return undefined;
       }
       const after = await introspectUrl(context.databaseUrl, ignore);
-      collected.push({ ...fact, delta: diffSchemas(before, after).changes, schemaAfter: after, ms: performance.now() - t0 });
+      collected.push({ ...fact, delta: diffSchemas(before, after).changes, schemaAfter: after });
       before = after;
     }
     return collected;

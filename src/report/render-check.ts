@@ -15,7 +15,7 @@ export const COMMENT_MARKER = '<!-- drift-guard:check -->';
 const ICON: Record<Finding['severity'], string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
 
 export function verdictLine(result: CheckResult): string {
-  const count = (severity: Finding['severity']): number => result.findings.filter((f) => f.severity === severity).length;
+  const count = (severity: Finding['severity']): number => result.findings.filter((f) => f.severity === severity && f.existing !== true).length;
   const errors = count('error');
   const warnings = count('warning');
   const summary = `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${result.schemaChanges.length} schema change${result.schemaChanges.length === 1 ? '' : 's'}`;
@@ -26,7 +26,14 @@ export function verdictLine(result: CheckResult): string {
 
 export function renderCheckText(result: CheckResult, t: TextStyle): string {
   const lines = [t.style('bold', verdictLine(result)), t.style('dim', `base ${result.base.ref} (${result.base.mergeBase.slice(0, 12)}); new migrations: ${result.migrations.added.join(', ') || 'none'}`)];
-  for (const finding of result.findings) lines.push(renderFindingText(finding, t));
+  const { introduced, existing } = split(result.findings);
+  for (const finding of introduced) lines.push(renderFindingText(finding, t));
+  if (existing.length > 0) {
+    lines.push('', t.style('bold', `already on ${result.base.ref} (${existing.length}; not this PR's doing, they do not fail it)`));
+    for (const finding of existing) lines.push(renderFindingText(finding, t));
+  }
+  const watched = factLines(result);
+  if (watched.length > 0) lines.push('', t.style('bold', 'what each new migration did (measured on a scratch database)'), ...watched.map((line) => `  ${line}`));
   if (result.schemaChanges.length > 0) {
     lines.push('', t.style('bold', 'what this PR does to the schema'));
     for (const [table, changes] of byTable(result.schemaChanges)) {
@@ -40,7 +47,11 @@ export function renderCheckText(result: CheckResult, t: TextStyle): string {
 
 export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT): string {
   const head = [COMMENT_MARKER, `### ${ICON[result.verdict === 'fail' ? 'error' : result.verdict === 'warn' ? 'warning' : 'notice'].replace('ℹ️', '✅')} ${escapeMarkdown(verdictLine(result))}`, ''];
-  const findings = findingsTable(result.findings);
+  const { introduced, existing } = split(result.findings);
+  const findings = findingsTable(introduced);
+  if (existing.length > 0) findings.push(`<details><summary>Already on ${escapeMarkdown(result.base.ref)} (${existing.length}): not this PR's doing, they do not fail it</summary>`, '', ...findingsTable(existing), '</details>', '');
+  const watched = factLines(result);
+  if (watched.length > 0) findings.push('<details><summary>What each new migration did (measured on a scratch database)</summary>', '', ...watched.map((line) => (line.startsWith('  ') ? `  - ${escapeMarkdown(line.trim())}` : `- ${escapeMarkdown(line)}`)), '', '</details>', '');
   const schema = changesByTable(result.schemaChanges, 'What this PR does to the schema');
   if (result.diagram !== undefined) schema.push('<details><summary>Tables this PR touches</summary>', '', '```mermaid', result.diagram, '```', '', '</details>', '');
   const tail = [`<sub>${result.timings.map((p) => `${escapeMarkdown(p.phase)} ${(p.ms / 1000).toFixed(1)} s`).join(' · ')} · base ${escapeMarkdown(result.base.ref)} \`${result.base.mergeBase.slice(0, 12)}\`</sub>`];
@@ -53,7 +64,7 @@ export function findingsTable(findings: readonly Finding[]): string[] {
   const rows = ['| | code | where | message |', '|---|---|---|---|'];
   for (const f of findings) {
     const where = f.file === undefined ? '' : `\`${f.file.replace(/`/g, "'")}${f.line === undefined ? '' : `:${f.line}`}\``;
-    rows.push(`| ${ICON[f.severity]} | \`${f.code}\` | ${where} | ${escapeMarkdown(f.message).replace(/\n/g, ' ')} |`);
+    rows.push(`| ${ICON[f.severity]} | \`${f.code}\` | ${where} | ${escapeMarkdown(f.message).replace(/\n/g, ' ')}${f.evidence === undefined ? '' : ` _(${f.evidence})_`} |`);
   }
   return [...rows, ''];
 }
@@ -90,6 +101,28 @@ export function fitWithin(sections: string[][], limit: number): string {
 
 export function checkToJson(result: CheckResult): CheckResult {
   return result;
+}
+
+function split(findings: readonly Finding[]): { introduced: Finding[]; existing: Finding[] } {
+  return { introduced: findings.filter((f) => f.existing !== true), existing: findings.filter((f) => f.existing === true) };
+}
+
+/** One line per new migration, and one per statement that locked or rewrote an existing table or touched rows. */
+function factLines(result: CheckResult): string[] {
+  const lines: string[] = [];
+  for (const fact of result.facts ?? []) {
+    const how = fact.granularity === 'statement' ? `${fact.statements?.length ?? 0} statement(s)${fact.transaction === false ? ', outside a transaction' : ', in one transaction'}` : fact.granularity === 'migration' ? 'applied on its own by the tool' : 'applied with the rest by the tool';
+    lines.push(`${fact.file}: ${fact.ms} ms, ${how}, ${fact.changes} schema change(s)${fact.rewrites !== undefined && fact.rewrites.length > 0 ? `, rewrote ${fact.rewrites.join(', ')}` : ''}`);
+    for (const s of fact.statements ?? []) {
+      const parts = [
+        ...(s.locks !== undefined && s.locks.length > 0 ? [`locks ${s.locks.join(', ')}`] : []),
+        ...(s.rewrites.length > 0 ? [`rewrote ${s.rewrites.join(', ')}`] : []),
+        ...(s.rows !== undefined ? [`${s.rows} row(s)`] : []),
+      ];
+      if (parts.length > 0) lines.push(`  line ${s.line} (${s.kind}, ${s.ms} ms): ${parts.join('; ')}`);
+    }
+  }
+  return lines;
 }
 
 function byTable(changes: readonly Change[]): [string, Change[]][] {

@@ -10,7 +10,8 @@ export interface TextStyle {
 export function renderFindingText(finding: Finding, t: TextStyle): string {
   const colour = finding.severity === 'error' ? 'red' : finding.severity === 'warning' ? 'yellow' : 'cyan';
   const where = finding.file === undefined ? '' : `${finding.file}${finding.line === undefined ? '' : `:${finding.line}${finding.column === undefined ? '' : `:${finding.column}`}`}: `;
-  const lines = [`${t.style(colour, finding.severity)} ${t.style('bold', finding.code)} ${where}${finding.message}`];
+  const evidence = finding.evidence === undefined ? '' : t.style('dim', ` (${finding.evidence})`);
+  const lines = [`${t.style(colour, finding.severity)} ${t.style('bold', finding.code)} ${where}${finding.message}${evidence}`];
   const details = finding.details ?? {};
   if (typeof details.lineText === 'string' && finding.line !== undefined) {
     const gutter = String(finding.line);

@@ -1,0 +1,153 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCheck, type CheckResult } from '../../src/gate/check.js';
+import { RecordingReporter } from '../../src/util/reporter.js';
+import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, runCli, startSharedServer, writeTree, type PostgresServerHandle, type PrRepository } from '../helpers.js';
+
+// What the gate says about each migration of a PR, and where: facts measured on a real server (the
+// runner's own locks and the tables' storage), attributed to the migration, file and line that
+// caused them. One server for the file; each check takes scratch databases from it.
+
+const tmp = makeTempDir('dg-facts-');
+let shared: { server: PostgresServerHandle; stop: () => Promise<void> };
+beforeAll(async () => void (shared = await startSharedServer()), 120_000);
+afterAll(async () => {
+  await shared?.stop();
+  removeDir(tmp);
+});
+let n = 0;
+
+const BASE = {
+  'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\nCREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, amount integer);\n',
+  'db/migrations/20240101000001_users.down.sql': 'DROP TABLE orders;\nDROP TABLE users;\n',
+};
+
+function repo(base: Record<string, string>, config = 'sql:\n  dir: db/migrations\n  layout: plain\n'): PrRepository {
+  const dir = path.join(tmp, `r${n++}`);
+  writeTree(dir, { '.drift-guard.yml': config, ...base });
+  return prRepository(dir);
+}
+
+async function check(r: PrRepository): Promise<CheckResult> {
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: shared.server.adminUrl }), base: 'main' });
+}
+
+const where = (result: CheckResult, code: string): string[] => result.findings.filter((f) => f.code === code).map((f) => `${f.file}:${f.line ?? '-'} ${f.evidence ?? ''}`);
+
+describe('facts per migration and per statement', () => {
+  it('a PR adding four migrations gets each finding on the migration and line that caused it', async () => {
+    const r = repo(BASE);
+    r.commit(
+      {
+        // An index on a table this PR creates locks nobody out.
+        'db/migrations/20240102000001_items.sql': 'CREATE TABLE items (id int);\nCREATE INDEX items_id ON items (id);\n',
+        'db/migrations/20240102000002_fk.sql': '-- orders belong to users\nALTER TABLE orders\n  ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);\n',
+        'db/migrations/20240102000003_note.sql': 'ALTER TABLE users ADD COLUMN note text;\n\nALTER TABLE users DROP COLUMN legacy;\n',
+        'db/migrations/20240102000004_amount.sql': 'SELECT 1;\nALTER TABLE orders ALTER COLUMN amount TYPE bigint;\n',
+      },
+      'pr',
+    );
+    const result = await check(r);
+    // The DROP on line 3 needs no new lock: line 1 already holds ACCESS EXCLUSIVE on users until commit.
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000002_fk.sql:2 measured', 'db/migrations/20240102000003_note.sql:1 measured']);
+    const fk = result.findings.find((f) => f.file === 'db/migrations/20240102000002_fk.sql')!;
+    expect(fk.message).toContain('SHARE ROW EXCLUSIVE (writes wait) on public.orders, public.users');
+    expect(fk.message).toContain('NOT VALID, then VALIDATE CONSTRAINT');
+    expect(fk.migration).toBe('20240102000002');
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000003_note.sql:3 measured']);
+    // ALTER COLUMN ... TYPE integer -> bigint: PostgreSQL replaced the table's storage.
+    expect(where(result, 'TABLE_REWRITE')).toEqual(['db/migrations/20240102000004_amount.sql:2 measured']);
+    expect(result.findings.find((f) => f.code === 'TABLE_REWRITE')!.message).toContain('rewrote public.orders');
+    expect(result.facts.map((f) => [f.migration, f.changes])).toEqual([
+      ['20240102000001', 2],
+      ['20240102000002', 1],
+      ['20240102000003', 2],
+      ['20240102000004', 1],
+    ]);
+    expect(result.facts[3]!.statements!.map((s) => [s.line, s.kind, s.rewrites])).toEqual([
+      [1, 'SelectStmt', []],
+      [2, 'AlterTableStmt', ['public.orders']],
+    ]);
+    // No down files: the rollback check says it did not run, and why.
+    expect(result.findings.find((f) => f.code === 'NOT_CHECKED')!.message).toMatch(/rollback not checked: .*20240102000001_items\.sql \(add db\/migrations\/20240102000001_items\.down\.sql\)/);
+  });
+
+  it('CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY lock nobody out; a plain CREATE INDEX does', async () => {
+    const r = repo({ ...BASE, 'db/migrations/20240101000002_idx.sql': 'CREATE INDEX orders_amount ON orders (amount);\n' });
+    r.commit(
+      {
+        'db/migrations/20240102000001_email.sql': 'CREATE INDEX CONCURRENTLY users_email ON users (email);\n',
+        'db/migrations/20240102000002_drop.sql': 'DROP INDEX CONCURRENTLY orders_amount;\n',
+        'db/migrations/20240102000003_user.sql': 'CREATE INDEX orders_user ON orders (user_id);\n',
+      },
+      'pr',
+    );
+    const result = await check(r);
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000003_user.sql:1 measured']);
+    expect(result.facts.slice(0, 2).map((f) => f.transaction)).toEqual([false, false]);
+    expect(result.findings.filter((f) => f.code === 'TABLE_REWRITE' || f.code === 'DESTRUCTIVE_CHANGE')).toEqual([]);
+  });
+
+  it('primary key and unique constraints are ACCESS EXCLUSIVE; only they get the USING INDEX way', async () => {
+    const r = repo(BASE);
+    r.commit(
+      {
+        'db/migrations/20240102000001_unique.sql': 'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);\n',
+        'db/migrations/20240102000002_check.sql': 'ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT amount_positive;\n',
+      },
+      'pr',
+    );
+    const result = await check(r);
+    const unique = result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.file?.endsWith('_unique.sql'))!;
+    expect(unique.message).toContain('takes ACCESS EXCLUSIVE (reads and writes wait) on public.users');
+    expect(unique.message).toContain('CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... USING INDEX');
+    // NOT VALID takes ACCESS EXCLUSIVE briefly (reported), VALIDATE only SHARE UPDATE EXCLUSIVE (not).
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000001_unique.sql:1 measured', 'db/migrations/20240102000002_check.sql:1 measured']);
+    expect(result.findings.find((f) => f.file?.endsWith('_check.sql'))!.message).not.toContain('Safer: ADD CONSTRAINT');
+  });
+
+  it('fails closed: a Flyway-named file in a golang-migrate directory is an error naming the file', async () => {
+    const r = repo({ 'migrations/1_a.up.sql': 'CREATE TABLE a (id int);\n', 'migrations/1_a.down.sql': 'DROP TABLE a;\n' }, 'sql:\n  dir: migrations\n  layout: golang-migrate\n');
+    r.commit({ 'migrations/V3__c.sql': 'DROP TABLE a;\n', 'migrations/README.md': 'not a migration\n' }, 'pr');
+    const result = await check(r);
+    expect(result.verdict).toBe('fail');
+    expect(result.findings.filter((f) => f.code === 'UNRECOGNIZED_MIGRATION_FILE')).toEqual([
+      expect.objectContaining({ severity: 'error', file: 'migrations/V3__c.sql', message: expect.stringContaining('golang-migrate layout does not read') }),
+    ]);
+    const cli = await runCli(['check', '--base', 'main'], { cwd: r.dir, env: cleanEnv({ DRIFT_GUARD_DATABASE_URL: shared.server.adminUrl }) });
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('UNRECOGNIZED_MIGRATION_FILE migrations/V3__c.sql');
+    const status = await runCli(['status', '--database-url', shared.server.adminUrl], { cwd: r.dir, env: cleanEnv() });
+    expect(status.code).toBe(1);
+    expect(status.stdout + status.stderr).toContain('migrations/V3__c.sql');
+
+    // Listed in sql.ignore, the same file is not a migration.
+    const ignored = repo({ 'migrations/1_a.up.sql': 'CREATE TABLE a (id int);\n', 'migrations/seed.sql': 'SELECT 1;\n' }, 'sql:\n  dir: migrations\n  layout: golang-migrate\n  ignore: [seed.sql]\n');
+    ignored.commit({ 'migrations/2_b.up.sql': 'CREATE TABLE b (id int);\n' }, 'pr');
+    expect((await check(ignored)).findings.filter((f) => f.code === 'UNRECOGNIZED_MIGRATION_FILE')).toEqual([]);
+  });
+
+  it('a problem that already holds on the base is reported apart and does not fail the PR', async () => {
+    const r = repo({ ...BASE, 'db/migrations/V1__stray.sql': 'SELECT 1;\n' });
+    r.commit({ 'db/migrations/20240102000001_t.sql': 'CREATE TABLE t (id int);\n', 'db/migrations/20240102000001_t.down.sql': 'DROP TABLE t;\n' }, 'pr');
+    const result = await check(r);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'UNRECOGNIZED_MIGRATION_FILE', severity: 'warning', existing: true, file: 'db/migrations/V1__stray.sql' })]);
+    expect(result.verdict).toBe('warn');
+    // Introduced by the PR, the same problem fails it.
+    const s = repo(BASE);
+    s.commit({ 'db/migrations/V1__stray.sql': 'SELECT 1;\n' }, 'pr');
+    expect((await check(s)).verdict).toBe('fail');
+  });
+
+  it('sql.entities: a schema-shaping file changed without a migration', async () => {
+    const r = repo({ ...BASE, 'models/user.go': 'type User struct { ID int64 }\n' }, 'sql:\n  dir: db/migrations\n  layout: plain\n  entities: ["models/**/*.go"]\n');
+    r.commit({ 'models/user.go': 'type User struct { ID int64; Nickname string }\n', 'README.md': 'docs\n' }, 'pr');
+    const result = await check(r);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'ENTITY_WITHOUT_MIGRATION', severity: 'warning', file: 'models/user.go' })]);
+    // With a migration in the same PR it is the migration's job: nothing to say.
+    const s = repo({ ...BASE, 'models/user.go': 'type User struct { ID int64 }\n' }, 'sql:\n  dir: db/migrations\n  layout: plain\n  entities: ["models/**/*.go"]\n');
+    s.commit({ 'models/user.go': 'type User struct { ID int64; Nickname string }\n', 'db/migrations/20240102000001_nick.sql': 'ALTER TABLE users ADD COLUMN nickname text;\n', 'db/migrations/20240102000001_nick.down.sql': 'ALTER TABLE users DROP COLUMN nickname;\n' }, 'pr');
+    expect((await check(s)).findings.filter((f) => f.code === 'ENTITY_WITHOUT_MIGRATION')).toEqual([]);
+  });
+});
