@@ -84,7 +84,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
         // created; the same holds for anything else CREATE TABLE locks.
         if (strong.length === 0 || statement.kind === 'CreateStmt') continue;
         const strongest = STRENGTH[Math.max(...strong.map((l) => STRENGTH.indexOf(l.mode)))]!;
-        const tables = [...new Set(strong.filter((l) => l.mode === strongest).map((l) => l.table))];
+        const tables = [...new Set(strong.filter((l) => l.mode === strongest).map((l) => l.table))].sort();
         findings.push({
           check: 'schema',
           code: 'LOCKING_CHANGE',
@@ -100,8 +100,8 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
     for (const change of migration.delta) {
       for (const h of change.hazards) {
         if (h.code === 'DELETES_DATA') {
-          const where = locate(change, migration);
-          findings.push(destructive(migration, where, `${change.description}: ${h.message}`, where.measured ? 'measured' : 'inferred'));
+          // The scratch database lost the object: measured, whichever line it is put on.
+          findings.push(destructive(migration, locate(change, migration), `${change.description}: ${h.message}`, migration.granularity === 'batch' ? 'inferred' : 'measured'));
           continue;
         }
         // Measured locks and rewrites replace the diff's guesses, except the warning that a
@@ -132,8 +132,6 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
 interface Where {
   readonly line?: number;
   readonly column?: number;
-  /** Whether the statement was picked from measured facts (its locks) rather than its text. */
-  readonly measured?: boolean;
 }
 
 function at(migration: MigrationFacts, where: Where): Pick<Finding, 'file' | 'line' | 'column' | 'migration'> {
@@ -216,19 +214,21 @@ const mentions = (text: string, name: string | undefined): boolean =>
   name !== undefined && name !== '' && new RegExp(`(^|[^\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(text);
 
 /**
- * The statement (or line) that made a change: among the statements that locked its table (or
- * created it), the one that names the object; else the first of them; else any statement that
- * names it. Engines without statements: the first line of the migration file that names it.
+ * The statement (or line) that made a change: the first statement that names the object and its
+ * table (or locked the table); else one that locked or created the table; else any that names the
+ * object or the table. Engines without statements: the first line of the migration that names it.
  */
 export function locate(change: Change, migration: MigrationFacts): Where {
   const { own, table } = names(change);
   const statements = migration.statements;
   if (statements !== undefined && statements.length > 0) {
-    const touched = statements.filter((s) => change.table !== undefined && ((s.locks ?? []).some((l) => l.table === change.table) || s.created.includes(change.table)));
-    const pick = touched.find((s) => mentions(s.text, own)) ?? touched[0];
-    if (pick !== undefined) return { line: pick.line, column: pick.column, measured: true };
-    const named = statements.find((s) => mentions(s.text, own)) ?? statements.find((s) => mentions(s.text, table));
-    if (named !== undefined) return { line: named.line, column: named.column };
+    const touches = (s: ObservedStatement): boolean => change.table !== undefined && ((s.locks ?? []).some((l) => l.table === change.table) || s.created.includes(change.table));
+    const pick =
+      statements.find((s) => mentions(s.text, own) && (touches(s) || mentions(s.text, table))) ??
+      statements.find(touches) ??
+      statements.find((s) => mentions(s.text, own)) ??
+      statements.find((s) => mentions(s.text, table));
+    if (pick !== undefined) return { line: pick.line, column: pick.column };
   }
   const lines = migration.source.upText.split('\n');
   const index = lines.findIndex((line) => mentions(line, own));

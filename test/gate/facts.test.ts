@@ -62,7 +62,7 @@ describe('facts per migration and per statement', () => {
     expect(result.facts.map((f) => [f.migration, f.changes])).toEqual([
       ['20240102000001', 2],
       ['20240102000002', 1],
-      ['20240102000003', 2],
+      ['20240102000003', 3], // add, drop, and the diff's "possible rename" hint
       ['20240102000004', 1],
     ]);
     expect(result.facts[3]!.statements!.map((s) => [s.line, s.kind, s.rewrites])).toEqual([
