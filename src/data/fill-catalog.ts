@@ -60,7 +60,8 @@ export interface FillTable {
   /** schema.name, unquoted: what reports and `skip` globs use. */
   readonly display: string;
   readonly columns: readonly FillColumn[];
-  readonly checks: readonly { readonly name: string; readonly expression: string }[];
+  /** Table CHECKs with the columns they mention (pg_constraint.conkey). */
+  readonly checks: readonly { readonly name: string; readonly expression: string; readonly columns: readonly string[] }[];
   readonly foreignKeys: readonly FillForeignKey[];
   /** Column sets of unique constraints and unique indexes (expression columns left out). */
   readonly uniqueKeys: readonly (readonly string[])[];
@@ -184,7 +185,7 @@ export function rowsToFillCatalog(rows: FillCatalogRows): FillCatalog {
     name: string;
     qname: string;
     columns: FillColumn[];
-    checks: { name: string; expression: string }[];
+    checks: { name: string; expression: string; columns: readonly string[] }[];
     foreignKeys: FillForeignKey[];
     uniqueKeys: string[][];
     leafQuals: string[];
@@ -229,7 +230,7 @@ export function rowsToFillCatalog(rows: FillCatalogRows): FillCatalog {
     const columns = strings(row.columns);
     switch (text(row.contype)) {
       case 'c':
-        table.checks.push({ name: text(row.conname), expression: checkExpression(text(row.def)) });
+        table.checks.push({ name: text(row.conname), expression: checkExpression(text(row.def)), columns });
         break;
       case 'f':
         table.foreignKeys.push({

@@ -56,7 +56,10 @@ export function fillOrder(tables: readonly FillTable[]): PlannedTable[] {
 }
 
 export type InsertPlan =
-  /** `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate more than wanted. */
+  /**
+   * `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate
+   * more than wanted. Duplicates of a unique key (ON CONFLICT) are rare; the next round makes up for them.
+   */
   | { readonly kind: 'insert'; readonly sql: string; readonly filtered: boolean }
   | { readonly kind: 'impossible'; readonly reason: string };
 
@@ -133,7 +136,6 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
   const generatedList: string[] = [];
   const filters: string[] = [];
   let filtered = false;
-  if (table.uniqueKeys.length > 0) filtered = true; // duplicates the generator did not avoid are dropped by ON CONFLICT
   for (const [index, column] of table.columns.entries()) {
     const name = quoteIdent(column.name);
     const resolved = resolveDomain(types, column.type, column.typmod);
@@ -154,6 +156,23 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     if (value === undefined) {
       const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, index), nullable: !notNull, unique: uniqueColumns.has(column.name), tame: options.tame };
       value = valueSql(types, column.type, column.typmod, ctx);
+      // A column with CHECKs of its own (domain CHECKs, table CHECKs on it alone) draws from a pool
+      // of values that already pass them, so that the row-level filter rejects rows only for CHECKs
+      // over several columns: otherwise every such column multiplies the rejected share.
+      const ownChecks = [
+        ...(resolved?.checks ?? []).map((check) => substituteValue(check, name)),
+        ...table.checks.filter((check) => check.columns.length === 1 && check.columns[0] === column.name).map((check) => check.expression),
+      ];
+      if (value !== undefined && ownChecks.length > 0 && !ctx.unique) {
+        const alias = `p${index}`;
+        const poolSize = Math.max(200, Math.min(options.rows * 2, 4000));
+        ctes.push(
+          `${alias} AS (SELECT row_number() OVER (ORDER BY x.${ROW}) AS rn, x.${name} AS v FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
+          `${alias}n AS (SELECT count(*) AS n FROM ${alias})`,
+        );
+        joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = 1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}n), 0))`);
+        value = `${alias}.v`;
+      }
       const bounds = table.partitioning?.boundValues.get(column.name);
       if (value !== undefined && bounds !== undefined && bounds.length > 0 && !ctx.unique) {
         const array = `(ARRAY[${bounds.map((b) => `${b}::${baseSql}`).join(', ')}])`;
@@ -190,7 +209,9 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
   if (insertColumns.length === 0) {
     return { kind: 'insert', filtered: false, sql: `INSERT INTO ${table.qname} SELECT FROM generate_series(1, ${options.rows}) ON CONFLICT DO NOTHING` };
   }
-  const inner = `SELECT ${[...selectList, `g.i AS ${ROW}`].join(', ')} FROM generate_series(${options.from}, ${options.to}) AS g(i)${joins.length > 0 ? ` ${joins.join(' ')}` : ''}`;
+  // OFFSET 0 keeps the planner from pulling the value expressions up into the filter, where every
+  // expression would be computed once per CHECK that mentions it and once more for the insert.
+  const inner = `SELECT ${[...selectList, `g.i AS ${ROW}`].join(', ')} FROM generate_series(${options.from}, ${options.to}) AS g(i)${joins.length > 0 ? ` ${joins.join(' ')}` : ''} OFFSET 0`;
   const middle = generatedList.length > 0 ? `SELECT s0.*, ${generatedList.join(', ')} FROM (${inner}) AS s0` : inner;
   const sql = [
     ctes.length > 0 ? `WITH ${ctes.join(', ')}` : '',

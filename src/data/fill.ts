@@ -34,7 +34,7 @@ export interface FillReport {
 }
 
 /** Candidates per wanted row in each round. */
-const ROUND_FACTORS = [3, 10, 40] as const;
+const ROUND_FACTORS = [2, 8, 40] as const;
 
 export async function fillDatabase(url: string, options: FillOptions): Promise<FillReport> {
   return withClient(url, (client) => fillWithClient(client, options), { applicationName: 'drift-guard fill' });
@@ -80,7 +80,7 @@ export async function fillWithClient(client: pg.Client, options: FillOptions): P
           failure = probe.reason;
           break;
         }
-        const size = probe.filtered ? want * ROUND_FACTORS[round]! : want;
+        const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
         const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index });
         if (plan.kind === 'impossible') break;
         try {
@@ -94,7 +94,6 @@ export async function fillWithClient(client: pg.Client, options: FillOptions): P
         }
         next += size;
         round++;
-        if (!plan.filtered) break;
       }
       const ms = performance.now() - tableStarted;
       if (inserted === undefined) {

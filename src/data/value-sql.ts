@@ -290,7 +290,7 @@ function textSql(type: FillType, typmod: number, ctx: ValueContext): string {
   const longest = `rpad('long-ä', ${ctx.tame ? Math.min(max, 40) : max}, 'xyzü')`;
   return cases(
     ctx,
-    ["''", longest, fit(literal(NON_ASCII)), "'42'", fit(literal('not-a-date 2024-13-45')), fit("' x '")].map((v) => `${v}${cast}`),
+    ["''", longest, fit(literal(NON_ASCII)), "'42'", fit(literal('not-a-date 2024-13-45')), fit(`'user' || (${hashSql(ctx, 2)} % 100) || '.ü@example.org'`)].map((v) => `${v}${cast}`),
     `${fit(`'txt-' || (${hashSql(ctx)} % 1000)`)}${cast}`,
   );
 }
