@@ -53,13 +53,11 @@ export async function fillWithClient(client: pg.Client, options: FillOptions): P
   const deadline = started + options.budgetMs;
   const previousTimeout = (await client.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout ?? '0';
 
-  const run = async (sql: string): Promise<number> => {
-    const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
-    await client.query(`SET statement_timeout = ${remaining}`);
-    return (await client.query(sql)).rowCount ?? 0;
-  };
+  const run = async (sql: string): Promise<number> => (await client.query(sql)).rowCount ?? 0;
 
   try {
+    // One statement can use the whole budget; between statements the deadline is checked here.
+    await client.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}`);
     for (const [index, planned] of order.entries()) {
       const { table } = planned;
       if (performance.now() >= deadline) {
