@@ -4,9 +4,10 @@
 // wait (cycles, self-references). Runs as whatever role the URL names. A table it cannot fill is a
 // notice with the reason, never an exception; only an unreachable database throws.
 
+import os from 'node:os';
 import type pg from 'pg';
 import { describeError } from '../errors.js';
-import { withClient } from '../postgres/client.js';
+import { connect, withClient } from '../postgres/client.js';
 import { readFillCatalog, type FillTable } from './fill-catalog.js';
 import { deferredUpdateSql, fillOrder, insertPlan, matchesSkip } from './fill-plan.js';
 
@@ -19,6 +20,8 @@ export interface FillOptions {
   readonly budgetMs: number;
   /** Qualified table names or globs (`audit.*`, `public.big_*`); without a dot, the table name in any schema. */
   readonly skip: readonly string[];
+  /** Connections fillDatabase fills independent tables on (default: up to 4, one per CPU). */
+  readonly connections?: number;
 }
 
 export interface FillNotice {
@@ -37,71 +40,123 @@ export interface FillReport {
 const ROUND_FACTORS = [2, 8, 40] as const;
 
 export async function fillDatabase(url: string, options: FillOptions): Promise<FillReport> {
-  return withClient(url, (client) => fillWithClient(client, options), { applicationName: 'drift-guard fill' });
+  const wanted = Math.max(1, Math.min(8, Math.floor(options.connections ?? Math.min(4, os.availableParallelism()))));
+  return withClient(
+    url,
+    async (client) => {
+      // Tables whose parents are filled go in parallel, one per connection; a connection the
+      // server refuses (max_connections) just means fewer.
+      const extra = await Promise.allSettled(Array.from({ length: wanted - 1 }, () => connect(url, { applicationName: 'drift-guard fill' })));
+      const clients = extra.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+      try {
+        return await fillOn([client, ...clients], options);
+      } finally {
+        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      }
+    },
+    { applicationName: 'drift-guard fill' },
+  );
 }
 
-/** The same on a connection the caller holds (e.g. the gate's own session). Leaves statement_timeout as it found it. */
-export async function fillWithClient(client: pg.Client, options: FillOptions): Promise<FillReport> {
+/** The same on one connection the caller holds (e.g. the gate's own session). Leaves statement_timeout as it found it. */
+export function fillWithClient(client: pg.Client, options: FillOptions): Promise<FillReport> {
+  return fillOn([client], options);
+}
+
+interface TableOutcome {
+  readonly entry?: { table: string; rows: number; ms: number };
+  readonly notices: FillNotice[];
+}
+
+async function fillOn(clients: readonly pg.Client[], options: FillOptions): Promise<FillReport> {
   const started = performance.now();
+  const client = clients[0]!;
   const catalog = await readFillCatalog(client);
-  const tables: { table: string; rows: number; ms: number }[] = [];
-  const notices: FillNotice[] = [];
   const skipped = (table: FillTable): boolean => matchesSkip(table, options.skip);
   const order = fillOrder(catalog.tables.filter((table) => !skipped(table)));
   const rows = Math.max(0, Math.floor(options.rowsPerTable));
   const filled = new Map<number, number>();
   const deadline = started + options.budgetMs;
+  const budgetText = `the time budget of ${(options.budgetMs / 1000).toFixed(1)} s was used up`;
   const previousTimeout = (await client.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout ?? '0';
 
-  const run = async (sql: string): Promise<number> => (await client.query(sql)).rowCount ?? 0;
+  const fillTable = async (db: pg.Client, index: number): Promise<TableOutcome> => {
+    const planned = order[index]!;
+    const { table } = planned;
+    if (performance.now() >= deadline) return { notices: [{ table: table.display, reason: `not filled: ${budgetText}` }] };
+    const tableStarted = performance.now();
+    let inserted: number | undefined;
+    let failure: string | undefined;
+    let tame = false;
+    let next = 1;
+    // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
+    // kept too few is followed by a larger one over the next row numbers (at most three rounds).
+    for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
+      const want = rows - (inserted ?? 0);
+      const probe = insertPlan(catalog, planned, { rows: want, from: next, to: next, seed: options.seed, tame, tableIndex: index });
+      if (probe.kind === 'impossible') {
+        failure = probe.reason;
+        break;
+      }
+      const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
+      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index });
+      if (plan.kind === 'impossible') break;
+      try {
+        inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
+        failure = undefined;
+      } catch (error) {
+        failure = failureText(error, budgetText);
+        if (tame || (error as { code?: unknown }).code === '57014') break;
+        tame = true; // an extreme value overflowed something: the same round again without extremes
+        continue;
+      }
+      next += size;
+      round++;
+    }
+    const ms = performance.now() - tableStarted;
+    if (inserted === undefined) return { notices: [{ table: table.display, reason: failure ?? 'not filled' }] };
+    filled.set(table.oid, inserted);
+    const notices = inserted === 0 && rows > 0 ? [{ table: table.display, reason: emptyReason(table, catalog.tables, filled) }] : [];
+    return { entry: { table: table.display, rows: inserted, ms }, notices };
+  };
 
+  const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
   try {
     // One statement can use the whole budget; between statements the deadline is checked here.
-    await client.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}`);
-    for (const [index, planned] of order.entries()) {
-      const { table } = planned;
-      if (performance.now() >= deadline) {
-        notices.push({ table: table.display, reason: `not filled: the time budget of ${(options.budgetMs / 1000).toFixed(1)} s was used up` });
-        continue;
-      }
-      const tableStarted = performance.now();
-      let inserted: number | undefined;
-      let failure: string | undefined;
-      let tame = false;
-      let next = 1;
-      // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
-      // kept too few is followed by a larger one over the next row numbers (at most three rounds).
-      for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
-        const want = rows - (inserted ?? 0);
-        const probe = insertPlan(catalog, planned, { rows: want, from: next, to: next, seed: options.seed, tame, tableIndex: index });
-        if (probe.kind === 'impossible') {
-          failure = probe.reason;
-          break;
-        }
-        const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
-        const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index });
-        if (plan.kind === 'impossible') break;
-        try {
-          inserted = (inserted ?? 0) + (await run(plan.sql));
-          failure = undefined;
-        } catch (error) {
-          failure = failureText(error, options.budgetMs);
-          if (tame || (error as { code?: unknown }).code === '57014') break;
-          tame = true; // an extreme value overflowed something: the same round again without extremes
+    await Promise.all(clients.map((c) => c.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}`)));
+
+    // A table starts once every parent it takes keys from has finished (fillOrder puts those
+    // first), so its rows, picked from the parents' rows in their physical order, are the same
+    // whatever the number of connections.
+    const inOrder = new Set(order.map((p) => p.table.oid));
+    const parents = order.map((p) =>
+      p.table.foreignKeys.filter((fk) => !p.deferred.includes(fk) && fk.parent !== p.table.oid && inOrder.has(fk.parent)).map((fk) => fk.parent),
+    );
+    const state = order.map(() => 'waiting' as 'waiting' | 'running' | 'done');
+    const finished = new Set<number>();
+    let wake: () => void = () => undefined;
+    let changed = new Promise<void>((resolve) => (wake = resolve));
+    const worker = async (db: pg.Client): Promise<void> => {
+      for (;;) {
+        const index = state.findIndex((s, i) => s === 'waiting' && parents[i]!.every((oid) => finished.has(oid)));
+        if (index < 0) {
+          if (!state.includes('waiting')) return;
+          await changed;
           continue;
         }
-        next += size;
-        round++;
+        state[index] = 'running';
+        try {
+          outcomes[index] = await fillTable(db, index);
+        } finally {
+          state[index] = 'done';
+          finished.add(order[index]!.table.oid);
+          const notify = wake;
+          changed = new Promise<void>((resolve) => (wake = resolve));
+          notify();
+        }
       }
-      const ms = performance.now() - tableStarted;
-      if (inserted === undefined) {
-        notices.push({ table: table.display, reason: failure ?? 'not filled' });
-        continue;
-      }
-      filled.set(table.oid, inserted);
-      tables.push({ table: table.display, rows: inserted, ms });
-      if (inserted === 0 && rows > 0) notices.push({ table: table.display, reason: emptyReason(table, catalog.tables, filled) });
-    }
+    };
+    await Promise.all(clients.map(worker));
 
     for (const [index, planned] of order.entries()) {
       const { table } = planned;
@@ -109,19 +164,25 @@ export async function fillWithClient(client: pg.Client, options: FillOptions): P
       for (const fk of planned.deferred) {
         const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
         if (sql === undefined) continue;
+        const outcome = outcomes[index]!;
+        if (performance.now() >= deadline) {
+          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
+          continue;
+        }
         const updateStarted = performance.now();
         try {
-          await run(sql);
+          await client.query(sql);
         } catch (error) {
-          notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, options.budgetMs)}` });
+          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
         }
-        const entry = tables.find((t) => t.table === table.display);
-        if (entry !== undefined) entry.ms += performance.now() - updateStarted;
+        if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
       }
     }
   } finally {
     await client.query(`SET statement_timeout = ${literalSetting(previousTimeout)}`).catch(() => undefined);
   }
+  const tables = outcomes.flatMap((o) => (o?.entry === undefined ? [] : [o.entry]));
+  const notices = outcomes.flatMap((o) => o?.notices ?? []);
   return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started };
 }
 
@@ -129,9 +190,9 @@ function literalSetting(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-function failureText(error: unknown, budgetMs: number): string {
+function failureText(error: unknown, budgetText: string): string {
   const code = (error as { code?: unknown }).code;
-  if (code === '57014') return `not filled: the time budget of ${(budgetMs / 1000).toFixed(1)} s was used up`;
+  if (code === '57014') return `not filled: ${budgetText}`;
   const detail = (error as { detail?: unknown }).detail;
   return `${describeError(error)}${typeof detail === 'string' && detail !== '' ? ` (${detail})` : ''}${typeof code === 'string' ? ` [SQLSTATE ${code}]` : ''}`;
 }
