@@ -88,13 +88,28 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.
 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${USER_RELATION}
 ORDER BY n.nspname, c.relname, a.attnum`,
+  // Only the types user tables' columns use, and what those are built on (domain bases, array
+  // elements, range subtypes).
   types: `
+WITH RECURSIVE used(oid) AS (
+  SELECT a.atttypid FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_RELATION}
+  UNION
+  SELECT v.x FROM used u
+  JOIN pg_catalog.pg_type t ON t.oid = u.oid
+  LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
+  CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem), (r.rngsubtype)) AS v(x)
+  WHERE v.x IS NOT NULL AND v.x <> 0
+)
 SELECT t.oid::int8 AS oid, pg_catalog.format_type(t.oid, NULL) AS sql, t.typname AS name, t.typtype::text AS typtype,
   t.typcategory::text AS category, t.typbasetype::int8 AS base, t.typtypmod AS typmod, t.typnotnull AS not_null,
   t.typelem::int8 AS elem, r.rngsubtype::int8 AS subtype,
   (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) AS labels,
   (SELECT array_agg(pg_catalog.pg_get_constraintdef(k.oid) ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c') AS checks
 FROM pg_catalog.pg_type t
+JOIN used ON used.oid = t.oid
 LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
 WHERE t.typtype <> 'c' AND t.typtype <> 'p'`,
   constraints: `

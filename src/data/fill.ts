@@ -46,12 +46,14 @@ export async function fillDatabase(url: string, options: FillOptions): Promise<F
     async (client) => {
       // Tables whose parents are filled go in parallel, one per connection; a connection the
       // server refuses (max_connections) just means fewer.
-      const extra = await Promise.allSettled(Array.from({ length: wanted - 1 }, () => connect(url, { applicationName: 'drift-guard fill' })));
-      const clients = extra.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+      // They connect while the catalog is read.
+      const more = Promise.allSettled(Array.from({ length: wanted - 1 }, () => connect(url, { applicationName: 'drift-guard fill' }))).then((results) =>
+        results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+      );
       try {
-        return await fillOn([client, ...clients], options);
+        return await fillOn(client, more, options);
       } finally {
-        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+        await Promise.all((await more).map((c) => c.end().catch(() => undefined)));
       }
     },
     { applicationName: 'drift-guard fill' },
@@ -60,7 +62,7 @@ export async function fillDatabase(url: string, options: FillOptions): Promise<F
 
 /** The same on one connection the caller holds (e.g. the gate's own session). Leaves statement_timeout as it found it. */
 export function fillWithClient(client: pg.Client, options: FillOptions): Promise<FillReport> {
-  return fillOn([client], options);
+  return fillOn(client, Promise.resolve([]), options);
 }
 
 interface TableOutcome {
@@ -68,10 +70,10 @@ interface TableOutcome {
   readonly notices: FillNotice[];
 }
 
-async function fillOn(clients: readonly pg.Client[], options: FillOptions): Promise<FillReport> {
+async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
   const started = performance.now();
-  const client = clients[0]!;
   const catalog = await readFillCatalog(client);
+  const clients = [client, ...(await more)];
   const skipped = (table: FillTable): boolean => matchesSkip(table, options.skip);
   const order = fillOrder(catalog.tables.filter((table) => !skipped(table)));
   const rows = Math.max(0, Math.floor(options.rowsPerTable));
