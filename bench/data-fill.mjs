@@ -7,6 +7,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -83,11 +84,13 @@ async function withConnection(url, fn) {
 
 const files = migrations();
 const samples = [];
-for (let run = 0; run < runs; run++) {
-  const name = `bench_data_${process.pid}_${run}`;
+let sequence = 0;
+/** A fresh database with the migrations applied; returns its URL and the apply time. */
+async function applied() {
+  const name = `bench_data_${process.pid}_${sequence++}`;
   await withConnection(admin, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = urlOf(name);
-  const applyStarted = performance.now();
+  const started = performance.now();
   await withConnection(url, async (c) => {
     for (const file of files) {
       await c.query('BEGIN');
@@ -95,22 +98,31 @@ for (let run = 0; run < runs; run++) {
       await c.query('COMMIT');
     }
   });
-  const apply = performance.now() - applyStarted;
-  const report = await fillDatabase(url, { rowsPerTable: rows, seed: 1, budgetMs: 600_000, skip: [] });
-  if (process.env.DG_BENCH_VERBOSE === '1') {
-    for (const t of [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 8)) console.log(`  slowest: ${t.table} ${t.ms.toFixed(0)} ms, ${t.rows} rows`);
-    for (const t of report.tables.filter((t) => t.rows < rows).slice(0, 8)) console.log(`  short: ${t.table} ${t.rows} rows`);
+  return { name, url, ms: performance.now() - started };
+}
+for (let run = 0; run < runs; run++) {
+  // The same schema filled on parallel connections (the default) and on one.
+  for (const connections of [undefined, 1]) {
+    const db = await applied();
+    const report = await fillDatabase(db.url, { rowsPerTable: rows, seed: 1, budgetMs: 600_000, skip: [], ...(connections === undefined ? {} : { connections }) });
+    if (process.env.DG_BENCH_VERBOSE === '1') {
+      for (const t of [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 5)) console.log(`  slowest: ${t.table} ${t.ms.toFixed(0)} ms, ${t.rows} rows`);
+    }
+    samples.push({ connections: connections ?? 'default', apply: db.ms, fill: report.ms, rows: report.totalRows, tables: report.tables.length, notices: report.notices });
+    await withConnection(admin, (c) => c.query(`DROP DATABASE ${db.name}`));
   }
-  samples.push({ apply, fill: report.ms, rows: report.totalRows, tables: report.tables.length, notices: report.notices });
-  await withConnection(admin, (c) => c.query(`DROP DATABASE ${name}`));
 }
 rmSync(work, { recursive: true, force: true });
 
-const median = (key) => [...samples].map((s) => s[key]).sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-const apply = median('apply');
-const fill = median('fill');
-console.log(`${files.length} migrations, ${samples[0].tables} tables; median of ${runs} runs, each on a fresh database`);
-console.log(`  apply the migrations (one transaction each)   ${(apply / 1000).toFixed(2)} s`);
-console.log(`  fill at ${rows} rows per table                ${(fill / 1000).toFixed(2)} s   ${samples[0].rows} rows, ${samples[0].notices.length} notices`);
-console.log(`  fill / apply                                  ${(fill / apply).toFixed(2)}   target <= 1`);
+const median = (list, key) => [...list].map((s) => s[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const apply = median(samples, 'apply');
+const parallel = samples.filter((s) => s.connections === 'default');
+const serial = samples.filter((s) => s.connections === 1);
+const fill = median(parallel, 'fill');
+const fillSerial = median(serial, 'fill');
+console.log(`${files.length} migrations, ${samples[0].tables} tables; medians of ${runs} runs, each on a fresh database; ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
+console.log(`  ${'apply the migrations (one transaction each)'.padEnd(48)} ${(apply / 1000).toFixed(2)} s`);
+console.log(`  ${`fill at ${rows} rows per table`.padEnd(48)} ${(fill / 1000).toFixed(2)} s   ${samples[0].rows} rows, ${samples[0].notices.length} notices`);
+console.log(`  ${'the same on one connection'.padEnd(48)} ${(fillSerial / 1000).toFixed(2)} s`);
+console.log(`  ${'fill / apply'.padEnd(48)} ${(fill / apply).toFixed(2)}   target <= 1`);
 for (const notice of samples[0].notices.slice(0, 5)) console.log(`  notice: ${notice.table}: ${notice.reason}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explainFailure, fillDatabase, type FillOptions } from '../../src/data/fill.js';
+import { explainFailure, fillDatabase, fillWithClient, type FillOptions } from '../../src/data/fill.js';
 import { withClient } from '../../src/postgres/client.js';
 import type { ScratchDatabase } from '../../src/postgres/scratch.js';
 import { sharedServerSuite } from '../helpers.js';
@@ -157,6 +157,18 @@ describe('fillDatabase', () => {
       expect(report.notices).toHaveLength(3);
       expect(await count(url, 'fine')).toBe(200);
       expect(await count(url, 'audit_log')).toBe(0);
+    });
+  });
+
+  it('fills on a connection the caller holds and leaves its settings as they were', async () => {
+    await asOwner('CREATE TABLE a (id int PRIMARY KEY, n numeric(4,1) CHECK (n <> 0))', async (url) => {
+      await withClient(url, async (c) => {
+        await c.query("SET statement_timeout = '7s'");
+        const report = await fillWithClient(c, options({ rowsPerTable: 30 }));
+        expect(report).toMatchObject({ totalRows: 30, notices: [], tables: [{ table: 'public.a', rows: 30 }] });
+        expect((await c.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('7s');
+        expect((await c.query('SELECT count(*) AS n FROM a WHERE n = 0')).rows[0].n).toBe('0');
+      });
     });
   });
 
