@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { scratchCommand } from './commands/scratch-command.js';
 import { diffCommand, inspectCommand } from './commands/schema-commands.js';
 import { checkCommand } from './commands/check-command.js';
-import { backupCommand, baselineCommand, deployCommand, driftCommand, initCommand, resetCommand, restoreCommand } from './commands/ops-commands.js';
+import { backupCommand, baselineCommand, deployCommand, driftCommand, initCommand, resetCommand, restoreCommand, statsCommand } from './commands/ops-commands.js';
 import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
@@ -234,6 +234,14 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--json', 'same as --format json')
     .action(async (options: { backupDir?: string; keep?: number; format: 'text' | 'json'; json?: boolean }) => {
       exitCode = await backupCommand(context(), { backupDir: options.backupDir, keep: options.keep, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    });
+
+  program
+    .command('stats')
+    .description("production's table sizes (rows, bytes, NULL shares) from the catalog only, never row data, as JSON for check.stats-file")
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (options: { output?: string }) => {
+      exitCode = await statsCommand(context(), { output: options.output });
     });
 
   program

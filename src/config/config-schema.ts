@@ -178,6 +178,29 @@ const commandSchema = z
 
 const SEVERITIES = ['error', 'warning', 'notice'] as const;
 
+const dataSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Fill the base schema's tables with generated rows before the PR's migrations run, so that migrations that only fail (or only hurt) on rows are caught."),
+    rows: z.int().min(1).max(100_000).default(200).describe('Generated rows per table.'),
+    seed: z.int().min(0).max(2_147_483_647).default(1).describe('Seed of the generated rows: the same seed gives the same rows, so a failure reproduces.'),
+    budget: z.number().min(1).max(3600).default(60).describe('Seconds the filling may take; tables not filled by then are reported as notices.'),
+    skip: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Tables not filled: globs on "schema.table" (a pattern without a dot matches the table name in any schema), e.g. audit.*, public.big_*.'),
+  })
+  .describe('The data-aware gate: generated rows in every table of the base schema.');
+
+const thresholdsSchema = z
+  .strictObject({
+    'rewrite-seconds': z
+      .number()
+      .min(0)
+      .default(5)
+      .describe("A table rewrite or ACCESS EXCLUSIVE lock estimated (from production's size) to last longer than this many seconds is an error."),
+  })
+  .describe("Limits that raise a hazard's severity, weighed by production's table sizes.");
+
 const checkSchema = z
   .strictObject({
     rollback: z
@@ -194,6 +217,13 @@ const checkSchema = z
       .enum(['warning', 'notice'])
       .default('warning')
       .describe('Severity of errors that already hold on the base (a problem in a file this PR does not touch): they are reported apart ("already on the base") and never fail the PR.'),
+    data: dataSchema.default(() => dataSchema.parse({})),
+    'stats-file': z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Production's table statistics written by drift-guard stats -o FILE (relative to this file), for weighing hazards by production's size when the gate cannot reach production."),
+    thresholds: thresholdsSchema.default(() => thresholdsSchema.parse({})),
   })
   .describe('The PR gate (drift-guard check).');
 

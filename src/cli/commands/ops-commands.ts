@@ -1,6 +1,7 @@
 // Production commands: drift, deploy, backup, restore, baseline; reset for development; init. The production URL
 // only ever comes from the environment variable production.url-env names.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../engines/sql/project.js';
 import { DriftGuardError } from '../../errors.js';
@@ -12,6 +13,7 @@ import { initProject } from '../../ops/init.js';
 import { resetDatabase } from '../../ops/reset.js';
 import { hasErrors } from '../../report/finding.js';
 import { productionTarget, type ProductionRun, type ProductionTarget } from '../../ops/production.js';
+import { formatTableSize, readProductionStats } from '../../ops/stats.js';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { postgresOptionsFromConfig } from '../../postgres/options-from-config.js';
 import { renderDriftMarkdown, renderDriftText } from '../../report/render-drift.js';
@@ -185,6 +187,23 @@ export async function initCommand(context: CommandContext, options: { dir?: stri
     for (const file of result.created) t.out(`created ${file}`);
     for (const file of result.kept) t.out(`kept ${file} (exists; not changed)`);
     t.out(['next:', ...result.nextSteps.map((step) => `  ${step}`)].join('\n'));
+  }
+  return 0;
+}
+
+/** `drift-guard stats [-o FILE]`: production's table sizes from the catalog (never row data), as JSON. */
+export async function statsCommand(context: CommandContext, options: { output?: string }): Promise<number> {
+  const loaded = context.config();
+  const production = productionTarget(loaded, context.env);
+  const stats = await context.terminal.reporter().step(`read table statistics from ${production.display}`, () => readProductionStats(production.url));
+  const text = `${JSON.stringify(stats, null, 2)}\n`;
+  if (options.output === undefined) context.terminal.out(text.trimEnd());
+  else {
+    const target = path.resolve(context.cwd, options.output);
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, text);
+    const largest = [...stats.tables].sort((a, b) => b.bytes - a.bytes)[0];
+    context.terminal.reporter().info(`wrote ${options.output}: ${stats.tables.length} table(s)${largest === undefined ? '' : `, the largest ${formatTableSize(largest)}`}`);
   }
   return 0;
 }

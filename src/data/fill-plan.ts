@@ -1,0 +1,254 @@
+// The row generator's plan, pure: which tables to fill in which order (foreign keys first; in a
+// cycle or a self-reference the nullable side is inserted as NULL and updated afterwards), and
+// the one INSERT ... SELECT ... FROM generate_series per table that makes the rows.
+//
+// A table's statement generates more candidate rows than it needs, keeps the ones that pass every
+// CHECK (table and domain: `IS NOT FALSE`, as PostgreSQL judges them), every NOT NULL and the
+// partition bounds of some leaf partition, takes the first `rows` of them in row-number order and
+// leaves duplicates of a unique key to ON CONFLICT DO NOTHING.
+
+import type { FillCatalog, FillColumn, FillForeignKey, FillTable } from './fill-catalog.js';
+import { hashSql, literal, resolveDomain, substituteValue, valueSql, variantSql, type TypeLookup, type ValueContext } from './value-sql.js';
+
+export interface PlannedTable {
+  readonly table: FillTable;
+  /** Foreign keys left NULL by the INSERT and set by `updates` once every table has rows. */
+  readonly deferred: readonly FillForeignKey[];
+}
+
+export function quoteIdent(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/** `*` and `?` globs over `schema.table`; a pattern without a dot matches the table name in any schema. */
+export function matchesSkip(table: { schema: string; name: string }, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    return pattern.includes('.') ? regex.test(`${table.schema}.${table.name}`) : regex.test(table.name);
+  });
+}
+
+/** Tables in an order where every parent comes before its children, cycles broken at nullable foreign keys. */
+export function fillOrder(tables: readonly FillTable[]): PlannedTable[] {
+  const inSet = new Set(tables.map((t) => t.oid));
+  const done = new Set<number>();
+  const deferred = new Map<number, FillForeignKey[]>();
+  const remaining = [...tables];
+  const order: PlannedTable[] = [];
+  const nullable = (table: FillTable, fk: FillForeignKey): boolean =>
+    fk.columns.every((name) => table.columns.find((c) => c.name === name)?.notNull === false);
+  const unresolved = (table: FillTable): FillForeignKey[] =>
+    table.foreignKeys.filter((fk) => fk.parent !== table.oid && inSet.has(fk.parent) && !done.has(fk.parent));
+  while (remaining.length > 0) {
+    let index = remaining.findIndex((table) => unresolved(table).length === 0);
+    if (index < 0) {
+      index = remaining.findIndex((table) => unresolved(table).every((fk) => nullable(table, fk)));
+      if (index < 0) index = 0;
+      const table = remaining[index]!;
+      deferred.set(table.oid, [...(deferred.get(table.oid) ?? []), ...unresolved(table)]);
+    }
+    const table = remaining.splice(index, 1)[0]!;
+    const selfReferences = table.foreignKeys.filter((fk) => fk.parent === table.oid);
+    order.push({ table, deferred: [...(deferred.get(table.oid) ?? []), ...selfReferences] });
+    done.add(table.oid);
+  }
+  return order;
+}
+
+export type InsertPlan =
+  /**
+   * `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate
+   * more than wanted. Duplicates of a unique key (ON CONFLICT) are rare; the next round makes up for them.
+   */
+  | { readonly kind: 'insert'; readonly sql: string; readonly filtered: boolean }
+  | { readonly kind: 'impossible'; readonly reason: string };
+
+interface InsertOptions {
+  /** Rows wanted from this statement. */
+  readonly rows: number;
+  /** Candidate row numbers: generate_series(from, to). */
+  readonly from: number;
+  readonly to: number;
+  readonly seed: number;
+  readonly tame: boolean;
+  /** The table's position in the fill order: part of every column's salt. */
+  readonly tableIndex: number;
+}
+
+const ROW = '"dg$i"';
+
+function saltOf(tableIndex: number, columnIndex: number): number {
+  return tableIndex * 977 + columnIndex * 31 + 7;
+}
+
+export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options: InsertOptions): InsertPlan {
+  const { table } = planned;
+  const types: TypeLookup = (oid) => catalog.types.get(oid);
+  const tables = new Map(catalog.tables.map((t) => [t.oid, t]));
+  const deferredColumns = new Set(planned.deferred.flatMap((fk) => fk.columns));
+  for (const fk of planned.deferred) {
+    const notNull = fk.columns.find((name) => table.columns.find((c) => c.name === name)?.notNull === true);
+    if (notNull !== undefined) {
+      return { kind: 'impossible', reason: `foreign key ${fk.name} is part of a reference cycle (or a self-reference) through NOT NULL column ${notNull}; the generator inserts such keys as NULL first` };
+    }
+  }
+
+  // Foreign keys filled from the parent's existing rows, each through one numbered CTE.
+  const ctes: string[] = [];
+  const joins: string[] = [];
+  const fkValue = new Map<string, string>();
+  const uniqueOf = (columns: readonly string[]): boolean =>
+    table.uniqueKeys.some((key) => key.length > 0 && key.every((c) => columns.includes(c)));
+  table.foreignKeys.forEach((fk, index) => {
+    if (planned.deferred.includes(fk) || fk.columns.some((c) => fkValue.has(c))) return;
+    const parent = tables.get(fk.parent);
+    if (parent === undefined) return; // a parent outside the user schemas: left to the columns' own values
+    const alias = `f${index}`;
+    const keys = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
+    const present = fk.parentColumns.map((name) => `${quoteIdent(name)} IS NOT NULL`).join(' AND ');
+    ctes.push(`${alias} AS (SELECT row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${keys} FROM ${parent.qname} WHERE ${present})`);
+    ctes.push(`${alias}n AS (SELECT count(*) AS n FROM ${alias})`);
+    const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, 500 + index), nullable: false, unique: false, tame: options.tame };
+    const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}n), 0))`;
+    joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = ${pick}`);
+    const allNullable = fk.columns.every((name) => table.columns.find((c) => c.name === name)?.notNull === false);
+    fk.columns.forEach((name, j) => {
+      fkValue.set(name, allNullable ? `(CASE WHEN ${variantSql(ctx)} = 0 THEN NULL ELSE ${alias}.k${j} END)` : `${alias}.k${j}`);
+    });
+  });
+
+  // Columns that must differ between rows: one per unique key that nothing else keeps unique.
+  const sequenced = (column: FillColumn): boolean => column.identity !== '' || /\bnextval\(/i.test(column.default ?? '');
+  const uniqueColumns = new Set<string>();
+  for (const key of table.uniqueKeys) {
+    const served = key.some((name) => {
+      const column = table.columns.find((c) => c.name === name);
+      return uniqueColumns.has(name) || (column !== undefined && sequenced(column));
+    });
+    if (served) continue;
+    if (table.foreignKeys.some((fk) => fkValue.has(fk.columns[0]!) && uniqueOf(fk.columns) && fk.columns.every((c) => key.includes(c)))) continue;
+    const candidate = [...key].reverse().find((name) => !fkValue.has(name) && !deferredColumns.has(name));
+    if (candidate !== undefined) uniqueColumns.add(candidate);
+  }
+
+  const selectList: string[] = [];
+  const insertColumns: string[] = [];
+  const generatedList: string[] = [];
+  const filters: string[] = [];
+  let filtered = false;
+  for (const [index, column] of table.columns.entries()) {
+    const name = quoteIdent(column.name);
+    const resolved = resolveDomain(types, column.type, column.typmod);
+    const baseSql = resolved?.type.sql ?? 'text';
+    if (column.generated !== '') {
+      if (column.default !== undefined) generatedList.push(`(${column.default}) AS ${name}`);
+      continue;
+    }
+    const notNull = column.notNull || resolved?.notNull === true;
+    const omitted = (): void => {
+      selectList.push(`NULL::${baseSql} AS ${name}`);
+    };
+    if (sequenced(column) || deferredColumns.has(column.name)) {
+      omitted();
+      continue;
+    }
+    let value = fkValue.get(column.name);
+    if (value === undefined) {
+      const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, index), nullable: !notNull, unique: uniqueColumns.has(column.name), tame: options.tame };
+      value = valueSql(types, column.type, column.typmod, ctx);
+      // A column with CHECKs of its own (domain CHECKs, table CHECKs on it alone) draws from a pool
+      // of values that already pass them, so that the row-level filter rejects rows only for CHECKs
+      // over several columns: otherwise every such column multiplies the rejected share.
+      const ownChecks = [
+        ...(resolved?.checks ?? []).map((check) => substituteValue(check, name)),
+        ...table.checks.filter((check) => check.columns.length === 1 && check.columns[0] === column.name).map((check) => check.expression),
+      ];
+      if (value !== undefined && ownChecks.length > 0 && !ctx.unique) {
+        const alias = `p${index}`;
+        const poolSize = Math.max(200, Math.min(options.rows * 2, 4000));
+        ctes.push(
+          `${alias} AS (SELECT row_number() OVER (ORDER BY x.${ROW}) AS rn, x.${name} AS v FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
+          `${alias}n AS (SELECT count(*) AS n FROM ${alias})`,
+        );
+        joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = 1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}n), 0))`);
+        value = `${alias}.v`;
+      }
+      const bounds = table.partitioning?.boundValues.get(column.name);
+      if (value !== undefined && bounds !== undefined && bounds.length > 0 && !ctx.unique) {
+        const array = `(ARRAY[${bounds.map((b) => `${b}::${baseSql}`).join(', ')}])`;
+        value = `(CASE WHEN ${hashSql(ctx, 4)} % 4 <> 0 THEN ${array}[1 + (${hashSql(ctx, 3)} % ${bounds.length})] ELSE ${value} END)`;
+      }
+    }
+    if (value === undefined) {
+      if (notNull && column.default === undefined) {
+        return { kind: 'impossible', reason: `column ${column.name} is NOT NULL without a default and of type ${column.typeSql}, which the generator cannot produce` };
+      }
+      omitted();
+      continue;
+    }
+    selectList.push(`${value} AS ${name}`);
+    insertColumns.push(name);
+    if (notNull) {
+      filters.push(`${name} IS NOT NULL`);
+      if (fkValue.has(column.name)) filtered = true;
+    }
+    for (const check of resolved?.checks ?? []) {
+      filters.push(`(${substituteValue(check, name)}) IS NOT FALSE`);
+      filtered = true;
+    }
+  }
+  for (const check of table.checks) {
+    filters.push(`(${check.expression}) IS NOT FALSE`);
+    filtered = true;
+  }
+  if (table.partitioning !== undefined) {
+    if (table.partitioning.leafQuals.length === 0) return { kind: 'impossible', reason: 'the partitioned table has no partitions, so no row can be inserted' };
+    filters.push(`(${table.partitioning.leafQuals.map((q) => `(${q})`).join(' OR ')}) IS TRUE`);
+    filtered = true;
+  }
+  if (insertColumns.length === 0) {
+    return { kind: 'insert', filtered: false, sql: `INSERT INTO ${table.qname} SELECT FROM generate_series(1, ${options.rows}) ON CONFLICT DO NOTHING` };
+  }
+  // OFFSET 0 keeps the planner from pulling the value expressions up into the filter, where every
+  // expression would be computed once per CHECK that mentions it and once more for the insert.
+  const inner = `SELECT ${[...selectList, `g.i AS ${ROW}`].join(', ')} FROM generate_series(${options.from}, ${options.to}) AS g(i)${joins.length > 0 ? ` ${joins.join(' ')}` : ''} OFFSET 0`;
+  const middle = generatedList.length > 0 ? `SELECT s0.*, ${generatedList.join(', ')} FROM (${inner}) AS s0` : inner;
+  const sql = [
+    ctes.length > 0 ? `WITH ${ctes.join(', ')}` : '',
+    `INSERT INTO ${table.qname} (${insertColumns.join(', ')})`,
+    `SELECT ${insertColumns.join(', ')} FROM (${middle}) AS s`,
+    filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : '',
+    `ORDER BY ${ROW} LIMIT ${options.rows}`,
+    'ON CONFLICT DO NOTHING',
+  ]
+    .filter((part) => part !== '')
+    .join('\n');
+  return { kind: 'insert', filtered, sql };
+}
+
+/**
+ * The UPDATE that sets a deferred foreign key once its parent has rows: nine rows in ten get a
+ * parent row (several children per parent; a self-reference never points a row at itself), the
+ * tenth stays NULL.
+ */
+export function deferredUpdateSql(catalog: FillCatalog, table: FillTable, fk: FillForeignKey, seed: number, tableIndex: number): string | undefined {
+  const parent = catalog.tables.find((t) => t.oid === fk.parent);
+  if (parent === undefined) return undefined;
+  const salt = saltOf(tableIndex, 900);
+  const keys = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
+  const present = fk.parentColumns.map((name) => `${quoteIdent(name)} IS NOT NULL`).join(' AND ');
+  const unique = table.uniqueKeys.some((key) => key.length > 0 && key.every((c) => fk.columns.includes(c)));
+  const self = parent.oid === table.oid;
+  const pick = unique ? `p.rn = kids.rn % (SELECT n FROM pn) + 1` : `p.rn = 1 + ((pg_catalog.hashint8extended(kids.rn, ${(seed * 7919 + salt) % 2147483647}) & 2147483647) % NULLIF((SELECT n FROM pn), 0))`;
+  return [
+    `WITH kids AS (SELECT tableoid AS toid, ctid AS tid, row_number() OVER (ORDER BY tableoid, ctid) AS rn FROM ${table.qname}),`,
+    `p AS (SELECT tableoid AS toid, ctid AS tid, row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${keys} FROM ${parent.qname} WHERE ${present}),`,
+    `pn AS (SELECT count(*) AS n FROM p),`,
+    `pairs AS (SELECT kids.toid, kids.tid, ${fk.parentColumns.map((_, j) => `p.k${j}`).join(', ')} FROM kids JOIN p ON ${pick}`,
+    `  WHERE (kids.rn + ${salt % 10}) % 10 <> 0${self ? ' AND NOT (p.toid = kids.toid AND p.tid = kids.tid)' : ''})`,
+    `UPDATE ${table.qname} AS t SET ${fk.columns.map((name, j) => `${quoteIdent(name)} = pairs.k${j}`).join(', ')}`,
+    `FROM pairs WHERE t.tableoid = pairs.toid AND t.ctid = pairs.tid`,
+  ].join('\n');
+}
+
+export { literal };

@@ -1,0 +1,218 @@
+// Fills every user table of a database with generated rows that satisfy its constraints, so that
+// the PR's migrations run on tables that hold data (the data-aware gate). Set-based: one
+// INSERT ... SELECT ... FROM generate_series per table, plus one UPDATE per foreign key that had to
+// wait (cycles, self-references). Runs as whatever role the URL names. A table it cannot fill is a
+// notice with the reason, never an exception; only an unreachable database throws.
+
+import os from 'node:os';
+import type pg from 'pg';
+import { describeError } from '../errors.js';
+import { connect, withClient } from '../postgres/client.js';
+import { readFillCatalog, type FillTable } from './fill-catalog.js';
+import { deferredUpdateSql, fillOrder, insertPlan, matchesSkip } from './fill-plan.js';
+
+export { explainFailure } from './explain-failure.js';
+
+export interface FillOptions {
+  readonly rowsPerTable: number;
+  readonly seed: number;
+  /** Tables not started when this much time has passed are reported as notices. */
+  readonly budgetMs: number;
+  /** Qualified table names or globs (`audit.*`, `public.big_*`); without a dot, the table name in any schema. */
+  readonly skip: readonly string[];
+  /** Connections fillDatabase fills independent tables on (default: up to 4, one per CPU). */
+  readonly connections?: number;
+}
+
+export interface FillNotice {
+  readonly table: string;
+  readonly reason: string;
+}
+
+export interface FillReport {
+  readonly tables: { readonly table: string; readonly rows: number; readonly ms: number }[];
+  readonly notices: FillNotice[];
+  readonly totalRows: number;
+  readonly ms: number;
+}
+
+/** Candidates per wanted row in each round. */
+const ROUND_FACTORS = [2, 8, 40] as const;
+
+export async function fillDatabase(url: string, options: FillOptions): Promise<FillReport> {
+  const wanted = Math.max(1, Math.min(8, Math.floor(options.connections ?? Math.min(4, os.availableParallelism()))));
+  return withClient(
+    url,
+    async (client) => {
+      // Tables whose parents are filled go in parallel, one per connection; a connection the
+      // server refuses (max_connections) just means fewer.
+      // They connect while the catalog is read.
+      const more = Promise.allSettled(Array.from({ length: wanted - 1 }, () => connect(url, { applicationName: 'drift-guard fill' }))).then((results) =>
+        results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+      );
+      try {
+        return await fillOn(client, more, options);
+      } finally {
+        await Promise.all((await more).map((c) => c.end().catch(() => undefined)));
+      }
+    },
+    { applicationName: 'drift-guard fill' },
+  );
+}
+
+/** The same on one connection the caller holds (e.g. the gate's own session). Leaves statement_timeout and jit as it found them. */
+export function fillWithClient(client: pg.Client, options: FillOptions): Promise<FillReport> {
+  return fillOn(client, Promise.resolve([]), options);
+}
+
+interface TableOutcome {
+  readonly entry?: { table: string; rows: number; ms: number };
+  readonly notices: FillNotice[];
+}
+
+async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
+  const started = performance.now();
+  const catalog = await readFillCatalog(client);
+  const clients = [client, ...(await more)];
+  const skipped = (table: FillTable): boolean => matchesSkip(table, options.skip);
+  const order = fillOrder(catalog.tables.filter((table) => !skipped(table)));
+  const rows = Math.max(0, Math.floor(options.rowsPerTable));
+  const filled = new Map<number, number>();
+  const deadline = started + options.budgetMs;
+  const budgetText = `the time budget of ${(options.budgetMs / 1000).toFixed(1)} s was used up`;
+  const previous = (await client.query<{ timeout: string; jit: string }>("SELECT current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit")).rows[0];
+
+  const fillTable = async (db: pg.Client, index: number): Promise<TableOutcome> => {
+    const planned = order[index]!;
+    const { table } = planned;
+    if (performance.now() >= deadline) return { notices: [{ table: table.display, reason: `not filled: ${budgetText}` }] };
+    const tableStarted = performance.now();
+    let inserted: number | undefined;
+    let failure: string | undefined;
+    let tame = false;
+    let next = 1;
+    // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
+    // kept too few is followed by a larger one over the next row numbers (at most three rounds).
+    for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
+      const want = rows - (inserted ?? 0);
+      const probe = insertPlan(catalog, planned, { rows: want, from: next, to: next, seed: options.seed, tame, tableIndex: index });
+      if (probe.kind === 'impossible') {
+        failure = probe.reason;
+        break;
+      }
+      const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
+      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index });
+      if (plan.kind === 'impossible') break;
+      try {
+        inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
+        failure = undefined;
+      } catch (error) {
+        failure = failureText(error, budgetText);
+        if (tame || (error as { code?: unknown }).code === '57014') break;
+        tame = true; // an extreme value overflowed something: the same round again without extremes
+        continue;
+      }
+      next += size;
+      round++;
+    }
+    const ms = performance.now() - tableStarted;
+    if (inserted === undefined) return { notices: [{ table: table.display, reason: failure ?? 'not filled' }] };
+    filled.set(table.oid, inserted);
+    const notices = inserted === 0 && rows > 0 ? [{ table: table.display, reason: emptyReason(table, catalog.tables, filled) }] : [];
+    return { entry: { table: table.display, rows: inserted, ms }, notices };
+  };
+
+  const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
+  try {
+    // One statement can use the whole budget; between statements the deadline is checked here.
+    // JIT compiling the generator's expressions costs more than it saves on a few thousand rows.
+    await Promise.all(clients.map((c) => c.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}; SET jit = off`)));
+
+    // A table starts once every parent it takes keys from has finished (fillOrder puts those
+    // first), so its rows, picked from the parents' rows in their physical order, are the same
+    // whatever the number of connections.
+    const inOrder = new Set(order.map((p) => p.table.oid));
+    const parents = order.map((p) =>
+      p.table.foreignKeys.filter((fk) => !p.deferred.includes(fk) && fk.parent !== p.table.oid && inOrder.has(fk.parent)).map((fk) => fk.parent),
+    );
+    const state = order.map(() => 'waiting' as 'waiting' | 'running' | 'done');
+    const finished = new Set<number>();
+    let wake: () => void = () => undefined;
+    let changed = new Promise<void>((resolve) => (wake = resolve));
+    const worker = async (db: pg.Client): Promise<void> => {
+      for (;;) {
+        const index = state.findIndex((s, i) => s === 'waiting' && parents[i]!.every((oid) => finished.has(oid)));
+        if (index < 0) {
+          if (!state.includes('waiting')) return;
+          await changed;
+          continue;
+        }
+        state[index] = 'running';
+        try {
+          outcomes[index] = await fillTable(db, index);
+        } finally {
+          state[index] = 'done';
+          finished.add(order[index]!.table.oid);
+          const notify = wake;
+          changed = new Promise<void>((resolve) => (wake = resolve));
+          notify();
+        }
+      }
+    };
+    await Promise.all(clients.map(worker));
+
+    for (const [index, planned] of order.entries()) {
+      const { table } = planned;
+      if (!filled.get(table.oid)) continue;
+      for (const fk of planned.deferred) {
+        const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
+        if (sql === undefined) continue;
+        const outcome = outcomes[index]!;
+        if (performance.now() >= deadline) {
+          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
+          continue;
+        }
+        const updateStarted = performance.now();
+        try {
+          await client.query(sql);
+        } catch (error) {
+          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
+        }
+        if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
+      }
+    }
+  } finally {
+    if (previous !== undefined) {
+      await client.query(`SET statement_timeout = ${literalSetting(previous.timeout)}; SET jit = ${literalSetting(previous.jit)}`).catch(() => undefined);
+    }
+  }
+  const tables = outcomes.flatMap((o) => (o?.entry === undefined ? [] : [o.entry]));
+  const notices = outcomes.flatMap((o) => o?.notices ?? []);
+  return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started };
+}
+
+function literalSetting(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function failureText(error: unknown, budgetText: string): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === '57014') return `not filled: ${budgetText}`;
+  const detail = (error as { detail?: unknown }).detail;
+  return `${describeError(error)}${typeof detail === 'string' && detail !== '' ? ` (${detail})` : ''}${typeof code === 'string' ? ` [SQLSTATE ${code}]` : ''}`;
+}
+
+function emptyReason(table: FillTable, all: readonly FillTable[], filled: ReadonlyMap<number, number>): string {
+  for (const fk of table.foreignKeys) {
+    const parent = all.find((t) => t.oid === fk.parent);
+    const notNull = fk.columns.every((name) => table.columns.find((c) => c.name === name)?.notNull === true);
+    if (parent !== undefined && parent.oid !== table.oid && notNull && !filled.get(parent.oid)) {
+      return `no rows: NOT NULL foreign key ${fk.name} references ${parent.display}, which has no generated rows`;
+    }
+  }
+  const constraints = [
+    ...table.checks.map((c) => `CHECK ${c.name}`),
+    ...(table.partitioning !== undefined ? ['the partition bounds'] : []),
+  ];
+  return `no generated row satisfied ${constraints.length > 0 ? constraints.join(', ') : 'the table\'s constraints'} (the constraint may be unsatisfiable, or need values the generator does not try)`;
+}
