@@ -13,7 +13,7 @@
 
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
-import type { Engine, MigrationSource } from '../engines/engine.js';
+import type { Engine, GateFiles, MigrationSource } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
 import { repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
@@ -24,13 +24,15 @@ import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
+import { HISTORY_TABLES } from '../schema/rows-to-model.js';
 import { projectRoot } from '../engines/sql/project.js';
 import { phaseTimer, type PhaseTiming } from '../util/phases.js';
 import type { Reporter } from '../util/reporter.js';
 import type { MigrationFacts } from './facts.js';
-import { analyzeGit, type GitAnalysis } from './git-analysis.js';
-import { hazardFindings } from './hazard-checks.js';
+import { analyzeGit, touches, type GitAnalysis } from './git-analysis.js';
+import { hazardFindings, measuredLabels } from './hazard-checks.js';
 import { squawkLint } from './lint.js';
+import { explainFailure, fillDatabase } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
 import { schemaFileFindings } from './schema-file.js';
 
@@ -69,6 +71,17 @@ export interface MigrationReport {
   }[];
   readonly rewrites?: readonly string[];
   readonly changes: number;
+  /** The same migration on the base's copy filled with generated rows. */
+  readonly onData?: { readonly ms: number; readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number; readonly rewrites: readonly string[] }[] };
+}
+
+/** The generated rows the PR's migrations ran on a second time. */
+export interface DataSummary {
+  readonly rows: number;
+  readonly tables: number;
+  readonly perTable: number;
+  readonly seed: number;
+  readonly ms: number;
 }
 
 export interface CheckResult {
@@ -81,6 +94,8 @@ export interface CheckResult {
   readonly schemaChanges: readonly Change[];
   /** Per new migration: what was watched and measured. */
   readonly facts: readonly MigrationReport[];
+  /** Present when the PR's migrations also ran on generated rows (check.data). */
+  readonly data?: DataSummary;
   /** Mermaid erDiagram of the tables the PR touches and their foreign-key neighbours. */
   readonly diagram?: string;
   readonly timings: readonly PhaseTiming[];
@@ -90,8 +105,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const { loaded, cwd, reporter } = options;
   const { timings, timed } = phaseTimer(reporter);
   const engine = createEngine({ loaded, cwd, env: options.env, reporter, postgres: options.postgres, forGate: true });
-  const files = engine.gate;
-  if (files === undefined) throw new DriftGuardError('USAGE', `the PR gate cannot read ${engine.name} migrations`);
+  if (engine.gate === undefined) throw new DriftGuardError('USAGE', `the PR gate cannot read ${engine.name} migrations`);
+  const files: GateFiles = engine.gate;
   const root = projectRoot(loaded, cwd);
   const repo = await repositoryRoot(cwd);
   const base = await resolveBase(cwd, options.base, options.env);
@@ -110,6 +125,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let schemaChanges: readonly Change[] = [];
   let diagram: string | undefined;
   let analysis!: GitAnalysis;
+  let data: DataSummary | undefined;
+  const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
 
   await withPostgresServer(options.postgres, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
@@ -137,7 +154,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
               message: `the base's migrations do not apply to an empty database (${outcome.findings.find((f) => f.severity === 'error')?.message ?? 'unknown failure'}); the PR's migrations were applied from scratch, so the schema diff and the rollback check are skipped`,
               existing: true,
             });
+            const before = findings.length;
             await server.withDatabase((fresh) => applyFromScratch(engine, fresh.url, undefined));
+            // The same failure in a file this PR does not touch is the base's, not the PR's.
+            for (let i = before; i < findings.length; i++) {
+              const f = findings[i]!;
+              if (f.file !== undefined && !touches(analysis.changed, f.file)) findings[i] = { ...f, existing: true };
+            }
             return;
           }
         } finally {
@@ -146,6 +169,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
       const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
 
+      // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
+      const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
+      await (dataWanted ? server.withDatabase((copy) => afterBase(copy.url), { template: db.name }) : afterBase(undefined));
+
+      async function afterBase(dataUrl: string | undefined): Promise<void> {
+      if (dataUrl !== undefined) await fill(dataUrl);
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -165,15 +194,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         if (collected === undefined) return;
         facts = collected;
         headSchema = facts.at(-1)?.schemaAfter ?? baseSchema;
+        if (dataUrl !== undefined && data !== undefined) {
+          await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
+        }
       }
 
       // 3. Checks that need the database or the schemas.
       const diff = diffSchemas(baseSchema, headSchema);
-      schemaChanges = diff.changes;
+      schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
-      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema }));
+      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
-        findings.push(...hazardFindings([wholeBatch(analysis.added, diff.changes, headSchema)], { loaded, labels: options.labels ?? [], baseSchema }));
+        findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
       await modelChecks(engine, analysis, findings, loaded, timed, reporter);
@@ -201,6 +233,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           )),
         );
       }
+      }
     });
   });
 
@@ -210,10 +243,55 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     base,
     migrations: { added: analysis.added.map((m) => m.file), modified: analysis.modified, deleted: analysis.deleted },
     schemaChanges,
-    facts: facts.map(reportOf),
+    facts: facts.map((f) => ({ ...reportOf(f), ...(onData.has(f.source.id) ? { onData: onData.get(f.source.id)! } : {}) })),
+    ...(data === undefined ? {} : { data }),
     diagram,
     timings,
   });
+
+  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. */
+  async function fill(url: string): Promise<void> {
+    const settings = loaded.config.check.data;
+    const report = await timed(`generate rows for the base schema (${settings.rows} per table)`, () =>
+      // The migration tools' history tables hold the migrations' own bookkeeping, not data.
+      fillDatabase(url, { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] }),
+    );
+    data = { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) };
+    for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+  }
+
+  /**
+   * The PR's migrations on the filled copy, watched like the first time. One that applied to the
+   * empty tables but fails here fails on existing rows: FAILS_ON_DATA at its statement and line,
+   * with PostgreSQL's error and the offending row it names.
+   */
+  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<void> {
+    const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+    const context = { databaseUrl: url, reporter };
+    const granularity = target.capabilities.granularity;
+    for (const [index, migration] of added.entries()) {
+      const t0 = performance.now();
+      let failure: Finding | undefined;
+      if (granularity === 'statement' && target.applyObserved !== undefined) {
+        const observed = await target.applyObserved(context, migration.id, baseTables);
+        failure = observed.outcome.ok ? undefined : observed.outcome.findings.find((f) => f.severity === 'error');
+        onData.set(migration.id, {
+          ms: Math.round(performance.now() - t0),
+          statements: observed.statements.map((s) => ({ line: s.line, ms: s.ms, ...(s.rows === undefined ? {} : { rows: s.rows }), rewrites: s.rewrites })),
+        });
+      } else {
+        const outcome = await target.migrate(context, granularity === 'batch' ? {} : { target: migration.id });
+        failure = outcome.ok && !hasErrors(outcome.findings) ? undefined : (outcome.findings.find((f) => f.severity === 'error') ?? { check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: 'unknown failure' });
+        onData.set(migration.id, { ms: Math.round(performance.now() - t0) });
+      }
+      if (failure !== undefined) {
+        findings.push(failsOnData(migration, failure, data!));
+        if (index < added.length - 1) notChecked('data', `${added.length - index - 1} later migration(s) did not run on the generated rows`);
+        return;
+      }
+      if (granularity === 'batch') return;
+    }
+  }
 
   /** The PR's whole history on an empty database; undefined (and APPLY_FAILED) when it fails. */
   async function applyFromScratch(target: Engine, url: string, _baseSchema: SchemaModel | undefined): Promise<SchemaModel | undefined> {
@@ -264,7 +342,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
       const last = index === added.length - 1;
       // What else runs after the versioned migrations (Flyway's repeatables) belongs to the last step.
-      if (last && files!.runsAfterVersioned()) {
+      if (last && files.runsAfterVersioned()) {
         const rest = await target.migrate(context, {});
         findings.push(...rest.findings.filter((f) => f.severity === 'error'));
         if (!rest.ok || hasErrors(rest.findings)) return undefined;
@@ -275,6 +353,36 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     }
     return collected;
   }
+}
+
+/** What to do about a statement that fails on existing rows, by PostgreSQL's error class. */
+const DATA_ADVICE: Readonly<Record<string, string>> = {
+  '23502': 'give the column a DEFAULT, or add it nullable, backfill it, then SET NOT NULL',
+  '23505': 'remove the duplicates first (or make the key include what tells them apart)',
+  '23514': 'add the constraint NOT VALID, fix the rows, then VALIDATE CONSTRAINT',
+  '23503': 'add the foreign key NOT VALID, fix or delete the orphan rows, then VALIDATE CONSTRAINT',
+  '22P02': 'convert with a USING expression that handles values that are not of the new type, or clean them first',
+  '22001': 'shorten the longer values first, or keep the wider type',
+  '22003': 'keep a type wide enough for the values, or fix them first',
+  '23P01': 'remove the overlapping rows first',
+};
+
+function failsOnData(migration: MigrationSource, failure: Finding, data: DataSummary): Finding {
+  const details = (failure.details ?? {}) as { sqlstate?: string; detail?: string };
+  const explained = explainFailure({ message: failure.message, ...(details.detail === undefined ? {} : { detail: details.detail }), ...(details.sqlstate === undefined ? {} : { code: details.sqlstate }) });
+  const advice = details.sqlstate === undefined ? undefined : DATA_ADVICE[details.sqlstate];
+  return {
+    check: 'data',
+    code: 'FAILS_ON_DATA',
+    severity: 'error',
+    message: `${migration.label} applies to empty tables but fails once they hold rows (${data.perTable} generated per table, seed ${data.seed}): ${failure.message}${explained === undefined ? '' : `; ${explained}`}${advice === undefined ? '' : `. Make it safe for existing rows: ${advice}`}`,
+    file: failure.file ?? migration.file,
+    ...(failure.line === undefined ? {} : { line: failure.line }),
+    ...(failure.column === undefined ? {} : { column: failure.column }),
+    migration: migration.id,
+    evidence: 'measured',
+    ...(failure.details === undefined ? {} : { details: failure.details }),
+  };
 }
 
 function failedBefore(migration: MigrationSource, later: number): string {
@@ -358,6 +466,7 @@ export function assembleResult(parts: {
   migrations: CheckResult['migrations'];
   schemaChanges: readonly Change[];
   facts?: readonly MigrationReport[];
+  data?: DataSummary;
   diagram: string | undefined;
   timings: readonly PhaseTiming[];
 }): CheckResult {
@@ -372,6 +481,7 @@ export function assembleResult(parts: {
     findings: adjusted,
     schemaChanges: parts.schemaChanges,
     facts: parts.facts ?? [],
+    ...(parts.data === undefined ? {} : { data: parts.data }),
     ...(parts.diagram === undefined ? {} : { diagram: parts.diagram }),
     timings: parts.timings,
   };

@@ -24,6 +24,8 @@ export interface MigrationFacts {
   /** The schema right after it, for the rollback check. */
   readonly schemaAfter: SchemaModel;
   readonly ms: number;
+  /** Other migrations a change may come from (merged ones the PR deletes or edits), searched when the source does not name it. */
+  readonly elsewhere?: readonly MigrationSource[];
 }
 
 export interface NotChecked {

@@ -21,6 +21,8 @@ export interface GitAnalysis {
   readonly entityFiles: readonly string[];
   /** Every file the PR changes, project-relative. */
   readonly changed: ReadonlySet<string>;
+  /** Merged migrations this PR deletes (as they were) or edits (as they are now). */
+  readonly rewrites: readonly MigrationSource[];
 }
 
 export async function analyzeGit(files: GateFiles, base: BaseResolution, options: { root: string; repo: string; cwd: string }): Promise<GitAnalysis> {
@@ -31,10 +33,12 @@ export async function analyzeGit(files: GateFiles, base: BaseResolution, options
   const byId = new Map(now.map((m) => [m.id, m]));
   const modified: string[] = [];
   const deleted: string[] = [];
+  const rewrites: MigrationSource[] = [];
   for (const old of before) {
     const current = byId.get(old.id);
     if (current === undefined) {
       deleted.push(old.file);
+      rewrites.push(old);
       findings.push({
         check: 'migrations',
         code: 'MIGRATION_DELETED',
@@ -45,6 +49,7 @@ export async function analyzeGit(files: GateFiles, base: BaseResolution, options
       });
     } else if (normalize(current.text) !== normalize(old.text)) {
       modified.push(current.file);
+      rewrites.push(current);
       findings.push({
         check: 'migrations',
         code: 'MIGRATION_MODIFIED',
@@ -86,12 +91,20 @@ export async function analyzeGit(files: GateFiles, base: BaseResolution, options
   }
   // The directory's own problems: the PR's when it touched the file, the base's otherwise.
   for (const problem of files.problems()) {
-    findings.push(problem.file !== undefined && !changed.has(problem.file) ? { ...problem, existing: true } : problem);
+    findings.push(problem.file !== undefined && !touches(changed, problem.file) ? { ...problem, existing: true } : problem);
   }
   const isEntity = files.isEntity;
   const entityFiles =
     isEntity === undefined ? [] : changes.filter((c) => c.status !== 'deleted').map((c) => shown(c.path)).filter((file) => !file.startsWith('..') && !files.isMigrationFile(file) && isEntity(file));
-  return { findings, added, modified, deleted, baseLast, historyRewritten: modified.length > 0 || deleted.length > 0 || outOfOrder > 0, entityFiles, changed };
+  return { findings, added, modified, deleted, baseLast, historyRewritten: modified.length > 0 || deleted.length > 0 || outOfOrder > 0, entityFiles, changed, rewrites };
+}
+
+/** Whether the PR changed `file`, or anything inside it when it is a folder. */
+export function touches(changed: ReadonlySet<string>, file: string): boolean {
+  if (changed.has(file)) return true;
+  const prefix = `${file}${path.sep}`;
+  for (const entry of changed) if (entry.startsWith(prefix)) return true;
+  return false;
 }
 
 function normalize(text: string): string {

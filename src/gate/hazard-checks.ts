@@ -23,6 +23,8 @@ export interface HazardContext {
   readonly loaded: LoadedConfig;
   readonly labels: readonly string[];
   readonly baseSchema: SchemaModel;
+  /** Migrations that also ran on generated rows (the data-aware gate). */
+  readonly ranOnData?: ReadonlySet<string>;
 }
 
 /** A new migration file that carries the acknowledgement comment, if any. */
@@ -57,16 +59,39 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
     const statements = migration.statements;
     // What PostgreSQL was seen doing, statement by statement.
     if (statements !== undefined) {
+      // The strongest lock each table is already held under, and since which line (one transaction).
+      const heldSince = new Map<string, { mode: string; line: number }>();
       for (const [i, statement] of statements.entries()) {
         const where = { line: statement.line, column: statement.column };
         if (statement.kind === 'TruncateStmt' && statement.rewrites.length > 0) {
           findings.push(destructive(migration, where, `TRUNCATE deletes every row of ${statement.rewrites.join(', ')}.`, 'measured'));
           continue;
         }
-        if (statement.kind === 'DeleteStmt' && !/\bWHERE\b/i.test(statement.text) && /\bFROM\s+(ONLY\s+)?([\w."]+)/i.test(statement.text)) {
-          findings.push(destructive(migration, where, `DELETE without WHERE deletes every row of the table it names.`, 'inferred'));
+        const written = [...new Set((statement.locks ?? []).filter((l) => l.existing && l.mode === 'RowExclusiveLock').map((l) => l.table))].sort();
+        if (statement.kind === 'DeleteStmt' && written.length > 0) {
+          const every = !/\bWHERE\b/i.test(statement.text);
+          findings.push(destructive(migration, where, `${verb(statement)} deletes ${every ? 'every row' : 'rows'} of ${written.join(', ')}${every ? '' : '; make sure its condition matches only what it should on production\'s rows'}.`, 'measured'));
         }
-        const strong = (statement.locks ?? []).filter((l) => l.existing && BLOCKING[l.mode] !== undefined);
+        if (statement.kind === 'UpdateStmt' && written.length > 0 && !/\bWHERE\b/i.test(statement.text)) {
+          findings.push({
+            check: 'schema',
+            code: 'LOCKING_CHANGE',
+            severity: 'notice',
+            message: `${verb(statement)} updates every row of ${written.join(', ')} in one transaction: every row stays locked against other writes until the migration commits, and the table doubles in size until vacuumed. Safer: backfill in batches (outside the schema migration, or in several migrations).`,
+            ...at(migration, where),
+            evidence: 'measured',
+          });
+        }
+        // A DROP TABLE's lock on the table it drops says nothing more than its DESTRUCTIVE_CHANGE.
+        const dropped = (table: string): boolean => statement.kind === 'DropStmt' && !migration.schemaAfter.objects.has(`table:${table}`);
+        const strong = (statement.locks ?? []).filter((l) => l.existing && BLOCKING[l.mode] !== undefined && !dropped(l.table));
+        const earlier = strong.map((l) => ({ lock: l, before: heldSince.get(l.table) })).find(({ lock, before }) => before !== undefined && STRENGTH.indexOf(before.mode) > STRENGTH.indexOf(lock.mode));
+        if (migration.transaction === true) {
+          for (const l of statement.locks ?? []) {
+            const before = heldSince.get(l.table);
+            if (BLOCKING[l.mode] !== undefined && (before === undefined || STRENGTH.indexOf(l.mode) > STRENGTH.indexOf(before.mode))) heldSince.set(l.table, { mode: l.mode, line: statement.line });
+          }
+        }
         const held = heldMs(statements, i, migration.transaction === true);
         if (statement.rewrites.length > 0) {
           findings.push({
@@ -85,11 +110,12 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
         if (strong.length === 0 || statement.kind === 'CreateStmt') continue;
         const strongest = STRENGTH[Math.max(...strong.map((l) => STRENGTH.indexOf(l.mode)))]!;
         const tables = [...new Set(strong.filter((l) => l.mode === strongest).map((l) => l.table))].sort();
+        const under = earlier === undefined ? '' : `; it runs while line ${earlier.before!.line}'s ${BLOCKING[earlier.before!.mode]} on ${earlier.lock.table} is held, so that applies to it too`;
         findings.push({
           check: 'schema',
           code: 'LOCKING_CHANGE',
           severity: 'notice',
-          message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held} ms here on empty tables)` : ''}.${safer(statement, false)}`,
+          message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held} ms here on empty tables)` : ''}${under}.${safer(statement, false)}`,
           ...at(migration, where),
           evidence: 'measured',
           details: { statement: statement.text, locks: strong.map((l) => `${l.table} ${l.mode}`) },
@@ -104,9 +130,22 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
           findings.push(destructive(migration, locate(change, migration), `${change.description}: ${h.message}`, migration.granularity === 'batch' ? 'inferred' : 'measured'));
           continue;
         }
-        // Measured locks and rewrites replace the diff's guesses, except the warning that a
-        // change fails once the table has rows, which no empty database can show.
-        if (statements !== undefined && !(h.code === 'VALIDATES_ROWS' && /fails/.test(h.message))) continue;
+        const failsOnRows = h.code === 'VALIDATES_ROWS' && /fails/.test(h.message);
+        if (failsOnRows && existingTable(change.table)) {
+          // The data-aware gate ran it on rows: FAILS_ON_DATA (measured) says it if it is true.
+          if (context.ranOnData?.has(migration.source.id) === true) continue;
+          findings.push({
+            check: 'data',
+            code: 'FAILS_ON_DATA',
+            severity: 'warning',
+            message: `${change.description}: ${h.message}${h.safeAlternative === undefined ? '' : ` Safer: ${h.safeAlternative}.`}`,
+            ...at(migration, locate(change, migration)),
+            evidence: 'inferred',
+          });
+          continue;
+        }
+        // Measured locks and rewrites replace the diff's guesses.
+        if (statements !== undefined) continue;
         if (!existingTable(change.table)) continue;
         const where = locate(change, migration);
         findings.push(inferredHazard(migration, change, h, where));
@@ -130,12 +169,14 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
 }
 
 interface Where {
+  /** Another file than the migration's own (a merged migration the PR deletes or edits). */
+  readonly file?: string;
   readonly line?: number;
   readonly column?: number;
 }
 
 function at(migration: MigrationFacts, where: Where): Pick<Finding, 'file' | 'line' | 'column' | 'migration'> {
-  return { file: migration.source.file, ...(where.line === undefined ? {} : { line: where.line }), ...(where.column === undefined ? {} : { column: where.column }), migration: migration.source.id };
+  return { file: where.file ?? migration.source.file, ...(where.line === undefined ? {} : { line: where.line }), ...(where.column === undefined ? {} : { column: where.column }), migration: migration.source.id };
 }
 
 function inferredHazard(migration: MigrationFacts, change: Change, h: Hazard, where: Where): Finding {
@@ -233,6 +274,31 @@ export function locate(change: Change, migration: MigrationFacts): Where {
   const lines = migration.source.upText.split('\n');
   const index = lines.findIndex((line) => mentions(line, own));
   if (index !== -1) return { line: index + 1 };
+  for (const other of migration.elsewhere ?? []) {
+    const at = other.upText.split('\n').findIndex((line) => mentions(line, own));
+    if (at !== -1) return { file: other.file, line: at + 1 };
+  }
   const tableIndex = lines.findIndex((line) => mentions(line, table));
   return tableIndex === -1 ? {} : { line: tableIndex + 1 };
+}
+
+/**
+ * The schema summary's hazard labels from what PostgreSQL did, where it was watched: the diff
+ * cannot see CONCURRENTLY or a lock already held, the statements can.
+ */
+export function measuredLabels(changes: readonly Change[], facts: readonly MigrationFacts[], baseSchema: SchemaModel): Change[] {
+  return changes.map((change) => {
+    const fact = [...facts].reverse().find((f) => f.delta.some((c) => c.id === change.id));
+    const kept = change.hazards.filter((h) => h.code === 'DELETES_DATA' || (h.code === 'VALIDATES_ROWS' && /fails/.test(h.message)));
+    if (fact?.statements === undefined || change.table === undefined || !baseSchema.objects.has(`table:${change.table}`)) return { ...change, hazards: kept };
+    const line = locate(change, fact).line;
+    const statement = fact.statements.find((s) => s.line === line);
+    if (statement === undefined) return { ...change, hazards: kept };
+    const measured: Hazard[] = [];
+    if (statement.rewrites.includes(change.table)) measured.push({ code: 'TABLE_REWRITE', message: `${change.table} was rewritten (measured).` });
+    const modes = (statement.locks ?? []).filter((l) => l.table === change.table && l.existing).map((l) => l.mode);
+    if (modes.includes('AccessExclusiveLock')) measured.push({ code: 'ACCESS_EXCLUSIVE_LOCK', message: `ACCESS EXCLUSIVE on ${change.table} (measured).` });
+    else if (modes.some((m) => BLOCKING[m] !== undefined)) measured.push({ code: 'BLOCKS_WRITES', message: `writes to ${change.table} wait (measured).` });
+    return { ...change, hazards: [...kept, ...measured] };
+  });
 }

@@ -56,8 +56,11 @@ export interface ScratchDatabase {
 }
 
 export interface PostgresServer extends RunningServer {
-  /** Creates a scratch database, runs `fn`, drops it (also on error and on signals). */
-  withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>): Promise<T>;
+  /**
+   * Creates a scratch database, runs `fn`, drops it (also on error and on signals). With `template`
+   * (another scratch database's name, with no session open on it) the new one starts as its copy.
+   */
+  withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options?: { template?: string }): Promise<T>;
 }
 
 export interface ProviderPlan {
@@ -176,8 +179,8 @@ function serverHandle(provider: ProviderKind, options: PostgresOptions, installa
 function withDatabases(server: RunningServer, reporter: Reporter): PostgresServer {
   return {
     ...server,
-    async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>): Promise<T> {
-      const db = await createScratchDatabase(server);
+    async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string } = {}): Promise<T> {
+      const db = await createScratchDatabase(server, options.template);
       let dropped: Promise<void> | undefined;
       const drop = (): Promise<void> => (dropped ??= dropScratchDatabase(server, db.name, reporter));
       const release = registerCleanup(drop);
@@ -196,11 +199,23 @@ export function scratchDatabaseName(): string {
   return `drift_guard_${Date.now().toString(36)}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
 
-async function createScratchDatabase(server: RunningServer): Promise<ScratchDatabase> {
+async function createScratchDatabase(server: RunningServer, template?: string): Promise<ScratchDatabase> {
   const name = scratchDatabaseName();
   await withClient(server.adminUrl, async (client) => {
     try {
-      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      if (template === undefined) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      else {
+        // A session that is still closing on the template makes CREATE DATABASE refuse (55006): wait it out.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`);
+            break;
+          } catch (error) {
+            if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+      }
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === '42501') {

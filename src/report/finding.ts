@@ -35,6 +35,7 @@ export type FindingCode =
   | 'ENTITY_WITHOUT_MIGRATION'
   | 'LINT'
   | 'TABLE_REWRITE'
+  | 'FAILS_ON_DATA'
   | 'NOT_CHECKED'
   // Production: drift, deploy, baseline
   | 'PRODUCTION_DRIFT'

@@ -50,6 +50,29 @@ export function planScript(script: MigrationScript): ExecutionPlan {
   return { statements: parsed.statements, outsideTransaction: `${what} (line ${line})` };
 }
 
+/**
+ * For tools that send a whole file as one query: a statement that refuses a transaction block fails
+ * there unless it is alone in its file, even though drift-guard could run the file statement by
+ * statement. Fidelity first: the migration fails here as it would in production.
+ */
+export function wholeFileRefusal(script: MigrationScript, plan: ExecutionPlan, tool: string): Finding | undefined {
+  // Only a file with such a statement runs outside drift-guard's transaction; others are never parsed for this.
+  if (plan.outsideTransaction === undefined || plan.statements.length < 2) return undefined;
+  const blocker = plan.statements.find((s) => s.nonTransactional !== undefined);
+  if (blocker === undefined) return undefined;
+  const { line, column, lineText } = lineAndColumn(script.fileText, script.sqlOffset + blocker.offset);
+  return {
+    check: 'apply',
+    code: 'APPLY_FAILED',
+    severity: 'error',
+    message: `${blocker.nonTransactional!} cannot run inside a transaction block, and ${tool} sends the whole file as one query, which PostgreSQL runs as one transaction; put it in a migration file of its own (or enable ${tool === 'golang-migrate' ? 'x-multi-statement in the database URL' : "the tool's multi-statement mode"})`,
+    file: script.file,
+    line,
+    column,
+    details: { lineText },
+  };
+}
+
 export class StatementError extends Error {
   constructor(
     readonly finding: Finding,

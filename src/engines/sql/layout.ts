@@ -76,6 +76,12 @@ export interface Layout {
   readonly historyTable: string;
   /** Whether the history table records checksums (only then can a changed file be detected). */
   readonly recordsChecksums: boolean;
+  /**
+   * Whether the tool sends a whole file as one query (golang-migrate): PostgreSQL then runs its
+   * statements as one implicit transaction, so a statement that refuses a transaction block fails
+   * unless it is alone in its file.
+   */
+  readonly sendsWholeFile?: boolean;
   /** The advisory lock key this tool uses, so that drift-guard and the tool exclude each other. */
   lockKey(client: pg.Client): Promise<bigint>;
   /** Reads the directory; never throws for problems in it (they become findings). */

@@ -10,7 +10,7 @@ import { connect } from '../../postgres/client.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import type { Reporter } from '../../util/reporter.js';
-import { planScript, runInTransaction, runStatements, StatementError } from './execute.js';
+import { planScript, runInTransaction, runStatements, StatementError, wholeFileRefusal } from './execute.js';
 import { verify, type Verification } from './integrity.js';
 import type { Discovered, HistoryState, Layout, Migration, MigrationScript } from './layout.js';
 import { loadParser } from './sql-script.js';
@@ -180,6 +180,12 @@ async function run(
   for (const [index, migration] of todo.entries()) {
     const script = direction === 'up' ? migration.up : migration.down!;
     const plan = planScript(script);
+    const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;
+    if (refusal !== undefined && !dryRun) {
+      results.push({ migration: migration.label, version: migration.version, direction, status: 'failed' });
+      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: 'not-executed' });
+      return { ok: false, results, findings: [...findings, refusal] };
+    }
     if (plan.unparsed !== undefined) {
       settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
     }

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { DriftGuardError } from '../../errors.js';
 import type { Finding } from '../../report/finding.js';
 import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
-import { applyFailure, planScript } from './execute.js';
+import { applyFailure, planScript, wholeFileRefusal } from './execute.js';
 import type { Migration, MigrationScript } from './layout.js';
 import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
 import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
@@ -63,6 +63,8 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
     const plan = planScript(script);
     const statements: SqlStatement[] = plan.unparsed === undefined ? [...plan.statements] : [{ text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false }];
     const inTransaction = plan.outsideTransaction === undefined;
+    const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;
+    if (refusal !== undefined) return { outcome: { ok: false, findings: [refusal], results: [] }, file: script.file, transaction: false, statements: [] };
     const snapshot = await relations(client);
     const observed: ObservedStatement[] = [];
     const started = performance.now();

@@ -80,6 +80,19 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
     }
   };
   walk(dir, 0);
+  // Another tool's sections are plain comments to this layout: both directions would run as one.
+  for (const migration of discovered.migrations) {
+    const text = migration.up.fileText;
+    const other = layout !== 'goose' && /^\s*--\s*\+goose\s+(up|down)\b/im.test(text) ? 'goose' : layout !== 'dbmate' && /^\s*--\s*migrate:(up|down)\b/im.test(text) ? 'dbmate' : undefined;
+    if (other === undefined) continue;
+    findings.push({
+      check: 'migrations',
+      code: 'UNRECOGNIZED_MIGRATION_FILE',
+      severity: 'error',
+      message: `${migration.up.file} is written for ${other} (its up and down sections are markers that the ${layout} layout reads as comments, so both would run as one migration); set sql.layout: ${other}`,
+      file: migration.up.file,
+    });
+  }
   return findings;
 }
 

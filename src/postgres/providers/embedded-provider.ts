@@ -218,7 +218,9 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return true;
-    await delay(25);
+    // A timer that keeps the process alive: polling a server that is not our child is all that
+    // happens here, and with an unref'd timer Node would exit mid-await (code 13, no message).
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return !isAlive(pid);
 }

@@ -19,6 +19,8 @@ export const golangMigrateLayout: Layout = {
   name: 'golang-migrate',
   historyTable: TABLE,
   recordsChecksums: false,
+  // database/postgres/postgres.go Run(): one ExecContext of the whole file.
+  sendsWholeFile: true,
 
   // database/util.go GenerateAdvisoryLockId(databaseName, schema, table): crc32 of
   // "schema\0table\0databaseName" times the salt, in uint32 arithmetic. The CLI passes the URL path

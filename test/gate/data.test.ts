@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCheck, type CheckResult } from '../../src/gate/check.js';
+import { RecordingReporter } from '../../src/util/reporter.js';
+import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, startSharedServer, writeTree, type PostgresServerHandle, type PrRepository } from '../helpers.js';
+
+// The data-aware gate: the PR's migrations run a second time on a copy of the base filled with
+// generated rows. What only fails on rows fails the gate at its statement and line; the safe form
+// of the same change passes.
+
+const tmp = makeTempDir('dg-data-');
+let shared: { server: PostgresServerHandle; stop: () => Promise<void> };
+beforeAll(async () => void (shared = await startSharedServer()), 120_000);
+afterAll(async () => {
+  await shared?.stop();
+  removeDir(tmp);
+});
+let n = 0;
+
+const BASE = {
+  'db/migrations/20240101000001_base.sql':
+    "CREATE TABLE users (id bigint PRIMARY KEY, email text, code text, score integer, name varchar(50));\nCREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), note text);\n",
+};
+
+function repo(pr: Record<string, string>, config = ''): PrRepository {
+  const dir = path.join(tmp, `r${n++}`);
+  writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n${config}`, ...BASE });
+  const r = prRepository(dir);
+  r.commit(pr, 'pr');
+  return r;
+}
+
+async function check(r: PrRepository): Promise<CheckResult> {
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: shared.server.adminUrl }), base: 'main' });
+}
+
+const failing = (result: CheckResult) => result.findings.filter((f) => f.code === 'FAILS_ON_DATA' || f.code === 'APPLY_FAILED');
+
+describe('the data-aware gate', () => {
+  it.each([
+    ['ADD COLUMN ... NOT NULL without a default', 'ALTER TABLE users ADD COLUMN tier integer NOT NULL;', /column "tier" of relation "users" contains null values/],
+    ['SET NOT NULL over NULLs', 'ALTER TABLE users ALTER COLUMN email SET NOT NULL;', /contains null values/],
+    ['a unique index over duplicates', 'CREATE UNIQUE INDEX orders_user ON orders (user_id);', /could not create unique index/],
+    ['a USING cast over text that is not a number', 'ALTER TABLE users ALTER COLUMN code TYPE integer USING code::integer;', /invalid input syntax for type integer/],
+    ['a CHECK that rows violate', 'ALTER TABLE users ADD CONSTRAINT score_positive CHECK (score > 0);', /violated by some row/],
+    ['a narrowing type change', 'ALTER TABLE users ALTER COLUMN name TYPE varchar(5);', /value too long/],
+  ])('%s fails the gate at its line', async (_name, statement, error) => {
+    const r = repo({ 'db/migrations/20240102000001_change.sql': `-- the change\n${statement}\n` });
+    const result = await check(r);
+    expect(result.verdict).toBe('fail');
+    expect(failing(result)).toEqual([
+      expect.objectContaining({ code: 'FAILS_ON_DATA', severity: 'error', evidence: 'measured', file: 'db/migrations/20240102000001_change.sql', line: 2, migration: '20240102000001', message: expect.stringMatching(error) }),
+    ]);
+    expect(failing(result)[0]!.message).toContain('applies to empty tables but fails once they hold rows');
+    expect(result.data).toEqual(expect.objectContaining({ tables: 2, perTable: 200, seed: 1 }));
+  });
+
+  it.each([
+    ['a default given', 'ALTER TABLE users ADD COLUMN tier integer NOT NULL DEFAULT 0;'],
+    ['a CHECK added NOT VALID, validated later', 'ALTER TABLE users ADD CONSTRAINT score_positive CHECK (score > 0) NOT VALID;'],
+    ['a cast that fits every value', 'ALTER TABLE users ALTER COLUMN score TYPE bigint;'],
+    ['a plain index', 'CREATE INDEX orders_user ON orders (user_id);'],
+  ])('the safe form passes: %s', async (_name, statement) => {
+    const r = repo({ 'db/migrations/20240102000001_change.sql': `${statement}\n` });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    expect(result.verdict).not.toBe('fail');
+    expect(result.facts[0]!.onData).toBeDefined();
+  });
+
+  it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {
+    const r = repo({ 'db/migrations/20240102000001_change.sql': 'ALTER TABLE users ADD COLUMN tier integer NOT NULL;\n' }, '  data:\n    enabled: false\n');
+    const result = await check(r);
+    expect(result.data).toBeUndefined();
+    expect(result.findings.filter((f) => f.code === 'FAILS_ON_DATA')).toEqual([expect.objectContaining({ severity: 'warning', evidence: 'inferred', line: 1 })]);
+  });
+});
