@@ -51,7 +51,9 @@ describe('facts per migration and per statement', () => {
     const result = await check(r);
     // The DROP on line 3 needs no new lock: line 1 already holds ACCESS EXCLUSIVE on users until commit.
     expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000002_fk.sql:2 measured', 'db/migrations/20240102000003_note.sql:1 measured']);
-    const fk = result.findings.find((f) => f.file === 'db/migrations/20240102000002_fk.sql')!;
+    const fk = result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.file === 'db/migrations/20240102000002_fk.sql')!;
+    // On generated rows orders.user_id holds values users does not: the foreign key fails there.
+    expect(where(result, 'FAILS_ON_DATA')).toEqual(['db/migrations/20240102000002_fk.sql:2 measured']);
     expect(fk.message).toContain('SHARE ROW EXCLUSIVE (writes wait) on public.orders, public.users');
     expect(fk.message).toContain('NOT VALID, then VALIDATE CONSTRAINT');
     expect(fk.migration).toBe('20240102000002');
@@ -70,7 +72,7 @@ describe('facts per migration and per statement', () => {
       [2, 'AlterTableStmt', ['public.orders']],
     ]);
     // No down files: the rollback check says it did not run, and why.
-    expect(result.findings.find((f) => f.code === 'NOT_CHECKED')!.message).toMatch(/rollback not checked: .*20240102000001_items\.sql \(add db\/migrations\/20240102000001_items\.down\.sql\)/);
+    expect(result.findings.find((f) => f.code === 'NOT_CHECKED' && f.check === 'rollback')!.message).toMatch(/rollback not checked: .*20240102000001_items\.sql \(add db\/migrations\/20240102000001_items\.down\.sql\)/);
   });
 
   it('CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY lock nobody out; a plain CREATE INDEX does', async () => {
@@ -149,5 +151,22 @@ describe('facts per migration and per statement', () => {
     const s = repo({ ...BASE, 'models/user.go': 'type User struct { ID int64 }\n' }, 'sql:\n  dir: db/migrations\n  layout: plain\n  entities: ["models/**/*.go"]\n');
     s.commit({ 'models/user.go': 'type User struct { ID int64; Nickname string }\n', 'db/migrations/20240102000001_nick.sql': 'ALTER TABLE users ADD COLUMN nickname text;\n', 'db/migrations/20240102000001_nick.down.sql': 'ALTER TABLE users DROP COLUMN nickname;\n' }, 'pr');
     expect((await check(s)).findings.filter((f) => f.code === 'ENTITY_WITHOUT_MIGRATION')).toEqual([]);
+  });
+
+  it('fidelity: golang-migrate sends a file as one query, so CONCURRENTLY must be alone in its file', async () => {
+    const r = repo({ 'migrations/1_a.up.sql': 'CREATE TABLE a (x int, y int);\n' }, 'sql:\n  dir: migrations\n  layout: golang-migrate\n');
+    r.commit({ 'migrations/2_idx.up.sql': 'CREATE INDEX CONCURRENTLY a_x ON a (x);\nCREATE INDEX CONCURRENTLY a_y ON a (y);\n', 'migrations/3_ok.up.sql': 'CREATE INDEX CONCURRENTLY a_xy ON a (x, y);\n' }, 'pr');
+    const result = await check(r);
+    expect(result.findings.filter((f) => f.code === 'APPLY_FAILED')).toEqual([
+      expect.objectContaining({ file: 'migrations/2_idx.up.sql', line: 1, message: expect.stringContaining('golang-migrate sends the whole file as one query') }),
+    ]);
+  });
+
+  it('goose or dbmate sections in a plain-layout directory are not read as one script', async () => {
+    const r = repo(BASE);
+    r.commit({ 'db/migrations/20240102000001_b.sql': '-- +goose Up\nALTER TABLE users ADD COLUMN x int;\n-- +goose Down\nALTER TABLE users DROP COLUMN x;\n' }, 'pr');
+    const result = await check(r);
+    expect(result.verdict).toBe('fail');
+    expect(result.findings.filter((f) => f.code === 'UNRECOGNIZED_MIGRATION_FILE')).toEqual([expect.objectContaining({ file: 'db/migrations/20240102000001_b.sql', message: expect.stringContaining('set sql.layout: goose') })]);
   });
 });
