@@ -31,6 +31,11 @@ import type { Reporter } from '../util/reporter.js';
 import type { MigrationFacts } from './facts.js';
 import { analyzeGit, touches, type GitAnalysis } from './git-analysis.js';
 import { hazardFindings, measuredLabels } from './hazard-checks.js';
+import { weighByProduction } from './production-size.js';
+import { loadStatsFile, readProductionStats, type StatsFile } from '../ops/stats.js';
+import { describeError } from '../errors.js';
+import { maskSecrets, registerConnectionString } from '../util/secrets.js';
+import path from 'node:path';
 import { squawkLint } from './lint.js';
 import { explainFailure, fillDatabase } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
@@ -237,8 +242,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     });
   });
 
+  const stats = await productionStats();
+  const weighed = stats === undefined ? findings : weighByProduction(findings, { stats, onData, perTable: data?.perTable, thresholdSeconds: loaded.config.check.thresholds['rewrite-seconds'] });
+
   return assembleResult({
-    findings,
+    findings: weighed,
     loaded,
     base,
     migrations: { added: analysis.added.map((m) => m.file), modified: analysis.modified, deleted: analysis.deleted },
@@ -248,6 +256,25 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     diagram,
     timings,
   });
+
+  /**
+   * Production's table statistics, catalog only: read from production when its URL is in the
+   * environment (a read-only session), else from check.stats-file; none when neither is there.
+   */
+  async function productionStats(): Promise<StatsFile | undefined> {
+    if (!findings.some((f) => f.code === 'TABLE_REWRITE' || f.code === 'LOCKING_CHANGE' || f.code === 'DESTRUCTIVE_CHANGE')) return undefined;
+    const url = options.env[loaded.config.production['url-env']];
+    if (url !== undefined && url !== '') {
+      registerConnectionString(url);
+      try {
+        return await timed("read production's table statistics", () => readProductionStats(url));
+      } catch (error) {
+        notChecked('production size', `production's statistics could not be read (${maskSecrets(describeError(error))})`);
+      }
+    }
+    const file = loaded.config.check['stats-file'];
+    return file === undefined ? undefined : loadStatsFile(path.resolve(root, file));
+  }
 
   /** Generated rows in every table of the base's copy; tables that could not be filled are notices. */
   async function fill(url: string): Promise<void> {

@@ -101,7 +101,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
             message: `${verb(statement)} rewrote ${statement.rewrites.join(', ')} (PostgreSQL replaced the table's storage): every row is copied and every index rebuilt under ACCESS EXCLUSIVE, so reads and writes wait for as long as that takes on production's rows.${safer(statement, true)}`,
             ...at(migration, where),
             evidence: 'measured',
-            details: { statement: statement.text, locks: strong.map((l) => `${l.table} ${l.mode}`), ms: statement.ms },
+            details: { statement: statement.text, tables: statement.rewrites, locks: strong.map((l) => `${l.table} ${l.mode}`), ms: statement.ms },
           });
           continue;
         }
@@ -118,7 +118,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
           message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held} ms here on empty tables)` : ''}${under}.${safer(statement, false)}`,
           ...at(migration, where),
           evidence: 'measured',
-          details: { statement: statement.text, locks: strong.map((l) => `${l.table} ${l.mode}`) },
+          details: { statement: statement.text, tables, locks: strong.map((l) => `${l.table} ${l.mode}`) },
         });
       }
     }
@@ -127,7 +127,8 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
       for (const h of change.hazards) {
         if (h.code === 'DELETES_DATA') {
           // The scratch database lost the object: measured, whichever line it is put on.
-          findings.push(destructive(migration, locate(change, migration), `${change.description}: ${h.message}`, migration.granularity === 'batch' ? 'inferred' : 'measured'));
+          const lost = { ...(change.table === undefined ? {} : { table: change.table }), ...(change.kind === 'column' ? { column: names(change).own } : {}) };
+          findings.push({ ...destructive(migration, locate(change, migration), `${change.description}: ${h.message}`, migration.granularity === 'batch' ? 'inferred' : 'measured'), details: lost });
           continue;
         }
         const failsOnRows = h.code === 'VALIDATES_ROWS' && /fails/.test(h.message);

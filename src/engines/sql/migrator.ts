@@ -182,6 +182,8 @@ async function run(
     const plan = planScript(script);
     const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;
     if (refusal !== undefined && !dryRun) {
+      // golang-migrate marks the version dirty before it sends the file, and the file fails.
+      if (direction === 'up') await project.layout.markDirty?.(client, migration).catch(() => undefined);
       results.push({ migration: migration.label, version: migration.version, direction, status: 'failed' });
       for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: 'not-executed' });
       return { ok: false, results, findings: [...findings, refusal] };

@@ -1,0 +1,67 @@
+// Hazards weighed by production's size: the time a statement took on the generated rows, scaled to
+// the rows production holds (catalog statistics only: `drift-guard stats` or a read-only look at
+// production), and the rows a destructive change would lose there. Pure: findings and numbers in,
+// findings out.
+
+import type { Finding } from '../report/finding.js';
+import { estimateRewrite, formatRows, formatTableSize, tableStats, type StatsFile } from '../ops/stats.js';
+
+export interface ProductionSize {
+  readonly stats: StatsFile;
+  /** Per migration id: each statement's line and time on the generated rows. */
+  readonly onData: ReadonlyMap<string, { readonly statements?: readonly { readonly line: number; readonly ms: number }[] }>;
+  /** Generated rows per table, when the data-aware gate ran. */
+  readonly perTable: number | undefined;
+  readonly thresholdSeconds: number;
+}
+
+/** "public.orders" from `public.orders` or `"Sales"."Orders"` (statistics name tables unquoted). */
+export function unquoted(qname: string): string {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < qname.length; i++) {
+    const c = qname[i]!;
+    if (c === '"') {
+      if (quoted && qname[i + 1] === '"') (current += '"'), (i += 1);
+      else quoted = !quoted;
+    } else if (c === '.' && !quoted) (parts.push(current), (current = ''));
+    else current += c;
+  }
+  parts.push(current);
+  return parts.join('.');
+}
+
+export function weighByProduction(findings: readonly Finding[], size: ProductionSize): Finding[] {
+  return findings.map((finding) => {
+    const details = (finding.details ?? {}) as { tables?: unknown; table?: unknown; column?: unknown };
+    if (finding.code === 'DESTRUCTIVE_CHANGE' && typeof details.table === 'string') {
+      const table = tableStats(size.stats, unquoted(details.table));
+      if (table === undefined || table.rows === null) return finding;
+      const column = typeof details.column === 'string' ? table.columns[details.column] : undefined;
+      const held = column === undefined ? `${formatRows(table.rows)}` : `about ${formatRows(Math.round(table.rows * (1 - column.nullFrac)))} non-null value(s) in it`;
+      return { ...finding, message: `${finding.message} In production ${formatTableSize(table)} holds ${held}.` };
+    }
+    if ((finding.code !== 'TABLE_REWRITE' && finding.code !== 'LOCKING_CHANGE') || !Array.isArray(details.tables)) return finding;
+    const measured = finding.migration === undefined ? undefined : size.onData.get(finding.migration)?.statements?.find((s) => s.line === finding.line);
+    const estimates: string[] = [];
+    let worst = 0;
+    for (const name of details.tables as string[]) {
+      const table = tableStats(size.stats, unquoted(name));
+      if (table === undefined) continue;
+      const estimate = measured === undefined || size.perTable === undefined ? undefined : estimateRewrite(table, { rows: size.perTable, ms: measured.ms });
+      if (estimate === undefined) estimates.push(formatTableSize(table));
+      else {
+        estimates.push(estimate.text);
+        worst = Math.max(worst, estimate.seconds[1]);
+      }
+    }
+    if (estimates.length === 0) return finding;
+    const over = finding.code === 'TABLE_REWRITE' || /ACCESS EXCLUSIVE/.test(finding.message) ? worst > size.thresholdSeconds : false;
+    return {
+      ...finding,
+      ...(over ? { severity: 'error' as const } : {}),
+      message: `${finding.message} In production: ${estimates.join('; ')}${measured === undefined ? '' : ' (scaled from the time it took on the generated rows)'}${over ? `, over check.thresholds.rewrite-seconds (${size.thresholdSeconds} s)` : ''}.`,
+    };
+  });
+}
