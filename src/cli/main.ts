@@ -274,7 +274,9 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
   program
     .command('init')
     .description('set a project up: a starter .drift-guard.yml (EF Core or SQL layout detected), the PR workflow and a Makefile; never overwrites a file')
-    .option('--dir <dir>', 'the project folder (default: here)')
+    .option('--project-dir <dir>', 'the project folder to set up (default: here)')
+    .option('--migrations-dir <dir>', 'the SQL migrations folder, relative to the project folder (default: searched for)')
+    .addOption(new Option('--dir <dir>').hideHelp())
     .option('--postgres-version <major>', 'PostgreSQL major of production', (value: string) => {
       const major = Number(value);
       if (!Number.isInteger(major) || major < 14 || major > 18) throw new DriftGuardError('USAGE', `--postgres-version must be a major version from 14 to 18, got "${value}"`);
@@ -282,8 +284,17 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     }, 16)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--json', 'same as --format json')
-    .action(async (options: { dir?: string; postgresVersion: number; format: 'text' | 'json'; json?: boolean }) => {
-      exitCode = await initCommand(context(), { dir: options.dir, postgresVersion: options.postgresVersion, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    .action(async (options: { projectDir?: string; migrationsDir?: string; dir?: string; postgresVersion: number; format: 'text' | 'json'; json?: boolean }) => {
+      // --dir is a migrations folder in migrate, status, rollback, new and script; init once took it for the project folder.
+      if (options.dir !== undefined) {
+        throw new DriftGuardError('USAGE', `init has no --dir: use --project-dir ${options.dir} for the folder to set up, or --migrations-dir ${options.dir} for the migrations folder (--dir means a migrations folder in every other command)`);
+      }
+      exitCode = await initCommand(context(), {
+        projectDir: options.projectDir,
+        migrationsDir: options.migrationsDir,
+        postgresVersion: options.postgresVersion,
+        format: outputFormat(options, 'text') === 'json' ? 'json' : 'text',
+      });
     });
 
   try {
