@@ -88,12 +88,12 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
       exitCode = await scratchCommand(context(), command);
     });
 
-  const sqlOptions = (command: Command): Command =>
+  const sqlOptions = (command: Command, json = 'json prints one event per line (NDJSON), the last a summary'): Command =>
     command
       .option('--database-url <url>', 'database to work on (default: $DATABASE_URL, or the variable named by database.url-env)')
       .option('--dir <dir>', 'migrations directory (default: sql.dir)')
       .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
-      .addOption(new Option('--format <format>', 'output format; json prints one event per line').choices(['text', 'json']).default('text'))
+      .addOption(new Option('--format <format>', `output format; ${json}`).choices(['text', 'json']).default('text'))
       .option('--json', 'same as --format json');
   type SqlFlags = { databaseUrl?: string; dir?: string; layout?: SqlLayoutSetting; format: 'text' | 'json'; json?: boolean };
   const sqlFlags = (options: SqlFlags) => ({ ...options, format: outputFormat(options, 'text') });
@@ -108,10 +108,11 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     exitCode = await migrateCommand(context(), sqlFlags(options));
   });
 
-  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied'))
+  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied'), 'json prints one JSON object (engine, location, migrations, findings)')
     .option('--production', 'the production database (production.url-env) instead of DATABASE_URL')
-    .action(async (options: SqlFlags & { production?: boolean }) => {
-      exitCode = await statusCommand(context(), { ...sqlFlags(options), production: options.production === true });
+    .option('--exit-code', 'exit 1 when a migration is pending (for scripts), not only when integrity fails')
+    .action(async (options: SqlFlags & { production?: boolean; exitCode?: boolean }) => {
+      exitCode = await statusCommand(context(), { ...sqlFlags(options), production: options.production === true, exitCode: options.exitCode === true });
     });
 
   sqlOptions(
@@ -308,8 +309,10 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
 function reportError(error: unknown, terminal: Terminal, env: NodeJS.ProcessEnv): number {
   const debug = env.DRIFT_GUARD_DEBUG === '1' || env.DRIFT_GUARD_DEBUG === 'true';
   if (error instanceof CommanderError) {
-    // Help and version "errors" are how commander says it printed them.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+    // Help and version "errors" are how commander says it printed them. Help printed because no
+    // command was given (to stderr, exit code 1 in commander's terms) is a usage error.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+    if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     return ExitCode.usage;
   }
   if (isDriftGuardError(error)) {
