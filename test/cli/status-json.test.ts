@@ -60,7 +60,7 @@ describe('status, migrate and rollback for scripts', () => {
       expect(done.code, done.stdout + done.stderr).toBe(0);
       expect(done.stdout).toContain('2 applied');
     });
-  });
+  }, 180_000);
 
   it('status --json is one object, as its --help says; migrate --json one event per line, durations rounded', async () => {
     const cwd = project('json');
@@ -85,7 +85,7 @@ describe('status, migrate and rollback for scripts', () => {
       expect(parsed).toMatchObject({ engine: 'sql', layout: 'plain', findings: [] });
       expect(parsed.migrations.map((m) => m.state)).toEqual(['applied', 'applied']);
     });
-  });
+  }, 180_000);
 
   it('rollback --json names the down file it runs', async () => {
     const cwd = project('rollback');
@@ -102,7 +102,7 @@ describe('status, migrate and rollback for scripts', () => {
       expect(done.file).toBe(down);
       expect(events.at(-1)!.results).toEqual([expect.objectContaining({ file: down, status: 'rolled-back' })]);
     });
-  });
+  }, 180_000);
 
   it('drift-guard without a command prints the help to stderr and exits 2; drift-guard help exits 0', async () => {
     const bare = await runCli([], { cwd: tmp });
@@ -113,5 +113,5 @@ describe('status, migrate and rollback for scripts', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: drift-guard');
     expect((await runCli(['--help'], { cwd: tmp })).code).toBe(0);
-  });
+  }, 180_000);
 });

@@ -80,7 +80,7 @@ describe('drift-guard init: finding the migrations', () => {
     const status = await runCli(['script'], { cwd: dir, env: cleanEnv() });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('2 migration(s) from assets/migrations/postgres (goose)');
-  });
+  }, 180_000);
 
   it('finds Flyway under src/main/resources, not its copy in target/', async () => {
     const dir = path.join(tmp, 'java-app');
@@ -110,7 +110,7 @@ describe('drift-guard init: finding the migrations', () => {
     expect(chosen.code, chosen.stderr).toBe(0);
     expect(parse(chosen.stdout).detected).toBe('goose migrations in services/billing/migrations');
     expect(readFileSync(path.join(dir, '.drift-guard.yml'), 'utf8')).toContain('sql:\n  dir: services/billing/migrations\n  layout: goose\n');
-  });
+  }, 180_000);
 
   it('--migrations-dir names a folder that does not exist yet: drift-guard\'s own layout there', async () => {
     const dir = path.join(tmp, 'fresh');
@@ -121,7 +121,7 @@ describe('drift-guard init: finding the migrations', () => {
     const outside = await init(dir, ['--migrations-dir', '../elsewhere']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toContain('is not inside the project folder');
-  });
+  }, 180_000);
 
   it('--project-dir sets up another folder; --dir is refused with the rename, nothing written', async () => {
     const dir = path.join(tmp, 'elsewhere-app');
@@ -137,5 +137,5 @@ describe('drift-guard init: finding the migrations', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(parse(result.stdout)).toMatchObject({ detected: 'dbmate migrations in migrations', created: ['.drift-guard.yml', '.github/workflows/drift-guard.yml', 'Makefile'] });
     expect(existsSync(path.join(dir, '.drift-guard.yml'))).toBe(true);
-  });
+  }, 180_000);
 });
