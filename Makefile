@@ -7,6 +7,8 @@ SHELL := bash
 EXAMPLE ?= examples/sql
 DRIFT_GUARD := node $(CURDIR)/dist/cli.js --config $(CURDIR)/$(EXAMPLE)/.drift-guard.yml
 include drift-guard.mk
+# A plain `make` lists the targets (drift-guard.mk leaves the default goal to the including Makefile).
+.DEFAULT_GOAL := help
 
 .PHONY: install build typecheck test bench ci demo
 

@@ -2,13 +2,21 @@
 #
 #     include node_modules/drift-guard/drift-guard.mk
 #
-# `make` (or `make help`) lists the targets and variables. Every target calls the drift-guard CLI,
-# which reads .drift-guard.yml; URLs come from the environment, never from make's command line
-# (where `ps` would show their passwords). GNU make 4 or newer.
+# `make help` lists the targets and variables. Every target calls the drift-guard CLI, which reads
+# .drift-guard.yml; URLs come from the environment, never from make's command line (where `ps`
+# would show their passwords). GNU make 4 or newer.
+#
+# The default goal stays the including Makefile's: its first target, or the .DEFAULT_GOAL it sets
+# (a Makefile that holds only this include should add `.DEFAULT_GOAL := help`). The variables
+# below (the ##@ lines) are the only ones defined without a prefix, each with ?= so a value set
+# before the include or on make's command line wins; the fragment's own helpers start with _dg_.
 
 ifeq ($(filter 4.% 5.%,$(MAKE_VERSION)),)
 $(error drift-guard.mk needs GNU make 4 or newer (this is $(MAKE_VERSION)))
 endif
+
+# Remember the includer's default goal: this fragment's first rule must not take it (restored at the end).
+_dg_default_goal := $(.DEFAULT_GOAL)
 
 ##@ DRIFT_GUARD        how to run drift-guard (default: npx --no-install drift-guard)
 DRIFT_GUARD ?= npx --no-install drift-guard
@@ -40,8 +48,6 @@ ROLLBACK_ON_FAILURE ?=
 FORCE ?=
 ##@ DATABASE_URL       (environment) the development database
 ##@ PROD_DATABASE_URL  (environment) production (the variable production.url-env names)
-
-.DEFAULT_GOAL := help
 
 # Flags built from the variables above; empty variables add nothing.
 _dg_yes = $(if $(filter YES,$(CONFIRM)),--yes)
@@ -96,3 +102,6 @@ drift-check: ## Model vs migrations, repo vs production history, production sche
 
 baseline: ## Record the migrations (up to TO=...) in a database that has their schema but no history
 	$(DRIFT_GUARD) baseline $(if $(TO),--to '$(TO)') $(_dg_prod) $(_dg_yes)
+
+# The includer's default goal again; empty when the include comes before its first rule, so that rule becomes it.
+.DEFAULT_GOAL := $(_dg_default_goal)

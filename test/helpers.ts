@@ -128,10 +128,47 @@ export async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): P
 }
 
 /**
- * SysV shared memory segments nobody is attached to: what a PostgreSQL server that was not shut
- * down in order leaves behind (Linux /proc/sysvipc/shm).
+ * The shared memory a test's own servers hold, read while they run: their processes (found by a
+ * fragment of their command line, e.g. the test's private TMPDIR), the SysV segments those
+ * processes created (/proc/sysvipc/shm's cpid) and the /dev/shm/PostgreSQL.* files (posix dynamic
+ * shared memory) they have mapped. Other servers on the machine, and what they create or leave,
+ * never show up here, so a busy machine cannot fail a test that checks these are gone afterwards.
  */
-export function orphanedSharedMemory(): string[] {
+export interface ServerResources {
+  readonly pids: readonly number[];
+  readonly sysvSegments: readonly string[];
+  readonly shmFiles: readonly string[];
+}
+
+export function serverResources(fragment: string): ServerResources {
+  const pids = processesMentioning(fragment);
+  const shmFiles = new Set<string>();
+  for (const pid of pids) {
+    try {
+      for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+        const file = /\s(\/dev\/shm\/PostgreSQL\.\S+)/.exec(line)?.[1];
+        if (file !== undefined) shmFiles.add(file);
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const created = new Set(pids.map(String));
+  const sysvSegments = sysvSegments_().filter((segment) => created.has(segment.cpid)).map((segment) => segment.shmid);
+  return { pids, sysvSegments, shmFiles: [...shmFiles].sort() };
+}
+
+/** Of what `serverResources` saw while the servers ran, what still exists now. */
+export function resourcesStillThere(seen: ServerResources): { pids: number[]; sysvSegments: string[]; shmFiles: string[] } {
+  const segments = new Set(sysvSegments_().map((segment) => segment.shmid));
+  return {
+    pids: seen.pids.filter((pid) => existsSync(`/proc/${pid}`)),
+    sysvSegments: seen.sysvSegments.filter((id) => segments.has(id)),
+    shmFiles: seen.shmFiles.filter((file) => existsSync(file)),
+  };
+}
+
+function sysvSegments_(): { shmid: string; cpid: string }[] {
   let text: string;
   try {
     text = readFileSync('/proc/sysvipc/shm', 'utf8');
@@ -142,13 +179,8 @@ export function orphanedSharedMemory(): string[] {
     .split('\n')
     .slice(1)
     .map((line) => line.trim().split(/\s+/))
-    .filter((fields) => fields.length > 6 && fields[6] === '0')
-    .map((fields) => fields[1]!);
-}
-
-/** Files PostgreSQL's posix dynamic shared memory leaves in /dev/shm when a server is killed. */
-export function postgresShmFiles(): string[] {
-  return existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((entry) => entry.startsWith('PostgreSQL.')) : [];
+    .filter((fields) => fields.length > 6)
+    .map((fields) => ({ shmid: fields[1]!, cpid: fields[4]! }));
 }
 
 /**

@@ -88,12 +88,12 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
       exitCode = await scratchCommand(context(), command);
     });
 
-  const sqlOptions = (command: Command): Command =>
+  const sqlOptions = (command: Command, json = 'json prints one event per line (NDJSON), the last a summary'): Command =>
     command
       .option('--database-url <url>', 'database to work on (default: $DATABASE_URL, or the variable named by database.url-env)')
       .option('--dir <dir>', 'migrations directory (default: sql.dir)')
       .addOption(new Option('--layout <layout>', 'migration tool layout (default: sql.layout)').choices([...SQL_LAYOUTS]))
-      .addOption(new Option('--format <format>', 'output format; json prints one event per line').choices(['text', 'json']).default('text'))
+      .addOption(new Option('--format <format>', `output format; ${json}`).choices(['text', 'json']).default('text'))
       .option('--json', 'same as --format json');
   type SqlFlags = { databaseUrl?: string; dir?: string; layout?: SqlLayoutSetting; format: 'text' | 'json'; json?: boolean };
   const sqlFlags = (options: SqlFlags) => ({ ...options, format: outputFormat(options, 'text') });
@@ -108,10 +108,11 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     exitCode = await migrateCommand(context(), sqlFlags(options));
   });
 
-  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied'))
+  sqlOptions(program.command('status').description('applied, pending, changed and missing migrations, with when each was applied'), 'json prints one JSON object (engine, location, migrations, findings)')
     .option('--production', 'the production database (production.url-env) instead of DATABASE_URL')
-    .action(async (options: SqlFlags & { production?: boolean }) => {
-      exitCode = await statusCommand(context(), { ...sqlFlags(options), production: options.production === true });
+    .option('--exit-code', 'exit 1 when a migration is pending (for scripts), not only when integrity fails')
+    .action(async (options: SqlFlags & { production?: boolean; exitCode?: boolean }) => {
+      exitCode = await statusCommand(context(), { ...sqlFlags(options), production: options.production === true, exitCode: options.exitCode === true });
     });
 
   sqlOptions(
@@ -282,7 +283,9 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
   program
     .command('init')
     .description('set a project up: a starter .drift-guard.yml (EF Core or SQL layout detected), the PR workflow and a Makefile; never overwrites a file')
-    .option('--dir <dir>', 'the project folder (default: here)')
+    .option('--project-dir <dir>', 'the project folder to set up (default: here)')
+    .option('--migrations-dir <dir>', 'the SQL migrations folder, relative to the project folder (default: searched for)')
+    .addOption(new Option('--dir <dir>').hideHelp())
     .option('--postgres-version <major>', 'PostgreSQL major of production', (value: string) => {
       const major = Number(value);
       if (!Number.isInteger(major) || major < 14 || major > 18) throw new DriftGuardError('USAGE', `--postgres-version must be a major version from 14 to 18, got "${value}"`);
@@ -290,8 +293,17 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     }, 16)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--json', 'same as --format json')
-    .action(async (options: { dir?: string; postgresVersion: number; format: 'text' | 'json'; json?: boolean }) => {
-      exitCode = await initCommand(context(), { dir: options.dir, postgresVersion: options.postgresVersion, format: outputFormat(options, 'text') === 'json' ? 'json' : 'text' });
+    .action(async (options: { projectDir?: string; migrationsDir?: string; dir?: string; postgresVersion: number; format: 'text' | 'json'; json?: boolean }) => {
+      // --dir is a migrations folder in migrate, status, rollback, new and script; init once took it for the project folder.
+      if (options.dir !== undefined) {
+        throw new DriftGuardError('USAGE', `init has no --dir: use --project-dir ${options.dir} for the folder to set up, or --migrations-dir ${options.dir} for the migrations folder (--dir means a migrations folder in every other command)`);
+      }
+      exitCode = await initCommand(context(), {
+        projectDir: options.projectDir,
+        migrationsDir: options.migrationsDir,
+        postgresVersion: options.postgresVersion,
+        format: outputFormat(options, 'text') === 'json' ? 'json' : 'text',
+      });
     });
 
   try {
@@ -305,8 +317,10 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
 function reportError(error: unknown, terminal: Terminal, env: NodeJS.ProcessEnv): number {
   const debug = env.DRIFT_GUARD_DEBUG === '1' || env.DRIFT_GUARD_DEBUG === 'true';
   if (error instanceof CommanderError) {
-    // Help and version "errors" are how commander says it printed them.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+    // Help and version "errors" are how commander says it printed them. Help printed because no
+    // command was given (to stderr, exit code 1 in commander's terms) is a usage error.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+    if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     return ExitCode.usage;
   }
   if (isDriftGuardError(error)) {

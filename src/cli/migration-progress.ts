@@ -11,7 +11,7 @@ export interface MigrationProgress {
 
 export function migrationProgress(terminal: Terminal, format: 'text' | 'json'): MigrationProgress {
   if (format === 'json') {
-    return { onEvent: (event) => terminal.out(JSON.stringify(event)), stop: () => undefined };
+    return { onEvent: (event) => terminal.out(jsonText(event)), stop: () => undefined };
   }
   let live: { label: string; started: number; timer: NodeJS.Timeout } | undefined;
   const clearLive = (): void => {
@@ -53,4 +53,12 @@ export function migrationProgress(terminal: Terminal, format: 'text' | 'json'): 
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/**
+ * JSON for people and scripts: durations (keys ending in "ms"/"Ms") rounded to 0.1 ms, so a
+ * measurement reads 25.6 rather than 25.580990000000043. One line unless `pretty`.
+ */
+export function jsonText(value: unknown, options: { pretty?: boolean } = {}): string {
+  return JSON.stringify(value, (key, item: unknown) => (typeof item === 'number' && /(?:^ms|Ms)$/.test(key) ? Math.round(item * 10) / 10 : item), options.pretty === true ? 2 : undefined);
 }

@@ -3,7 +3,7 @@
 // workflow and a Makefile that includes drift-guard.mk. It never overwrites a file: one that
 // exists is kept and named in the result.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_FILE_NAMES } from '../config/load-config.js';
@@ -20,8 +20,14 @@ export interface InitResult {
   readonly nextSteps: readonly string[];
 }
 
-export function initProject(dir: string, options: { postgresVersion: number }): InitResult {
-  const found = detect(dir);
+export interface InitOptions {
+  readonly postgresVersion: number;
+  /** The SQL migrations folder (absolute, or relative to the project folder); searched for when absent. */
+  readonly migrationsDir?: string | undefined;
+}
+
+export function initProject(dir: string, options: InitOptions): InitResult {
+  const found = options.migrationsDir === undefined ? detect(dir) : sqlFolder(dir, options.migrationsDir);
   const created: string[] = [];
   const kept: string[] = [];
   const write = (relative: string, content: string): void => {
@@ -45,7 +51,7 @@ export function initProject(dir: string, options: { postgresVersion: number }): 
   const nextSteps = [
     ...(makefile !== undefined && !readFileSync(path.join(dir, makefile), 'utf8').includes('drift-guard.mk') ? [`add "include node_modules/drift-guard/drift-guard.mk" to ${makefile}`] : []),
     ...(found.engine === 'efcore' && !hasToolManifest(dir) ? ['pin the EF tools: dotnet new tool-manifest && dotnet tool install dotnet-ef --version <your EF Core version>'] : []),
-    'in .github/workflows/drift-guard.yml, point "uses: <owner>/drift-guard@v1" at the drift-guard Action you use',
+    'in .github/workflows/drift-guard.yml, replace "<owner>/drift-guard@v1" (drift-guard has no published Action name yet) with where your copy lives: "uses: ./" in a repository that holds drift-guard, or your fork\'s owner/name@ref',
     'npx drift-guard doctor      # what drift-guard can use here',
     'npx drift-guard check       # the PR gate, locally',
     'commit .drift-guard.yml and .github/workflows/drift-guard.yml',
@@ -53,7 +59,7 @@ export function initProject(dir: string, options: { postgresVersion: number }): 
   return { engine: found.engine, detected: found.description, created, kept, nextSteps };
 }
 
-interface Detected {
+export interface Detected {
   readonly engine: 'efcore' | 'sql';
   readonly description: string;
   readonly efProject?: string;
@@ -70,18 +76,82 @@ function detect(dir: string): Detected {
     const several = projects.length > 1;
     return { engine: 'efcore', description: `EF Core project ${chosen}${withMigrations.length > 0 ? ' with migrations' : ''}${several ? ` (of ${projects.length} EF Core projects)` : ''}`, ...(several ? { efProject: chosen } : {}) };
   }
-  for (const candidate of DEFAULT_MIGRATION_DIRS) {
-    const full = path.join(dir, candidate);
-    if (!existsSync(full) || readdirSync(full).length === 0) continue;
-    try {
-      const layout = detectLayout(full, LAYOUTS, candidate);
-      return { engine: 'sql', description: `${layout.name} migrations in ${candidate}`, sqlDir: candidate, layout: layout.name };
-    } catch (error) {
-      if (error instanceof DriftGuardError) return { engine: 'sql', description: `migrations in ${candidate} (tool not recognised: set sql.layout)`, sqlDir: candidate };
-      throw error;
-    }
+  const found = findMigrationFolders(dir);
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    throw new DriftGuardError('USAGE', `migrations in ${found.length} folders; say which one drift-guard works on with --migrations-dir DIR`, {
+      details: found.map((f) => `${f.sqlDir} (${f.layout ?? 'tool not recognised'})`),
+    });
   }
-  return { engine: 'sql', description: 'no migrations yet: drift-guard\'s own SQL layout in db/migrations (drift-guard new NAME creates the first)', sqlDir: 'db/migrations', layout: 'plain' };
+  return noMigrationsYet('db/migrations');
+}
+
+/** Folders a repository search never enters: dependencies, build output, version control. */
+const SKIPPED_FOLDERS = new Set(['node_modules', 'vendor', 'bin', 'obj', 'dist', 'build', 'target']);
+const SEARCH_DEPTH = 8;
+/** A name some layout could read: V1__x.sql, 001_x.sql, 0001_x.up.sql, a diesel folder 2024-01-01-000000_x. */
+const MIGRATION_LIKE = /^(?:[VUR]\d*_*.*\.sql|\d+.*\.sql|\d[\d-]*_.+)$/;
+
+/**
+ * Every folder in the repository whose files a layout recognises (sql.layout: auto's rules), in
+ * path order. A folder of drift-guard's default names with files no layout recognises counts too,
+ * without a layout. Hidden folders and those in SKIPPED_FOLDERS are not entered.
+ */
+export function findMigrationFolders(root: string): Detected[] {
+  const found: Detected[] = [];
+  const defaults = new Set<string>(DEFAULT_MIGRATION_DIRS);
+  const walk = (relative: string, depth: number): void => {
+    const full = path.join(root, relative);
+    let entries;
+    try {
+      entries = readdirSync(full, { withFileTypes: true });
+    } catch {
+      return; // unreadable: not ours to judge
+    }
+    const display = relative.split(path.sep).join('/');
+    if (relative !== '' && entries.some((entry) => MIGRATION_LIKE.test(entry.name))) {
+      const detected = recognise(full, display);
+      if (detected !== undefined && (detected.layout !== undefined || defaults.has(display))) found.push(detected);
+    }
+    if (depth >= SEARCH_DEPTH) return;
+    for (const entry of entries) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) walk(path.join(relative, entry.name), depth + 1);
+    }
+  };
+  walk('', 0);
+  return found.sort((a, b) => a.sqlDir!.localeCompare(b.sqlDir!));
+}
+
+/** What sql.layout: auto makes of one folder: a layout, "not recognised", or undefined when it holds no migrations. */
+function recognise(full: string, display: string): Detected | undefined {
+  try {
+    const layout = detectLayout(full, LAYOUTS, display);
+    return { engine: 'sql', description: `${layout.name} migrations in ${display}`, sqlDir: display, layout: layout.name };
+  } catch (error) {
+    if (!(error instanceof DriftGuardError)) throw error;
+    if (/no migrations recognised/.test(error.message)) return readdirSync(full).length > 0 ? notRecognised(display) : undefined;
+    return notRecognised(display); // several tools in one folder
+  }
+}
+
+function notRecognised(display: string): Detected {
+  return { engine: 'sql', description: `migrations in ${display} (tool not recognised: set sql.layout)`, sqlDir: display };
+}
+
+function noMigrationsYet(display: string): Detected {
+  return { engine: 'sql', description: `no migrations yet: drift-guard's own SQL layout in ${display} (drift-guard new NAME creates the first)`, sqlDir: display, layout: 'plain' };
+}
+
+/** --migrations-dir: the folder the user named, whatever its tool (or none yet). */
+function sqlFolder(projectDir: string, migrationsDir: string): Detected {
+  const full = path.resolve(projectDir, migrationsDir);
+  const display = path.relative(projectDir, full).split(path.sep).join('/');
+  if (display === '' || display.startsWith('..') || path.isAbsolute(display)) {
+    throw new DriftGuardError('USAGE', `--migrations-dir ${migrationsDir} is not inside the project folder ${projectDir}; name a folder in the project`);
+  }
+  if (existsSync(full) && !statSync(full).isDirectory()) throw new DriftGuardError('USAGE', `--migrations-dir ${migrationsDir} is a file, not a folder`);
+  if (!existsSync(full) || readdirSync(full).length === 0) return noMigrationsYet(display);
+  return recognise(full, display) ?? noMigrationsYet(display);
 }
 
 function configText(found: Detected, postgresVersion: number): string {
@@ -108,6 +178,8 @@ function configText(found: Detected, postgresVersion: number): string {
 
 const MAKEFILE = `# Migration tasks: run \`make\` for the list (drift-guard.mk).
 include node_modules/drift-guard/drift-guard.mk
+# drift-guard.mk leaves the default goal to this file: a plain \`make\` lists the targets.
+.DEFAULT_GOAL := help
 `;
 
 /** The ready-to-copy workflow shipped in examples/workflows/, with the PostgreSQL version set. */

@@ -8,6 +8,9 @@ import { RecordingReporter } from '../../src/util/reporter.js';
 import { dotnetVersion, cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, runCli, type PrRepository } from '../helpers.js';
 
 const dotnet = dotnetVersion();
+// Each test builds and runs `dotnet ef` several times (about 2 s a call on an idle machine, many
+// times that on two cores shared with other work): minutes, not the suite's default 60 s.
+const DOTNET_TIMEOUT = 600_000;
 if (dotnet === undefined) console.log('EF Core gate tests skipped: the dotnet CLI is not installed here');
 
 const tmp = makeTempDir('dg-efgate-');
@@ -46,7 +49,7 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     expect(result.verdict).toBe('pass');
     expect(result.migrations.added).toEqual([expect.stringMatching(/^Migrations\/\d{14}_AddPhone\.cs$/)]);
     expect(result.schemaChanges.map((c) => c.description)).toEqual(['add column public."Customers"."Phone" text']);
-  });
+  }, DOTNET_TIMEOUT);
 
   it('ENTITY_WITHOUT_MIGRATION (warning) and MODEL_PENDING_CHANGES when an entity changes without a migration', async () => {
     const r = repo();
@@ -55,7 +58,7 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     const result = await check(r.dir);
     expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.file ?? ''}`).sort()).toEqual(['error MODEL_PENDING_CHANGES Shop.csproj', 'warning ENTITY_WITHOUT_MIGRATION Models.cs']);
     expect(result.verdict).toBe('fail');
-  });
+  }, DOTNET_TIMEOUT);
 
   it('ENTITY_WITHOUT_MIGRATION is a notice when the model does not change ([NotMapped])', async () => {
     const r = repo();
@@ -64,7 +67,7 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     const result = await check(r.dir);
     expect(result.findings).toEqual([expect.objectContaining({ code: 'ENTITY_WITHOUT_MIGRATION', severity: 'notice', file: 'Models.cs' })]);
     expect(result.verdict).toBe('pass');
-  });
+  }, DOTNET_TIMEOUT);
 
   it('MIGRATION_MODIFIED when a migration the base has is edited', async () => {
     const r = repo();
@@ -73,5 +76,5 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     r.git('commit', '-qam', 'edit an applied migration');
     const result = await check(r.dir);
     expect(result.findings).toEqual([expect.objectContaining({ code: 'MIGRATION_MODIFIED', severity: 'error', file })]);
-  });
+  }, DOTNET_TIMEOUT);
 });

@@ -105,5 +105,6 @@ describe.skipIf(dotnet === undefined)('drift-guard baseline (EF Core)', () => {
       const after = await runCli(['drift', '--no-model-check'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: db.url }) });
       expect(after.code, after.stdout).toBe(0);
     });
-  });
+    // dotnet builds and runs EF several times: minutes on two cores shared with other work.
+  }, 600_000);
 });

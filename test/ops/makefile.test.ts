@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
-import { cleanEnv, repoRoot, writeTree, sharedServerSuite } from '../helpers.js';
+import { cleanEnv, repoRoot, runCli, writeTree, sharedServerSuite } from '../helpers.js';
 
 // drift-guard.mk as a project uses it: a Makefile that includes it, real make, real PostgreSQL.
 
@@ -34,8 +34,8 @@ function project(): string {
 const TARGETS = ['help', 'migrate', 'migrate-apply', 'migrate-status', 'migrate-script', 'migrate-rollback', 'db-reset', 'migrate-prod', 'migrate-prod-status', 'backup-prod-db', 'restore-db', 'drift-check', 'baseline'];
 
 describe('drift-guard.mk', () => {
-  it('lists every target and variable by default', async () => {
-    const result = await make(project(), []);
+  it('make help lists every target and variable', async () => {
+    const result = await make(project(), ['help']);
     expect(result.code).toBe(0);
     expect([...result.stdout.matchAll(/^ {2}make (\S+)/gm)].map((m) => m[1])).toEqual(TARGETS);
     for (const variable of ['NAME', 'TO', 'STEPS', 'FILE', 'CONFIRM', 'BACKUP_DIR', 'KEEP', 'HEALTH_URL', 'FORCE', 'DATABASE_URL', 'PROD_DATABASE_URL']) expect(result.stdout).toMatch(new RegExp(`^ {2}${variable} `, 'm'));
@@ -89,5 +89,65 @@ describe('drift-guard.mk', () => {
     expect(unconfirmed.code).not.toBe(0);
     expect(unconfirmed.stderr).toContain('deploy needs a confirmation: type YES on a terminal, or pass --yes (CONFIRM=YES) in automation');
     for (const output of [remote, production, unconfirmed]) expect(output.stdout + output.stderr).not.toContain('secret');
+  });
+});
+
+describe('drift-guard.mk in a project with its own targets', () => {
+  const fragment = path.join(repoRoot, 'drift-guard.mk');
+  const own = (makefile: string): string => {
+    const dir = path.join(tmp, `own${n++}`);
+    writeTree(dir, { Makefile: makefile });
+    return dir;
+  };
+
+  it('a plain make still runs the project\'s first target when the include comes first', async () => {
+    const result = await make(own(`include ${fragment}\n\nbuild:\n\t@echo building the app\n\ntest:\n\t@echo testing\n`), []);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('building the app\n');
+  });
+
+  it('a plain make still runs the project\'s first target when the include comes last', async () => {
+    const result = await make(own(`all:\n\t@echo all of it\n\ninclude ${fragment}\n`), []);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('all of it\n');
+  });
+
+  it('keeps a .DEFAULT_GOAL the project set before the include', async () => {
+    const result = await make(own(`.DEFAULT_GOAL := second\nfirst:\n\t@echo first\nsecond:\n\t@echo second\ninclude ${fragment}\n`), []);
+    expect(result.stdout).toBe('second\n');
+  });
+
+  it('the Makefile init writes (only the include) lists the targets on a plain make', async () => {
+    const dir = path.join(tmp, `own${n++}`);
+    writeTree(dir, { 'README.md': 'a project without a Makefile\n' });
+    const init = await runCli(['init', '--json'], { cwd: dir, env: cleanEnv() });
+    expect(init.code, init.stderr).toBe(0);
+    const written = readFileSync(path.join(dir, 'Makefile'), 'utf8');
+    expect(written).toContain('include node_modules/drift-guard/drift-guard.mk');
+    writeTree(dir, { Makefile: written.replace('node_modules/drift-guard/drift-guard.mk', fragment) });
+    const result = await make(dir, []);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ {2}make migrate /m);
+  });
+
+  it('defines no variable but the documented ones (##@ lines) and its own _dg_ helpers', async () => {
+    const result = await make(own(`include ${fragment}\nall:\n\t@true\n`), ['-pq']);
+    const lines = result.stdout.split('\n');
+    const defined = new Set<string>();
+    lines.forEach((line, i) => {
+      if (!line.startsWith(`# makefile (from '${fragment}'`)) return;
+      const name = /^([A-Za-z_][\w-]*) (?:\?|:)?= /.exec(lines[i + 1] ?? '')?.[1];
+      if (name !== undefined && name !== 'MAKEFILE_LIST') defined.add(name);
+    });
+    const documented = new Set([...readFileSync(fragment, 'utf8').matchAll(/^##@ (\S+)/gm)].map((m) => m[1]!));
+    expect(defined.size).toBeGreaterThan(10);
+    expect([...defined].filter((name) => !name.startsWith('_dg_') && !documented.has(name))).toEqual([]);
+  });
+
+  it('a value the project sets before the include wins over the fragment\'s default', async () => {
+    const result = await make(own(`DRIFT_GUARD := echo would run\ninclude ${fragment}\n`), ['migrate-status']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('would run status');
   });
 });

@@ -5,7 +5,7 @@ import { findInstallations, type PostgresInstallation } from '../../src/postgres
 import { withClient } from '../../src/postgres/client.js';
 import { MEMORY_STORAGE_MIN_BYTES, tmpfsFreeBytes } from '../../src/postgres/run-root.js';
 import { withPostgresServer, withScratchDatabase } from '../../src/postgres/scratch.js';
-import { makeTempDir, orphanedSharedMemory, pgOptions, postgresShmFiles, processesMentioning, removeDir, runDirsIn } from '../helpers.js';
+import { makeTempDir, pgOptions, processesMentioning, removeDir, resourcesStillThere, runDirsIn, serverResources, type ServerResources } from '../helpers.js';
 
 // A private TMPDIR for this file: every run directory the provider creates lands here, so the
 // test can prove that nothing is left behind.
@@ -22,13 +22,26 @@ afterAll(() => {
   removeDir(tmp);
 });
 
-const sharedMemoryBefore = new Set(orphanedSharedMemory());
+/**
+ * What this file's server holds while it runs (its data directory is under the private TMPDIR,
+ * so its processes' command lines name it): only that is checked afterwards, never what other
+ * servers on the machine create or leave behind.
+ */
+function held(): ServerResources {
+  const seen = serverResources(tmp);
+  expect(seen.pids.length, 'the server\'s processes').toBeGreaterThan(0);
+  // PostgreSQL's small SysV interlock segment: proof that the scan sees this server's memory.
+  expect(seen.sysvSegments.length, 'the server\'s SysV segment').toBeGreaterThan(0);
+  // dynamic_shared_memory_type = mmap: dynamic shared memory lives in the data directory, not /dev/shm.
+  expect(seen.shmFiles).toEqual([]);
+  return seen;
+}
 
-function assertNothingLeft(): void {
+function assertNothingLeft(seen: ServerResources | undefined): void {
+  expect(seen, 'held() ran while the server was up').toBeDefined();
   expect(runDirsIn(tmp)).toEqual([]);
   expect(processesMentioning(tmp)).toEqual([]);
-  expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
-  expect(postgresShmFiles()).toEqual([]);
+  expect(resourcesStillThere(seen!)).toEqual({ pids: [], sysvSegments: [], shmFiles: [] });
 }
 
 describe('embedded provider', () => {
@@ -41,7 +54,9 @@ describe('embedded provider', () => {
   it('creates a scratch database that takes DDL and data, then removes everything', async () => {
     const options = pgOptions();
     let seenDir: string[] = [];
+    let seen: ServerResources | undefined;
     const result = await withScratchDatabase(options, async (db) => {
+      seen = held();
       expect(db.server.provider).toBe('embedded');
       expect(db.displayUrl).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
       seenDir = runDirsIn(tmp);
@@ -57,12 +72,14 @@ describe('embedded provider', () => {
     expect(result?.db).toMatch(/^drift_guard_/);
     expect(result?.n).toBe('1');
     expect(existsSync(path.join(tmp, seenDir[0]!))).toBe(false);
-    assertNothingLeft();
+    assertNothingLeft(seen);
     expect(options.reporter.lines.some((line) => line.includes('using embedded PostgreSQL 16.'))).toBe(true);
   });
 
   it('gives each scratch database on one server its own name and drops each', async () => {
+    let seen: ServerResources | undefined;
     await withPostgresServer(pgOptions(), async (server) => {
+      seen = held();
       const names = await server.withDatabase((a) => server.withDatabase(async (b) => [a.name, b.name]));
       expect(new Set(names).size).toBe(2);
       const remaining = await withClient(server.adminUrl, async (client) => {
@@ -71,17 +88,19 @@ describe('embedded provider', () => {
       });
       expect(remaining).toEqual([]);
     });
-    assertNothingLeft();
+    assertNothingLeft(seen);
   });
 
   it('cleans up when the callback throws, and rethrows the error', async () => {
+    let seen: ServerResources | undefined;
     await expect(
       withScratchDatabase(pgOptions(), async () => {
         expect(runDirsIn(tmp)).toHaveLength(1);
+        seen = held();
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    assertNothingLeft();
+    assertNothingLeft(seen);
   });
 
   it('keeps the data directory on tmpfs with storage: memory, and removes it', async (context) => {
@@ -114,20 +133,26 @@ describe('embedded provider', () => {
       context.skip();
       return;
     }
-    const version = await withScratchDatabase(pgOptions({ version: other.major }), (db) =>
-      withClient(db.url, async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v),
-    );
+    let seen: ServerResources | undefined;
+    const version = await withScratchDatabase(pgOptions({ version: other.major }), (db) => {
+      seen = held();
+      return withClient(db.url, async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v);
+    });
     expect(Math.floor(Number(version) / 10000)).toBe(other.major);
-    assertNothingLeft();
+    assertNothingLeft(seen);
   });
 
   it('warns and names the version it used when the wanted major is not available', async () => {
     const missing = [14, 15, 16, 17, 18].find((major) => !installations.some((i) => i.major === major))!;
     const options = pgOptions({ version: missing });
-    const major = await withPostgresServer(options, async (server) => server.major);
+    let seen: ServerResources | undefined;
+    const major = await withPostgresServer(options, async (server) => {
+      seen = held();
+      return server.major;
+    });
     const warning = options.reporter.lines.find((line) => line.startsWith('warn: postgres: no PostgreSQL'));
     expect(warning).toContain(`no PostgreSQL ${missing} binaries here`);
     expect(warning).toContain(`using ${installations.find((i) => i.major === major)!.version}`);
-    assertNothingLeft();
+    assertNothingLeft(seen);
   });
 });

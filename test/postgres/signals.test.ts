@@ -4,13 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/client.js';
 import { reapStaleRuns } from '../../src/postgres/providers/embedded-provider.js';
 import { withPostgresServer, type PostgresServer } from '../../src/postgres/scratch.js';
-import { cleanEnv, collect, makeTempDir, orphanedSharedMemory, pgOptions, processesMentioning, removeDir, runCli, runDirsIn, startCli, waitForStderr, waitUntil } from '../helpers.js';
+import { cleanEnv, collect, makeTempDir, pgOptions, processesMentioning, removeDir, resourcesStillThere, runCli, runDirsIn, serverResources, startCli, waitForStderr, waitUntil } from '../helpers.js';
 
 // Each CLI run gets TMPDIR=<private dir>, so its server's data directory, and so its processes'
 // command lines, are recognisable: after the run neither may remain.
 const hang = ['node', '-e', "console.error('child-ready pid=' + process.pid + ' db=' + process.env.PGDATABASE); setInterval(() => {}, 1000)"];
-
-const sharedMemoryBefore = new Set(orphanedSharedMemory());
 
 function isolated(): { tmp: string; env: NodeJS.ProcessEnv; cwd: string } {
   const tmp = makeTempDir('dg-signal-');
@@ -32,7 +30,10 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
         const seen = await waitForStderr(child, /child-ready pid=(\d+)/);
         const commandPid = Number(/child-ready pid=(\d+)/.exec(seen)![1]);
         expect(runDirsIn(tmp)).toHaveLength(1);
-        expect(processesMentioning(tmp).length).toBeGreaterThan(0);
+        // This run's server (its data directory is under the private TMPDIR) and its shared memory.
+        const held = serverResources(tmp);
+        expect(held.pids.length).toBeGreaterThan(0);
+        expect(held.sysvSegments.length).toBeGreaterThan(0);
         child.kill(signal);
         const { code: exitCode, stderr } = await result;
         expect(exitCode).toBe(code);
@@ -40,7 +41,7 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
         expect(runDirsIn(tmp)).toEqual([]);
         expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
         expect(await waitUntil(() => !isRunning(commandPid), 5_000)).toBe(true);
-        expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
+        expect(resourcesStillThere(held)).toEqual({ pids: [], sysvSegments: [], shmFiles: [] });
       } finally {
         removeDir(tmp);
       }
@@ -66,6 +67,8 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
       const child = startCli(['scratch', '--', ...hang], { env, cwd });
       const seen = await waitForStderr(child, /child-ready pid=(\d+)/);
       const commandPid = Number(/child-ready pid=(\d+)/.exec(seen)![1]);
+      const held = serverResources(tmp);
+      expect(held.sysvSegments.length).toBeGreaterThan(0);
       child.kill('SIGKILL');
       await new Promise((resolve) => child.on('exit', resolve));
       process.kill(commandPid, 'SIGKILL');
@@ -77,7 +80,7 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
       expect(runDirsIn(tmp)).toEqual([]);
       expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
       // The reaper shuts the server down in order, so its shared memory goes too.
-      expect(orphanedSharedMemory().filter((id) => !sharedMemoryBefore.has(id))).toEqual([]);
+      expect(resourcesStillThere(held)).toEqual({ pids: [], sysvSegments: [], shmFiles: [] });
     } finally {
       removeDir(tmp);
     }

@@ -21,7 +21,7 @@ import type { SchemaModel } from '../../schema/model.js';
 import { loadSchemas, parseSource, type SchemaSource } from '../../schema/sources.js';
 import { registerConnectionString } from '../../util/secrets.js';
 import type { CommandContext } from '../context.js';
-import { formatMs, migrationProgress } from '../migration-progress.js';
+import { formatMs, jsonText, migrationProgress } from '../migration-progress.js';
 
 export interface SqlCommandOptions {
   readonly databaseUrl?: string | undefined;
@@ -53,7 +53,7 @@ export async function rollbackCommand(context: CommandContext, options: SqlComma
   }
 }
 
-export async function statusCommand(context: CommandContext, options: SqlCommandOptions): Promise<number> {
+export async function statusCommand(context: CommandContext, options: SqlCommandOptions & { exitCode?: boolean }): Promise<number> {
   const loaded = context.config();
   const reporter = context.terminal.reporter();
   const engine = createEngine({ loaded, cwd: context.cwd, env: context.env, reporter, dir: options.dir, layout: options.layout });
@@ -61,16 +61,22 @@ export async function statusCommand(context: CommandContext, options: SqlCommand
   const status = await engine.status({ databaseUrl, reporter });
   const t = context.terminal;
   if (options.format === 'json') {
-    t.out(JSON.stringify({ engine: engine.name, location: engine.location, ...engine.details, migrations: status.statuses, findings: status.findings }, null, 2));
+    t.out(jsonText({ engine: engine.name, location: engine.location, ...engine.details, migrations: status.statuses, findings: status.findings }, { pretty: true }));
   } else {
-    const facts = Object.entries(engine.details).map(([key, value]) => `${key} ${value}`).join(', ');
+    const facts = Object.entries(engine.details).map(([key, value]) => `${inWords(key)} ${value}`).join(', ');
     t.out(`${engine.location} (${engine.name === 'sql' ? 'SQL' : 'EF Core'}: ${facts})`);
     t.out(renderStatusTable(status.statuses, t));
     const counts = countStates(status.statuses);
     t.out(Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations');
     for (const finding of status.findings) t.out(renderFindingText(finding, t));
   }
-  return hasErrors(status.findings) ? 1 : 0;
+  const pending = status.statuses.some((s) => s.state === 'pending');
+  return hasErrors(status.findings) || (options.exitCode === true && pending) ? 1 : 0;
+}
+
+/** A details key as words for people: historyTable -> "history table", model-check -> "model check". */
+function inWords(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/-/g, ' ').toLowerCase();
 }
 
 export async function newCommand(context: CommandContext, name: string, options: Pick<SqlCommandOptions, 'dir' | 'layout'>): Promise<number> {
@@ -147,7 +153,7 @@ function prepare(context: CommandContext, options: SqlCommandOptions): { engine:
 function finish(context: CommandContext, format: 'text' | 'json', outcome: RunOutcome, direction: 'up' | 'down'): number {
   const t = context.terminal;
   if (format === 'json') {
-    t.out(JSON.stringify({ event: 'summary', ok: outcome.ok, results: outcome.results, findings: outcome.findings }));
+    t.out(jsonText({ event: 'summary', ok: outcome.ok, results: outcome.results, findings: outcome.findings }));
   } else {
     for (const finding of outcome.findings) t.out(renderFindingText(finding, t));
     const done = outcome.results.filter((r) => r.status === 'applied' || r.status === 'rolled-back');

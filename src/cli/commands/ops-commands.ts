@@ -1,7 +1,7 @@
 // Production commands: drift, deploy, backup, restore, baseline; reset for development; init. The production URL
 // only ever comes from the environment variable production.url-env names.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../engines/sql/project.js';
 import { DriftGuardError } from '../../errors.js';
@@ -177,9 +177,10 @@ export async function resetCommand(context: CommandContext, options: { databaseU
   return outcome.ok && !hasErrors(outcome.findings) ? 0 : 1;
 }
 
-export async function initCommand(context: CommandContext, options: { dir?: string; postgresVersion: number; format: 'text' | 'json' }): Promise<number> {
-  const dir = path.resolve(context.cwd, options.dir ?? '.');
-  const result = initProject(dir, { postgresVersion: options.postgresVersion });
+export async function initCommand(context: CommandContext, options: { projectDir?: string | undefined; migrationsDir?: string | undefined; postgresVersion: number; format: 'text' | 'json' }): Promise<number> {
+  const dir = path.resolve(context.cwd, options.projectDir ?? '.');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DriftGuardError('USAGE', `--project-dir ${options.projectDir}: no such folder`);
+  const result = initProject(dir, { postgresVersion: options.postgresVersion, migrationsDir: options.migrationsDir });
   const t = context.terminal;
   if (options.format === 'json') t.out(JSON.stringify(result, null, 2));
   else {

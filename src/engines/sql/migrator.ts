@@ -50,10 +50,12 @@ export type MigrationEvent =
       readonly total: number;
       readonly migration: string;
       readonly version: string;
+      /** The file this step runs: the down script when rolling back. */
+      readonly file?: string | undefined;
       readonly transaction: boolean;
       readonly reason?: string | undefined;
     }
-  | { readonly event: 'done'; readonly direction: Direction; readonly index: number; readonly total: number; readonly migration: string; readonly version: string; readonly ms: number }
+  | { readonly event: 'done'; readonly direction: Direction; readonly index: number; readonly total: number; readonly migration: string; readonly version: string; readonly file?: string | undefined; readonly ms: number }
   | {
       readonly event: 'failed';
       readonly direction: Direction;
@@ -61,6 +63,7 @@ export type MigrationEvent =
       readonly total: number;
       readonly migration: string;
       readonly version: string;
+      readonly file?: string | undefined;
       readonly ms: number;
       readonly finding: Finding;
       /** Statements that stayed applied: always 0 for a migration run in a transaction. */
@@ -71,6 +74,8 @@ export interface MigrationResult {
   readonly migration: string;
   readonly version: string;
   readonly direction: Direction;
+  /** The file run (or to run): the down script when rolling back. */
+  readonly file?: string | undefined;
   readonly status: 'applied' | 'rolled-back' | 'failed' | 'not-executed';
   readonly ms?: number | undefined;
   readonly outsideTransaction?: string | undefined;
@@ -175,7 +180,7 @@ async function run(
   emit({ event: 'plan', direction, total: todo.length, migrations: todo.map((m) => m.label), dryRun });
   const results: MigrationResult[] = [];
   if (dryRun) {
-    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, status: 'not-executed' })) };
+    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, file: (direction === 'up' ? m.up : m.down)?.file, status: 'not-executed' })) };
   }
   for (const [index, migration] of todo.entries()) {
     const script = direction === 'up' ? migration.up : migration.down!;
@@ -191,7 +196,7 @@ async function run(
     if (plan.unparsed !== undefined) {
       settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
     }
-    const common = { direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version };
+    const common = { direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version, file: script.file };
     emit({ event: 'start', ...common, transaction: plan.outsideTransaction === undefined, reason: plan.outsideTransaction });
     if (plan.outsideTransaction !== undefined) settings.reporter.info(`${migration.label} runs outside a transaction: ${plan.outsideTransaction}`);
     const started = performance.now();
@@ -212,8 +217,8 @@ async function run(
       const finding = failure?.finding ?? historyFailure(script, error);
       const statementsApplied = plan.outsideTransaction === undefined ? 0 : (failure?.completed ?? plan.statements.length);
       emit({ event: 'failed', ...common, ms, finding, statementsApplied });
-      results.push({ migration: migration.label, version: migration.version, direction, status: 'failed', ms, outsideTransaction: plan.outsideTransaction });
-      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: 'not-executed' });
+      results.push({ migration: migration.label, version: migration.version, direction, file: script.file, status: 'failed', ms, outsideTransaction: plan.outsideTransaction });
+      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, file: (direction === 'up' ? rest.up : rest.down)?.file, status: 'not-executed' });
       const partial =
         plan.outsideTransaction !== undefined && statementsApplied > 0
           ? [
@@ -227,7 +232,7 @@ async function run(
     }
     const ms = performance.now() - started;
     emit({ event: 'done', ...common, ms });
-    results.push({ migration: migration.label, version: migration.version, direction, status: direction === 'up' ? 'applied' : 'rolled-back', ms, outsideTransaction: plan.outsideTransaction });
+    results.push({ migration: migration.label, version: migration.version, direction, file: script.file, status: direction === 'up' ? 'applied' : 'rolled-back', ms, outsideTransaction: plan.outsideTransaction });
   }
   return { ok: true, results, findings };
 }

@@ -40,6 +40,7 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
       });
     },
     async create(name, _reporter, body) {
+      await loadParser(); // diesel's discover parses up.sql
       const existing = existsSync(project.dir) ? discover(project).migrations : [];
       const files = project.layout.newMigration(project.dir, name, existing, new Date(), body);
       for (const file of files) {

@@ -12,6 +12,9 @@ import { RecordingReporter } from '../../../src/util/reporter.js';
 import { dotnetVersion, cleanEnv, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, type PostgresServerHandle } from '../../helpers.js';
 
 const dotnet = dotnetVersion();
+// Each test builds and runs `dotnet ef` several times (about 2 s a call on an idle machine, many
+// times that on two cores shared with other work): minutes, not the suite's default 60 s.
+const DOTNET_TIMEOUT = 600_000;
 if (dotnet === undefined) console.log('EF Core engine tests skipped: the dotnet CLI is not installed here');
 
 const example = path.join(repoRoot, 'examples', 'efcore');
@@ -40,11 +43,11 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
     ({ server, stop } = await startSharedServer());
     pristine = copyExample();
     shared = engineFor(pristine).engine;
-  }, 180_000);
+  }, DOTNET_TIMEOUT);
   afterAll(async () => {
     await stop();
     removeDir(tmp);
-  });
+  }, DOTNET_TIMEOUT);
 
   const tables = (url: string): Promise<string[]> =>
     withClient(url, async (c) => (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t));
@@ -65,11 +68,11 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
       expect(status.statuses.map((s) => s.state)).toEqual(['applied', 'applied', 'applied']);
       expect(status.statuses[0]!.file).toMatch(/^Migrations\/\d{14}_InitialCreate\.cs$/);
     });
-  });
+  }, DOTNET_TIMEOUT);
 
   it('finds no pending model changes and no divergence in the untouched example', async () => {
     expect(await shared.checkModel!(new RecordingReporter(), { secondOpinion: true })).toEqual([]);
-  });
+  }, DOTNET_TIMEOUT);
 
   it('rolling back to the second migration gives that migration schema', async () => {
     await server.withDatabase((rolled) =>
@@ -85,7 +88,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
         expect(await tables(rolled.url)).toEqual(['__EFMigrationsHistory']);
       }),
     );
-  });
+  }, DOTNET_TIMEOUT);
 
   it('detects a model change, and drift-guard new records it as a migration', async () => {
     const dir = copyExample();
@@ -101,7 +104,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
     const check = await runCli(['model-check', '--json'], { cwd: dir });
     expect(JSON.parse(check.stdout)).toEqual({ ok: true, findings: [] });
     expect(check.code).toBe(0);
-  });
+  }, DOTNET_TIMEOUT);
 
   it("reports a failing migration with EF's error and stops there", async () => {
     const dir = copyExample();
@@ -116,7 +119,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
       expect(result.stdout + result.stderr).not.toContain(decodeURIComponent(new URL(db.url).password));
       expect(await tables(db.url)).toEqual(['Customers', 'Products', '__EFMigrationsHistory']);
     });
-  });
+  }, DOTNET_TIMEOUT);
 
   it('refuses to run when a migration lost its Designer file', async () => {
     const dir = copyExample();
@@ -128,7 +131,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
       expect(outcome.findings).toEqual([expect.objectContaining({ code: 'MIGRATION_DESIGNER_MISSING', severity: 'error' })]);
       expect(await tables(db.url)).toEqual([]);
     });
-  });
+  }, DOTNET_TIMEOUT);
 
   it('explains how to pin dotnet-ef when there is no tool manifest', async () => {
     const dir = copyExample();
@@ -136,7 +139,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
     const result = await runCli(['model-check'], { cwd: dir });
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/dotnet-ef is not pinned for Shop\.csproj: run "dotnet new tool-manifest" and "dotnet tool install dotnet-ef/);
-  });
+  }, DOTNET_TIMEOUT);
 });
 
 describe('EF Core helpers', () => {

@@ -65,6 +65,35 @@ export async function tableExists(client: pg.Client, qualifiedName: string): Pro
   return result.rows[0]?.oid !== null && result.rows[0]?.oid !== undefined;
 }
 
+/**
+ * The version a new migration takes, following the numbering the project already uses (as
+ * golang-migrate's `create -seq` and goose's `fix` do): when the newest migration is numbered
+ * sequentially (001, 000005, 7), the next number with the same zero-padded width; when it is a
+ * Unix timestamp (10 digits), the clock in seconds; otherwise (date-time stamps, or no migration
+ * yet) `stamp(now)`, the tool's own format. `numberOf` reads a migration's number from its file
+ * name (digits only; the leading ones of the name by default).
+ */
+export function nextVersion(existing: readonly Migration[], now: Date, stamp: (now: Date) => string, numberOf: (migration: Migration) => string | undefined = leadingNumber): string {
+  const numbers = existing
+    .filter((m) => m.kind === 'versioned')
+    .map(numberOf)
+    .filter((n): n is string => n !== undefined && /^\d+$/.test(n));
+  if (numbers.length === 0) return stamp(now);
+  const newest = numbers.reduce((a, b) => (compareNumeric(a, b) >= 0 ? a : b));
+  const value = BigInt(newest);
+  if (value >= SEQUENTIAL_BELOW) return newest.length === 10 ? String(Math.floor(now.getTime() / 1000)) : stamp(now);
+  return String(value + 1n).padStart(newest.length, '0');
+}
+
+/** Numbers from 1e9 up are clocks (Unix seconds, yyyymmddHHMMSS), not counters. */
+const SEQUENTIAL_BELOW = 1_000_000_000n;
+
+/** The digits a migration's file (or folder) name starts with, after Flyway's V and without diesel's dashes. */
+export function leadingNumber(migration: Migration): string | undefined {
+  const name = path.basename(migration.label).replace(/^[VU]/, '');
+  return /^[\d-]*\d/.exec(name)?.[0].replace(/-/g, '');
+}
+
 /** The next file-name version from the clock, as yyyymmddHHMMSS in UTC. */
 export function utcTimestamp(now: Date): string {
   return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);

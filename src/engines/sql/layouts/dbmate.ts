@@ -7,7 +7,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
-import { compareNumeric, listFiles, lockKeyFromName, readMigrationFile, slug, tableExists, utcTimestamp } from './common.js';
+import { compareNumeric, listFiles, lockKeyFromName, readMigrationFile, nextVersion, slug, tableExists, utcTimestamp } from './common.js';
 
 /** db.go: ^(\d+).*\.sql$ — the version is the leading digits, leading zeros kept. */
 const FILE = /^(\d+).*\.sql$/;
@@ -72,10 +72,10 @@ export const dbmateLayout: Layout = {
     await client.query(`delete from ${TABLE} where version = $1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now, body) {
+  newMigration(dir, name, existing, now, body) {
     const up = scriptOf(body?.up ?? []);
     const down = scriptOf(body?.down ?? []);
-    return [{ path: path.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`), content: `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n` }];
+    return [{ path: path.join(dir, `${nextVersion(existing, now, utcTimestamp)}_${slug(name)}.sql`), content: `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n` }];
   },
 };
 

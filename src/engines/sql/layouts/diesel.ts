@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, scriptOf } from '../layout.js';
-import { listDirs, lockKeyFromName, slug, tableExists, wholeFileScript } from './common.js';
+import { listDirs, lockKeyFromName, nextVersion, slug, tableExists, wholeFileScript } from './common.js';
 
 const TABLE = '__diesel_schema_migrations';
 
@@ -92,17 +92,20 @@ export const dieselLayout: Layout = {
     await client.query(`DELETE FROM "${TABLE}" WHERE "${TABLE}"."version" = $1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now, body) {
-    // diesel_cli's TIMESTAMP_FORMAT "%Y-%m-%d-%H%M%S".
-    const iso = now.toISOString();
-    const stamp = `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
-    const base = path.join(dir, `${stamp}_${slug(name)}`);
+  newMigration(dir, name, existing, now, body) {
+    const base = path.join(dir, `${nextVersion(existing, now, dieselTimestamp)}_${slug(name)}`);
     return [
       { path: path.join(base, 'up.sql'), content: `-- ${name}\n${scriptOf(body?.up ?? [])}` },
       { path: path.join(base, 'down.sql'), content: `-- Reverts ${name}\n${scriptOf(body?.down ?? [])}` },
     ];
   },
 };
+
+/** diesel_cli's TIMESTAMP_FORMAT "%Y-%m-%d-%H%M%S", in UTC. */
+function dieselTimestamp(now: Date): string {
+  const iso = now.toISOString();
+  return `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+}
 
 /**
  * metadata.toml: no file (or an unreadable one) means a transaction; a file that sets

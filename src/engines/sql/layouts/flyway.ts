@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { crc32 } from '../../../util/crc32.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
-import { currentSchema, readMigrationFile, slug, utcTimestamp } from './common.js';
+import { currentSchema, readMigrationFile, nextVersion, slug, utcTimestamp } from './common.js';
 
 const TABLE = 'flyway_schema_history';
 /** "Flyway" in ASCII: PostgreSQLAdvisoryLockTemplate.LOCK_MAGIC_NUM. */
@@ -198,10 +198,8 @@ export const flywayLayout: Layout = {
   },
 
   newMigration(dir, name, existing, now, body) {
-    const versions = existing.filter((m) => m.kind === 'versioned').map((m) => m.version);
-    const last = versions.at(-1);
-    // Follow the project's scheme: timestamps stay timestamps, small integers count up.
-    const next = last === undefined || /^\d{12,}$/.test(last) ? utcTimestamp(now) : String(BigInt(last.split(/[._]/)[0]!) + 1n);
+    // Follow the project's scheme: timestamps stay timestamps, V1.2 and V007 count up their first part.
+    const next = nextVersion(existing, now, utcTimestamp);
     const description = slug(name);
     return [
       { path: path.join(dir, `V${next}__${description}.sql`), content: `-- ${name}\n\n${scriptOf(body?.up ?? [])}` },

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { quoteIdent as quote } from '../../../postgres/sql.js';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
-import { compareNumeric, currentSchema, listFiles, slug, utcTimestamp, wholeFileScript } from './common.js';
+import { compareNumeric, currentSchema, listFiles, nextVersion, slug, utcTimestamp, wholeFileScript } from './common.js';
 
 /** source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$ */
 const FILE = /^([0-9]+)_(.*)\.(down|up)\.(.*)$/;
@@ -107,8 +107,8 @@ export const golangMigrateLayout: Layout = {
     await setVersion(client, next?.version ?? '-1', false);
   },
 
-  newMigration(dir, name, _existing, now, body) {
-    const base = `${utcTimestamp(now)}_${slug(name)}`;
+  newMigration(dir, name, existing, now, body) {
+    const base = `${nextVersion(existing, now, utcTimestamp)}_${slug(name)}`;
     return [
       { path: path.join(dir, `${base}.up.sql`), content: scriptOf(body?.up ?? []) },
       { path: path.join(dir, `${base}.down.sql`), content: scriptOf(body?.down ?? []) },

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import type { AppliedMigration, Discovered, Layout, Migration, MigrationScript } from '../layout.js';
-import { compareNumeric, duplicateVersions, listFiles, readMigrationFile, slug, tableExists, utcTimestamp } from './common.js';
+import { compareNumeric, duplicateVersions, listFiles, readMigrationFile, nextVersion, slug, tableExists, utcTimestamp } from './common.js';
 
 const TABLE = 'goose_db_version';
 /** lock.DefaultLockID: crc64-ECMA of "goose", used by goose's Provider session locker. */
@@ -94,8 +94,8 @@ export const gooseLayout: Layout = {
     await client.query(`DELETE FROM ${TABLE} WHERE version_id=$1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now, body) {
-    const file = path.join(dir, `${utcTimestamp(now)}_${slug(name)}.sql`);
+  newMigration(dir, name, existing, now, body) {
+    const file = path.join(dir, `${nextVersion(existing, now, utcTimestamp)}_${slug(name)}.sql`);
     if (body === undefined) {
       return [{ path: file, content: '-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n' }];
     }

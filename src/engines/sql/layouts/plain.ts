@@ -6,7 +6,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type HistoryState, type Layout, type Migration, scriptOf } from '../layout.js';
-import { compareNumeric, contentChecksum, duplicateVersions, listFiles, lockKeyFromName, slug, tableExists, utcTimestamp, wholeFileScript } from './common.js';
+import { compareNumeric, contentChecksum, duplicateVersions, listFiles, lockKeyFromName, nextVersion, slug, tableExists, utcTimestamp, wholeFileScript } from './common.js';
 
 const UP = /^(\d{14})_(.+?)(?<!\.down)\.sql$/;
 const DOWN = /^(\d{14})_(.+)\.down\.sql$/;
@@ -103,8 +103,9 @@ export const plainLayout: Layout = {
     await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [migration.version]);
   },
 
-  newMigration(dir, name, _existing, now, body) {
-    const base = `${utcTimestamp(now)}_${slug(name)}`;
+  newMigration(dir, name, existing, now, body) {
+    // The layout reads 14-digit versions only, so this is always the clock.
+    const base = `${nextVersion(existing, now, utcTimestamp)}_${slug(name)}`;
     return [
       { path: path.join(dir, `${base}.sql`), content: `-- ${name}\n\n${scriptOf(body?.up ?? [])}` },
       { path: path.join(dir, `${base}.down.sql`), content: `-- Reverts ${base}.sql\n\n${scriptOf(body?.down ?? [])}` },
