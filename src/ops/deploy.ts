@@ -21,14 +21,14 @@ import { modelOptions } from '../schema/sources.js';
 import { phaseTimer, type PhaseTiming } from '../util/phases.js';
 import type { Reporter } from '../util/reporter.js';
 import { maskSecrets } from '../util/secrets.js';
-import { backupDatabase, type BackupOutcome } from './backup.js';
+import { backupDatabase, DEPLOY_LOCK_KEY, type BackupOutcome } from './backup.js';
 import { runDrift } from './drift.js';
 import { runHealthChecks, type HealthResult, type HealthSettings } from './health.js';
 import type { ProductionRun } from './production.js';
 
 export const DEPLOY_RECORD_VERSION = 1;
-/** pg_advisory_lock key of deploys ("drftdply"): one deploy per database at a time. */
-export const DEPLOY_LOCK_KEY = 0x6472667464706c79n;
+/** pg_advisory_lock key of deploys ("drftdply"): one deploy or restore per database at a time. */
+export { DEPLOY_LOCK_KEY } from './backup.js';
 
 export interface DeployOptions extends ProductionRun {
   /** Asks for (or checks) the go-ahead; false stops the deploy. */
@@ -193,10 +193,10 @@ function rollbackCommandFor(loaded: LoadedConfig, previous: string | undefined):
 
 function writeRecord(dir: string, record: DeployRecord): DeployRecord {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `deploy-${record.startedAt.replace(/[-:]/g, '')}.json`);
     const withFile = { ...record, recordFile: file };
-    writeFileSync(`${file}.partial`, maskSecrets(`${JSON.stringify(withFile, null, 2)}\n`));
+    writeFileSync(`${file}.partial`, maskSecrets(`${JSON.stringify(withFile, null, 2)}\n`), { mode: 0o600 });
     renameSync(`${file}.partial`, file);
     return withFile;
   } catch {

@@ -124,7 +124,7 @@ export async function restoreCommand(context: CommandContext, file: string, opti
     context.terminal.err('not confirmed; nothing was restored');
     return 1;
   }
-  const result = await context.terminal.reporter().step(`restore into ${display}`, () => restoreBackup({ file: backup, url, env: context.env }));
+  const result = await context.terminal.reporter().step(`restore into ${display}`, () => restoreBackup({ file: backup, url, env: context.env, lockTimeoutMs: loaded.config.production['lock-timeout'] * 1000, reporter: context.terminal.reporter() }));
   context.terminal.out(`restored ${file} into ${display} in ${(result.ms / 1000).toFixed(1)}s (one transaction)`);
   return 0;
 }
