@@ -219,7 +219,8 @@ function restoreThroughPipe(tools: Pick<ClientTools, 'pgRestore' | 'psql'>, opti
   return new Promise((resolve, reject) => {
     const psqlEnv = { ...options.env, ...libpqEnvironment(options.url), PGAPPNAME: 'drift-guard restore' };
     const psql = spawn(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-f', '-'], { env: psqlEnv, stdio: ['pipe', 'ignore', 'pipe'] });
-    const psqlExited = trackChild(psql);
+    // SIGINT: psql cancels the statement running on the server, then exits without COMMIT.
+    const psqlExited = trackChild(psql, { signal: 'SIGINT' });
     const dump = spawn(tools.pgRestore, ['--clean', '--if-exists', '--no-owner', '--no-acl', '--file=-', options.file], { env: { ...options.env, PGAPPNAME: 'drift-guard' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const dumpExited = trackChild(dump);
     let psqlErr = '';

@@ -10,27 +10,28 @@ const GRACE_MS = 5_000;
 
 /**
  * Registers `child` for cleanup on signals until it exits; returns a promise that resolves when it
- * has exited. `group`: the child was spawned with `detached: true` (its own process group, e.g. a
+ * has exited. `signal`: the first signal it gets (default SIGTERM; SIGINT makes psql cancel the
+ * running query on the server before it exits). `group`: the child was spawned with `detached: true` (its own process group, e.g. a
  * shell running the user's command), and the whole group is signalled, grandchildren included.
  */
-export function trackChild(child: ChildProcess, options: { group?: boolean } = {}): Promise<void> {
+export function trackChild(child: ChildProcess, options: { group?: boolean; signal?: NodeJS.Signals } = {}): Promise<void> {
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());
     child.once('error', () => resolve());
   });
-  const release = registerCleanup(() => stopChild(child, exited, options.group === true), { first: true });
+  const release = registerCleanup(() => stopChild(child, exited, options.group === true, options.signal), { first: true });
   void exited.then(release);
   return exited;
 }
 
 /** SIGTERM, then SIGKILL after the grace period; resolves when the child is gone. */
-export async function stopChild(child: ChildProcess, exited: Promise<void>, group = false): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<void>, group = false, first: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.pid === undefined) return;
   const running = child.exitCode === null && child.signalCode === null;
   // A group may outlive its leader (the shell exited, the command it started did not).
   if (!running && !group) return;
-  signal(child, 'SIGTERM', group);
+  signal(child, first, group);
   const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), GRACE_MS).unref())]);
   if (!gone || group) {
     if (group && gone) await new Promise((resolve) => setTimeout(resolve, 200).unref());
