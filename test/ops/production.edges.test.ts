@@ -1,0 +1,177 @@
+// Adversarial cases for the commands that touch production (issue 13). Each test would fail on
+// the code before the fix: real PostgreSQL servers, the real CLI process, real signals, `ps` read
+// while children run. test/ops/README.md lists every case in one line.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupDatabase } from '../../src/ops/backup.js';
+import { findInstallations } from '../../src/postgres/binaries.js';
+import { findClientTools } from '../../src/postgres/client-tools.js';
+import { withClient } from '../../src/postgres/client.js';
+import { cleanEnv, collect, makeTempDir, processesMentioning, removeDir, runCli, startCli, startSharedServer, waitForStderr, waitUntil, writeTree, type PostgresServerHandle } from '../helpers.js';
+
+const env = cleanEnv();
+const newest = (await findClientTools(env))[0];
+const installations = await findInstallations(env);
+const matching = newest === undefined ? undefined : installations.find((i) => i.major === newest.major);
+if (matching === undefined) console.log('production edge tests skipped: they need pg_dump and a PostgreSQL server of the same major');
+
+const tmp = makeTempDir('dg-edges-');
+let server: PostgresServerHandle;
+let stop: () => Promise<void>;
+/** A database on the shared server that plays production where a test only reads it. */
+let productionUrl = '';
+beforeAll(async () => {
+  if (matching !== undefined) {
+    ({ server, stop } = await startSharedServer({ version: matching.major }));
+    productionUrl = await new Promise<string>((resolve) => void server.withDatabase(async (db) => {
+      resolve(db.url);
+      await new Promise<void>((done) => (releaseProduction = done));
+    }));
+  }
+}, 120_000);
+let releaseProduction: () => void = () => undefined;
+afterAll(async () => {
+  releaseProduction();
+  await stop?.();
+  removeDir(tmp);
+});
+
+let n = 0;
+function project(config = ''): { dir: string; tmpdir: string } {
+  const dir = path.join(tmp, `p${n++}`);
+  const tmpdir = path.join(dir, 'tmp');
+  writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\npostgres:\n  storage: disk\n${config}`, 'db/migrations/20240101000001_t.sql': 'CREATE TABLE t (id int PRIMARY KEY);\n' });
+  mkdirSync(tmpdir);
+  return { dir, tmpdir };
+}
+
+/** A session that holds `lock` until release() (COMMIT). */
+async function holdLock(url: string, sql: string): Promise<{ release: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(sql);
+  return {
+    release: async () => {
+      await client.query('COMMIT').catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
+/** Sessions of `application` waiting for a lock. */
+const waitingSessions = (url: string, application: string): Promise<number> =>
+  withClient(url, async (client) => Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [application])).rows[0]!.n));
+const sessions = (url: string, application: string): Promise<number> =>
+  withClient(url, async (client) => Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [application])).rows[0]!.n));
+async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** PIDs whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+const tableExists = (url: string, table: string): Promise<boolean> =>
+  withClient(url, async (client) => (await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [table])).rows[0]!.r !== null);
+
+describe.skipIf(matching === undefined)('item 2: cancelled restore, backup and commands', () => {
+  it('SIGTERM to restore: psql is stopped before COMMIT, the database is unchanged, no plain-SQL copy on disk', async () => {
+    await server.withDatabase(async (db) => {
+      await withClient(db.url, (client) => client.query('CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 1000)'));
+      const backups = path.join(tmp, `restore-backups-${n}`);
+      const { path: file } = await backupDatabase({ url: db.url, dir: backups, keep: 5, env, reason: 'backup' });
+      // After the backup: a table the restore must drop. A session holding it makes the restore wait, mid-transaction.
+      await withClient(db.url, (client) => client.query('CREATE TABLE after_backup (id int); INSERT INTO after_backup VALUES (1)'));
+      const holder = await holdLock(db.url, 'LOCK TABLE after_backup IN ACCESS SHARE MODE');
+      const { dir, tmpdir } = project();
+      try {
+        const child = startCli(['restore', file, '--database-url', db.url, '--yes'], { cwd: dir, env: cleanEnv({ TMPDIR: tmpdir }) });
+        const result = collect(child);
+        expect(await eventually(async () => (await waitingSessions(db.url, 'drift-guard restore')) > 0)).toBe(true);
+        const children = childrenOf(child.pid!);
+        expect(children.length).toBeGreaterThan(0);
+        // No plain-SQL copy of the data anywhere under TMPDIR while it runs.
+        expect(readdirSync(tmpdir)).toEqual([]);
+        child.kill('SIGTERM');
+        const { code, stderr } = await result;
+        expect(code).toBe(143);
+        expect(stderr).toContain('SIGTERM received, cleaning up');
+        // psql (and pg_restore) ended with drift-guard: nothing is left to send COMMIT.
+        expect(await waitUntil(() => children.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+      } finally {
+        await holder.release();
+      }
+      expect(await eventually(async () => (await sessions(db.url, 'drift-guard restore')) === 0, 10_000)).toBe(true);
+      expect(await tableExists(db.url, 'after_backup')).toBe(true);
+      expect(readdirSync(tmpdir)).toEqual([]);
+    });
+  });
+
+  it('SIGTERM to backup: pg_dump ends with it (its argv never held the password), no .partial file is left', async () => {
+    await server.withDatabase(async (db) => {
+      await withClient(db.url, (client) => client.query('CREATE TABLE busy (id int)'));
+      const holder = await holdLock(db.url, 'LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+      const { dir } = project();
+      const backups = path.join(dir, 'backups');
+      try {
+        const child = startCli(['backup'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: db.url }) });
+        const result = collect(child);
+        expect(await eventually(async () => (await waitingSessions(db.url, 'drift-guard')) > 0)).toBe(true);
+        const dumps = processesMentioning(backups);
+        expect(dumps.length).toBeGreaterThan(0);
+        const password = decodeURIComponent(new URL(db.url).password);
+        for (const pid of dumps) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(password);
+        // item 9: the folder drift-guard created is 0700, the file being written 0600.
+        expect(statSync(backups).mode & 0o777).toBe(0o700);
+        const partial = readdirSync(backups).filter((f) => f.endsWith('.partial'));
+        expect(partial).toHaveLength(1);
+        expect(statSync(path.join(backups, partial[0]!)).mode & 0o777).toBe(0o600);
+        child.kill('SIGTERM');
+        const { code } = await result;
+        expect(code).toBe(143);
+        expect(await waitUntil(() => dumps.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+        expect(readdirSync(backups).filter((f) => f.includes('partial'))).toEqual([]);
+      } finally {
+        await holder.release();
+      }
+    });
+  });
+
+  it('SIGTERM while a long user command runs against a scratch server: the command, its children and the server end', async () => {
+    const { dir, tmpdir } = project("engine: command\ncommand:\n  apply: \"node -e \\\"console.error('apply-ready ' + process.pid); setInterval(() => {}, 1000)\\\"\"\n");
+    const child = startCli(['drift', '--no-model-check'], { cwd: dir, env: cleanEnv({ TMPDIR: tmpdir, PROD_DATABASE_URL: productionUrl }) });
+    const result = collect(child);
+    const seen = await waitForStderr(child, /apply-ready (\d+)/, 90_000);
+    const grandchild = Number(/apply-ready (\d+)/.exec(seen)![1]);
+    expect(processesMentioning(tmpdir).length).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    expect((await result).code).toBe(143);
+    expect(await waitUntil(() => !isAlive(grandchild), 10_000)).toBe(true);
+    expect(await waitUntil(() => processesMentioning(tmpdir).length === 0, 10_000)).toBe(true);
+  });
+});
