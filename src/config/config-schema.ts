@@ -56,6 +56,18 @@ const postgresSchema = z
       .max(600)
       .default(60)
       .describe('Seconds to wait for a scratch server to accept connections.'),
+    superuser: z
+      .strictObject({
+        reason: z
+          .string()
+          .trim()
+          .min(10, { error: 'say why the migrations need a superuser (at least a short sentence); it is shown in every report' })
+          .describe('Why the migrations need a superuser (e.g. "CREATE EXTENSION postgis, which is not a trusted extension"). Shown in reports.'),
+      })
+      .optional()
+      .describe(
+        "Opt-in: run migrations in scratch databases as the server's superuser. By default they run as a role that owns the scratch database and is not a superuser, so a pull request's SQL cannot run programs or read files on the machine running the check.",
+      ),
   })
   .describe('The scratch PostgreSQL used for checks.');
 
