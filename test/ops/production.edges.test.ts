@@ -175,3 +175,73 @@ describe.skipIf(matching === undefined)('item 2: cancelled restore, backup and c
     expect(await waitUntil(() => processesMentioning(tmpdir).length === 0, 10_000)).toBe(true);
   });
 });
+
+describe.skipIf(matching === undefined)('item 3: is this production? asked of the server, not of the URL', () => {
+  it('reset refuses DATABASE_URL=localhost when production is the same database written 127.0.0.1', async () => {
+    await server.withDatabase(async (db) => {
+      await withClient(db.url, (client) => client.query('CREATE TABLE precious (id int)'));
+      const { dir } = project();
+      const asLocalhost = db.url.replace('127.0.0.1', 'localhost');
+      const result = await runCli(['reset'], { cwd: dir, env: cleanEnv({ DATABASE_URL: asLocalhost, PROD_DATABASE_URL: db.url }) });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/refusing to reset .*: it is the production database \(PROD_DATABASE_URL\): the same server \(system identifier \d+\)/);
+      expect(await tableExists(db.url, 'precious')).toBe(true);
+    });
+  });
+
+  it('reset refuses when production cannot be asked, and resets another database on the same server', async () => {
+    await server.withDatabase(async (production) => {
+      await server.withDatabase(async (dev) => {
+        await withClient(dev.url, (client) => client.query('CREATE TABLE scratch_me (id int)'));
+        const { dir } = project();
+        const unreachable = await runCli(['reset'], { cwd: dir, env: cleanEnv({ DATABASE_URL: dev.url, PROD_DATABASE_URL: 'postgresql://app:pw@127.0.0.1:1/app' }) });
+        expect(unreachable.code).toBe(2);
+        expect(unreachable.stderr).toMatch(/cannot make sure it is not production: PROD_DATABASE_URL .* does not answer/);
+        expect(await tableExists(dev.url, 'scratch_me')).toBe(true);
+        const other = await runCli(['reset'], { cwd: dir, env: cleanEnv({ DATABASE_URL: dev.url, PROD_DATABASE_URL: production.url }) });
+        expect(other.code, other.stderr).toBe(0);
+        expect(await tableExists(dev.url, 'scratch_me')).toBe(false);
+      });
+    });
+  });
+});
+
+describe.skipIf(matching === undefined)('item 6: connection URLs', () => {
+  const secret = 'p@ss:/w0rd';
+  it.each([['backup'], ['drift'], ['deploy', '--yes']])('an un-encoded password is a usage error that prints none of it (%s)', async (...args) => {
+    const { dir } = project();
+    const result = await runCli(args, { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: `postgres://u:${secret}@db.example.com/app` }) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/PROD_DATABASE_URL: the password in the URL contains characters that must be percent-encoded .*encodeURIComponent/);
+    for (const fragment of ['p@ss', 'w0rd', 'ss:', '@ss']) expect(result.stderr + result.stdout).not.toContain(fragment);
+    expect(result.stderr).not.toContain('internal error');
+  });
+
+  it('the same for DATABASE_URL, --database-url and the scratch server variable', async () => {
+    const { dir } = project();
+    const bad = `postgresql://u:${secret}@127.0.0.1:5432/app`;
+    for (const [args, extra] of [
+      [['status'], { DATABASE_URL: bad }],
+      [['status', '--database-url', bad], {}],
+      [['scratch', '--', 'true'], { DRIFT_GUARD_DATABASE_URL: bad }],
+    ] as const) {
+      const result = await runCli(args, { cwd: dir, env: cleanEnv(extra) });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('must be percent-encoded');
+      for (const fragment of ['p@ss', 'w0rd']) expect(result.stderr).not.toContain(fragment);
+    }
+  });
+
+  it('?password= works for backup (pg_dump) as it does for drift', async () => {
+    await server.withDatabase(async (db) => {
+      const url = new URL(db.url);
+      const password = decodeURIComponent(url.password);
+      url.password = '';
+      url.searchParams.set('password', password);
+      const { dir } = project();
+      const result = await runCli(['backup', '--json'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: url.toString() }) });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr + result.stdout).not.toContain(password);
+    });
+  });
+});
