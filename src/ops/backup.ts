@@ -52,6 +52,8 @@ export interface BackupRecord {
    */
   readonly systemIdentifier?: string | undefined;
   readonly databaseOid?: number | undefined;
+  /** inet_server_port() of the dumped server (null over a Unix socket). */
+  readonly serverPort?: number | null | undefined;
 }
 
 export interface BackupOptions {
@@ -131,6 +133,7 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupOutc
     reason: options.reason,
     systemIdentifier: facts.identity.systemIdentifier,
     databaseOid: facts.identity.databaseOid,
+    serverPort: facts.identity.port,
   };
   writeAtomically(recordPath(file), `${JSON.stringify(record, null, 2)}\n`);
   writeAtomically(`${file}.sha256`, `${record.sha256}  ${record.file}\n`);
@@ -319,7 +322,7 @@ export function recordPath(file: string): string {
 
 /**
  * Deletes this database's oldest verified backups beyond `keep`: those whose record names the same
- * database on the same cluster (system identifier and database oid). Two servers that each have a
+ * database on the same cluster (system identifier, database oid, server port). Two servers that each have a
  * database `app` can share a backup folder; a record without an identity is never deleted.
  */
 function prune(dir: string, current: BackupRecord, keep: number, currentFile: string): string[] {
@@ -329,7 +332,7 @@ function prune(dir: string, current: BackupRecord, keep: number, currentFile: st
   const sameDatabase = (name: string): boolean => {
     try {
       const record = readRecord(recordPath(path.join(dir, name)));
-      return record.systemIdentifier === current.systemIdentifier && record.databaseOid === current.databaseOid && record.database === current.database;
+      return record.systemIdentifier === current.systemIdentifier && record.databaseOid === current.databaseOid && record.database === current.database && record.serverPort === current.serverPort;
     } catch {
       return false;
     }

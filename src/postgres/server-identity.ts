@@ -11,10 +11,16 @@ export interface ServerIdentity {
   readonly systemIdentifier: string | undefined;
   readonly databaseOid: number;
   readonly database: string;
+  /**
+   * inet_server_port(): the port the server listens on (null over a Unix socket). Copies of one
+   * cluster (a restored base backup, a cached initdb) share a system identifier; the port tells
+   * two of them apart on one machine.
+   */
+  readonly port: number | null;
 }
 
 export async function readServerIdentity(client: pg.Client): Promise<ServerIdentity> {
-  const base = await client.query<{ oid: number; name: string }>('SELECT d.oid::int AS oid, d.datname AS name FROM pg_database d WHERE d.datname = current_database()');
+  const base = await client.query<{ oid: number; name: string; port: number | null }>('SELECT d.oid::int AS oid, d.datname AS name, inet_server_port() AS port FROM pg_database d WHERE d.datname = current_database()');
   let systemIdentifier: string | undefined;
   try {
     const row = await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
@@ -22,7 +28,7 @@ export async function readServerIdentity(client: pg.Client): Promise<ServerIdent
   } catch {
     // Revoked from this role (some managed services): the caller decides what "unsure" means.
   }
-  return { systemIdentifier, databaseOid: base.rows[0]!.oid, database: base.rows[0]!.name };
+  return { systemIdentifier, databaseOid: base.rows[0]!.oid, database: base.rows[0]!.name, port: base.rows[0]!.port };
 }
 
 /** true: the same database; false: different; undefined: cannot tell (an identifier is missing). */

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupDatabase } from '../../src/ops/backup.js';
 import { findInstallations } from '../../src/postgres/binaries.js';
+import { databaseUrl } from '../../src/postgres/scratch.js';
 import { findClientTools } from '../../src/postgres/client-tools.js';
 import { withClient } from '../../src/postgres/client.js';
 import { cleanEnv, collect, makeTempDir, processesMentioning, removeDir, runCli, startCli, startSharedServer, waitForStderr, waitUntil, writeTree, type PostgresServerHandle } from '../helpers.js';
@@ -244,4 +245,30 @@ describe.skipIf(matching === undefined)('item 6: connection URLs', () => {
       expect(result.stderr + result.stdout).not.toContain(password);
     });
   });
+});
+
+describe.skipIf(matching === undefined)('items 5 and 9: backups of two servers in one folder', () => {
+  it('pruning keeps each server\'s own backups of a database both call `app`; files 0600, folder 0700', async () => {
+    const { server: other, stop: stopOther } = await startSharedServer({ version: matching!.major });
+    try {
+      const apps: string[] = [];
+      for (const s of [server, other]) {
+        await withClient(s.adminUrl, (client) => client.query('DROP DATABASE IF EXISTS app').then(() => client.query('CREATE DATABASE app')));
+        apps.push(databaseUrl(s.adminUrl, 'app'));
+      }
+      const dir = path.join(tmp, 'two-servers', 'backups');
+      const first = await backupDatabase({ url: apps[0]!, dir, keep: 1, env, reason: 'backup' });
+      const second = await backupDatabase({ url: apps[1]!, dir, keep: 1, env, reason: 'backup' });
+      expect(second.pruned).toEqual([]);
+      expect(existsSync(first.path)).toBe(true);
+      const third = await backupDatabase({ url: apps[0]!, dir, keep: 1, env, reason: 'backup' });
+      expect(third.pruned).toEqual([first.path]);
+      expect(existsSync(second.path)).toBe(true);
+      expect(first.record.serverPort).not.toBe(second.record.serverPort);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      for (const file of readdirSync(dir)) expect(statSync(path.join(dir, file)).mode & 0o777, file).toBe(0o600);
+    } finally {
+      await stopOther();
+    }
+  }, 180_000);
 });
