@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupDatabase } from '../../src/ops/backup.js';
+import { backupDatabase, DEPLOY_LOCK_KEY } from '../../src/ops/backup.js';
 import { findInstallations } from '../../src/postgres/binaries.js';
 import { databaseUrl } from '../../src/postgres/scratch.js';
 import { findClientTools } from '../../src/postgres/client-tools.js';
@@ -271,4 +271,54 @@ describe.skipIf(matching === undefined)('items 5 and 9: backups of two servers i
       await stopOther();
     }
   }, 180_000);
+});
+
+describe.skipIf(matching === undefined)('item 8: restore and deploy exclude each other', () => {
+  it('restore waits for the deploy lock, says who holds it, and gives up without touching the database', async () => {
+    await server.withDatabase(async (db) => {
+      await withClient(db.url, (client) => client.query('CREATE TABLE kept (id int)'));
+      const { path: file } = await backupDatabase({ url: db.url, dir: path.join(tmp, `lock-${n}`), keep: 5, env, reason: 'backup' });
+      await withClient(db.url, (client) => client.query('CREATE TABLE during_deploy (id int)'));
+      const deploy = new pg.Client({ connectionString: db.url, application_name: 'drift-guard deploy' });
+      await deploy.connect();
+      try {
+        await deploy.query('SELECT pg_advisory_lock($1::bigint)', [DEPLOY_LOCK_KEY.toString()]);
+        const { dir } = project('production:\n  lock-timeout: 1\n');
+        const result = await runCli(['restore', file, '--database-url', db.url, '--yes'], { cwd: dir, env: cleanEnv() });
+        expect(result.code).toBe(3);
+        expect(result.stderr).toMatch(/waiting up to 1s for the lock on deploys and restores of this database, held by drift-guard deploy \(pid \d+/);
+        expect(result.stderr).toMatch(/gave up after 1s waiting for the lock/);
+        expect(await tableExists(db.url, 'during_deploy')).toBe(true);
+      } finally {
+        await deploy.end();
+      }
+    });
+  });
+});
+
+describe.skipIf(matching === undefined)('item 10: user errors, not internal errors', () => {
+  it.each([
+    ['invalid JSON', '{"version": 1, "sha256": '],
+    ['null', 'null'],
+    ['an array', '[]'],
+  ])('a restore record that is %s: exit 2 naming the record and the fix', async (_what, content) => {
+    const dir = path.join(tmp, `records-${n++}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'app-20240101T000000.000Z.dump'), 'PGDMP');
+    writeFileSync(path.join(dir, 'app-20240101T000000.000Z.json'), content);
+    const { dir: cwd } = project();
+    const result = await runCli(['restore', path.join(dir, 'app-20240101T000000.000Z.dump'), '--database-url', 'postgresql://u:pw@127.0.0.1:1/x', '--yes'], { cwd, env: cleanEnv() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/app-20240101T000000\.000Z\.json is not a backup record .*move the record away/);
+    expect(result.stderr).not.toContain('internal error');
+  });
+
+  it('a directory named x.dump: exit 2', async () => {
+    const dir = path.join(tmp, `dir-dump-${n++}`, 'x.dump');
+    mkdirSync(dir, { recursive: true });
+    const { dir: cwd } = project();
+    const result = await runCli(['restore', dir, '--database-url', 'postgresql://u:pw@127.0.0.1:1/x', '--yes'], { cwd, env: cleanEnv() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/x\.dump is not a file/);
+  });
 });
