@@ -2,7 +2,7 @@
 // the code before the fix: real PostgreSQL servers, the real CLI process, real signals, `ps` read
 // while children run. test/ops/README.md lists every case in one line.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -320,5 +320,31 @@ describe.skipIf(matching === undefined)('item 10: user errors, not internal erro
     const result = await runCli(['restore', dir, '--database-url', 'postgresql://u:pw@127.0.0.1:1/x', '--yes'], { cwd, env: cleanEnv() });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/x\.dump is not a file/);
+  });
+});
+
+describe('item 10: migrations folders and config files no tool could read', () => {
+  it.each([
+    ['a dangling symlink', (dir: string) => symlinkSync('gone.sql', path.join(dir, '20240101000002_b.sql')), /20240101000002_b\.sql: a symbolic link to gone\.sql, which does not exist; remove the link/],
+    ['a symlink loop', (dir: string) => symlinkSync('20240101000002_b.sql', path.join(dir, '20240101000002_b.sql')), /20240101000002_b\.sql: a loop of symbolic links; remove the link/],
+    ['a file name that is not UTF-8', (dir: string) => writeFileSync(Buffer.concat([Buffer.from(`${dir}/20240101000002_`), Buffer.from([0xff, 0xfe]), Buffer.from('.sql')]), 'SELECT 1;'), /20240101000002_\\xff\\xfe\.sql: the file name is not UTF-8; rename it/],
+  ])('%s in the migrations folder: exit 2 naming it', async (_what, make, expected) => {
+    const { dir } = project();
+    make(path.join(dir, 'db/migrations'));
+    for (const args of [['status', '--database-url', 'postgresql://u:pw@127.0.0.1:1/x'], ['new', 'x', '--dir', 'db/migrations']]) {
+      const result = await runCli(args, { cwd: dir, env: cleanEnv() });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(expected);
+      expect(result.stderr).not.toContain('internal error');
+    }
+  });
+
+  it('a directory named .drift-guard.yml is an error, not skipped in favour of a parent folder\'s config', async () => {
+    const { dir } = project();
+    const sub = path.join(dir, 'sub');
+    mkdirSync(path.join(sub, '.drift-guard.yml'), { recursive: true });
+    const result = await runCli(['config'], { cwd: sub, env: cleanEnv() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/sub\/\.drift-guard\.yml is a directory, not a config file/);
   });
 });
