@@ -348,3 +348,20 @@ describe('item 10: migrations folders and config files no tool could read', () =
     expect(result.stderr).toMatch(/sub\/\.drift-guard\.yml is a directory, not a config file/);
   });
 });
+
+describe.skipIf(matching === undefined)('item 11: control characters never reach the terminal raw', () => {
+  it('a failing statement holding ESC[2J and an OSC title sequence is printed escaped', async () => {
+    await server.withDatabase(async (db) => {
+      const { dir } = project();
+      writeFileSync(path.join(dir, 'db/migrations/20240101000002_evil.sql'), 'SELECT 1/0 AS "\u001b[2J\u001b]0;pwned\u0007";\n');
+      const result = await runCli(['migrate'], { cwd: dir, env: cleanEnv({ DATABASE_URL: db.url }) });
+      expect(result.code).toBe(1);
+      const output = result.stdout + result.stderr;
+      expect(output).toContain('division by zero');
+      expect(output).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+      expect(output).toContain('\\u001b[2J');
+      const json = await runCli(['status', '--json'], { cwd: dir, env: cleanEnv({ DATABASE_URL: db.url }) });
+      expect(json.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    });
+  });
+});
