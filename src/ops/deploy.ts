@@ -78,6 +78,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
   let previous: string | undefined;
   let backup: BackupOutcome | undefined;
   let health: HealthResult[] = [];
+  /** How production differed from its migrations before the deploy, when --allow-drift let it go on. */
+  let allowedDrift: readonly string[] = [];
 
   const finish = (outcome: DeployOutcome, extra: Partial<DeployRecord> = {}): DeployRecord => {
     const record: DeployRecord = {
@@ -110,6 +112,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       pending = drift.migrations.pending;
       previous = drift.production.lastApplied;
       const blocking = drift.findings.filter((f) => f.severity === 'error' && !(options.allowDrift && f.code === 'PRODUCTION_DRIFT'));
+      if (options.allowDrift) allowedDrift = drift.schemaChanges.map((c) => c.description);
       findings.push(...drift.findings.filter((f) => f.code !== 'MIGRATION_PENDING'));
       if (blocking.length > 0) {
         const drifted = blocking.some((f) => f.code === 'PRODUCTION_DRIFT');
@@ -179,8 +182,18 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       if (!outcome.ok) throw new DriftGuardError('USAGE', `the migrations do not apply to an empty database: ${outcome.findings[0]?.message ?? 'unknown error'}`);
       return introspectUrl(db.url, ignore);
     });
-    const differences = diffSchemas(expected, await introspectUrl(production.url, ignore)).changes;
+    // With --allow-drift, the differences production already had are expected to remain: what
+    // verify checks is that the migrations made their own changes (nothing else differs).
+    const remaining = [...allowedDrift];
+    const differences = diffSchemas(expected, await introspectUrl(production.url, ignore)).changes.filter((change) => {
+      const known = remaining.indexOf(change.description);
+      if (known < 0) return true;
+      remaining.splice(known, 1);
+      return false;
+    });
     if (differences.length > 0) return `verify failed: production's schema differs from what the migrations produce: ${differences.slice(0, 3).map((c) => c.description).join('; ')}`;
+    const kept = allowedDrift.length - remaining.length;
+    if (kept > 0) reporter.warn(`verify: the migrations applied as written; the ${kept} difference(s) production had before (--allow-drift) remain: ${allowedDrift.filter((d) => !remaining.includes(d)).slice(0, 3).join('; ')}`);
     return undefined;
   }
 }
