@@ -365,3 +365,27 @@ describe.skipIf(matching === undefined)('item 11: control characters never reach
     });
   });
 });
+
+describe.skipIf(matching === undefined)('item 12: the connection lost mid-apply with nothing applied', () => {
+  it('says no migration completed and to look before restoring, not "failed after apply"', async () => {
+    await server.withDatabase(async (db) => {
+      const { dir } = project();
+      expect((await runCli(['migrate'], { cwd: dir, env: cleanEnv({ DATABASE_URL: db.url }) })).code).toBe(0);
+      writeFileSync(path.join(dir, 'db/migrations/20240101000002_slow.sql'), 'CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n');
+      const child = startCli(['deploy', '--yes'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: db.url }) });
+      const result = collect(child);
+      // The server ends the migration's session, as a restart would.
+      const killed = await eventually(async () =>
+        withClient(db.adminUrl, async (client) => (await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")).rowCount! > 0),
+        120_000,
+      );
+      expect(killed).toBe(true);
+      const { code, stdout } = await result;
+      expect(code).toBe(1);
+      expect(stdout).toMatch(/DEPLOY FAILED before any migration completed \(none is recorded as applied\)/);
+      expect(stdout).toMatch(/if drift shows that production changed, restore the backup/);
+      expect(stdout).not.toMatch(/after applying 0 migration/);
+      expect(await tableExists(db.url, 'slow')).toBe(false);
+    });
+  }, 180_000);
+});

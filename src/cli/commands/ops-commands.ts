@@ -83,7 +83,10 @@ function renderDeployText(record: DeployRecord, t: CommandContext['terminal']): 
     deployed: `deployed ${record.applied.length} migration(s) to ${record.production}: ${record.applied.join(', ') || '(the tool applied what it had)'}`,
     'nothing-to-deploy': `nothing to deploy: ${record.production} has every migration`,
     stopped: `deploy stopped, nothing was applied: ${record.error ?? ''}`,
-    'failed-after-apply': `DEPLOY FAILED after applying ${record.applied.length} migration(s) (${record.applied.join(', ') || 'none completed'}): ${record.error ?? ''}`,
+    'failed-after-apply':
+      record.applied.length === 0
+        ? `DEPLOY FAILED before any migration completed (none is recorded as applied): ${record.error ?? ''}. A migration that runs in a transaction was rolled back with it; run drift-guard drift to see whether production changed before restoring anything`
+        : `DEPLOY FAILED after applying ${record.applied.length} migration(s) (${record.applied.join(', ')}): ${record.error ?? ''}`,
     'rolled-back': `DEPLOY FAILED and was rolled back to ${record.previous ?? 'an empty history'}: ${record.error ?? ''}`,
   };
   lines.push(t.style(ok ? 'green' : 'red', headline[record.outcome]));
@@ -91,7 +94,7 @@ function renderDeployText(record: DeployRecord, t: CommandContext['terminal']): 
   if (record.backup !== undefined) lines.push(`backup: ${record.backup.file} (sha256 ${record.backup.sha256})`);
   for (const check of record.health) lines.push(`health: ${check.target}: ${check.ok ? 'ok' : 'FAILED'} (${check.detail})`);
   if (!ok && record.restoreCommand !== undefined) {
-    lines.push('', t.style('bold', 'to restore the backup taken before this deploy:'), `  ${record.restoreCommand}`);
+    lines.push('', t.style('bold', record.applied.length === 0 && record.outcome === 'failed-after-apply' ? 'if drift shows that production changed, restore the backup taken before this deploy:' : 'to restore the backup taken before this deploy:'), `  ${record.restoreCommand}`);
     if (record.rollbackCommand !== undefined && record.outcome !== 'rolled-back') lines.push(t.style('bold', 'or to roll back the migrations:'), `  ${record.rollbackCommand}`);
   }
   if (record.recordFile !== undefined) lines.push(t.style('dim', `deploy record: ${record.recordFile}`));
