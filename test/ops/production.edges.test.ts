@@ -4,6 +4,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupDatabase, DEPLOY_LOCK_KEY } from '../../src/ops/backup.js';
@@ -11,7 +12,7 @@ import { findInstallations } from '../../src/postgres/binaries.js';
 import { databaseUrl } from '../../src/postgres/scratch.js';
 import { findClientTools } from '../../src/postgres/client-tools.js';
 import { withClient } from '../../src/postgres/client.js';
-import { cleanEnv, collect, makeTempDir, processesMentioning, removeDir, runCli, startCli, startSharedServer, waitForStderr, waitUntil, writeTree, type PostgresServerHandle } from '../helpers.js';
+import { cleanEnv, collect, repoRoot, makeTempDir, processesMentioning, removeDir, runCli, startCli, startSharedServer, waitForStderr, waitUntil, writeTree, type PostgresServerHandle } from '../helpers.js';
 
 const env = cleanEnv();
 const newest = (await findClientTools(env))[0];
@@ -388,4 +389,40 @@ describe.skipIf(matching === undefined)('item 12: the connection lost mid-apply 
       expect(await tableExists(db.url, 'slow')).toBe(false);
     });
   }, 180_000);
+});
+
+describe('item 7: Makefile variables are data', () => {
+  /** make with DRIFT_GUARD replaced by a program that prints its arguments as JSON. */
+  function makeArgs(vars: Record<string, string>, target: string): Promise<{ calls: string[][]; stderr: string }> {
+    const dir = path.join(tmp, `make-${n++}`);
+    writeTree(dir, { 'argv.js': 'console.log(JSON.stringify(process.argv.slice(2)));\n', Makefile: `DRIFT_GUARD := node ${dir}/argv.js\ninclude ${path.join(repoRoot, 'drift-guard.mk')}\n` });
+    return new Promise((resolve) => {
+      execFile('make', ['-s', target, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)], { cwd: dir, env: cleanEnv() }, (_error, stdout, stderr) =>
+        resolve({ calls: stdout.trim().split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as string[]), stderr }),
+      );
+    });
+  }
+  const marker = (): string => path.join(tmp, `pwned-${n++}`);
+
+  it.each([
+    ['migrate', 'NAME', (m: string) => `x'; touch ${m}; echo '`, (v: string) => [['new', v], ['migrate']]],
+    ['migrate', 'NAME', (m: string) => `$(shell touch ${m})`, (v: string) => [['new', v], ['migrate']]],
+    ['migrate-rollback', 'STEPS', (m: string) => `1; touch ${m}`, (v: string) => [['rollback', '--steps', v]]],
+    ['restore-db', 'FILE', (m: string) => `a b$(touch ${m}).dump`, (v: string) => [['restore', v]]],
+    ['migrate-apply', 'TO', (m: string) => `\`touch ${m}\``, (v: string) => [['migrate', '--to', v]]],
+  ])('make %s %s=<shell>: passed as one argument, nothing runs', async (target, variable, value, expected) => {
+    const m = marker();
+    const { calls } = await makeArgs({ [variable]: value(m) }, target);
+    expect(calls).toEqual(expected(value(m)));
+    expect(existsSync(m)).toBe(false);
+  });
+
+  it('a plain apostrophe in a name works', async () => {
+    expect((await makeArgs({ NAME: "add customer's notes" }, 'migrate')).calls).toEqual([['new', "add customer's notes"], ['migrate']]);
+  });
+
+  it('HEALTH_URL splits on spaces only; BACKUP_DIR with a space is one argument', async () => {
+    const { calls } = await makeArgs({ HEALTH_URL: "http://a/x http://b/'$(id)'", BACKUP_DIR: 'my backups', KEEP: '3', CONFIRM: 'YES' }, 'migrate-prod');
+    expect(calls).toEqual([['deploy', '--yes', '--backup-dir', 'my backups', '--keep', '3', '--health-url', 'http://a/x', '--health-url', "http://b/'$(id)'"]]);
+  });
 });

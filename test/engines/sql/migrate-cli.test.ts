@@ -165,7 +165,7 @@ describe('drift-guard migrate (CLI)', () => {
       const password = decodeURIComponent(new URL(db.url).password);
       const result = await runCli(['migrate', '--database-url', db.url.replace(/\/[^/]*$/, '/no_such_db')], { cwd });
       expect(result.code).toBe(3);
-      expect(result.stderr).toMatch(/cannot connect to postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_db: the database does not exist/);
+      expect(result.stderr).toMatch(/cannot connect to postgresql:\/\/\w+:\*\*\*@127\.0\.0\.1:\d+\/no_such_db: the database does not exist/);
       expect(result.stdout + result.stderr).not.toContain(password);
     });
   });
