@@ -19,6 +19,7 @@ import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas } from '../schema/diff.js';
 import { modelOptions } from '../schema/sources.js';
 import { phaseTimer, type PhaseTiming } from '../util/phases.js';
+import type { RunOutcome } from '../engines/sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 import { maskSecrets } from '../util/secrets.js';
 import { backupDatabase, DEPLOY_LOCK_KEY, type BackupOutcome } from './backup.js';
@@ -38,6 +39,10 @@ export interface DeployOptions extends ProductionRun {
   readonly backupDir: string;
   readonly keep: number;
   readonly lockTimeoutMs: number;
+  /** lock_timeout for the migrations' own statements (production.lock-timeout-statement); 0: none. */
+  readonly statementLockTimeoutMs?: number;
+  /** Retries of a migration whose lock was not granted in time (production.lock-retries). */
+  readonly lockRetries?: number;
   readonly health: HealthSettings;
 }
 
@@ -148,7 +153,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
 
       try {
-        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => engine.migrate({ databaseUrl: production.url, reporter }, {}));
+        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => applyWithLockRetries());
         applied = outcome.results.filter((r) => r.status === 'applied').map((r) => r.version);
         findings.push(...outcome.findings.filter((f) => f.severity !== 'notice'));
         if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -168,6 +173,26 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
     });
   } finally {
     await lockClient.end().catch(() => undefined);
+  }
+
+  /**
+   * The migrations run with lock_timeout set on their session (strong_migrations / pgroll style): a
+   * statement that cannot get its lock in time fails instead of queueing every query on the table
+   * behind it. Its migration's transaction rolls back; it is tried again after 1, 2, 4... seconds.
+   */
+  async function applyWithLockRetries(): Promise<RunOutcome> {
+    const timeoutMs = options.statementLockTimeoutMs ?? 0;
+    const url = timeoutMs > 0 ? withSessionSetting(production.url, 'lock_timeout', `${timeoutMs}ms`) : production.url;
+    const results: RunOutcome['results'][number][] = [];
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await engine.migrate({ databaseUrl: url, reporter }, {});
+      results.push(...outcome.results.filter((r) => r.status === 'applied'));
+      const lockTimedOut = !outcome.ok && outcome.findings.some((f) => f.severity === 'error' && (f.details as { sqlstate?: string } | undefined)?.sqlstate === '55P03');
+      if (!lockTimedOut || attempt >= (options.lockRetries ?? 0)) return { ...outcome, results: [...results, ...outcome.results.filter((r) => r.status !== 'applied')] };
+      const waitMs = Math.min(30_000, 1000 * 2 ** attempt);
+      reporter.warn(`a migration statement waited more than ${timeoutMs / 1000}s for its lock (production.lock-timeout-statement) and was rolled back; retry ${attempt + 1} of ${options.lockRetries ?? 0} in ${waitMs / 1000}s`);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
 
   async function verify(): Promise<string | undefined> {
@@ -223,4 +248,12 @@ function oneLine(error: unknown): string {
 
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/** The URL with `-c name=value` added to its libpq `options` (a session setting for every connection made with it). */
+export function withSessionSetting(connectionString: string, name: string, value: string): string {
+  const url = new URL(connectionString);
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', `${options === null ? '' : `${options} `}-c ${name}=${value}`);
+  return url.toString();
 }

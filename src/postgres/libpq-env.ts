@@ -13,6 +13,8 @@ export function libpqEnvironment(connectionString: string): Record<string, strin
   // ?password= works as node-postgres reads it (drift) for pg_dump, pg_restore and psql too.
   const password = url.password !== '' ? decodeURIComponent(url.password) : url.searchParams.get('password');
   if (password !== null && password !== '') env['PGPASSWORD'] = password;
+  const options = url.searchParams.get('options');
+  if (options !== null) env['PGOPTIONS'] = options;
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode !== null) env['PGSSLMODE'] = sslmode;
   return env;

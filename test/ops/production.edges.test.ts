@@ -426,3 +426,25 @@ describe('item 7: Makefile variables are data', () => {
     expect(calls).toEqual([['deploy', '--yes', '--backup-dir', 'my backups', '--keep', '3', '--health-url', 'http://a/x', '--health-url', "http://b/'$(id)'"]]);
   });
 });
+
+describe.skipIf(matching === undefined)('production.lock-timeout-statement: a migration queued behind a long transaction', () => {
+  it('gives up its lock wait after the timeout, retries with back-off, and says so, instead of stalling the table', async () => {
+    await server.withDatabase(async (db) => {
+      const { dir } = project('production:\n  lock-timeout-statement: 1\n  lock-retries: 1\n');
+      expect((await runCli(['migrate'], { cwd: dir, env: cleanEnv({ DATABASE_URL: db.url }) })).code).toBe(0);
+      writeFileSync(path.join(dir, 'db/migrations/20240101000002_add.sql'), 'ALTER TABLE t ADD COLUMN note text;\n');
+      const holder = await holdLock(db.url, 'LOCK TABLE t IN ACCESS SHARE MODE');
+      try {
+        const result = await runCli(['deploy', '--yes'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: db.url }) });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/waited more than 1s for its lock \(production\.lock-timeout-statement\) and was rolled back; retry 1 of 1 in 1s/);
+        expect(result.stdout).toMatch(/DEPLOY FAILED before any migration completed.*lock timeout/);
+      } finally {
+        await holder.release();
+      }
+      // Nothing half-done: the column is not there, and the next deploy (no long transaction now) applies it.
+      expect((await runCli(['deploy', '--yes'], { cwd: dir, env: cleanEnv({ PROD_DATABASE_URL: db.url }) })).code).toBe(0);
+      expect(await withClient(db.url, async (client) => (await client.query("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'note'")).rows[0].n)).toBe(1);
+    });
+  }, 180_000);
+});

@@ -62,6 +62,8 @@ export async function deployCommand(
     backupDir,
     keep: options.keep ?? settings.keep,
     lockTimeoutMs: settings['lock-timeout'] * 1000,
+    statementLockTimeoutMs: Math.round(settings['lock-timeout-statement'] * 1000),
+    lockRetries: settings['lock-retries'],
     health: {
       urls: [...settings['health-urls'], ...options.healthUrl],
       sql: settings['health-sql'],
