@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, ExitCode, isDriftGuardError } from '../errors.js';
+import { escapeControlCharacters } from '../util/control-chars.js';
 import { maskSecrets } from '../util/secrets.js';
 import { VERSION } from '../version.js';
 import { configCommand } from './commands/config-command.js';
@@ -55,8 +56,8 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      writeOut: (text) => io.stdout.write(maskSecrets(text)),
-      writeErr: (text) => io.stderr.write(maskSecrets(text)),
+      writeOut: (text) => io.stdout.write(escapeControlCharacters(maskSecrets(text))),
+      writeErr: (text) => io.stderr.write(escapeControlCharacters(maskSecrets(text))),
       outputError: (text, write) => write(`drift-guard: ${oneLine(text.replace(/^error: /, ''))}; see drift-guard --help\n`),
     });
 

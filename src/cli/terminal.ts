@@ -2,6 +2,7 @@
 // wants them, progress only on a terminal, plain lines for logs, nothing but results on stdout.
 
 import type { Reporter } from '../util/reporter.js';
+import { escapeControlCharacters } from '../util/control-chars.js';
 import { maskSecrets } from '../util/secrets.js';
 
 export interface CliStreams {
@@ -46,18 +47,18 @@ export class Terminal {
 
   /** Results: stdout, always printed. */
   out(text: string): void {
-    this.streams.stdout.write(maskSecrets(text.endsWith('\n') ? text : `${text}\n`));
+    this.streams.stdout.write(escapeControlCharacters(maskSecrets(text.endsWith('\n') ? text : `${text}\n`), true));
   }
 
   /** Diagnostics: stderr. */
   err(text: string): void {
-    this.streams.stderr.write(maskSecrets(text.endsWith('\n') ? text : `${text}\n`));
+    this.streams.stderr.write(escapeControlCharacters(maskSecrets(text.endsWith('\n') ? text : `${text}\n`), true));
   }
 
   /** Replaces the live status line on a terminal (undefined clears it); does nothing elsewhere. */
   live(text: string | undefined): void {
     if (!this.interactive) return;
-    this.streams.stderr.write(`\r\u001b[2K${text === undefined ? '' : maskSecrets(text)}`);
+    this.streams.stderr.write(`\r\u001b[2K${text === undefined ? '' : escapeControlCharacters(maskSecrets(text), true)}`);
   }
 
   /** Asks on stderr and reads one line from a terminal; undefined when stdin is not one. */
@@ -67,7 +68,7 @@ export class Terminal {
     const readline = await import('node:readline/promises');
     const rl = readline.createInterface({ input, output: this.streams.stderr, terminal: false });
     try {
-      return await rl.question(maskSecrets(question));
+      return await rl.question(escapeControlCharacters(maskSecrets(question)));
     } finally {
       rl.close();
     }
@@ -100,16 +101,16 @@ export class Terminal {
     const frames = ['|', '/', '-', '\\'];
     let frame = 0;
     const render = (): void => {
-      this.streams.stderr.write(`\r\u001b[2K${this.style('cyan', frames[frame++ % frames.length]!)} ${maskSecrets(label)} ${this.style('dim', elapsed())}`);
+      this.streams.stderr.write(`\r\u001b[2K${this.style('cyan', frames[frame++ % frames.length]!)} ${escapeControlCharacters(maskSecrets(label))} ${this.style('dim', elapsed())}`);
     };
     render();
     const timer = setInterval(render, 100);
     try {
       const result = await operation();
-      this.streams.stderr.write(`\r\u001b[2K${this.style('green', 'ok')} ${maskSecrets(label)} ${this.style('dim', `(${elapsed()})`)}\n`);
+      this.streams.stderr.write(`\r\u001b[2K${this.style('green', 'ok')} ${escapeControlCharacters(maskSecrets(label))} ${this.style('dim', `(${elapsed()})`)}\n`);
       return result;
     } catch (error) {
-      this.streams.stderr.write(`\r\u001b[2K${this.style('red', 'failed')} ${maskSecrets(label)} ${this.style('dim', `(${elapsed()})`)}\n`);
+      this.streams.stderr.write(`\r\u001b[2K${this.style('red', 'failed')} ${escapeControlCharacters(maskSecrets(label))} ${this.style('dim', `(${elapsed()})`)}\n`);
       throw error;
     } finally {
       clearInterval(timer);

@@ -56,6 +56,18 @@ const postgresSchema = z
       .max(600)
       .default(60)
       .describe('Seconds to wait for a scratch server to accept connections.'),
+    superuser: z
+      .strictObject({
+        reason: z
+          .string()
+          .trim()
+          .min(10, { error: 'say why the migrations need a superuser (at least a short sentence); it is shown in every report' })
+          .describe('Why the migrations need a superuser (e.g. "CREATE EXTENSION postgis, which is not a trusted extension"). Shown in reports.'),
+      })
+      .optional()
+      .describe(
+        "Opt-in: run migrations in scratch databases as the server's superuser. By default they run as a role that owns the scratch database and is not a superuser, so a pull request's SQL cannot run programs or read files on the machine running the check.",
+      ),
   })
   .describe('The scratch PostgreSQL used for checks.');
 
@@ -76,6 +88,15 @@ const productionSchema = z
     'backup-dir': z.string().min(1).default('backups').describe('Where deploy and backup write pg_dump backups, relative to this file.'),
     keep: z.int().min(1).max(1000).default(10).describe('How many backups of a database to keep; older ones are deleted after a verified new one is written.'),
     'lock-timeout': z.int().min(1).max(86_400).default(300).describe('Seconds a deploy waits for another deploy of the same database before giving up.'),
+    'lock-timeout-statement': z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(5)
+      .describe(
+        "Seconds each migration statement may wait for a table lock during deploy (PostgreSQL's lock_timeout), so that a migration queued behind a long transaction does not stall every query on the table; 0 waits forever.",
+      ),
+    'lock-retries': z.int().min(0).max(100).default(3).describe('How many times deploy retries a migration whose lock was not granted within lock-timeout-statement, waiting 1, 2, 4... seconds (at most 30) in between.'),
     'health-urls': z.array(z.string().regex(/^https?:\/\//, { error: 'must be an http:// or https:// URL' })).default([]).describe('HTTP endpoints that must answer 2xx after a deploy.'),
     'health-sql': z.string().min(1).optional().describe('A SQL probe run against production after a deploy (e.g. SELECT 1 FROM orders LIMIT 1); it must succeed.'),
     'health-timeout': z.int().min(1).max(600).default(10).describe('Seconds each health request may take.'),

@@ -4,6 +4,7 @@
 import { DriftGuardError } from '../errors.js';
 import { registerConnectionString } from '../util/secrets.js';
 import { valueAt, type ConfigPath, type LoadedConfig } from './load-config.js';
+import { assertConnectionUrl } from '../postgres/connection-url.js';
 
 export interface EnvSecret {
   /** The environment variable's name, as configured. */
@@ -18,6 +19,7 @@ export function readEnvSecret(loaded: LoadedConfig, keyPath: ConfigPath, env: No
   const name = String(valueAt(loaded.config, keyPath));
   const raw = env[name];
   const value = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  if (value !== undefined) assertConnectionUrl(value, name);
   return { name, value, display: value === undefined ? undefined : registerConnectionString(value) };
 }
 

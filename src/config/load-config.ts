@@ -32,7 +32,10 @@ export function findConfigFile(startDir: string): string | undefined {
   for (;;) {
     for (const name of CONFIG_FILE_NAMES) {
       const candidate = path.join(dir, name);
-      if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+      if (!existsSync(candidate)) continue;
+      if (statSync(candidate).isFile()) return candidate;
+      // Not skipped: a config file that is something else would otherwise let a parent folder's config apply unnoticed.
+      throw new DriftGuardError('CONFIG_INVALID', `${candidate} is a ${statSync(candidate).isDirectory() ? 'directory' : 'special file'}, not a config file; remove or rename it (or pass --config)`);
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;

@@ -3,18 +3,29 @@
 // JSON record are written beside it. Only then are older backups of the same database pruned, so a
 // failed backup never costs a good one. The connection goes to pg_dump through libpq's environment
 // variables, never its command line (where `ps` would show the password).
+//
+// Production data never lies around: backups are 0600 in a folder drift-guard creates 0700; a
+// pg_dump or psql child ends with drift-guard (SIGINT/SIGTERM) and the `.partial` file with it; a
+// restore streams pg_restore's SQL straight into psql, so no plain-SQL copy is ever written.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { DriftGuardError } from '../errors.js';
-import { withClient } from '../postgres/client.js';
+import { withAdvisoryLock } from '../postgres/advisory-lock.js';
+import { connect, withClient } from '../postgres/client.js';
 import { clientToolsFor, type ClientTools } from '../postgres/client-tools.js';
 import { libpqEnvironment } from '../postgres/libpq-env.js';
+import { readServerIdentity } from '../postgres/server-identity.js';
+import { trackChild } from '../util/child-process.js';
+import { registerCleanup } from '../util/cleanup.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
 import { maskSecrets } from '../util/secrets.js';
+
+/** pg_advisory_lock key of deploys and restores ("drftdply"): one of them per database at a time. */
+export const DEPLOY_LOCK_KEY = 0x6472667464706c79n;
 
 export const BACKUP_RECORD_VERSION = 1;
 
@@ -34,6 +45,15 @@ export interface BackupRecord {
   readonly entries: number;
   /** Why it was made: "backup" (by hand), "deploy". */
   readonly reason: string;
+  /**
+   * The cluster's pg_control_system().system_identifier and the database's oid: which database
+   * this is, whatever its URL was called. Pruning only ever deletes backups of the same one.
+   * Missing in records written before drift-guard recorded it (those are never pruned).
+   */
+  readonly systemIdentifier?: string | undefined;
+  readonly databaseOid?: number | undefined;
+  /** inet_server_port() of the dumped server (null over a Unix socket). */
+  readonly serverPort?: number | null | undefined;
 }
 
 export interface BackupOptions {
@@ -53,10 +73,10 @@ export interface BackupOutcome {
   readonly pruned: readonly string[];
 }
 
-/** Checks, before anything else happens, that backups can be written to `dir`. */
+/** Checks, before anything else happens, that backups can be written to `dir` (created 0700 when missing). */
 export function assertBackupDirUsable(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
     const probe = path.join(dir, `.drift-guard-probe-${process.pid}`);
     writeFileSync(probe, 'probe');
@@ -71,7 +91,7 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupOutc
   assertBackupDirUsable(options.dir);
   const facts = await withClient(options.url, async (client) => {
     const row = await client.query<{ database: string; version: string; num: string }>("SELECT current_database() AS database, current_setting('server_version') AS version, current_setting('server_version_num') AS num");
-    return row.rows[0]!;
+    return { ...row.rows[0]!, identity: await readServerIdentity(client) };
   });
   const serverMajor = Math.floor(Number(facts.num) / 10_000);
   const serverVersion = facts.version.split(' ')[0]!;
@@ -82,14 +102,21 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupOutc
   const file = path.join(options.dir, `${base}.dump`);
   if (existsSync(file)) throw new DriftGuardError('USAGE', `${file} already exists; wait a second and try again`);
   const partial = path.join(options.dir, `.${base}.dump.partial`);
+  // Removed on every path out, signals included (after pg_dump has been stopped: cleanup ends children first).
+  const forget = registerCleanup(() => rmSync(partial, { force: true }));
   try {
+    // Created 0600 before pg_dump opens it, whatever the umask: pg_dump keeps an existing file's mode.
+    closeSync(openSync(partial, 'wx', 0o600));
     await run(tools.pgDump, ['--format=custom', '--no-password', `--file=${partial}`], options.url, options.env, 'pg_dump');
+    chmodSync(partial, 0o600);
     fsyncFile(partial);
     renameSync(partial, file);
     fsyncFile(options.dir);
   } catch (error) {
     rmSync(partial, { force: true });
     throw error;
+  } finally {
+    forget();
   }
   const entries = await verifyBackup(file, tools, options.env);
   const record: BackupRecord = {
@@ -104,10 +131,13 @@ export async function backupDatabase(options: BackupOptions): Promise<BackupOutc
     ms: Math.round(performance.now() - started),
     entries,
     reason: options.reason,
+    systemIdentifier: facts.identity.systemIdentifier,
+    databaseOid: facts.identity.databaseOid,
+    serverPort: facts.identity.port,
   };
   writeAtomically(recordPath(file), `${JSON.stringify(record, null, 2)}\n`);
   writeAtomically(`${file}.sha256`, `${record.sha256}  ${record.file}\n`);
-  return { path: file, record, pruned: prune(options.dir, facts.database, options.keep, file) };
+  return { path: file, record, pruned: prune(options.dir, record, options.keep, file) };
 }
 
 /** pg_restore --list must read the whole table of contents; returns its entry count. */
@@ -121,9 +151,10 @@ export async function verifyBackup(file: string, tools: Pick<ClientTools, 'pgRes
 /** Checks a backup against its record (sha256) before it is restored. */
 export async function checkBackupFile(file: string): Promise<BackupRecord | undefined> {
   if (!existsSync(file)) throw new DriftGuardError('USAGE', `${file} does not exist`);
+  if (!statSync(file).isFile()) throw new DriftGuardError('USAGE', `${file} is not a file (a directory?); name the .dump file a backup wrote`);
   const recordFile = recordPath(file);
   if (!existsSync(recordFile)) return undefined;
-  const record = JSON.parse(readFileSync(recordFile, 'utf8')) as BackupRecord;
+  const record = readRecord(recordFile);
   const actual = await sha256Of(file);
   if (actual !== record.sha256) {
     throw new DriftGuardError('USAGE', `${file} does not match its record: sha256 ${actual}, recorded ${record.sha256}; the file is damaged or was replaced, so it is not restored`);
@@ -131,10 +162,28 @@ export async function checkBackupFile(file: string): Promise<BackupRecord | unde
   return record;
 }
 
+/** A backup's JSON record, or a usage error naming the file when it is not one. */
+function readRecord(recordFile: string): BackupRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(recordFile, 'utf8'));
+  } catch (error) {
+    throw new DriftGuardError('USAGE', `${recordFile} is not a backup record (${(error as Error).message.split('\n')[0]}); restore a backup whose record is intact, or move the record away to restore without the sha256 check`);
+  }
+  const record = parsed as Partial<BackupRecord> | null;
+  if (record === null || typeof record !== 'object' || Array.isArray(record) || typeof record.sha256 !== 'string' || typeof record.file !== 'string') {
+    throw new DriftGuardError('USAGE', `${recordFile} is not a backup record (no file and sha256 in it); restore a backup whose record is intact, or move the record away to restore without the sha256 check`);
+  }
+  return record as BackupRecord;
+}
+
 export interface RestoreOptions {
   readonly file: string;
   readonly url: string;
   readonly env: NodeJS.ProcessEnv;
+  /** How long to wait for a deploy (or another restore) of the same database; default 5 minutes. */
+  readonly lockTimeoutMs?: number;
+  readonly reporter?: Reporter;
 }
 
 /**
@@ -149,18 +198,64 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ record: 
   const tools = await clientToolsFor(Math.max(serverMajor, record === undefined ? 0 : Number(record.pgDump.split('.')[0])), String(serverMajor), options.env);
   await verifyBackup(options.file, tools, options.env);
   const contents = tocKeys(await run(tools.pgRestore, ['--list', options.file], undefined, options.env, 'pg_restore --list'));
-  const extra = await withClient(options.url, (client) => objectsNotIn(client, contents));
-  const work = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-restore-'));
+  // A restore and a deploy of the same database exclude each other (the deploy lock).
+  const lockClient = await connect(options.url, { applicationName: 'drift-guard restore' });
   try {
-    const prelude = path.join(work, 'prelude.sql');
-    const script = path.join(work, 'restore.sql');
-    writeFileSync(prelude, `SET client_min_messages = warning;\n${extra.map((o) => `${o.drop};`).join('\n')}\n`);
-    await run(tools.pgRestore, ['--clean', '--if-exists', '--no-owner', '--no-acl', `--file=${script}`, options.file], undefined, options.env, 'pg_restore');
-    await run(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-f', prelude, '-f', script], options.url, options.env, 'restore');
+    return await withAdvisoryLock(lockClient, { key: DEPLOY_LOCK_KEY, timeoutMs: options.lockTimeoutMs ?? 300_000, reporter: options.reporter ?? silentReporter, what: 'deploys and restores of this database' }, async () => {
+      const extra = await withClient(options.url, (client) => objectsNotIn(client, contents));
+      const prelude = `SET client_min_messages = warning;\n${extra.map((o) => `${o.drop};`).join('\n')}\n`;
+      await restoreThroughPipe(tools, options, prelude);
+      return { record, ms: Math.round(performance.now() - started), dropped: extra.map((o) => o.name) };
+    });
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await lockClient.end().catch(() => undefined);
   }
-  return { record, ms: Math.round(performance.now() - started), dropped: extra.map((o) => o.name) };
+}
+
+/**
+ * pg_restore's SQL goes through a pipe into psql --single-transaction: no plain-SQL copy of the
+ * data on disk. psql's input is closed (which lets it COMMIT) only after pg_restore exited 0; if
+ * pg_restore fails, or drift-guard is interrupted, psql is killed first and its transaction is
+ * rolled back by the server, so a cancelled restore changes nothing.
+ */
+function restoreThroughPipe(tools: Pick<ClientTools, 'pgRestore' | 'psql'>, options: RestoreOptions, prelude: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const psqlEnv = { ...options.env, ...libpqEnvironment(options.url), PGAPPNAME: 'drift-guard restore' };
+    const psql = spawn(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-f', '-'], { env: psqlEnv, stdio: ['pipe', 'ignore', 'pipe'] });
+    // SIGINT: psql cancels the statement running on the server, then exits without COMMIT.
+    const psqlExited = trackChild(psql, { signal: 'SIGINT' });
+    const dump = spawn(tools.pgRestore, ['--clean', '--if-exists', '--no-owner', '--no-acl', '--file=-', options.file], { env: { ...options.env, PGAPPNAME: 'drift-guard' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const dumpExited = trackChild(dump);
+    let psqlErr = '';
+    let dumpErr = '';
+    psql.stderr.on('data', (chunk: Buffer) => (psqlErr += chunk.toString()));
+    dump.stderr.on('data', (chunk: Buffer) => (dumpErr += chunk.toString()));
+    psql.stdin.on('error', () => undefined); // psql gone early: its exit code says why.
+    let failed = false;
+    const fail = (error: DriftGuardError): void => {
+      if (failed) return;
+      failed = true;
+      psql.kill('SIGKILL'); // Before its input ends: it never reaches COMMIT.
+      dump.kill('SIGKILL');
+      void Promise.all([psqlExited, dumpExited]).then(() => reject(error));
+    };
+    psql.on('error', (error) => fail(new DriftGuardError('TOOL_MISSING', `cannot run ${tools.psql}: ${error.message}`)));
+    dump.on('error', (error) => fail(new DriftGuardError('TOOL_MISSING', `cannot run ${tools.pgRestore}: ${error.message}`)));
+    psql.stdin.write(prelude);
+    dump.stdout.pipe(psql.stdin, { end: false });
+    dump.on('close', (code, signal) => {
+      if (code !== 0) {
+        fail(new DriftGuardError('BACKUP_FAILED', `pg_restore failed (${signal ?? `exit ${code}`}): ${maskSecrets(dumpErr.trim().split('\n').slice(0, 3).join(' / ')) || 'no message'}; nothing was restored`));
+        return;
+      }
+      psql.stdin.end();
+    });
+    psql.on('close', (code, signal) => {
+      if (failed) return;
+      if (code === 0 && dump.exitCode === 0) resolve();
+      else fail(new DriftGuardError('BACKUP_FAILED', `restore failed (${signal ?? `exit ${code}`}): ${maskSecrets(psqlErr.trim().split('\n').slice(0, 3).join(' / ')) || 'no message'}; nothing was restored`));
+    });
+  });
 }
 
 /** "KIND schema name" of every object a pg_restore --list shows. */
@@ -225,14 +320,27 @@ export function recordPath(file: string): string {
   return file.replace(/\.dump$/, '') + '.json';
 }
 
-/** Deletes this database's oldest verified backups (those with a record) beyond `keep`. */
-function prune(dir: string, database: string, keep: number, current: string): string[] {
+/**
+ * Deletes this database's oldest verified backups beyond `keep`: those whose record names the same
+ * database on the same cluster (system identifier, database oid, server port). Two servers that each have a
+ * database `app` can share a backup folder; a record without an identity is never deleted.
+ */
+function prune(dir: string, current: BackupRecord, keep: number, currentFile: string): string[] {
+  if (current.systemIdentifier === undefined) return [];
   // Exactly <database>-<stamp>.dump: "shop" must not prune "shop-eu"'s backups.
-  const ours = new RegExp(`^${safeName(database).replace(/[.]/g, '\\.')}-\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`);
+  const ours = new RegExp(`^${safeName(current.database).replace(/[.]/g, '\\.')}-\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`);
+  const sameDatabase = (name: string): boolean => {
+    try {
+      const record = readRecord(recordPath(path.join(dir, name)));
+      return record.systemIdentifier === current.systemIdentifier && record.databaseOid === current.databaseOid && record.database === current.database && record.serverPort === current.serverPort;
+    } catch {
+      return false;
+    }
+  };
   const backups = readdirSync(dir)
-    .filter((name) => ours.test(name) && existsSync(recordPath(path.join(dir, name))))
+    .filter((name) => ours.test(name) && existsSync(recordPath(path.join(dir, name))) && sameDatabase(name))
     .sort();
-  const doomed = backups.slice(0, Math.max(0, backups.length - keep)).map((name) => path.join(dir, name)).filter((file) => file !== current);
+  const doomed = backups.slice(0, Math.max(0, backups.length - keep)).map((name) => path.join(dir, name)).filter((file) => file !== currentFile);
   for (const file of doomed) {
     rmSync(file, { force: true });
     rmSync(recordPath(file), { force: true });
@@ -249,6 +357,7 @@ function run(binary: string, args: readonly string[], url: string | undefined, e
   return new Promise((resolve, reject) => {
     const childEnv = { ...env, ...(url === undefined ? {} : libpqEnvironment(url)), PGAPPNAME: 'drift-guard' };
     const child = spawn(binary, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    void trackChild(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -273,7 +382,8 @@ function sha256Of(file: string): Promise<string> {
 
 function writeAtomically(file: string, content: string): void {
   const temp = `${file}.partial`;
-  writeFileSync(temp, content);
+  writeFileSync(temp, content, { mode: 0o600 });
+  chmodSync(temp, 0o600);
   fsyncFile(temp);
   renameSync(temp, file);
 }

@@ -19,16 +19,17 @@ import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas } from '../schema/diff.js';
 import { modelOptions } from '../schema/sources.js';
 import { phaseTimer, type PhaseTiming } from '../util/phases.js';
+import type { RunOutcome } from '../engines/sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 import { maskSecrets } from '../util/secrets.js';
-import { backupDatabase, type BackupOutcome } from './backup.js';
+import { backupDatabase, DEPLOY_LOCK_KEY, type BackupOutcome } from './backup.js';
 import { runDrift } from './drift.js';
 import { runHealthChecks, type HealthResult, type HealthSettings } from './health.js';
 import type { ProductionRun } from './production.js';
 
 export const DEPLOY_RECORD_VERSION = 1;
-/** pg_advisory_lock key of deploys ("drftdply"): one deploy per database at a time. */
-export const DEPLOY_LOCK_KEY = 0x6472667464706c79n;
+/** pg_advisory_lock key of deploys ("drftdply"): one deploy or restore per database at a time. */
+export { DEPLOY_LOCK_KEY } from './backup.js';
 
 export interface DeployOptions extends ProductionRun {
   /** Asks for (or checks) the go-ahead; false stops the deploy. */
@@ -38,6 +39,10 @@ export interface DeployOptions extends ProductionRun {
   readonly backupDir: string;
   readonly keep: number;
   readonly lockTimeoutMs: number;
+  /** lock_timeout for the migrations' own statements (production.lock-timeout-statement); 0: none. */
+  readonly statementLockTimeoutMs?: number;
+  /** Retries of a migration whose lock was not granted in time (production.lock-retries). */
+  readonly lockRetries?: number;
   readonly health: HealthSettings;
 }
 
@@ -78,6 +83,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
   let previous: string | undefined;
   let backup: BackupOutcome | undefined;
   let health: HealthResult[] = [];
+  /** How production differed from its migrations before the deploy, when --allow-drift let it go on. */
+  let allowedDrift: readonly string[] = [];
 
   const finish = (outcome: DeployOutcome, extra: Partial<DeployRecord> = {}): DeployRecord => {
     const record: DeployRecord = {
@@ -110,6 +117,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       pending = drift.migrations.pending;
       previous = drift.production.lastApplied;
       const blocking = drift.findings.filter((f) => f.severity === 'error' && !(options.allowDrift && f.code === 'PRODUCTION_DRIFT'));
+      if (options.allowDrift) allowedDrift = drift.schemaChanges.map((c) => c.description);
       findings.push(...drift.findings.filter((f) => f.code !== 'MIGRATION_PENDING'));
       if (blocking.length > 0) {
         const drifted = blocking.some((f) => f.code === 'PRODUCTION_DRIFT');
@@ -145,7 +153,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
 
       try {
-        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => engine.migrate({ databaseUrl: production.url, reporter }, {}));
+        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => applyWithLockRetries());
         applied = outcome.results.filter((r) => r.status === 'applied').map((r) => r.version);
         findings.push(...outcome.findings.filter((f) => f.severity !== 'notice'));
         if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -167,6 +175,26 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
     await lockClient.end().catch(() => undefined);
   }
 
+  /**
+   * The migrations run with lock_timeout set on their session (strong_migrations / pgroll style): a
+   * statement that cannot get its lock in time fails instead of queueing every query on the table
+   * behind it. Its migration's transaction rolls back; it is tried again after 1, 2, 4... seconds.
+   */
+  async function applyWithLockRetries(): Promise<RunOutcome> {
+    const timeoutMs = options.statementLockTimeoutMs ?? 0;
+    const url = timeoutMs > 0 ? withSessionSetting(production.url, 'lock_timeout', `${timeoutMs}ms`) : production.url;
+    const results: RunOutcome['results'][number][] = [];
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await engine.migrate({ databaseUrl: url, reporter }, {});
+      results.push(...outcome.results.filter((r) => r.status === 'applied'));
+      const lockTimedOut = !outcome.ok && outcome.findings.some((f) => f.severity === 'error' && (f.details as { sqlstate?: string } | undefined)?.sqlstate === '55P03');
+      if (!lockTimedOut || attempt >= (options.lockRetries ?? 0)) return { ...outcome, results: [...results, ...outcome.results.filter((r) => r.status !== 'applied')] };
+      const waitMs = Math.min(30_000, 1000 * 2 ** attempt);
+      reporter.warn(`a migration statement waited more than ${timeoutMs / 1000}s for its lock (production.lock-timeout-statement) and was rolled back; retry ${attempt + 1} of ${options.lockRetries ?? 0} in ${waitMs / 1000}s`);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+
   async function verify(): Promise<string | undefined> {
     if (engine.capabilities.history) {
       const status = await engine.status({ databaseUrl: production.url, reporter });
@@ -179,8 +207,18 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       if (!outcome.ok) throw new DriftGuardError('USAGE', `the migrations do not apply to an empty database: ${outcome.findings[0]?.message ?? 'unknown error'}`);
       return introspectUrl(db.url, ignore);
     });
-    const differences = diffSchemas(expected, await introspectUrl(production.url, ignore)).changes;
+    // With --allow-drift, the differences production already had are expected to remain: what
+    // verify checks is that the migrations made their own changes (nothing else differs).
+    const remaining = [...allowedDrift];
+    const differences = diffSchemas(expected, await introspectUrl(production.url, ignore)).changes.filter((change) => {
+      const known = remaining.indexOf(change.description);
+      if (known < 0) return true;
+      remaining.splice(known, 1);
+      return false;
+    });
     if (differences.length > 0) return `verify failed: production's schema differs from what the migrations produce: ${differences.slice(0, 3).map((c) => c.description).join('; ')}`;
+    const kept = allowedDrift.length - remaining.length;
+    if (kept > 0) reporter.warn(`verify: the migrations applied as written; the ${kept} difference(s) production had before (--allow-drift) remain: ${allowedDrift.filter((d) => !remaining.includes(d)).slice(0, 3).join('; ')}`);
     return undefined;
   }
 }
@@ -193,10 +231,10 @@ function rollbackCommandFor(loaded: LoadedConfig, previous: string | undefined):
 
 function writeRecord(dir: string, record: DeployRecord): DeployRecord {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `deploy-${record.startedAt.replace(/[-:]/g, '')}.json`);
     const withFile = { ...record, recordFile: file };
-    writeFileSync(`${file}.partial`, maskSecrets(`${JSON.stringify(withFile, null, 2)}\n`));
+    writeFileSync(`${file}.partial`, maskSecrets(`${JSON.stringify(withFile, null, 2)}\n`), { mode: 0o600 });
     renameSync(`${file}.partial`, file);
     return withFile;
   } catch {
@@ -210,4 +248,12 @@ function oneLine(error: unknown): string {
 
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/** The URL with `-c name=value` added to its libpq `options` (a session setting for every connection made with it). */
+export function withSessionSetting(connectionString: string, name: string, value: string): string {
+  const url = new URL(connectionString);
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', `${options === null ? '' : `${options} `}-c ${name}=${value}`);
+  return url.toString();
 }

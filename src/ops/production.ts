@@ -6,6 +6,7 @@ import type { PostgresOptions } from '../postgres/scratch.js';
 import type { Reporter } from '../util/reporter.js';
 import { DriftGuardError } from '../errors.js';
 import { registerConnectionString } from '../util/secrets.js';
+import { assertConnectionUrl } from '../postgres/connection-url.js';
 
 export interface ProductionTarget {
   readonly url: string;
@@ -21,6 +22,7 @@ export function productionTarget(loaded: LoadedConfig, env: NodeJS.ProcessEnv): 
   if (url === undefined || url.trim() === '') {
     throw new DriftGuardError('USAGE', `no production database: set ${variable} (the variable production.url-env names) to its postgres:// URL`);
   }
+  assertConnectionUrl(url.trim(), variable);
   if (!/^postgres(ql)?:\/\//i.test(url.trim())) {
     throw new DriftGuardError('USAGE', `${variable} must be a postgres:// or postgresql:// URL`);
   }

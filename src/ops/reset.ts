@@ -1,11 +1,15 @@
 // `drift-guard reset` (make db-reset): a development database emptied and migrated again from
 // scratch. It refuses a database that is not on this machine unless forced, and always refuses
-// the database production.url-env points at.
+// the database production.url-env points at: decided by asking both servers who they are
+// (cluster system identifier + database oid), not by how the URLs spell their hosts, and refused
+// when that cannot be decided.
 
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
 import { DriftGuardError } from '../errors.js';
-import { withTransaction } from '../postgres/client.js';
+import { withClient, withTransaction } from '../postgres/client.js';
+import { readServerIdentity, sameDatabase, type ServerIdentity } from '../postgres/server-identity.js';
+import { maskSecrets, registerConnectionString } from '../util/secrets.js';
 import type { RunOutcome } from '../engines/sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 import { objectsNotIn } from './backup.js';
@@ -28,13 +32,12 @@ export function isLocalHost(url: string): boolean {
 }
 
 export async function resetDatabase(options: ResetOptions): Promise<{ dropped: readonly string[]; outcome: RunOutcome }> {
-  const production = options.env[options.loaded.config.production['url-env']];
-  if (production !== undefined && sameDatabase(production, options.url)) {
-    throw new DriftGuardError('USAGE', `refusing to reset ${options.display}: it is the production database (${options.loaded.config.production['url-env']})`);
-  }
+  const variable = options.loaded.config.production['url-env'];
+  const production = options.env[variable]?.trim();
   if (!options.force && !isLocalHost(options.url)) {
     throw new DriftGuardError('USAGE', `refusing to reset ${options.display}: it is not on this machine; reset is for development databases (FORCE=1 / --force if you mean it)`);
   }
+  if (production !== undefined && production !== '') await refuseProduction(options, production, variable);
   const engine = createEngine({ loaded: options.loaded, cwd: options.cwd, env: options.env, reporter: options.reporter });
   const dropped = await options.reporter.step(`empty ${options.display}`, () =>
     withTransaction(options.url, async (client) => {
@@ -48,11 +51,21 @@ export async function resetDatabase(options: ResetOptions): Promise<{ dropped: r
   return { dropped, outcome };
 }
 
-function sameDatabase(a: string, b: string): boolean {
+/** Throws unless the target is certainly not production (--force does not change this). */
+async function refuseProduction(options: ResetOptions, production: string, variable: string): Promise<void> {
+  const refuse = (why: string): DriftGuardError => new DriftGuardError('USAGE', `refusing to reset ${options.display}: ${why}`);
+  if (production === options.url) throw refuse(`it is the production database (${variable})`);
+  const productionDisplay = registerConnectionString(production);
+  const target = await withClient(options.url, readServerIdentity, { connectTimeoutMs: 10_000 });
+  let prod: ServerIdentity;
   try {
-    const [x, y] = [new URL(a), new URL(b)];
-    return x.hostname === y.hostname && (x.port || '5432') === (y.port || '5432') && x.pathname === y.pathname;
-  } catch {
-    return a === b;
+    prod = await withClient(production, readServerIdentity, { connectTimeoutMs: 10_000 });
+  } catch (error) {
+    throw refuse(`cannot make sure it is not production: ${variable} (${productionDisplay}) does not answer (${maskSecrets((error as Error).message)}); unset ${variable} in this shell to reset a development database`);
+  }
+  const same = sameDatabase(target, prod);
+  if (same === true) throw refuse(`it is the production database (${variable}): the same server (system identifier ${target.systemIdentifier}) and database ${target.database}, however the URLs spell it`);
+  if (same === undefined) {
+    throw refuse(`cannot make sure it is not production: pg_control_system() is not readable by ${target.systemIdentifier === undefined ? 'its role' : `the role in ${variable}`}; unset ${variable} in this shell to reset a development database`);
   }
 }

@@ -18,6 +18,8 @@ export async function withAdvisoryLock<T>(client: pg.Client, options: AdvisoryLo
   const tried = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
   if (tried.rows[0]?.ok !== true) {
     options.reporter.info(`waiting up to ${Math.round(options.timeoutMs / 1000)}s for the lock on ${options.what}, held by ${await describeHolder(client, key)}`);
+    // The session's own lock_timeout (deploy sets one for the migrations' statements) comes back afterwards.
+    const before = (await client.query<{ value: string }>("SELECT current_setting('lock_timeout') AS value")).rows[0]?.value ?? '0';
     await client.query("SELECT set_config('lock_timeout', $1, false)", [`${options.timeoutMs}ms`]);
     try {
       await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
@@ -30,7 +32,7 @@ export async function withAdvisoryLock<T>(client: pg.Client, options: AdvisoryLo
       }
       throw error;
     } finally {
-      await client.query("SELECT set_config('lock_timeout', '0', false)").catch(() => undefined);
+      await client.query("SELECT set_config('lock_timeout', $1, false)", [before]).catch(() => undefined);
     }
   }
   try {

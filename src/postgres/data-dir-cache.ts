@@ -15,6 +15,7 @@ import { registerSecret } from '../util/secrets.js';
 import { cacheRoot } from '../util/cache-root.js';
 import type { PostgresInstallation } from './binaries.js';
 import { assertReachable, type RunAs } from './run-as.js';
+import { trackChild } from '../util/child-process.js';
 
 const execFileAsync = promisify(execFile);
 const TEMPLATE_FORMAT = 1;
@@ -112,6 +113,7 @@ async function initdb(installation: PostgresInstallation, account: RunAs | undef
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
     });
+    void trackChild(child);
     child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.on('error', reject);

@@ -23,5 +23,6 @@ export function postgresOptionsFromConfig(loaded: LoadedConfig, env: NodeJS.Proc
     startupTimeoutMs: pg['startup-timeout'] * 1000,
     env,
     reporter,
+    superuserReason: pg.superuser?.reason,
   };
 }

@@ -10,6 +10,12 @@
 //
 // Everything acquired here is released in `finally`, and on SIGINT/SIGTERM through the cleanup
 // registry: scratch databases dropped, servers stopped, temp directories removed.
+//
+// The SQL a scratch database runs comes from pull requests, forks included: `db.url` connects as a
+// role made for that database alone, which owns it, is not a superuser and is in none of
+// pg_execute_server_program / pg_read_server_files / pg_write_server_files, so `COPY ... TO PROGRAM`
+// and friends are refused by the server. `db.adminUrl` (the provider's superuser) is for
+// drift-guard's own needs. `postgres.superuser: { reason }` in the config opts out, on the record.
 
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -17,7 +23,7 @@ import type { PostgresProviderSetting, PostgresStorageSetting } from '../config/
 import { describeError, DriftGuardError } from '../errors.js';
 import { registerCleanup } from '../util/cleanup.js';
 import type { Reporter } from '../util/reporter.js';
-import { maskSecrets, registerConnectionString } from '../util/secrets.js';
+import { maskSecrets, registerConnectionString, registerSecret } from '../util/secrets.js';
 import { chooseInstallation, findInstallations, type PostgresInstallation } from './binaries.js';
 import { withClient } from './client.js';
 import { probeDockerEngine } from './docker-engine.js';
@@ -45,13 +51,33 @@ export interface PostgresOptions {
   readonly startupTimeoutMs: number;
   readonly env: NodeJS.ProcessEnv;
   readonly reporter: Reporter;
+  /**
+   * postgres.superuser.reason: migrations run as the server's superuser, for this stated reason.
+   * Undefined (the default): they run as the database's unprivileged owner.
+   */
+  readonly superuserReason?: string | undefined;
+}
+
+/** Who a scratch database's `url` connects as. */
+export interface ScratchRole {
+  readonly name: string;
+  /** true only when the config opted in (postgres.superuser) or the url provider's own role is one. */
+  readonly superuser: boolean;
+  /** The config's postgres.superuser.reason, when it opted in: show it in reports. */
+  readonly reason?: string | undefined;
 }
 
 export interface ScratchDatabase {
   readonly name: string;
-  /** Connection string for the scratch database. Secret-bearing: print `displayUrl` instead. */
+  /**
+   * Connection string for the scratch database, as the role migrations run as: by default its
+   * unprivileged owner (see `role`). Secret-bearing: print `displayUrl` instead.
+   */
   readonly url: string;
   readonly displayUrl: string;
+  /** The same database as the provider's superuser/admin, for drift-guard's own needs. Secret-bearing. */
+  readonly adminUrl: string;
+  readonly role: ScratchRole;
   readonly server: RunningServer;
 }
 
@@ -123,7 +149,12 @@ export async function withPostgresServer<T>(options: PostgresOptions, fn: (serve
           `postgres: postgres.version is ${options.version} but the ${running.provider} server runs PostgreSQL ${running.version}; results may differ from production`,
         );
       }
-      return await fn(withDatabases(running, options.reporter));
+      const server = withDatabases(running, options.reporter, options.superuserReason);
+      try {
+        return await fn(server);
+      } finally {
+        await server.dropRole();
+      }
     } finally {
       release();
       await handle.stop();
@@ -176,11 +207,31 @@ function serverHandle(provider: ProviderKind, options: PostgresOptions, installa
   }
 }
 
-function withDatabases(server: RunningServer, reporter: Reporter): PostgresServer {
+function withDatabases(server: RunningServer, reporter: Reporter, superuserReason: string | undefined): PostgresServer & { dropRole(): Promise<void> } {
+  // One role for every scratch database of this server: base and head schemas then have the same
+  // owner, and default privileges a migration sets for "the current role" compare equal.
+  let role: Promise<PreparedRole> | undefined;
+  let forgetRole: (() => void) | undefined;
+  const dropRole = async (): Promise<void> => {
+    forgetRole?.();
+    // A disposable server takes its roles with it; an existing one must not collect them.
+    if (server.disposable) return;
+    const prepared = await role?.catch(() => undefined);
+    if (prepared?.created !== true) return;
+    await withClient(server.adminUrl, (client) => client.query(`DROP ROLE IF EXISTS ${quoteIdent(prepared.role.name)}`), { connectTimeoutMs: 5_000 }).catch((error: unknown) => {
+      if (!server.disposable) reporter.warn(`could not drop the scratch role ${prepared.role.name}: ${maskSecrets(describeError(error))}; drop it by hand`);
+    });
+  };
   return {
     ...server,
+    dropRole,
     async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string } = {}): Promise<T> {
-      const db = await createScratchDatabase(server, options.template);
+      if (role === undefined) {
+        role = prepareRole(server, superuserReason);
+        // Registered before the first database's own task, so it runs after it (newest first).
+        forgetRole = registerCleanup(dropRole);
+      }
+      const db = await createScratchDatabase(server, await role, options.template);
       let dropped: Promise<void> | undefined;
       const drop = (): Promise<void> => (dropped ??= dropScratchDatabase(server, db.name, reporter));
       const release = registerCleanup(drop);
@@ -199,16 +250,65 @@ export function scratchDatabaseName(): string {
   return `drift_guard_${Date.now().toString(36)}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
 
-async function createScratchDatabase(server: RunningServer, template?: string): Promise<ScratchDatabase> {
+/** The roles that reach outside the database (programs, server files); a scratch role is in none. */
+export const SERVER_ACCESS_ROLES = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'] as const;
+
+interface PreparedRole {
+  readonly role: ScratchRole;
+  /** Credentials of a role drift-guard created (and drops); undefined: connect as the admin URL's role. */
+  readonly password?: string | undefined;
+  readonly created: boolean;
+}
+
+/**
+ * Decides who migrations run as: a new unprivileged role (the default, where the admin may create
+ * roles), the url provider's own role when it is unprivileged already, or the superuser when the
+ * config opted in. A role that may run programs but cannot make a safer one is refused.
+ */
+async function prepareRole(server: RunningServer, superuserReason: string | undefined): Promise<PreparedRole> {
+  return withClient(server.adminUrl, async (client) => {
+    const me = (
+      await client.query<{ name: string; superuser: boolean; createrole: boolean; outside: boolean }>(
+        `SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcreaterole AS createrole,
+                EXISTS (SELECT 1 FROM unnest($1::text[]) g WHERE pg_has_role(r.oid, g, 'USAGE')) AS outside
+           FROM pg_roles r WHERE r.rolname = current_user`,
+        [[...SERVER_ACCESS_ROLES]],
+      )
+    ).rows[0]!;
+    if (superuserReason !== undefined) return { role: { name: me.name, superuser: me.superuser, reason: superuserReason }, created: false };
+    if (me.superuser || me.createrole) {
+      const name = `${scratchDatabaseName()}_owner`;
+      const password = randomBytes(18).toString('hex');
+      registerSecret(password);
+      try {
+        // Hex password generated here: safe as a literal (CREATE ROLE takes no parameters).
+        await client.query(`CREATE ROLE ${quoteIdent(name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '${password}'`);
+        // A CREATEROLE role that is not a superuser must be a member to give it a database (PostgreSQL 16 does not make it one).
+        if (!me.superuser) await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`).catch(() => undefined);
+      } catch (error) {
+        throw new DriftGuardError('DATABASE_PERMISSION', `cannot create the scratch role ${name}: ${maskSecrets(describeError(error))}; grant the role in ${maskSecrets(server.adminUrl)} CREATEROLE, or set postgres.superuser.reason`);
+      }
+      return { role: { name, superuser: false }, password, created: true };
+    }
+    if (!me.outside) return { role: { name: me.name, superuser: false }, created: false };
+    throw new DriftGuardError(
+      'DATABASE_PERMISSION',
+      `the role in ${maskSecrets(server.adminUrl)} may run programs or read server files (${SERVER_ACCESS_ROLES.join(', ')}) but may not create an unprivileged role for the pull request's SQL; grant it CREATEROLE, use a role without those memberships, or set postgres.superuser.reason`,
+    );
+  });
+}
+
+async function createScratchDatabase(server: RunningServer, prepared: PreparedRole, template?: string): Promise<ScratchDatabase> {
   const name = scratchDatabaseName();
   await withClient(server.adminUrl, async (client) => {
     try {
-      if (template === undefined) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      const owner = prepared.created ? ` OWNER ${quoteIdent(prepared.role.name)}` : '';
+      if (template === undefined) await client.query(`CREATE DATABASE ${quoteIdent(name)}${owner}`);
       else {
         // A session that is still closing on the template makes CREATE DATABASE refuse (55006): wait it out.
         for (let attempt = 0; ; attempt++) {
           try {
-            await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`);
+            await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}${owner}`);
             break;
           } catch (error) {
             if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
@@ -227,8 +327,24 @@ async function createScratchDatabase(server: RunningServer, template?: string): 
       throw new DriftGuardError('DATABASE_UNREACHABLE', `cannot create scratch database ${name}: ${maskSecrets(describeError(error))}`);
     }
   });
-  const url = databaseUrl(server.adminUrl, name);
-  return { name, url, displayUrl: registerConnectionString(url), server };
+  const adminUrl = databaseUrl(server.adminUrl, name);
+  registerConnectionString(adminUrl);
+  if (prepared.created) {
+    // PostgreSQL 14's public schema belongs to the bootstrap superuser: give it to the owner.
+    await withClient(adminUrl, (client) => client.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(prepared.role.name)}`));
+  }
+  const url = prepared.password === undefined ? adminUrl : roleUrl(adminUrl, prepared.role.name, prepared.password);
+  return { name, url, displayUrl: registerConnectionString(url), adminUrl, role: prepared.role, server };
+}
+
+/** The same connection string as another role. */
+function roleUrl(serverUrl: string, user: string, password: string): string {
+  const url = new URL(serverUrl);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
+  url.searchParams.delete('user');
+  url.searchParams.delete('password');
+  return url.toString();
 }
 
 async function dropScratchDatabase(server: RunningServer, name: string, reporter: Reporter): Promise<void> {

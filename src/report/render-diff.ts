@@ -3,6 +3,7 @@
 
 import type { Change, SchemaDiff } from '../schema/diff.js';
 import type { TextStyle } from './render-text.js';
+import { escapeControlCharacters } from '../util/control-chars.js';
 
 const SYMBOL: Record<Change['action'], string> = { create: '+', drop: '-', alter: '~', replace: '!' };
 
@@ -61,9 +62,9 @@ export function diffToJson(diff: SchemaDiff): Record<string, unknown> {
 
 /** Escapes text for GitHub markdown: HTML and the characters that start formatting. */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/([\\`*_{}[\]|#])/g, '\\$1');
+  return escapeControlCharacters(text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/([\\`*_{}[\]|#])/g, '\\$1'));
 }
 
 function escapeCode(text: string): string {
-  return text.replace(/`/g, "'");
+  return escapeControlCharacters(text.replace(/`/g, "'"));
 }

@@ -83,8 +83,8 @@ async function runAction(inputs: Record<string, string>, run: number, event: 'pu
 describe('the GitHub Action (dist/index.js)', () => {
   it('writes the summary, one comment it then updates in place, annotations and outputs; masks the password', async () => {
     await server.withDatabase(async (db) => {
-      const password = decodeURIComponent(new URL(db.url).password);
-      const first = await runAction({ 'database-url': db.url }, 1);
+      const password = decodeURIComponent(new URL(db.adminUrl).password);
+      const first = await runAction({ 'database-url': db.adminUrl }, 1);
       expect(first.code, first.stdout).toBe(0);
       expect(first.summary).toContain('drift-guard: migrations apply, with warnings');
       expect(first.summary).toContain('DESTRUCTIVE_CHANGE');
@@ -96,7 +96,7 @@ describe('the GitHub Action (dist/index.js)', () => {
       expect(github.comments[0]!.body).toContain('<!-- drift-guard:check -->');
 
       writeFileSync(path.join(project, 'db/migrations/20240102000001_drop_legacy.sql'), '-- drift-guard: allow DELETES_DATA unused since 2023\nALTER TABLE users DROP COLUMN legacy;\n');
-      const second = await runAction({ 'database-url': db.url }, 2);
+      const second = await runAction({ 'database-url': db.adminUrl }, 2);
       expect(second.code, second.stdout).toBe(0);
       expect(github.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
       expect(github.calls.filter((c) => c.method === 'PATCH')).toHaveLength(1);
@@ -116,7 +116,7 @@ describe('the GitHub Action (dist/index.js)', () => {
       github.comments = [];
       github.forbidCreate = true;
       try {
-        const result = await runAction({ 'database-url': db.url }, 3);
+        const result = await runAction({ 'database-url': db.adminUrl }, 3);
         expect(result.code, result.stdout).toBe(0);
         expect(result.stdout).toContain("::notice::the token cannot write PR comments (HTTP 403; a fork's PR gets a read-only token)");
         expect(github.comments).toEqual([]);
@@ -130,7 +130,7 @@ describe('the GitHub Action (dist/index.js)', () => {
     await server.withDatabase(async (db) => {
       writeFileSync(path.join(project, 'db/migrations/20240101000001_users.sql'), 'CREATE TABLE users (id bigint PRIMARY KEY);\n');
       try {
-        const result = await runAction({ 'database-url': db.url, comment: 'false' }, 4);
+        const result = await runAction({ 'database-url': db.adminUrl, comment: 'false' }, 4);
         expect(result.code).toBe(1);
         expect(result.stdout.match(/^::error::/gm)).toHaveLength(1);
         expect(result.stdout).toMatch(/::error::drift-guard: this PR's migrations need attention/);

@@ -22,7 +22,12 @@ interface Issue {
 
 export class FakeGitHub {
   readonly calls: ApiCall[] = [];
-  comments: { id: number; body: string; html_url: string }[] = [];
+  comments: { id: number; body: string; html_url: string; user?: { login: string } }[] = [];
+  /**
+   * Who the token is: GET /user answers with this login; undefined plays GITHUB_TOKEN, for which
+   * GitHub answers 403 and comments are written as github-actions[bot].
+   */
+  tokenLogin: string | undefined = undefined;
   issues: Issue[] = [];
   forbidCreate = false;
   private server = http.createServer((req, res) => this.handle(req, res));
@@ -49,11 +54,14 @@ export class FakeGitHub {
       };
       const url = new URL(req.url ?? '/', 'http://fake');
       const text = (key: string): string => (typeof body?.[key] === 'string' ? (body[key] as string) : '');
+      if (req.method === 'GET' && url.pathname === '/user') {
+        return this.tokenLogin === undefined ? send(403, { message: 'Resource not accessible by integration' }) : send(200, { login: this.tokenLogin });
+      }
       // PR comments
       if (req.method === 'GET' && url.pathname === '/repos/acme/shop/issues/7/comments') return send(200, this.comments);
       if (req.method === 'POST' && url.pathname === '/repos/acme/shop/issues/7/comments') {
         if (this.forbidCreate) return send(403, { message: 'Resource not accessible by integration' });
-        const comment = { id: 100 + this.comments.length, body: text('body'), html_url: `http://example.invalid/c/${this.comments.length}` };
+        const comment = { id: 100 + this.comments.length, body: text('body'), html_url: `http://example.invalid/c/${this.comments.length}`, user: { login: this.tokenLogin ?? 'github-actions[bot]' } };
         this.comments.push(comment);
         return send(201, comment);
       }

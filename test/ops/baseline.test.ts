@@ -36,7 +36,7 @@ describe('drift-guard baseline', () => {
       await sql(db, USERS + ORDERS);
       const result = await cli(dir, db, ['baseline', '--yes']);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout.trim()).toMatch(/^recorded 2 migration\(s\) as applied in postgresql:\/\/postgres:\*\*\*@.*: 1, 2$/);
+      expect(result.stdout.trim()).toMatch(/^recorded 2 migration\(s\) as applied in postgresql:\/\/\w+:\*\*\*@.*: 1, 2$/);
       expect(await withClient(db.url, async (client) => (await client.query('SELECT version, dirty FROM schema_migrations')).rows)).toEqual([{ version: '2', dirty: false }]);
       const status = await cli(dir, db, ['status', '--json']);
       expect((JSON.parse(status.stdout) as { migrations: { state: string }[] }).migrations.map((m) => m.state)).toEqual(['applied', 'applied']);

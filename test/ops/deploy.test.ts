@@ -123,10 +123,11 @@ describe.skipIf(matching === undefined)('drift-guard deploy', () => {
       expect(stopped.stdout).toMatch(/^deploy stopped, nothing was applied: pre-flight failed, nothing was applied: 1 problem\(s\), first: production has column public\.users\.hotfix text, which its migrations do not create \(--allow-drift deploys anyway\)/);
       expect(readdirSync(path.join(dir, 'backups')).filter((f) => f.endsWith('.dump'))).toEqual([]);
       expect(await tables(db)).toEqual(['drift_guard_migrations', 'users']);
-      // With --allow-drift it deploys; the verify step still sees the hotfix column and says so.
-      const forced = await deploy(dir, db, ['--yes', '--allow-drift']);
-      expect(forced.code).toBe(1);
-      expect(forced.stdout).toMatch(/DEPLOY FAILED after applying 1 migration\(s\) \(20240102000001\): verify failed: production's schema differs from what the migrations produce: add column public\.users\.hotfix text/);
+      // With --allow-drift it deploys: verify checks the migrations' own changes, and says the hotfix column remains.
+      const forced = await deploy(dir, db, ['--yes', '--allow-drift', '--rollback-on-failure']);
+      expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+      expect(forced.stderr).toMatch(/difference\(s\) production had before \(--allow-drift\) remain: .*hotfix/);
+      expect(await tables(db)).toEqual(['drift_guard_migrations', 'orders', 'users']);
     });
   });
 

@@ -67,7 +67,7 @@ describe('drift-guard.mk', () => {
       await withClient(db.url, (client) => client.query('CREATE TABLE scratch_notes (x int)'));
       const reset = await make(dir, ['db-reset'], env);
       expect(reset.code, reset.stderr).toBe(0);
-      expect(reset.stdout).toMatch(/reset postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\S+: dropped \d+ object\(s\), applied 1 migration\(s\)/);
+      expect(reset.stdout).toMatch(/reset postgresql:\/\/\w+:\*\*\*@127\.0\.0\.1:\d+\/\S+: dropped \d+ object\(s\), applied 1 migration\(s\)/);
       expect(await withClient(db.url, async (client) => (await client.query<{ t: boolean }>("SELECT to_regclass('public.scratch_notes') IS NULL AS t")).rows[0]!.t)).toBe(true);
 
       const drift = await make(dir, ['drift-check'], { ...env, PROD_DATABASE_URL: db.url });

@@ -58,7 +58,7 @@ describe('embedded provider', () => {
     const result = await withScratchDatabase(options, async (db) => {
       seen = held();
       expect(db.server.provider).toBe('embedded');
-      expect(db.displayUrl).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
+      expect(db.displayUrl).toMatch(/^postgresql:\/\/\w+:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
       seenDir = runDirsIn(tmp);
       expect(seenDir).toHaveLength(1);
       expect(processesMentioning(tmp).length).toBeGreaterThan(0);

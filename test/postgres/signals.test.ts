@@ -53,7 +53,7 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
     try {
       const result = await runCli(['scratch', '--', 'node', '-e', 'process.exit(process.env.DATABASE_URL.includes(process.env.PGDATABASE) ? 7 : 1)'], { env, cwd });
       expect(result.code).toBe(7);
-      expect(result.stderr).toMatch(/scratch database postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
+      expect(result.stderr).toMatch(/scratch database postgresql:\/\/\w+:\*\*\*@127\.0\.0\.1:\d+\/drift_guard_/);
       expect(runDirsIn(tmp)).toEqual([]);
       expect(processesMentioning(tmp)).toEqual([]);
     } finally {

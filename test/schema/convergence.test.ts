@@ -45,6 +45,7 @@ const WITH_PRIVILEGES = { ignore: [], ignoreHistoryTables: true, privileges: tru
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
+  // The fixtures create roles: this harness loads them as the superuser (db.adminUrl), not as the scratch owner.
   ({ server, stop } = await startSharedServer());
 }, 120_000);
 afterAll(async () => stop());
@@ -61,13 +62,13 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
   it.each(cases.filter((c) => c.file === file).map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
     await server.withDatabase((oldDb) =>
       server.withDatabase(async (newDb) => {
-        await load(oldDb.url, testCase.old);
-        await load(newDb.url, testCase.new);
-        const [from, to] = await Promise.all([introspectUrl(oldDb.url, WITH_PRIVILEGES), introspectUrl(newDb.url, WITH_PRIVILEGES)]);
+        await load(oldDb.adminUrl, testCase.old);
+        await load(newDb.adminUrl, testCase.new);
+        const [from, to] = await Promise.all([introspectUrl(oldDb.adminUrl, WITH_PRIVILEGES), introspectUrl(newDb.adminUrl, WITH_PRIVILEGES)]);
         const diff = diffSchemas(from, to);
         expect(diff.unsupported).toEqual([]);
         // Statement by statement, as psql without -1 would: a new enum value must be committed before use.
-        await withClient(oldDb.url, async (client) => {
+        await withClient(oldDb.adminUrl, async (client) => {
           await client.query('SET check_function_bodies = false');
           for (const statement of diff.statements.filter((s) => !s.startsWith('--'))) {
             try {
@@ -77,7 +78,7 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
             }
           }
         });
-        const converged = renderSnapshot(await introspectUrl(oldDb.url, WITH_PRIVILEGES), { columnOrder: 'name' });
+        const converged = renderSnapshot(await introspectUrl(oldDb.adminUrl, WITH_PRIVILEGES), { columnOrder: 'name' });
         expect(converged, `diff SQL:\n${diff.statements.join('\n')}`).toBe(renderSnapshot(to, { columnOrder: 'name' }));
         const hazards = new Set(diff.changes.flatMap((c) => c.hazards.map((h) => h.code)));
         for (const code of testCase.expect) expect([...hazards], `expected hazard ${code}`).toContain(code);

@@ -22,6 +22,7 @@ import { loadSchemas, parseSource, type SchemaSource } from '../../schema/source
 import { registerConnectionString } from '../../util/secrets.js';
 import type { CommandContext } from '../context.js';
 import { formatMs, jsonText, migrationProgress } from '../migration-progress.js';
+import { assertConnectionUrl } from '../../postgres/connection-url.js';
 
 export interface SqlCommandOptions {
   readonly databaseUrl?: string | undefined;
@@ -178,6 +179,7 @@ export function resolveDatabaseUrl(loaded: LoadedConfig, env: NodeJS.ProcessEnv,
     const name = loaded.config.database['url-env'];
     throw new DriftGuardError('USAGE', `no database to work on: pass --database-url or set ${name} (database.url-env)`);
   }
+  assertConnectionUrl(url.trim(), flag === undefined ? loaded.config.database['url-env'] : '--database-url');
   registerConnectionString(url);
   return url.trim();
 }

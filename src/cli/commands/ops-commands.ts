@@ -64,6 +64,8 @@ export async function deployCommand(
     backupDir,
     keep: options.keep ?? settings.keep,
     lockTimeoutMs: settings['lock-timeout'] * 1000,
+    statementLockTimeoutMs: Math.round(settings['lock-timeout-statement'] * 1000),
+    lockRetries: settings['lock-retries'],
     health: {
       urls: [...settings['health-urls'], ...options.healthUrl],
       sql: settings['health-sql'],
@@ -85,7 +87,10 @@ function renderDeployText(record: DeployRecord, t: CommandContext['terminal']): 
     deployed: `deployed ${record.applied.length} migration(s) to ${record.production}: ${record.applied.join(', ') || '(the tool applied what it had)'}`,
     'nothing-to-deploy': `nothing to deploy: ${record.production} has every migration`,
     stopped: `deploy stopped, nothing was applied: ${record.error ?? ''}`,
-    'failed-after-apply': `DEPLOY FAILED after applying ${record.applied.length} migration(s) (${record.applied.join(', ') || 'none completed'}): ${record.error ?? ''}`,
+    'failed-after-apply':
+      record.applied.length === 0
+        ? `DEPLOY FAILED before any migration completed (none is recorded as applied): ${record.error ?? ''}. A migration that runs in a transaction was rolled back with it; run drift-guard drift to see whether production changed before restoring anything`
+        : `DEPLOY FAILED after applying ${record.applied.length} migration(s) (${record.applied.join(', ')}): ${record.error ?? ''}`,
     'rolled-back': `DEPLOY FAILED and was rolled back to ${record.previous ?? 'an empty history'}: ${record.error ?? ''}`,
   };
   lines.push(t.style(ok ? 'green' : 'red', headline[record.outcome]));
@@ -93,7 +98,7 @@ function renderDeployText(record: DeployRecord, t: CommandContext['terminal']): 
   if (record.backup !== undefined) lines.push(`backup: ${record.backup.file} (sha256 ${record.backup.sha256})`);
   for (const check of record.health) lines.push(`health: ${check.target}: ${check.ok ? 'ok' : 'FAILED'} (${check.detail})`);
   if (!ok && record.restoreCommand !== undefined) {
-    lines.push('', t.style('bold', 'to restore the backup taken before this deploy:'), `  ${record.restoreCommand}`);
+    lines.push('', t.style('bold', record.applied.length === 0 && record.outcome === 'failed-after-apply' ? 'if drift shows that production changed, restore the backup taken before this deploy:' : 'to restore the backup taken before this deploy:'), `  ${record.restoreCommand}`);
     if (record.rollbackCommand !== undefined && record.outcome !== 'rolled-back') lines.push(t.style('bold', 'or to roll back the migrations:'), `  ${record.rollbackCommand}`);
   }
   if (record.recordFile !== undefined) lines.push(t.style('dim', `deploy record: ${record.recordFile}`));
@@ -126,7 +131,7 @@ export async function restoreCommand(context: CommandContext, file: string, opti
     context.terminal.err('not confirmed; nothing was restored');
     return 1;
   }
-  const result = await context.terminal.reporter().step(`restore into ${display}`, () => restoreBackup({ file: backup, url, env: context.env }));
+  const result = await context.terminal.reporter().step(`restore into ${display}`, () => restoreBackup({ file: backup, url, env: context.env, lockTimeoutMs: loaded.config.production['lock-timeout'] * 1000, reporter: context.terminal.reporter() }));
   context.terminal.out(`restored ${file} into ${display} in ${(result.ms / 1000).toFixed(1)}s (one transaction)`);
   return 0;
 }

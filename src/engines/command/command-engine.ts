@@ -11,6 +11,7 @@ import type { Reporter } from '../../util/reporter.js';
 import type { Engine } from '../engine.js';
 import { projectRoot } from '../sql/project.js';
 import { commandGateFiles } from './command-gate.js';
+import { trackChild } from '../../util/child-process.js';
 
 export function commandEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.ProcessEnv): Engine {
   const config = loaded.config.command;
@@ -71,7 +72,9 @@ export function commandEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Pro
 /** Runs a shell command, handing each line of its output (stdout and stderr) to onLine as it comes. */
 function runShell(command: string, cwd: string, env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that the command's own children end with drift-guard too.
+    const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    void trackChild(child, { group: true });
     let output = '';
     const pending = { stdout: '', stderr: '' };
     const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {

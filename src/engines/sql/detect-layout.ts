@@ -1,11 +1,11 @@
 // `sql.layout: auto`: recognises a directory's tool from its file names and markers, and refuses
 // to guess when the directory is empty, mixes tools, or could be more than one.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DriftGuardError } from '../../errors.js';
 import type { Layout, LayoutName } from './layout.js';
-import { readMigrationFile } from './layouts/common.js';
+import { directoryEntries, readMigrationFile } from './layouts/common.js';
 
 export type LayoutRegistry = Readonly<Record<LayoutName, Layout>>;
 
@@ -19,11 +19,10 @@ export function detectLayout(dir: string, registry: LayoutRegistry, displayDir: 
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new DriftGuardError('USAGE', `migrations directory ${displayDir} does not exist; set sql.dir in .drift-guard.yml or pass --dir`);
   }
-  const entries = readdirSync(dir);
   const evidence = new Map<LayoutName, string>();
-  for (const entry of entries) {
+  for (const { name: entry, stats } of directoryEntries(dir)) {
     const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) {
+    if (stats.isDirectory()) {
       if (DIESEL_DIR.test(entry) && existsSync(path.join(full, 'up.sql'))) evidence.set('diesel', `${entry}/up.sql`);
       continue;
     }

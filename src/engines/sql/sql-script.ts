@@ -14,6 +14,8 @@ export interface SqlStatement {
   readonly nonTransactional?: string;
   /** BEGIN, COMMIT, ROLLBACK, SAVEPOINT...: the script manages its own transactions. */
   readonly transactionControl: boolean;
+  /** The statement's parse tree node (the value under `kind`), for static analysis. */
+  readonly node?: Record<string, unknown>;
 }
 
 export type ParsedScript =
@@ -61,6 +63,7 @@ export function parseScript(script: string): ParsedScript {
       offset: start + leading,
       kind,
       transactionControl: kind === 'TransactionStmt',
+      node: node as Record<string, unknown>,
       ...(nonTransactional === undefined ? {} : { nonTransactional }),
     });
   }

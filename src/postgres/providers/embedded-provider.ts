@@ -77,6 +77,8 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
+      // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
+      if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
       const launched = launch(installation, account, dataDir, port, runDir);
       child = launched.child;
       exited = launched.exited;

@@ -2,9 +2,10 @@
 // ignore line endings and BOMs, and history-table existence checks.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { DriftGuardError } from '../../../errors.js';
 import type { Finding } from '../../../report/finding.js';
 import type { Migration, MigrationScript } from '../layout.js';
 
@@ -15,11 +16,47 @@ export function readMigrationFile(file: string): string {
 }
 
 export function listFiles(dir: string): string[] {
-  return readdirSync(dir).filter((entry) => statSync(path.join(dir, entry)).isFile()).sort();
+  return directoryEntries(dir).filter((e) => e.stats.isFile()).map((e) => e.name).sort();
 }
 
 export function listDirs(dir: string): string[] {
-  return readdirSync(dir).filter((entry) => statSync(path.join(dir, entry)).isDirectory()).sort();
+  return directoryEntries(dir).filter((e) => e.stats.isDirectory()).map((e) => e.name).sort();
+}
+
+/**
+ * A migrations folder's entries with what they point at. An entry no tool could read (a symbolic
+ * link to nowhere or in a loop, a name that is not UTF-8) is a usage error naming it and the fix:
+ * the folder is read fail-closed, never with an entry silently skipped.
+ */
+export function directoryEntries(dir: string): { name: string; stats: Stats }[] {
+  return readdirSync(dir, { encoding: 'buffer' }).map((raw) => {
+    const name = raw.toString('utf8');
+    const full = path.join(dir, name);
+    if (!Buffer.from(name, 'utf8').equals(raw)) {
+      throw new DriftGuardError('USAGE', `${path.join(dir, escapeBytes(raw))}: the file name is not UTF-8; rename it (migration tools and git disagree on such names)`);
+    }
+    try {
+      return { name, stats: statSync(full) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new DriftGuardError('USAGE', `${full}: a symbolic link to ${safeReadlink(full)}, which does not exist; remove the link or restore its target`);
+      if (code === 'ELOOP') throw new DriftGuardError('USAGE', `${full}: a loop of symbolic links; remove the link`);
+      throw new DriftGuardError('USAGE', `${full}: cannot be read (${code ?? (error as Error).message}); fix its permissions or remove it`);
+    }
+  });
+}
+
+function safeReadlink(file: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return 'a missing target';
+  }
+}
+
+/** A byte string with non-ASCII and control bytes as \xNN. */
+function escapeBytes(raw: Buffer): string {
+  return [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
 }
 
 export function wholeFileScript(file: string, root: string, transaction = true): MigrationScript {

@@ -4,13 +4,13 @@
 // ChecksumCalculator, PostgreSQLDatabase, JdbcTableSchemaHistory, DbMigrate and
 // PostgreSQLAdvisoryLockTemplate.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { crc32 } from '../../../util/crc32.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
-import { currentSchema, readMigrationFile, nextVersion, slug, utcTimestamp } from './common.js';
+import { directoryEntries, currentSchema, readMigrationFile, nextVersion, slug, utcTimestamp } from './common.js';
 
 const TABLE = 'flyway_schema_history';
 /** "Flyway" in ASCII: PostgreSQLAdvisoryLockTemplate.LOCK_MAGIC_NUM. */
@@ -285,7 +285,7 @@ function abbreviate(description: string): string {
 
 function walk(dir: string, prefix = ''): string[] {
   const out: string[] = [];
-  for (const entry of readdirSync(path.join(dir, prefix)).sort()) {
+  for (const entry of directoryEntries(path.join(dir, prefix)).map((e) => e.name).sort()) {
     const relative = path.join(prefix, entry);
     if (statSync(path.join(dir, relative)).isDirectory()) out.push(...walk(dir, relative));
     else out.push(relative);
