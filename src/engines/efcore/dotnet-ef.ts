@@ -154,7 +154,7 @@ export class DotnetEf {
       },
     });
     const elapsedMs = performance.now() - started;
-    const label = `dotnet ef ${args.filter((a) => !a.startsWith('-') && !a.includes(path.sep)).slice(0, 3).join(' ')}${context !== undefined && context !== s.context ? ` (${context})` : ''}`;
+    const label = `dotnet ef ${args.filter((a) => !a.startsWith('-') && !a.includes(path.sep)).slice(0, 2).join(' ')}${context !== undefined && context !== s.context ? ` (${context})` : ''}`;
     this.timings.push({ label, ms: elapsedMs });
     this.reporter.info(`${label}: ${(elapsedMs / 1000).toFixed(1)} s`);
     for (const warning of warnings) {

@@ -247,7 +247,8 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       }));
       // EF lists only the migrations it has; rows of others (a branch never merged, a deleted
       // migration) are in the history table alone.
-      const known = new Set(migrations.map((m) => m.id));
+      // A row of another context sharing the history table is on disk, not missing.
+      const known = new Set([...migrations.map((m) => m.id), ...scan.migrations.map((m) => m.id)]);
       const unknown = [...applied].filter((id) => !known.has(id));
       const findings: Finding[] = [...scan.findings];
       for (const id of unknown) {
