@@ -10,6 +10,10 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
+import { connectionVariables } from '../engines/efcore/dotnet-ef.js';
+import { resolveBundle, runBundle } from '../engines/efcore/efbundle.js';
+import type { RunContext } from '../engines/engine.js';
+import type { RunOutcome } from '../engines/sql/migrator.js';
 import { DriftGuardError, describeError, isDriftGuardError } from '../errors.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withAdvisoryLock } from '../postgres/advisory-lock.js';
@@ -39,6 +43,8 @@ export interface DeployOptions extends ProductionRun {
   readonly keep: number;
   readonly lockTimeoutMs: number;
   readonly health: HealthSettings;
+  /** engine: efcore: apply (and roll back, and build the expected schema) with this migration bundle instead of dotnet ef. */
+  readonly bundle?: string | undefined;
 }
 
 export type DeployOutcome = 'deployed' | 'nothing-to-deploy' | 'stopped' | 'failed-after-apply' | 'rolled-back';
@@ -72,6 +78,16 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
   const startedAt = new Date().toISOString();
   const { timings, timed } = phaseTimer(reporter);
   const engine = createEngine({ loaded, cwd, env: options.env, reporter, postgres: options.postgres });
+  if (options.bundle !== undefined) {
+    if (engine.name !== 'efcore') throw new DriftGuardError('USAGE', `--bundle is for engine: efcore (EF Core migration bundles); this project uses engine: ${engine.name}`);
+    resolveBundle(options.bundle, cwd);
+  }
+  const bundle = options.bundle;
+  /** The bundle when there is one, else the engine: the same migrations either way. */
+  const apply = (context: RunContext, target?: string): Promise<RunOutcome> =>
+    bundle === undefined
+      ? engine.migrate(context, {})
+      : runBundle({ bundle, cwd, databaseUrl: context.databaseUrl, connectionEnv: connectionVariables(loaded.config.efcore['connection-env']), env: options.env, reporter: context.reporter, target });
   const findings: Finding[] = [];
   let pending: readonly string[] = [];
   let applied: string[] = [];
@@ -135,7 +151,9 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
       const failed = async (error: string): Promise<DeployRecord> => {
         if (!options.rollbackOnFailure || !engine.capabilities.rollback || applied.length === 0) return finish('failed-after-apply', { error, ...recovery });
-        const down = await timed(`roll back to ${previous ?? 'an empty history'}`, () => engine.rollback({ databaseUrl: production.url, reporter }, { target: previous ?? '0' }));
+        const down = await timed(`roll back to ${previous ?? 'an empty history'}`, () =>
+          bundle === undefined ? engine.rollback({ databaseUrl: production.url, reporter }, { target: previous ?? '0' }) : apply({ databaseUrl: production.url, reporter }, previous ?? '0'),
+        );
         if (down.ok && !hasErrors(down.findings)) {
           const rolledBack = applied;
           applied = [];
@@ -145,7 +163,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
 
       try {
-        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => engine.migrate({ databaseUrl: production.url, reporter }, {}));
+        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}${bundle === undefined ? '' : ` with ${path.basename(bundle)}`}`, () => apply({ databaseUrl: production.url, reporter }));
         applied = outcome.results.filter((r) => r.status === 'applied').map((r) => r.version);
         findings.push(...outcome.findings.filter((f) => f.severity !== 'notice'));
         if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -175,7 +193,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
     }
     const ignore = modelOptions(loaded);
     const expected = await withScratchDatabase(options.postgres, async (db) => {
-      const outcome = await engine.migrate({ databaseUrl: db.url, reporter: quiet }, {});
+      const outcome = await apply({ databaseUrl: db.url, reporter: quiet });
       if (!outcome.ok) throw new DriftGuardError('USAGE', `the migrations do not apply to an empty database: ${outcome.findings[0]?.message ?? 'unknown error'}`);
       return introspectUrl(db.url, ignore);
     });
