@@ -103,6 +103,11 @@ export class DotnetEf {
     })());
   }
 
+  /** After a command that wrote source files (migrations add): the next command builds again. */
+  invalidate(): void {
+    this.prepared = undefined;
+  }
+
   /** Runs a step, records its time, and says where the time went. */
   private async timed<T>(label: string, reporter: Reporter, operation: () => Promise<T>): Promise<T> {
     const started = performance.now();

@@ -280,6 +280,10 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       const dbContext = onlyContext('drift-guard new');
       const className = pascalCase(name);
       const result = await ef.runOrThrow(['migrations', 'add', className], { json: true, context: dbContext });
+      // New source files: the next command builds again and lists again.
+      ef.invalidate();
+      listed.clear();
+      scannedCache = undefined;
       const files = JSON.parse(result.data) as Record<string, string>;
       return Object.values(files).map(relative);
     },
