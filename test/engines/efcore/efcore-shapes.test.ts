@@ -179,7 +179,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine on real-project shapes', (
         expect(await historyRows(db.url)).toEqual(['InitialCreate', 'AddOrders', 'AddIndexes']);
       });
       // Where the time went, through the reporter: one restore, one build, one migrations list.
-      expect(reporter.lines.filter((l) => /^info: dotnet build Shop\.csproj: \d+\.\d s$/.test(l))).toHaveLength(1);
+      expect(reporter.lines.filter((l) => l === 'step: dotnet build Shop.csproj')).toHaveLength(1);
       expect(reporter.lines.filter((l) => /^info: dotnet ef migrations list: /.test(l))).toHaveLength(1);
       expect(reporter.lines.filter((l) => /^info: dotnet ef database update: /.test(l)).length).toBeGreaterThanOrEqual(4);
     },
