@@ -213,9 +213,10 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .option('--backup-dir <dir>', 'where the backup goes (default: production.backup-dir)')
     .option('--keep <n>', 'backups to keep (default: production.keep)', positiveCount('--keep'))
     .option('--health-url <url>', 'an HTTP endpoint that must answer 2xx afterwards (repeatable; adds to production.health-urls)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--bundle <file>', 'engine: efcore: apply with this migration bundle (dotnet ef migrations bundle) instead of dotnet ef')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--json', 'same as --format json')
-    .action(async (options: { yes?: boolean; allowDrift?: boolean; rollbackOnFailure?: boolean; backupDir?: string; keep?: number; healthUrl: string[]; format: 'text' | 'json'; json?: boolean }) => {
+    .action(async (options: { yes?: boolean; allowDrift?: boolean; rollbackOnFailure?: boolean; backupDir?: string; keep?: number; healthUrl: string[]; bundle?: string; format: 'text' | 'json'; json?: boolean }) => {
       exitCode = await deployCommand(context(), {
         yes: options.yes === true,
         allowDrift: options.allowDrift === true,
@@ -223,6 +224,7 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
         backupDir: options.backupDir,
         keep: options.keep,
         healthUrl: options.healthUrl,
+        bundle: options.bundle,
         format: outputFormat(options, 'text') === 'json' ? 'json' : 'text',
       });
     });

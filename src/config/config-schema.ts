@@ -159,18 +159,30 @@ const schemaSettings = z
   })
   .describe('What schema comparisons look at.');
 
+/** One variable the app reads its connection from, and the form it expects there. */
+const connectionEnvEntry = z.strictObject({
+  name: envVarName,
+  format: z.enum(['npgsql', 'url']).default('npgsql').describe('npgsql: Host=...;Username=...; url: postgresql://user:password@host:port/db'),
+});
+
 const efcoreSchema = z
   .strictObject({
     project: z.string().min(1).optional().describe('The project holding the migrations (.csproj), relative to this file. Default: the only .csproj under the project root.'),
     'startup-project': z.string().min(1).optional().describe('The startup project dotnet ef builds and runs (default: project).'),
-    context: z.string().min(1).optional().describe('The DbContext, when the project has more than one.'),
     configuration: z.string().min(1).default('Debug').describe('Build configuration.'),
     framework: z.string().min(1).optional().describe('Target framework, when the project has several.'),
     'history-schema': z.string().min(1).optional().describe('Schema of the migrations history table, when the project moves it (MigrationsHistoryTable).'),
     'history-table': z.string().min(1).default('__EFMigrationsHistory').describe('Name of the migrations history table.'),
-    'connection-env': envVarName
+    'connection-env': z
+      .union([envVarName, z.array(z.union([envVarName, connectionEnvEntry])).min(1)])
       .default('ConnectionStrings__DefaultConnection')
-      .describe('Environment variable through which the app reads its connection string; drift-guard sets it for every dotnet ef call.'),
+      .describe(
+        'Environment variable(s) through which the app reads its connection string; drift-guard sets each for every dotnet ef call (and a migration bundle), never on the command line. A name (Npgsql keyword string), or a list of names and { name, format: npgsql | url }.',
+      ),
+    context: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('The DbContext, when the project has more than one; a list gates each of them.'),
     'extra-args': z.array(z.string()).default([]).describe('Arguments passed to the app after --, e.g. ["--environment", "Test"].'),
     entities: z
       .array(z.string().min(1))

@@ -89,6 +89,15 @@ export interface EngineStatus {
   readonly findings: readonly Finding[];
 }
 
+export interface MigrationRef {
+  /** The id the tool records in its history (EF: 20240101000000_AddOrders). */
+  readonly id: string;
+  /** Short name for messages. */
+  readonly label: string;
+  /** The main file, relative to the project root (the config file's folder), when known. */
+  readonly file?: string;
+}
+
 export interface Engine {
   readonly name: EngineName;
   readonly capabilities: EngineCapabilities;
@@ -96,6 +105,10 @@ export interface Engine {
   readonly location: string;
   /** Engine-specific facts for status output (the SQL layout and its history table, the EF project). */
   readonly details: Readonly<Record<string, string>>;
+  /** Builds or loads what the engine needs, once per engine object; BUILD_FAILED findings (file, line, column from the compiler) when the project's code does not compile. Throws DriftGuardError('ENVIRONMENT') only when the tool chain itself is missing. */
+  prepare?(reporter: Reporter): Promise<readonly Finding[]>;
+  /** The migrations as the tool itself discovers them, in apply order (EF: one `migrations list --json`, reused). */
+  list?(reporter: Reporter): Promise<readonly MigrationRef[]>;
   migrate(context: RunContext, options: { target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
   rollback(context: RunContext, options: { steps?: number | undefined; target?: string | undefined; dryRun?: boolean }): Promise<RunOutcome>;
   status(context: Omit<RunContext, 'onEvent'>): Promise<EngineStatus>;

@@ -10,6 +10,10 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
+import { connectionVariables } from '../engines/efcore/dotnet-ef.js';
+import { resolveBundle, runBundle } from '../engines/efcore/efbundle.js';
+import type { RunContext } from '../engines/engine.js';
+import type { RunOutcome } from '../engines/sql/migrator.js';
 import { DriftGuardError, describeError, isDriftGuardError } from '../errors.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withAdvisoryLock } from '../postgres/advisory-lock.js';
@@ -19,7 +23,6 @@ import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas } from '../schema/diff.js';
 import { modelOptions } from '../schema/sources.js';
 import { phaseTimer, type PhaseTiming } from '../util/phases.js';
-import type { RunOutcome } from '../engines/sql/migrator.js';
 import type { Reporter } from '../util/reporter.js';
 import { maskSecrets } from '../util/secrets.js';
 import { backupDatabase, DEPLOY_LOCK_KEY, type BackupOutcome } from './backup.js';
@@ -44,6 +47,8 @@ export interface DeployOptions extends ProductionRun {
   /** Retries of a migration whose lock was not granted in time (production.lock-retries). */
   readonly lockRetries?: number;
   readonly health: HealthSettings;
+  /** engine: efcore: apply (and roll back, and build the expected schema) with this migration bundle instead of dotnet ef. */
+  readonly bundle?: string | undefined;
 }
 
 export type DeployOutcome = 'deployed' | 'nothing-to-deploy' | 'stopped' | 'failed-after-apply' | 'rolled-back';
@@ -77,6 +82,16 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
   const startedAt = new Date().toISOString();
   const { timings, timed } = phaseTimer(reporter);
   const engine = createEngine({ loaded, cwd, env: options.env, reporter, postgres: options.postgres });
+  if (options.bundle !== undefined) {
+    if (engine.name !== 'efcore') throw new DriftGuardError('USAGE', `--bundle is for engine: efcore (EF Core migration bundles); this project uses engine: ${engine.name}`);
+    resolveBundle(options.bundle, cwd);
+  }
+  const bundle = options.bundle;
+  /** The bundle when there is one, else the engine: the same migrations either way. */
+  const apply = (context: RunContext, target?: string): Promise<RunOutcome> =>
+    bundle === undefined
+      ? engine.migrate(context, {})
+      : runBundle({ bundle, cwd, databaseUrl: context.databaseUrl, connectionEnv: connectionVariables(loaded.config.efcore['connection-env']), env: options.env, reporter: context.reporter, target });
   const findings: Finding[] = [];
   let pending: readonly string[] = [];
   let applied: string[] = [];
@@ -143,7 +158,9 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
       const failed = async (error: string): Promise<DeployRecord> => {
         if (!options.rollbackOnFailure || !engine.capabilities.rollback || applied.length === 0) return finish('failed-after-apply', { error, ...recovery });
-        const down = await timed(`roll back to ${previous ?? 'an empty history'}`, () => engine.rollback({ databaseUrl: production.url, reporter }, { target: previous ?? '0' }));
+        const down = await timed(`roll back to ${previous ?? 'an empty history'}`, () =>
+          bundle === undefined ? engine.rollback({ databaseUrl: production.url, reporter }, { target: previous ?? '0' }) : apply({ databaseUrl: production.url, reporter }, previous ?? '0'),
+        );
         if (down.ok && !hasErrors(down.findings)) {
           const rolledBack = applied;
           applied = [];
@@ -153,7 +170,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
       };
 
       try {
-        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}`, () => applyWithLockRetries());
+        const outcome = await timed(`apply ${pending.length > 0 ? `${pending.length} migration(s)` : 'the migrations'}${bundle === undefined ? '' : ` with ${path.basename(bundle)}`}`, () => applyWithLockRetries());
         applied = outcome.results.filter((r) => r.status === 'applied').map((r) => r.version);
         findings.push(...outcome.findings.filter((f) => f.severity !== 'notice'));
         if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -185,7 +202,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
     const url = timeoutMs > 0 ? withSessionSetting(production.url, 'lock_timeout', `${timeoutMs}ms`) : production.url;
     const results: RunOutcome['results'][number][] = [];
     for (let attempt = 0; ; attempt++) {
-      const outcome = await engine.migrate({ databaseUrl: url, reporter }, {});
+      const outcome = await apply({ databaseUrl: url, reporter });
       results.push(...outcome.results.filter((r) => r.status === 'applied'));
       const lockTimedOut = !outcome.ok && outcome.findings.some((f) => f.severity === 'error' && (f.details as { sqlstate?: string } | undefined)?.sqlstate === '55P03');
       if (!lockTimedOut || attempt >= (options.lockRetries ?? 0)) return { ...outcome, results: [...results, ...outcome.results.filter((r) => r.status !== 'applied')] };
@@ -203,7 +220,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployRecord> {
     }
     const ignore = modelOptions(loaded);
     const expected = await withScratchDatabase(options.postgres, async (db) => {
-      const outcome = await engine.migrate({ databaseUrl: db.url, reporter: quiet }, {});
+      const outcome = await apply({ databaseUrl: db.url, reporter: quiet });
       if (!outcome.ok) throw new DriftGuardError('USAGE', `the migrations do not apply to an empty database: ${outcome.findings[0]?.message ?? 'unknown error'}`);
       return introspectUrl(db.url, ignore);
     });

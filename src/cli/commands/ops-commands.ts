@@ -50,7 +50,7 @@ function confirmation(context: CommandContext, yes: boolean, what: string): (que
 
 export async function deployCommand(
   context: CommandContext,
-  options: { yes: boolean; allowDrift: boolean; rollbackOnFailure: boolean; backupDir?: string; keep?: number; healthUrl: string[]; format: 'text' | 'json' },
+  options: { yes: boolean; allowDrift: boolean; rollbackOnFailure: boolean; backupDir?: string; keep?: number; healthUrl: string[]; bundle?: string | undefined; format: 'text' | 'json' },
 ): Promise<number> {
   const run = productionRun(context);
   const settings = run.loaded.config.production;
@@ -61,6 +61,7 @@ export async function deployCommand(
     confirm: confirmation(context, options.yes, 'deploy'),
     allowDrift: options.allowDrift,
     rollbackOnFailure: options.rollbackOnFailure,
+    bundle: options.bundle,
     backupDir,
     keep: options.keep ?? settings.keep,
     lockTimeoutMs: settings['lock-timeout'] * 1000,

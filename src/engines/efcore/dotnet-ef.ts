@@ -7,8 +7,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DriftGuardError } from '../../errors.js';
+import type { Finding } from '../../report/finding.js';
 import type { Reporter } from '../../util/reporter.js';
 import { maskSecrets } from '../../util/secrets.js';
+
+/** A variable the app reads its connection string from, and the form it expects. */
+export interface ConnectionVariable {
+  readonly name: string;
+  readonly format: 'npgsql' | 'url';
+}
 
 export interface EfSettings {
   /** Project root (where .drift-guard.yml is). */
@@ -19,7 +26,7 @@ export interface EfSettings {
   readonly context?: string | undefined;
   readonly configuration: string;
   readonly framework?: string | undefined;
-  readonly connectionEnv: string;
+  readonly connectionEnv: readonly ConnectionVariable[];
   readonly extraArgs: readonly string[];
   readonly env: NodeJS.ProcessEnv;
 }
@@ -34,6 +41,12 @@ export interface EfResult {
   readonly elapsedMs: number;
 }
 
+/** Where the time went: one entry per process drift-guard started for EF. */
+export interface EfTiming {
+  readonly label: string;
+  readonly ms: number;
+}
+
 const PREFIXES: readonly [string, 'data' | 'info' | 'warn' | 'error' | 'verbose'][] = [
   ['data:    ', 'data'],
   ['info:    ', 'info'],
@@ -42,17 +55,29 @@ const PREFIXES: readonly [string, 'data' | 'info' | 'warn' | 'error' | 'verbose'
   ['verbose: ', 'verbose'],
 ];
 
-/** One instance per run: it restores and builds once, however many commands follow. */
+/**
+ * What the design-time factory sees for commands that do not connect (has-pending-model-changes,
+ * migrations list --no-connect, dbcontext script): a factory that throws without its variable
+ * still starts, and nothing from the caller's environment (a production string) leaks in.
+ */
+export const PLACEHOLDER_URL = 'postgresql://drift_guard@localhost:5432/drift_guard_placeholder';
+
+/** One instance per engine: it restores and builds once, however many commands follow. */
 export class DotnetEf {
-  private prepared: Promise<void> | undefined;
+  private prepared: Promise<readonly Finding[]> | undefined;
+  readonly timings: EfTiming[] = [];
 
   constructor(
     private readonly settings: EfSettings,
     private readonly reporter: Reporter,
   ) {}
 
-  /** dotnet tool restore (when a manifest pins dotnet-ef) and one build of the startup project. */
-  prepare(): Promise<void> {
+  /**
+   * dotnet tool restore (when a manifest pins dotnet-ef) and one build of the startup project.
+   * A build that fails on the project's code gives BUILD_FAILED findings (one per compiler error);
+   * only a missing tool chain throws.
+   */
+  prepare(reporter: Reporter = this.reporter): Promise<readonly Finding[]> {
     return (this.prepared ??= (async () => {
       const manifest = findToolManifest(path.dirname(this.settings.startupProject));
       if (manifest === undefined) {
@@ -62,38 +87,56 @@ export class DotnetEf {
         );
       }
       const cwd = path.dirname(manifest.endsWith(`${path.sep}.config${path.sep}dotnet-tools.json`) ? path.dirname(manifest) : manifest);
-      await this.reporter.step('dotnet tool restore', async () => {
-        const restored = await runProcess('dotnet', ['tool', 'restore'], { cwd, env: this.environment() });
+      await this.timed('dotnet tool restore', reporter, async () => {
+        const restored = await runProcess('dotnet', ['tool', 'restore'], { cwd, env: this.environment(undefined) });
         if (restored.code !== 0) throw new DriftGuardError('TOOL_MISSING', `dotnet tool restore failed in ${cwd}: ${lastLines(restored.output)}`);
       });
-      const buildArgs = ['build', this.settings.startupProject, '--configuration', this.settings.configuration, '--nologo', '--verbosity', 'quiet'];
+      const buildArgs = ['build', this.settings.startupProject, '--configuration', this.settings.configuration, '--nologo', '--verbosity', 'quiet', '-consoleLoggerParameters:NoSummary'];
       if (this.settings.framework !== undefined) buildArgs.push('--framework', this.settings.framework);
-      await this.reporter.step(`dotnet build ${path.relative(this.settings.root, this.settings.startupProject)}`, async () => {
-        const built = await runProcess('dotnet', buildArgs, { cwd: this.settings.root, env: this.environment() });
-        if (built.code !== 0) {
-          const errors = built.output.split('\n').filter((line) => / error [A-Z]+\d+/.test(line)).slice(0, 3).map((line) => line.trim());
-          throw new DriftGuardError('TOOL_MISSING', `dotnet build failed: ${errors.join(' / ') || lastLines(built.output)}`);
-        }
+      return this.timed(`dotnet build ${path.relative(this.settings.root, this.settings.startupProject)}`, reporter, async () => {
+        const built = await runProcess('dotnet', buildArgs, { cwd: this.settings.root, env: this.environment(undefined) });
+        if (built.code === 0) return [];
+        const findings = buildFindings(built.output, this.settings.root);
+        if (findings.length > 0) return findings;
+        throw new DriftGuardError('TOOL_MISSING', `dotnet build failed without a compiler error: ${lastLines(built.output)}`);
       });
     })());
   }
 
+  /** After a command that wrote source files (migrations add): the next command builds again. */
+  invalidate(): void {
+    this.prepared = undefined;
+  }
+
+  /** Runs a step (the reporter shows its time) and records its time. */
+  private async timed<T>(label: string, reporter: Reporter, operation: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await reporter.step(label, operation);
+    } finally {
+      this.timings.push({ label, ms: performance.now() - started });
+    }
+  }
+
   /**
    * Runs `dotnet ef <args>` with --no-build and the common options. `connection` (a postgres URL)
-   * is passed as --connection and through the app's connection-string variable.
+   * reaches the app through its connection variables; the command line carries --connection
+   * without the password (so EF uses that database whatever the app's factory does), and Npgsql
+   * takes the password from PGPASSWORD.
    */
-  async run(args: readonly string[], options: { connection?: string | undefined; json?: boolean; onLine?: (kind: string, text: string) => void } = {}): Promise<EfResult> {
-    await this.prepare();
+  async run(args: readonly string[], options: { connection?: string | undefined; json?: boolean; context?: string | undefined; onLine?: (kind: string, text: string) => void } = {}): Promise<EfResult> {
+    const build = await this.prepare();
+    if (build.length > 0) throw new DriftGuardError('TOOL_MISSING', `dotnet build failed: ${build[0]!.file ?? ''}:${build[0]!.line ?? ''} ${build[0]!.message}`);
     const s = this.settings;
     const full = ['ef', ...args, '--project', s.project, '--startup-project', s.startupProject, '--configuration', s.configuration, '--no-build', '--prefix-output', '--no-color'];
     if (options.json === true) full.push('--json');
-    if (s.context !== undefined) full.push('--context', s.context);
+    const context = options.context ?? s.context;
+    if (context !== undefined) full.push('--context', context);
     if (s.framework !== undefined) full.push('--framework', s.framework);
-    const npgsql = options.connection === undefined ? undefined : npgsqlConnectionString(options.connection);
-    if (npgsql !== undefined && args.includes('--connection')) throw new Error('pass the connection through options.connection');
-    if (npgsql !== undefined && acceptsConnection(args)) full.push('--connection', npgsql);
+    if (args.includes('--connection')) throw new Error('pass the connection through options.connection');
+    if (options.connection !== undefined && acceptsConnection(args)) full.push('--connection', npgsqlConnectionString(options.connection, { password: false }));
     if (s.extraArgs.length > 0) full.push('--', ...s.extraArgs);
-    const env = this.environment(npgsql);
+    const env = this.environment(options.connection);
     const started = performance.now();
     const data: string[] = [];
     const info: string[] = [];
@@ -113,28 +156,75 @@ export class DotnetEf {
         options.onLine?.(kind, text);
       },
     });
+    const elapsedMs = performance.now() - started;
+    const label = `dotnet ef ${args.filter((a) => !a.startsWith('-') && !a.includes(path.sep)).slice(0, 2).join(' ')}${context !== undefined && context !== s.context ? ` (${context})` : ''}`;
+    this.timings.push({ label, ms: elapsedMs });
+    this.reporter.info(`${label}: ${(elapsedMs / 1000).toFixed(1)} s`);
     for (const warning of warnings) {
       if (/tools version .* is older than that of the runtime/i.test(warning)) this.reporter.warn(`dotnet-ef: ${warning} (update the version pinned in .config/dotnet-tools.json)`);
     }
-    return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, elapsedMs: performance.now() - started };
+    return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, elapsedMs };
   }
 
   /** Runs a command that must succeed; a failure becomes an environment error carrying EF's words. */
-  async runOrThrow(args: readonly string[], options: { connection?: string | undefined; json?: boolean } = {}): Promise<EfResult> {
+  async runOrThrow(args: readonly string[], options: { connection?: string | undefined; json?: boolean; context?: string | undefined } = {}): Promise<EfResult> {
     const result = await this.run(args, options);
     if (result.exitCode !== 0) throw new DriftGuardError('TOOL_MISSING', `dotnet ef ${args[0] ?? ''} ${args[1] ?? ''} failed: ${efErrorText(result)}`);
     return result;
   }
 
-  private environment(connection?: string): NodeJS.ProcessEnv {
-    return {
-      ...this.settings.env,
-      DOTNET_CLI_TELEMETRY_OPTOUT: '1',
-      DOTNET_NOLOGO: '1',
-      DOTNET_SKIP_FIRST_TIME_EXPERIENCE: '1',
-      ...(connection === undefined ? {} : { [this.settings.connectionEnv]: connection }),
-    };
+  /** The environment of every dotnet process: the app's connection variables always set. */
+  environment(connection: string | undefined): NodeJS.ProcessEnv {
+    return { ...this.settings.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1', DOTNET_SKIP_FIRST_TIME_EXPERIENCE: '1', ...connectionEnvironment(this.settings.connectionEnv, connection) };
   }
+}
+
+/**
+ * The variables that hand `connection` (a postgres URL; the placeholder when undefined) to the
+ * app, each in the form it reads, plus PGPASSWORD for a --connection written without password.
+ */
+export function connectionEnvironment(variables: readonly ConnectionVariable[], connection: string | undefined): Record<string, string> {
+  const url = connection ?? PLACEHOLDER_URL;
+  const env: Record<string, string> = {};
+  for (const variable of variables) env[variable.name] = variable.format === 'url' ? url : npgsqlConnectionString(url);
+  const password = passwordOfUrl(url);
+  if (password !== undefined) env.PGPASSWORD = password;
+  return env;
+}
+
+/** The configured efcore.connection-env, in one shape. */
+export function connectionVariables(setting: string | readonly (string | { name: string; format?: 'npgsql' | 'url' | undefined })[]): ConnectionVariable[] {
+  const list = typeof setting === 'string' ? [setting] : setting;
+  return list.map((entry) => (typeof entry === 'string' ? { name: entry, format: 'npgsql' } : { name: entry.name, format: entry.format ?? 'npgsql' }));
+}
+
+/**
+ * MSBuild's error lines (`File.cs(12,5): error CS1002: ; expected [Shop.csproj]`,
+ * `Shop.csproj : error NU1101: ...`) as BUILD_FAILED findings, at the file relative to the root.
+ */
+export function buildFindings(output: string, root: string): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  for (const raw of output.split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    const match = /^(.*?)(?:\((\d+)(?:,(\d+))?(?:,\d+,\d+)?\))?\s*:\s*error\s+([A-Za-z]+\d+)\s*:\s*(.*?)(?:\s+\[[^\]]+\])?$/.exec(line);
+    if (match === null) continue;
+    const [, where, lineNo, column, code, message] = match;
+    if (seen.has(line.replace(/\s+\[[^\]]+\]$/, ''))) continue;
+    seen.add(line.replace(/\s+\[[^\]]+\]$/, ''));
+    const file = where === undefined || where === '' || /^MSBUILD$/i.test(where.trim()) ? undefined : path.isAbsolute(where.trim()) ? path.relative(root, where.trim()) : where.trim();
+    findings.push({
+      check: 'build',
+      code: 'BUILD_FAILED',
+      severity: 'error',
+      message: maskSecrets(`${code}: ${message}`),
+      ...(file === undefined ? {} : { file }),
+      ...(lineNo === undefined ? {} : { line: Number(lineNo) }),
+      ...(column === undefined ? {} : { column: Number(column) }),
+      details: { compilerCode: code },
+    });
+  }
+  return findings;
 }
 
 function acceptsConnection(args: readonly string[]): boolean {
@@ -158,8 +248,17 @@ export function efErrorText(result: EfResult): string {
   return maskSecrets(text || `exit code ${result.exitCode}`);
 }
 
-/** postgres://user:pw@host:port/db?sslmode=require -> Npgsql's Host=...;Port=...;... */
-export function npgsqlConnectionString(url: string): string {
+function passwordOfUrl(url: string): string | undefined {
+  const parsed = new URL(url);
+  const password = parsed.password !== '' ? decodeURIComponent(parsed.password) : parsed.searchParams.get('password') ?? undefined;
+  return password === '' ? undefined : password;
+}
+
+/**
+ * postgres://user:pw@host:port/db?sslmode=require -> Npgsql's Host=...;Port=...;...
+ * With `password: false` the password is left out (Npgsql then reads PGPASSWORD).
+ */
+export function npgsqlConnectionString(url: string, options: { password?: boolean } = {}): string {
   const parsed = new URL(url);
   const parts: [string, string][] = [
     ['Host', decodeURIComponent(parsed.hostname)],
@@ -167,7 +266,8 @@ export function npgsqlConnectionString(url: string): string {
     ['Database', decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'],
     ['Username', decodeURIComponent(parsed.username)],
   ];
-  if (parsed.password !== '') parts.push(['Password', decodeURIComponent(parsed.password)]);
+  const password = passwordOfUrl(url);
+  if (password !== undefined && options.password !== false) parts.push(['Password', password]);
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode !== null) parts.push(['SSL Mode', { disable: 'Disable', allow: 'Allow', prefer: 'Prefer', require: 'Require', 'verify-ca': 'VerifyCA', 'verify-full': 'VerifyFull' }[sslmode] ?? sslmode]);
   return parts

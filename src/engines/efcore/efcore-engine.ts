@@ -11,7 +11,7 @@ import { introspectUrl } from '../../introspect/introspect.js';
 import { withClient, withTransaction } from '../../postgres/client.js';
 import { withPostgresServer, type PostgresOptions } from '../../postgres/scratch.js';
 import { quoteIdent } from '../../postgres/sql.js';
-import { hasErrors, type Finding } from '../../report/finding.js';
+import type { Finding } from '../../report/finding.js';
 import { diffSchemas } from '../../schema/diff.js';
 import { HISTORY_TABLES } from '../../schema/rows-to-model.js';
 import { loadSqlFile, modelOptions } from '../../schema/sources.js';
@@ -20,8 +20,8 @@ import type { Engine, EngineStatus, RunContext } from '../engine.js';
 import type { MigrationStatus } from '../sql/integrity.js';
 import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
 import { projectRoot } from '../sql/project.js';
-import { DotnetEf, efErrorText, efProductVersion, findProject, type EfSettings } from './dotnet-ef.js';
-import { scanMigrationFiles } from './efcore-integrity.js';
+import { connectionVariables, DotnetEf, efErrorText, efProductVersion, findProject, type EfSettings } from './dotnet-ef.js';
+import { scanMigrationFiles, type ScannedMigrations } from './efcore-integrity.js';
 import { efcoreGateFiles } from './efcore-gate.js';
 
 /** The message EF prints when the model changed; matched case-sensitively, as EF writes it. */
@@ -30,45 +30,68 @@ export const PENDING_CHANGES_MESSAGE = 'Changes have been made to the model sinc
 interface EfMigration {
   readonly id: string;
   readonly name: string;
-  readonly applied?: boolean;
+  /** The DbContext (as configured) the migration belongs to; undefined when the project has one. */
+  readonly context: string | undefined;
 }
 
 export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.ProcessEnv, reporter: Reporter, postgres?: PostgresOptions): Engine {
   const config = loaded.config.efcore;
   const root = projectRoot(loaded, cwd);
   const project = findProject(root, config.project);
+  const contexts: readonly (string | undefined)[] = config.context === undefined ? [undefined] : typeof config.context === 'string' ? [config.context] : config.context;
+  const several = contexts.length > 1;
   const settings: EfSettings = {
     root,
     project,
     startupProject: config['startup-project'] === undefined ? project : path.resolve(root, config['startup-project']),
-    context: config.context,
     configuration: config.configuration,
     framework: config.framework,
-    connectionEnv: config['connection-env'],
+    connectionEnv: connectionVariables(config['connection-env']),
     extraArgs: config['extra-args'],
     env,
   };
   const ef = new DotnetEf(settings, reporter);
   const projectDir = path.dirname(project);
   const relative = (file: string): string => path.relative(root, file);
+  const historyTable = `${config['history-schema'] === undefined ? '' : `${config['history-schema']}.`}${config['history-table']}`;
 
-  const list = async (connection: string | undefined): Promise<EfMigration[]> => {
-    const result = await ef.runOrThrow(['migrations', 'list', ...(connection === undefined ? ['--no-connect'] : [])], { connection, json: true });
-    try {
-      return JSON.parse(result.data) as EfMigration[];
-    } catch {
-      throw new DriftGuardError('TOOL_MISSING', `dotnet ef migrations list printed no JSON: ${efErrorText(result)}`);
+  // What EF discovers, once per context and engine object (migrations list --no-connect).
+  const listed = new Map<string | undefined, Promise<EfMigration[]>>();
+  const discoveredIn = (context: string | undefined): Promise<EfMigration[]> => {
+    let cached = listed.get(context);
+    if (cached === undefined) {
+      cached = (async () => {
+        const result = await ef.runOrThrow(['migrations', 'list', '--no-connect'], { json: true, context });
+        try {
+          return (JSON.parse(result.data) as { id: string; name: string }[]).map((m) => ({ id: m.id, name: m.name, context }));
+        } catch {
+          throw new DriftGuardError('TOOL_MISSING', `dotnet ef migrations list printed no JSON: ${efErrorText(result)}`);
+        }
+      })();
+      listed.set(context, cached);
     }
+    return cached;
   };
+  const discovered = async (): Promise<EfMigration[]> => (await Promise.all(contexts.map(discoveredIn))).flat();
 
-  const fileOf = (id: string, scanned: ReturnType<typeof scanMigrationFiles>): string | undefined => {
-    const designer = scanned.migrations.find((m) => m.id === id)?.designer;
-    return designer === undefined ? undefined : relative(designer.replace(/\.Designer\.cs$/, '.cs'));
+  let scannedCache: Promise<ScannedMigrations> | undefined;
+  /** The files on disk compared with what EF lists (once per engine object). */
+  const scanned = (): Promise<ScannedMigrations> =>
+    (scannedCache ??= (async () => {
+      const ids = (await discovered()).map((m) => m.id);
+      const configured = contexts.filter((c): c is string => c !== undefined);
+      return scanMigrationFiles(projectDir, root, { ids, contexts: configured.length === 0 ? undefined : configured });
+    })());
+
+  const fileOf = (id: string, scan: ScannedMigrations): string | undefined => {
+    const found = scan.migrations.find((m) => m.id === id);
+    if (found === undefined) return undefined;
+    return relative(found.main ?? found.designer.replace(/\.Designer\.cs$/, '.cs'));
   };
 
   /** database update <target>, with progress from EF's "Applying/Reverting migration" lines. */
-  const update = async (context: RunContext, target: string, todo: readonly EfMigration[], direction: 'up' | 'down'): Promise<RunOutcome> => {
-    const scanned = scanMigrationFiles(projectDir, root, undefined);
+  const update = async (context: RunContext, dbContext: string | undefined, target: string, todo: readonly EfMigration[], direction: 'up' | 'down'): Promise<RunOutcome> => {
+    const scan = await scanned();
     const emit = context.onEvent ?? (() => undefined);
     emit({ event: 'plan', direction, total: todo.length, migrations: todo.map((m) => m.id), dryRun: false });
     const results: MigrationResult[] = [];
@@ -82,6 +105,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     };
     const result = await ef.run(['database', 'update', target], {
       connection: context.databaseUrl,
+      context: dbContext,
       onLine: (kind, text) => {
         const match = /^(?:Applying|Reverting) migration '([^']+)'/.exec(text);
         if (kind !== 'info' || match === null) return;
@@ -93,10 +117,13 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     });
     if (result.exitCode === 0) {
       finishCurrent();
+      if (results.length === 0 && todo.length > 0) {
+        context.reporter.warn(`dotnet ef had nothing to ${direction === 'up' ? 'apply' : 'revert'}, but ${historyTable} said otherwise: is the history table elsewhere? Set efcore.history-schema / efcore.history-table as the app's MigrationsHistoryTable does`);
+      }
       return { ok: true, results, findings: [] };
     }
     const failed = current ?? { id: todo[results.length]?.id ?? target, index: results.length + 1, started: performance.now() };
-    const file = fileOf(failed.id, scanned);
+    const file = fileOf(failed.id, scan);
     const finding: Finding = { check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `dotnet ef database update failed: ${efErrorText(result)}`, ...(file === undefined ? {} : { file }) };
     emit({ event: 'failed', direction, index: failed.index, total: todo.length, migration: failed.id, version: failed.id, ms: performance.now() - failed.started, finding, statementsApplied: 0 });
     results.push({ migration: failed.id, version: failed.id, direction, status: 'failed' });
@@ -104,13 +131,13 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     return { ok: false, results, findings: [finding] };
   };
 
-  const historyIds = (url: string): Promise<string[]> =>
+  const historyIds = (url: string): Promise<Set<string>> =>
     withClient(url, async (client) => {
       const table = `${config['history-schema'] === undefined ? '' : `${quoteIdent(config['history-schema'])}.`}${quoteIdent(config['history-table'])}`;
       const exists = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
-      if (exists.rows[0]?.found !== true) return [];
+      if (exists.rows[0]?.found !== true) return new Set<string>();
       const rows = await client.query<{ id: string }>(`SELECT "MigrationId" AS id FROM ${table} ORDER BY 1`);
-      return rows.rows.map((r) => r.id);
+      return new Set(rows.rows.map((r) => r.id));
     });
 
   const resolveTarget = (migrations: readonly EfMigration[], target: string): EfMigration => {
@@ -121,60 +148,111 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     return found;
   };
 
+  const onlyContext = (what: string): string | undefined => {
+    if (several) throw new DriftGuardError('USAGE', `${what} works on one DbContext; efcore.context lists ${contexts.length} (${contexts.join(', ')}): run it with a config that names one`);
+    return contexts[0];
+  };
+
+  const notExecuted = (todo: readonly EfMigration[], direction: 'up' | 'down'): MigrationResult[] => todo.map((m) => ({ migration: m.id, version: m.id, direction, status: 'not-executed' }));
+
   const engine: Engine = {
     name: 'efcore',
     capabilities: { rollback: true, modelCheck: true, history: true, granularity: 'migration' },
     gate: efcoreGateFiles({ loaded, cwd, root, projectDir, self: () => engine, relocated: (other, at) => efcoreEngine(other, at, env, reporter, postgres) }),
     location: relative(project),
-    details: { project: relative(project), historyTable: `${config['history-schema'] === undefined ? '' : `${config['history-schema']}.`}${config['history-table']}` },
+    details: { project: relative(project), historyTable, ...(contexts[0] === undefined ? {} : { context: contexts.join(', ') }) },
+
+    prepare(prepareReporter) {
+      return ef.prepare(prepareReporter);
+    },
+
+    async list() {
+      const build = await ef.prepare();
+      if (build.length > 0) return [];
+      const scan = await scanned();
+      return (await discovered()).map((m) => {
+        const file = fileOf(m.id, scan);
+        return { id: m.id, label: several && m.context !== undefined ? `${m.context}: ${m.name}` : m.name, ...(file === undefined ? {} : { file }) };
+      });
+    },
 
     async migrate(context, options) {
-      const migrations = await list(context.databaseUrl);
-      const integrity = scanMigrationFiles(projectDir, root, migrations.map((m) => m.id)).findings;
-      if (hasErrors(integrity)) return { ok: false, results: [], findings: integrity };
-      const last = options.target === undefined ? undefined : migrations.indexOf(resolveTarget(migrations, options.target));
-      const todo = migrations.filter((m, i) => m.applied !== true && (last === undefined || i <= last));
-      if (options.dryRun === true || todo.length === 0) {
-        context.onEvent?.({ event: 'plan', direction: 'up', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
-        return { ok: true, findings: integrity, results: todo.map((m) => ({ migration: m.id, version: m.id, direction: 'up', status: 'not-executed' })) };
+      const build = await ef.prepare(context.reporter);
+      if (build.length > 0) return { ok: false, results: [], findings: build };
+      // Integrity findings are reported, never a reason to skip: EF applies what it discovers.
+      const integrity = (await scanned()).findings;
+      const applied = await historyIds(context.databaseUrl);
+      const all = await discovered();
+      const target = options.target === undefined ? undefined : resolveTarget(all, options.target);
+      const results: MigrationResult[] = [];
+      const findings: Finding[] = [...integrity];
+      let ok = true;
+      for (const dbContext of contexts) {
+        // With a target, only its context moves; without, every context goes to its last migration.
+        if (target !== undefined && target.context !== dbContext) continue;
+        const migrations = all.filter((m) => m.context === dbContext);
+        const last = target === undefined ? migrations.length - 1 : migrations.indexOf(target);
+        const todo = migrations.filter((m, i) => !applied.has(m.id) && i <= last);
+        if (!ok || options.dryRun === true || todo.length === 0) {
+          if (ok) context.onEvent?.({ event: 'plan', direction: 'up', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
+          results.push(...notExecuted(todo, 'up'));
+          continue;
+        }
+        const outcome = await update(context, dbContext, todo.at(-1)!.id, todo, 'up');
+        results.push(...outcome.results);
+        findings.push(...outcome.findings);
+        ok = outcome.ok;
       }
-      const outcome = await update(context, todo.at(-1)!.id, todo, 'up');
-      return { ...outcome, findings: [...integrity, ...outcome.findings] };
+      return { ok, results, findings };
     },
 
     async rollback(context, options) {
-      const migrations = await list(context.databaseUrl);
-      const applied = migrations.filter((m) => m.applied === true);
+      const build = await ef.prepare(context.reporter);
+      if (build.length > 0) return { ok: false, results: [], findings: build };
+      const all = await discovered();
+      const applied = await historyIds(context.databaseUrl);
+      let dbContext: string | undefined;
       let target: string;
-      if (options.target !== undefined) target = options.target === '0' ? '0' : resolveTarget(migrations, options.target).id;
-      else {
+      if (options.target !== undefined && options.target !== '0') {
+        const found = resolveTarget(all, options.target);
+        dbContext = found.context;
+        target = found.id;
+      } else {
+        // Steps (or 0) move the last context that has applied migrations.
+        dbContext = [...contexts].reverse().find((c) => all.some((m) => m.context === c && applied.has(m.id))) ?? contexts.at(-1);
+        const done = all.filter((m) => m.context === dbContext && applied.has(m.id));
         const steps = options.steps ?? 1;
-        target = applied.length - steps - 1 >= 0 ? applied[applied.length - steps - 1]!.id : '0';
+        target = options.target === '0' ? '0' : done.length - steps - 1 >= 0 ? done[done.length - steps - 1]!.id : '0';
       }
+      const migrations = all.filter((m) => m.context === dbContext);
       const keep = target === '0' ? -1 : migrations.findIndex((m) => m.id === target);
-      const todo = applied.filter((m) => migrations.indexOf(m) > keep).reverse();
+      const todo = migrations.filter((m, i) => applied.has(m.id) && i > keep).reverse();
       if (options.dryRun === true || todo.length === 0) {
         context.onEvent?.({ event: 'plan', direction: 'down', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
-        return { ok: true, findings: [], results: todo.map((m) => ({ migration: m.id, version: m.id, direction: 'down', status: 'not-executed' })) };
+        return { ok: true, findings: [], results: notExecuted(todo, 'down') };
       }
-      return update(context, target, todo, 'down');
+      return update(context, dbContext, target, todo, 'down');
     },
 
     async status(context): Promise<EngineStatus> {
-      const migrations = await list(context.databaseUrl);
-      const scanned = scanMigrationFiles(projectDir, root, migrations.map((m) => m.id));
+      const build = await ef.prepare(context.reporter);
+      if (build.length > 0) return { statuses: [], findings: build };
+      const migrations = await discovered();
+      const scan = await scanned();
+      const applied = await historyIds(context.databaseUrl);
       const statuses: MigrationStatus[] = migrations.map((m) => ({
         version: m.id,
-        description: m.name,
+        description: several && m.context !== undefined ? `${m.context}: ${m.name}` : m.name,
         kind: 'versioned',
-        state: m.applied === true ? 'applied' : 'pending',
-        file: fileOf(m.id, scanned),
+        state: applied.has(m.id) ? 'applied' : 'pending',
+        file: fileOf(m.id, scan),
       }));
       // EF lists only the migrations it has; rows of others (a branch never merged, a deleted
       // migration) are in the history table alone.
-      const known = new Set(migrations.map((m) => m.id));
-      const unknown = (await historyIds(context.databaseUrl)).filter((id) => !known.has(id));
-      const findings: Finding[] = [...scanned.findings];
+      // A row of another context sharing the history table is on disk, not missing.
+      const known = new Set([...migrations.map((m) => m.id), ...scan.migrations.map((m) => m.id)]);
+      const unknown = [...applied].filter((id) => !known.has(id));
+      const findings: Finding[] = [...scan.findings];
       for (const id of unknown) {
         statuses.push({ version: id, description: id.replace(/^\d{14}_/, ''), kind: 'versioned', state: 'missing' });
         findings.push({ check: 'integrity', code: 'MIGRATION_MISSING_ON_DISK', severity: 'error', message: `migration ${id} is recorded in ${config['history-table']} but this project does not have it (a branch never merged, or a deleted migration); restore it or remove its effect and its history row` });
@@ -183,9 +261,12 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     },
 
     async baseline(context, options) {
-      const migrations = await list(undefined);
-      const last = migrations.indexOf(resolveTarget(migrations, options.target));
-      const chosen = migrations.slice(0, last + 1).map((m) => m.id);
+      const build = await ef.prepare(context.reporter);
+      if (build.length > 0) throw new DriftGuardError('USAGE', `the project does not build: ${build[0]!.file ?? ''}:${build[0]!.line ?? ''} ${build[0]!.message}`);
+      const all = await discovered();
+      const found = resolveTarget(all, options.target);
+      const migrations = all.filter((m) => m.context === found.context);
+      const chosen = migrations.slice(0, migrations.indexOf(found) + 1).map((m) => m.id);
       const productVersion = efProductVersion(projectDir);
       const table = `${config['history-schema'] === undefined ? '' : `${quoteIdent(config['history-schema'])}.`}${quoteIdent(config['history-table'])}`;
       await withTransaction(context.databaseUrl, async (client) => {
@@ -198,13 +279,19 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     },
 
     async create(name) {
+      const dbContext = onlyContext('drift-guard new');
       const className = pascalCase(name);
-      const result = await ef.runOrThrow(['migrations', 'add', className], { json: true });
+      const result = await ef.runOrThrow(['migrations', 'add', className], { json: true, context: dbContext });
+      // New source files: the next command builds again and lists again.
+      ef.invalidate();
+      listed.clear();
+      scannedCache = undefined;
       const files = JSON.parse(result.data) as Record<string, string>;
       return Object.values(files).map(relative);
     },
 
     async script(options) {
+      const dbContext = onlyContext('drift-guard script');
       const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
       try {
         const output = path.join(dir, 'script.sql');
@@ -213,7 +300,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
         if (options.to !== undefined) args.push(options.to);
         if (options.idempotent === true) args.push('--idempotent');
         args.push('--output', output);
-        await ef.runOrThrow(args);
+        await ef.runOrThrow(args, { context: dbContext });
         return readFileSync(output, 'utf8');
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -221,38 +308,44 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     },
 
     async checkModel(checkReporter, options) {
+      const build = await ef.prepare(checkReporter);
+      if (build.length > 0) return build;
       const findings: Finding[] = [];
-      const result = await ef.run(['migrations', 'has-pending-model-changes']);
-      const text = [...result.info, ...result.errors, result.data].join('\n');
-      if (result.exitCode !== 0) {
+      for (const dbContext of contexts) {
+        const result = await ef.run(['migrations', 'has-pending-model-changes'], { context: dbContext });
+        const text = [...result.info, ...result.errors, result.data].join('\n');
+        if (result.exitCode === 0) continue;
         // Exit 1 means changes only with EF's own message (case-sensitive); anything else is a failure to check.
         if (!text.includes(PENDING_CHANGES_MESSAGE)) throw new DriftGuardError('TOOL_MISSING', `dotnet ef migrations has-pending-model-changes failed: ${efErrorText(result)}`);
         findings.push({
           check: 'model',
           code: 'MODEL_PENDING_CHANGES',
           severity: 'error',
-          message: `${PENDING_CHANGES_MESSAGE}: the entities changed but no migration records it; add one (dotnet ef migrations add <Name>, or make migrate NAME=<Name>)`,
+          message: `${several && dbContext !== undefined ? `${dbContext}: ` : ''}${PENDING_CHANGES_MESSAGE}: the entities changed but no migration records it; add one (dotnet ef migrations add <Name>${several && dbContext !== undefined ? ` --context ${dbContext}` : ''}, or make migrate NAME=<Name>)`,
           file: relative(project),
+          ...(several && dbContext !== undefined ? { details: { context: dbContext } } : {}),
         });
       }
-      if (options.secondOpinion && postgres !== undefined) findings.push(...(await secondOpinion(checkReporter)));
+      if (options.secondOpinion && postgres !== undefined) {
+        for (const dbContext of contexts) findings.push(...(await secondOpinion(checkReporter, dbContext)));
+      }
       return findings;
     },
   };
   return engine;
 
   /** dbcontext script in one scratch database, all migrations in another, diffed. */
-  async function secondOpinion(checkReporter: Reporter): Promise<Finding[]> {
+  async function secondOpinion(checkReporter: Reporter, dbContext: string | undefined): Promise<Finding[]> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
     try {
       const modelFile = path.join(dir, 'model.sql');
-      await ef.runOrThrow(['dbcontext', 'script', '--output', modelFile]);
+      await ef.runOrThrow(['dbcontext', 'script', '--output', modelFile], { context: dbContext });
       const options = modelOptions(loaded);
       const ignore = { ...options, ignore: [...options.ignore, ...historyPatterns()] };
       const [fromMigrations, fromModel] = await withPostgresServer(postgres!, (server) =>
         Promise.all([
           server.withDatabase(async (db) => {
-            const outcome = await ef.run(['database', 'update'], { connection: db.url });
+            const outcome = await ef.run(['database', 'update'], { connection: db.url, context: dbContext });
             if (outcome.exitCode !== 0) throw new DriftGuardError('TOOL_MISSING', `applying the migrations to a scratch database failed: ${efErrorText(outcome)}`);
             return introspectUrl(db.url, ignore);
           }),
@@ -270,7 +363,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
           check: 'model',
           code: 'MIGRATIONS_DIVERGE_FROM_MODEL',
           severity: 'warning',
-          message: `applying every migration does not produce the model EF scripts (dbcontext script): ${diff.changes
+          message: `${several && dbContext !== undefined ? `${dbContext}: ` : ''}applying every migration does not produce the model EF scripts (dbcontext script): ${diff.changes
             .slice(0, 5)
             .map((c) => c.description)
             .join('; ')}${diff.changes.length > 5 ? `; and ${diff.changes.length - 5} more` : ''}. A migration was edited by hand, or its Up() no longer matches its Designer file`,
