@@ -69,6 +69,8 @@ export interface GateFiles {
   baseEngine(commit: string, options: { historyRewritten: boolean; baseLast: string | undefined }): Promise<{ engine: Engine; target?: string; how: string; dispose(): Promise<void> }>;
   /** Whether migrations run after the versioned ones (Flyway's repeatables): the gate applies them after the last. */
   runsAfterVersioned(): boolean;
+  /** Whether the migration files are the SQL that runs (SQL files), rather than code that makes it (EF Core). */
+  readonly plainSql: boolean;
   /** What to add so that a migration can be rolled back (a file name or a section). */
   downHint(migration: MigrationSource): string;
   /** How to move an out-of-order migration to the end / what to do when the base gained migrations. */

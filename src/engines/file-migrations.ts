@@ -20,6 +20,8 @@ export interface FileMigrationsOptions {
   mainFile(files: readonly string[]): string;
   /** Of a migration's files, its down script, if it has a separate one. */
   downFile?(files: readonly string[]): string | undefined;
+  /** Whether the files are the SQL that runs (not code that makes it). */
+  readonly plainSql: boolean;
   /** Whether every migration can be rolled back without a down file (EF's Down method). */
   readonly downIsBuiltIn?: boolean;
   readonly isEntity: GateFiles['isEntity'];
@@ -75,6 +77,7 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
     },
     compare: compareIds,
     runsAfterVersioned: () => false,
+    plainSql: options.plainSql,
     problems: () => options.problems?.() ?? [],
     isMigrationFile: (file) => options.idOf(file) !== undefined,
     isEntity: options.isEntity,

@@ -37,6 +37,8 @@ import { describeError } from '../errors.js';
 import { maskSecrets, registerConnectionString } from '../util/secrets.js';
 import path from 'node:path';
 import { squawkLint } from './lint.js';
+import { outsideDatabaseStatements } from '../engines/sql/outside-database.js';
+import { loadParser } from '../engines/sql/sql-script.js';
 import { explainFailure, fillDatabase } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
 import { schemaFileFindings } from './schema-file.js';
@@ -144,8 +146,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       return;
     }
     const nothingToApply = analysis.added.length === 0 && !analysis.historyRewritten;
+    findings.push(...(await outsideTheDatabase(analysis.added)));
     await server.withDatabase(async (db) => {
       const context = { databaseUrl: db.url, reporter };
+      if (db.role.superuser && !nothingToApply) {
+        notChecked('isolation', `the PR's SQL ran as the superuser ${db.role.name} (postgres.superuser: ${db.role.reason ?? 'the server offered no other role'}), so it could run programs and read files on this machine`);
+      }
       // 1. The base schema: the base's migrations, once.
       if (analysis.baseLast !== undefined && !nothingToApply) {
         const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
@@ -256,6 +262,33 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     diagram,
     timings,
   });
+
+  /**
+   * Statements that reach outside the database (programs, server files, other servers): the gate
+   * runs a pull request's SQL on this machine, so they are errors at their file and line whatever
+   * role runs them. Engines whose files are code (EF Core) are left to their own review.
+   */
+  async function outsideTheDatabase(added: readonly MigrationSource[]): Promise<Finding[]> {
+    if (!files.plainSql || added.length === 0) return [];
+    await loadParser();
+    const { inputs } = await files.lintInputs(added, analysis.baseLast, reporter);
+    return inputs.flatMap((input) =>
+      outsideDatabaseStatements(input.sql).map((hit) => {
+        const line = input.sql.slice(0, hit.offset).split('\n').length + input.lineOffset;
+        const migration = added.find((m) => m.file === input.file);
+        return {
+          check: 'security',
+          code: 'OUTSIDE_DATABASE' as const,
+          severity: 'error' as const,
+          message: `${hit.what}: a migration must not reach outside its database (the gate runs it on this machine, production on its server); do it in a deploy step instead`,
+          file: input.file,
+          line,
+          ...(migration === undefined ? {} : { migration: migration.id }),
+          evidence: 'inferred' as const,
+        };
+      }),
+    );
+  }
 
   /**
    * Production's table statistics, catalog only: read from production when its URL is in the

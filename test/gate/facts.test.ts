@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -168,5 +169,16 @@ describe('facts per migration and per statement', () => {
     const result = await check(r);
     expect(result.verdict).toBe('fail');
     expect(result.findings.filter((f) => f.code === 'UNRECOGNIZED_MIGRATION_FILE')).toEqual([expect.objectContaining({ file: 'db/migrations/20240102000001_b.sql', message: expect.stringContaining('set sql.layout: goose') })]);
+  });
+
+  it('a migration that reaches outside the database is an error at its line, and runs nothing on this machine', async () => {
+    const marker = path.join(tmp, `pwned-${n}`);
+    const r = repo(BASE);
+    r.commit({ 'db/migrations/20240102000001_x.sql': `CREATE TABLE t (id int);\nCOPY (SELECT 1) TO PROGRAM 'touch ${marker}';\n` }, 'pr');
+    const result = await check(r);
+    expect(result.verdict).toBe('fail');
+    expect(result.findings.filter((f) => f.code === 'OUTSIDE_DATABASE')).toEqual([expect.objectContaining({ severity: 'error', file: 'db/migrations/20240102000001_x.sql', line: 2 })]);
+    // Applied as the scratch database's unprivileged owner, it cannot run the program either.
+    expect(existsSync(marker)).toBe(false);
   });
 });

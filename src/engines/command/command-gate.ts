@@ -39,6 +39,7 @@ export function commandGateFiles(options: { loaded: LoadedConfig; cwd: string; r
     idOf: (file) => (isMigration(file) ? commandMigrationId(posix(file)) : undefined),
     mainFile: (files) => files.find((f) => !isDown(f)) ?? files[0]!,
     downFile: (files) => files.find((f) => isDown(f)),
+    plainSql: true,
     isEntity: entityPatterns.length === 0 ? undefined : (file) => entityPatterns.some((p) => p.test(posix(file))),
     reorderHint: 'Rename it so that it sorts last',
     rebaseHint: "rebase and renumber this PR's migrations to come after theirs",

@@ -27,6 +27,7 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
     idOf,
     mainFile: (files) => files.find((f) => !f.endsWith('.Designer.cs')) ?? files[0]!,
     downIsBuiltIn: true,
+    plainSql: false,
     isEntity(file) {
       if (!file.endsWith('.cs') || !inProject(file)) return false;
       const relative = path.relative(projectDir, path.join(root, file)).split(path.sep).join('/');

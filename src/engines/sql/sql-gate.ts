@@ -45,6 +45,7 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
       }
     },
     compare: (a, b) => layout.compareVersions(a, b),
+    plainSql: true,
     runsAfterVersioned: () => discover(project).migrations.some((m) => m.kind === 'repeatable'),
     problems: () => discover(project).problems,
     isMigrationFile: (file) => dirFromRoot === '' || file === dirFromRoot || file.startsWith(`${dirFromRoot}${path.sep}`),
