@@ -1,6 +1,7 @@
 // squawk on the SQL of a PR's new migrations (check.lint). squawk-cli is an optional dependency
 // whose platform packages carry the binary; when it is missing the gate says so in a notice.
 
+import { trackChild } from '../util/child-process.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -63,6 +64,7 @@ export async function squawkLint(inputs: readonly LintInput[], postgresMajor: nu
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    void trackChild(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

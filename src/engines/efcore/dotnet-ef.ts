@@ -3,6 +3,7 @@
 // (--json --prefix-output --no-color), EF's own error text surfaced on failure, and the
 // connection handed over through the variable the app reads.
 
+import { trackChild } from '../../util/child-process.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -336,7 +337,9 @@ interface ProcessResult {
 
 function runProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; onLine?: (line: string) => void }): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that a cancelled run also ends the build servers and the app dotnet starts.
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    void trackChild(child, { group: true });
     let output = '';
     let pending = '';
     const take = (chunk: Buffer): void => {

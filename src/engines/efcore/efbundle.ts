@@ -3,6 +3,7 @@
 // reaches dotnet ef: through the variables it reads (efcore.connection-env) and --connection
 // written without the password (Npgsql reads PGPASSWORD); never a password on the command line.
 
+import { trackChild } from '../../util/child-process.js';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -53,7 +54,8 @@ export async function runBundle(run: BundleRun): Promise<RunOutcome> {
   };
   const started = performance.now();
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(bundle, args, { cwd: run.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bundle, args, { cwd: run.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    void trackChild(child, { group: true });
     let pending = '';
     const take = (chunk: Buffer): void => {
       pending += chunk.toString();
