@@ -33,7 +33,7 @@ FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extna
 WHERE x.extname <> 'plpgsql'`,
 
   types: `
-SELECT t.oid AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS name,
+SELECT t.oid AS oid, t.typtype AS typtype, t.typrelid AS rel_oid, n.nspname AS schema, t.typname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS qname,
        CASE WHEN t.typtype = 'e' THEN (SELECT pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) END AS enum_values,
        CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
@@ -41,7 +41,7 @@ SELECT t.oid AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS nam
        pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS default_expr,
        CASE WHEN t.typtype = 'd' AND t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
        CASE WHEN t.typtype = 'd' THEN (
-         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(c.conname), 'definition', pg_catalog.pg_get_constraintdef(c.oid), 'validated', c.convalidated) ORDER BY c.conname)
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(c.conname), 'definition', pg_catalog.pg_get_constraintdef(c.oid), 'validated', c.convalidated, 'oid', c.oid) ORDER BY c.conname)
          FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c') END AS checks,
        CASE WHEN t.typtype = 'c' THEN (
          SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(a.attname), 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -78,7 +78,7 @@ SELECT c.oid AS oid, n.nspname AS schema, c.relname AS name,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        (SELECT pg_catalog.array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view_definition,
-       c.reloptions AS options, c.reloftype <> 0 AS typed,
+       c.reloptions AS options, c.reloftype <> 0 AS typed, c.reltype AS type_oid,
        ${comment('pg_class', 'c.oid')} AS comment
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -105,7 +105,7 @@ WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER
   constraints: `
 SELECT co.oid AS oid, co.conrelid AS table_oid, co.conname AS name, NULLIF(pg_catalog.quote_ident(co.conname), co.conname) AS qname,
        co.contype AS type, pg_catalog.pg_get_constraintdef(co.oid) AS definition, co.convalidated AS validated,
-       co.conislocal AS local, co.conparentid AS parent_oid, co.confrelid AS ref_oid,
+       co.conislocal AS local, co.conparentid AS parent_oid, co.confrelid AS ref_oid, CASE WHEN co.contype <> 'f' THEN co.conindid END AS index_oid,
        ${comment('pg_constraint', 'co.oid')} AS comment
 FROM pg_catalog.pg_constraint co
 JOIN pg_catalog.pg_class c ON c.oid = co.conrelid

@@ -166,11 +166,11 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
           qname,
           baseType: str(row.base_type),
           notNull: row.not_null === true,
-          checks: ((row.checks as { name: string; definition: string; validated: boolean }[] | null) ?? []).map((c) => ({
-            name: c.name,
-            definition: c.definition.replace(/ NOT VALID$/, ''),
-            validated: c.validated,
-          })),
+          checks: ((row.checks as { name: string; definition: string; validated: boolean; oid: number }[] | null) ?? []).map((c) => {
+            // A check that calls a function makes the domain depend on it (pg_depend names the constraint).
+            register('pg_constraint', c.oid, id);
+            return { name: c.name, definition: c.definition.replace(/ NOT VALID$/, ''), validated: c.validated };
+          }),
         };
         setText(object, 'default', row.default_expr);
         setText(object, 'collation', row.collation);
@@ -194,6 +194,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_type', row.oid, id);
+    // A composite type's attributes are columns of its pg_class row: their types are its dependencies.
+    if (row.typtype === 'c') register('pg_class', row.rel_oid, id);
   });
 
   // Identity sequences belong to their column; serial sequences are objects owned by a column.
@@ -237,6 +239,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       setText(object, 'comment', row.comment);
       push(object);
       register('pg_class', row.oid, object.id);
+      // Its row type: a function that takes or returns it depends on the view.
+      register('pg_type', row.type_oid, object.id);
       if (relkind === 'm') matviews.set(Number(row.oid), object);
       continue;
     }
@@ -259,6 +263,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     tables.set(Number(row.oid), table);
     push(table);
     register('pg_class', row.oid, table.id);
+    // Its row type: a function signature or another table's column that uses it depends on the table.
+    register('pg_type', row.type_oid, table.id);
   }
 
   const columnIds = new Map<number, string>();
@@ -333,6 +339,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_constraint', row.oid, object.id);
+    // A foreign key depends on the index behind the key it references: that is this constraint.
+    if (row.index_oid !== null && row.index_oid !== undefined && Number(row.index_oid) !== 0) register('pg_class', row.index_oid, object.id);
   });
 
   await read.each('indexes', (row) => {

@@ -42,10 +42,14 @@ function parseCases(file: string, text: string): Case[] {
 
 const WITH_PRIVILEGES = { ignore: [], ignoreHistoryTables: true, privileges: true };
 
+// PostgreSQL 16 (the npm binaries) unless DRIFT_GUARD_TEST_PG_MAJOR names another installed major
+// (e.g. 15 for /usr/lib/postgresql/15): the fixtures must converge on every supported server.
+const major = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
+
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
-  ({ server, stop } = await startSharedServer());
+  ({ server, stop } = await startSharedServer({ version: major }));
 }, 120_000);
 afterAll(async () => stop());
 
