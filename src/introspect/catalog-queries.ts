@@ -275,6 +275,16 @@ export const PRIVILEGE_QUERIES = {
     aclQuery('pg_type', 't', 't.typacl', "'T'::\"char\"", 't.typowner', 'pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace', USER_NS),
   ].join('\nUNION ALL\n'),
 
+  // Column grants (GRANT UPDATE (col) ...): a column has no built-in privileges, so every entry is extra.
+  columnPrivileges: `
+SELECT a.attrelid AS table_oid, a.attnum AS position,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('x.grantee')}, 'privilege', x.privilege_type, 'grantable', x.is_grantable) ORDER BY 1)
+          FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee <> c.relowner) AS extra
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND ${USER_NS}`,
+
   defaultPrivileges: `
 SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole)) AS role,
        CASE WHEN d.defaclnamespace = 0 THEN NULL ELSE pg_catalog.quote_ident(n.nspname) END AS schema,

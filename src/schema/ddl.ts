@@ -192,6 +192,27 @@ export function privilegeTarget(object: SchemaObject): string | undefined {
   }
 }
 
+/** A column grant as a privilege of its table: `UPDATE ("Note")`. */
+const onColumn = (column: ColumnDef) => (grant: Grant): Grant => ({ ...grant, privilege: `${grant.privilege} (${column.qname})` });
+
+/**
+ * GRANT/REVOKE statements for column grants, from `before` (undefined: a new table, or nothing
+ * granted yet) to `after`; columns only `before` has are gone and take their grants along.
+ */
+export function columnGrantStatements(after: TableDef, before?: TableDef): string[] {
+  const key = (g: Grant): string => `${g.grantee}|${g.privilege}|${String(g.grantable)}`;
+  const extra: Grant[] = [];
+  const missing: Grant[] = [];
+  const old = new Map(before?.columns.map((c) => [c.name, c]) ?? []);
+  for (const column of after.columns) {
+    const now = (column.privileges ?? []).map(onColumn(column));
+    const then = (old.get(column.name)?.privileges ?? []).map(onColumn(column));
+    extra.push(...now.filter((g) => !then.some((h) => key(h) === key(g))));
+    missing.push(...then.filter((g) => !now.some((h) => key(h) === key(g))));
+  }
+  return extra.length + missing.length === 0 ? [] : grantStatements(`TABLE ${after.qname}`, { extra, missing });
+}
+
 /** REVOKE what is missing, then GRANT what is extra (so that a changed grant option ends up right); one statement per grantee. */
 export function grantStatements(target: string, privileges: Privileges): string[] {
   return [

@@ -9,9 +9,9 @@
 // guessed: a table or column that disappears while a similar one appears is dropped and added,
 // with a hint.
 
-import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
+import { columnDefinition, columnGrantStatements, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
 import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
-import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
+import type { ColumnDef, CompositeDef, ConstraintDef, DefaultPrivilegesDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
 import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, qualifierOf, type ColumnOwners, type Step } from './order.js';
 
 export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
@@ -183,7 +183,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   for (const id of creates) {
     const object = to.objects.get(id)!;
     const after = prerequisites(to, object, toOwners).flatMap((p) => [p, `alter-table:${p}`, `enum-columns:${p}`]);
-    const phase = object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind];
+    // Default privileges come first, so that the objects created below get TO's automatic grants
+    // (createdPrivileges() then corrects each object to its own grants).
+    const phase = object.kind === 'default_privileges' ? 0.5 : object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind];
     plan.createSteps.push({ key: id, phase, after, sql: createStatements(object) });
     if (object.kind === 'sequence' && object.ownedBy !== undefined) {
       const table = toOwners.get(`column:${object.ownedBy}`);
@@ -192,7 +194,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const comments = commentsOf(object, undefined);
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${id}`, phase: 11, after: [id], sql: comments });
     const target = privilegeTarget(object);
-    if (target !== undefined && object.privileges !== undefined) plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id], sql: grantStatements(target, object.privileges) });
+    const grants = [...(target === undefined ? [] : createdPrivileges(target, object)), ...(object.kind === 'table' ? columnGrantStatements(object) : [])];
+    if (grants.length > 0) plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id], sql: grants });
   }
   // Privileges of objects that stay: GRANT and REVOKE the difference.
   for (const [id, after] of to.objects) {
@@ -200,6 +203,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const target = privilegeTarget(after);
     if (before === undefined || creates.has(id) || target === undefined) continue;
     const sql = privilegeChanges(target, before.privileges, after.privileges);
+    if (after.kind === 'table' && before.kind === 'table') sql.push(...columnGrantStatements(after, before));
     if (sql.length === 0) continue;
     plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id, `alter-table:${id}`], sql });
     plan.changes.push({ id, action: 'alter', kind: after.kind, ...tableOfObject(after), description: `change the privileges on ${describe(after)}`, hazards: [], hints: [] });
@@ -211,12 +215,39 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   }
 
   const ordered = [...orderSteps(plan.dropSteps), ...orderSteps(plan.createSteps), ...orderSteps(lateSteps)];
+
   const statements: string[] = [];
   for (const step of ordered) {
     for (const h of notes.get(step.key) ?? []) statements.push(`-- hazard ${h.code}: ${h.message}${h.safeAlternative === undefined ? '' : ` Safer: ${h.safeAlternative}.`}`);
     statements.push(...step.sql);
   }
   return { changes: plan.changes, statements, unsupported: plan.unsupported };
+
+  /**
+   * The grants of an object the diff creates. It is created under TO's default privileges (they
+   * are set first), which may grant (or, globally, revoke) more than the object has in TO, say
+   * because TO's object is older than its default privileges: REVOKE and GRANT those back. A role
+   * the default privileges are not for gets nothing automatically; the statements are no-ops then.
+   */
+  function createdPrivileges(target: string, object: SchemaObject): string[] {
+    const own = object.privileges ?? { extra: [], missing: [] };
+    const type = defaultPrivilegeType(object);
+    const added: Grant[] = [];
+    const removed: Grant[] = [];
+    if (type !== undefined) {
+      const schema = object.kind === 'schema' ? undefined : qualifierOf(object.qname);
+      for (const defaults of to.objects.values()) {
+        if (defaults.kind !== 'default_privileges' || defaults.objectType !== type) continue;
+        if (defaults.inSchema !== undefined && defaults.inSchema !== schema) continue;
+        added.push(...defaults.grants.extra);
+        if (defaults.inSchema === undefined) removed.push(...defaults.grants.missing);
+      }
+    }
+    const same = (g: Grant, h: Grant): boolean => g.grantee === h.grantee && g.privilege === h.privilege;
+    const extra = [...own.extra, ...removed.filter((g) => !own.missing.some((h) => same(g, h)) && !own.extra.some((h) => same(g, h)))];
+    const missing = [...own.missing, ...added.filter((g) => !own.extra.some((h) => same(g, h) && h.grantable === g.grantable) && !own.missing.some((h) => same(g, h)))];
+    return extra.length + missing.length === 0 ? [] : grantStatements(target, { extra: dedupe(extra), missing: dedupe(missing) });
+  }
 
   // ---- per-kind comparison -------------------------------------------------------------------
 
@@ -603,6 +634,39 @@ function privilegeChanges(target: string, before: Privileges | undefined, after:
   const minus = (x: readonly Grant[], y: readonly Grant[]): Grant[] => x.filter((g) => !y.some((h) => key(h) === key(g)));
   // Extra grants: add the new ones, take away the old ones. Missing defaults: the reverse.
   return grantStatements(target, { extra: [...minus(a.extra, b.extra), ...minus(b.missing, a.missing)], missing: [...minus(b.extra, a.extra), ...minus(a.missing, b.missing)] });
+}
+
+/** The ALTER DEFAULT PRIVILEGES object class that applies to an object created of this kind. */
+function defaultPrivilegeType(object: SchemaObject): DefaultPrivilegesDef['objectType'] | undefined {
+  switch (object.kind) {
+    case 'table':
+    case 'view':
+    case 'matview':
+      return 'TABLES';
+    case 'sequence':
+      return 'SEQUENCES';
+    case 'function':
+    case 'aggregate':
+      return 'FUNCTIONS';
+    case 'enum':
+    case 'domain':
+    case 'composite':
+      return 'TYPES';
+    case 'schema':
+      return 'SCHEMAS';
+    default:
+      return undefined;
+  }
+}
+
+function dedupe(grants: readonly Grant[]): Grant[] {
+  const seen = new Set<string>();
+  return grants.filter((g) => {
+    const key = `${g.grantee}|${g.privilege}|${String(g.grantable)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: ColumnOwners): Map<string, Set<string>> {

@@ -114,6 +114,8 @@ export interface ColumnDef {
   /** Expression of a GENERATED ALWAYS AS (...) STORED column. */
   readonly generated?: string;
   readonly comment?: string;
+  /** With --privileges: column grants (GRANT UPDATE (col) ...), owners left out. */
+  readonly privileges?: readonly Grant[];
 }
 
 export interface TableDef extends Named {

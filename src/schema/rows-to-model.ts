@@ -47,6 +47,7 @@ export interface CatalogRows {
   readonly unsupported: readonly Row[];
   /** Only with privileges enabled. */
   readonly privileges?: readonly Row[];
+  readonly columnPrivileges?: readonly Row[];
   readonly defaultPrivileges?: readonly Row[];
 }
 
@@ -476,6 +477,11 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
   for (const row of options.privileges === true ? await read.all('privileges') : []) {
     const id = byClass.get(str(row.cls))?.get(Number(row.oid));
     if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
+  }
+  for (const row of options.privileges === true ? await read.all('columnPrivileges') : []) {
+    const grants = (row.extra as Grant[] | null) ?? [];
+    const column = tables.get(Number(row.table_oid))?.columns.find((c) => c.position === Number(row.position)) as Mutable<ColumnDef> | undefined;
+    if (column !== undefined && grants.length > 0) column.privileges = grants;
   }
   const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
   for (const row of options.privileges === true ? await read.all('defaultPrivileges') : []) {
