@@ -166,9 +166,15 @@ SELECT p.oid AS oid, n.nspname AS schema, p.proname AS name,
        CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition,
        CASE WHEN p.prokind = 'a' THEN (
          SELECT pg_catalog.json_build_object('kind', ag.aggkind, 'sfunc', ag.aggtransfn::pg_catalog.regproc::text,
-                'stype', pg_catalog.format_type(ag.aggtranstype, NULL), 'finalfunc', ag.aggfinalfn::pg_catalog.regproc::text,
+                'stype', pg_catalog.format_type(ag.aggtranstype, NULL), 'sspace', ag.aggtransspace, 'finalfunc', ag.aggfinalfn::pg_catalog.regproc::text,
                 'combinefunc', ag.aggcombinefn::pg_catalog.regproc::text, 'initcond', ag.agginitval,
-                'moving', ag.aggmtransfn <> 0, 'sortop', ag.aggsortop <> 0, 'serial', ag.aggserialfn <> 0,
+                'serialfunc', ag.aggserialfn::pg_catalog.regproc::text, 'deserialfunc', ag.aggdeserialfn::pg_catalog.regproc::text,
+                'msfunc', ag.aggmtransfn::pg_catalog.regproc::text, 'minvfunc', ag.aggminvtransfn::pg_catalog.regproc::text,
+                'mstype', CASE WHEN ag.aggmtranstype <> 0 THEN pg_catalog.format_type(ag.aggmtranstype, NULL) END, 'msspace', ag.aggmtransspace,
+                'mfinalfunc', ag.aggmfinalfn::pg_catalog.regproc::text, 'mfinalextra', ag.aggmfinalextra, 'mfinalmodify', ag.aggmfinalmodify,
+                'minitcond', ag.aggminitval, 'parallel', p.proparallel,
+                'sortop', (SELECT 'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || o.oprname || ')'
+                             FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace WHERE o.oid = ag.aggsortop),
                 'finalextra', ag.aggfinalextra, 'finalmodify', ag.aggfinalmodify)
          FROM pg_catalog.pg_aggregate ag WHERE ag.aggfnoid = p.oid) END AS aggregate,
        ${comment('pg_proc', 'p.oid')} AS comment

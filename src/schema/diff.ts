@@ -536,6 +536,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       pushColumnChange(table, after, 'replace', `recreate ${at} (its generation changes)`, [hazard('TABLE_REWRITE', `adding ${at} back computes it for every row under an ACCESS EXCLUSIVE lock.`)]);
       return;
     }
+    // An identity column cannot take a default or lose NOT NULL: the identity goes first.
+    const identityDropped = before.identity !== undefined && after.identity === undefined;
+    if (identityDropped) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP IDENTITY;`);
     const typeChanged = before.type !== after.type || before.collation !== after.collation;
     if (typeChanged) {
       disruptedColumns.add(before.id);
@@ -575,8 +578,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     if (!sameIdentity(before.identity, after.identity)) {
       if (before.identity === undefined && after.identity !== undefined) {
         alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ADD GENERATED ${after.identity.kind} AS IDENTITY (${sequenceOptions(after.identity.sequence)});`);
-      } else if (before.identity !== undefined && after.identity === undefined) {
-        alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP IDENTITY;`);
+      } else if (identityDropped) {
+        // Dropped above, before the default and NOT NULL changes.
       } else if (before.identity !== undefined && after.identity !== undefined) {
         const set: string[] = [];
         if (before.identity.kind !== after.identity.kind) set.push(`SET GENERATED ${after.identity.kind}`);
@@ -588,6 +591,13 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
         if (o.max !== s.max) set.push(`SET MAXVALUE ${s.max}`);
         if (o.cache !== s.cache) set.push(`SET CACHE ${s.cache}`);
         if (o.cycle !== s.cycle) set.push(s.cycle ? 'SET CYCLE' : 'SET NO CYCLE');
+        if (BigInt(s.min) > BigInt(o.min)) {
+          // A higher MINVALUE is refused while the sequence's current value is below it: move it up
+          // to the new minimum first (never down: a sequence already past it keeps its value).
+          alter.statements.push(
+            `SELECT pg_catalog.setval(s, ${s.min}, false) FROM pg_catalog.pg_get_serial_sequence(${literal(q)}, ${literal(after.name)}) AS s WHERE pg_catalog.pg_sequence_last_value(s::pg_catalog.regclass) IS NULL OR pg_catalog.pg_sequence_last_value(s::pg_catalog.regclass) < ${s.min};`,
+          );
+        }
         if (set.length > 0) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${set.join(' ')};`);
       }
       pushColumnChange(table, after, 'alter', `change the identity of ${at}`, []);

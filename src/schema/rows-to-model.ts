@@ -378,7 +378,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       const aggregate = row.aggregate as Record<string, unknown> | null;
       const definition = aggregate === null ? undefined : aggregateDefinition(qname, identityArgs, aggregate);
       if (definition === undefined) {
-        unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) uses options drift-guard does not model (ordered-set, moving or parallel)` });
+        unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) is of a kind drift-guard does not model` });
         return;
       }
       object = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition };
@@ -554,13 +554,43 @@ function normalizeViewDefinition(definition: string): string {
   return definition.trim().replace(/;$/, '');
 }
 
+/**
+ * CREATE AGGREGATE from pg_aggregate: every option that differs from what PostgreSQL assumes when
+ * it is left out (FINALFUNC_MODIFY defaults to READ_ONLY, READ_WRITE for ordered-set aggregates).
+ */
 function aggregateDefinition(qname: string, args: string, aggregate: Record<string, unknown>): string | undefined {
-  if (aggregate.kind !== 'n' || aggregate.moving === true || aggregate.sortop === true || aggregate.serial === true) return undefined;
-  const parts = [`SFUNC = ${String(aggregate.sfunc)}`, `STYPE = ${String(aggregate.stype)}`];
-  if (aggregate.finalfunc !== '-') parts.push(`FINALFUNC = ${String(aggregate.finalfunc)}`);
-  if (aggregate.finalextra === true) parts.push('FINALFUNC_EXTRA');
-  if (aggregate.combinefunc !== '-') parts.push(`COMBINEFUNC = ${String(aggregate.combinefunc)}`);
-  if (aggregate.initcond !== null) parts.push(`INITCOND = '${String(aggregate.initcond).replace(/'/g, "''")}'`);
+  const text = (key: string): string => String(aggregate[key]);
+  const set = (key: string): boolean => aggregate[key] !== null && aggregate[key] !== undefined && aggregate[key] !== '-';
+  const quoted = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+  const modify: Record<string, string> = { r: 'READ_ONLY', s: 'SHAREABLE', w: 'READ_WRITE' };
+  const kind = text('kind');
+  if (kind !== 'n' && kind !== 'o' && kind !== 'h') return undefined;
+  const defaultModify = kind === 'n' ? 'r' : 'w';
+  const parts = [`SFUNC = ${text('sfunc')}`, `STYPE = ${text('stype')}`];
+  if (Number(aggregate.sspace ?? 0) !== 0) parts.push(`SSPACE = ${Number(aggregate.sspace)}`);
+  if (set('finalfunc')) {
+    parts.push(`FINALFUNC = ${text('finalfunc')}`);
+    if (aggregate.finalextra === true) parts.push('FINALFUNC_EXTRA');
+    if (set('finalmodify') && aggregate.finalmodify !== defaultModify) parts.push(`FINALFUNC_MODIFY = ${modify[text('finalmodify')] ?? 'READ_ONLY'}`);
+  }
+  if (set('combinefunc')) parts.push(`COMBINEFUNC = ${text('combinefunc')}`);
+  if (set('serialfunc')) parts.push(`SERIALFUNC = ${text('serialfunc')}`);
+  if (set('deserialfunc')) parts.push(`DESERIALFUNC = ${text('deserialfunc')}`);
+  if (set('initcond')) parts.push(`INITCOND = ${quoted(text('initcond'))}`);
+  if (set('msfunc')) {
+    parts.push(`MSFUNC = ${text('msfunc')}`, `MINVFUNC = ${text('minvfunc')}`, `MSTYPE = ${text('mstype')}`);
+    if (Number(aggregate.msspace ?? 0) !== 0) parts.push(`MSSPACE = ${Number(aggregate.msspace)}`);
+    if (set('mfinalfunc')) {
+      parts.push(`MFINALFUNC = ${text('mfinalfunc')}`);
+      if (aggregate.mfinalextra === true) parts.push('MFINALFUNC_EXTRA');
+      if (set('mfinalmodify') && aggregate.mfinalmodify !== defaultModify) parts.push(`MFINALFUNC_MODIFY = ${modify[text('mfinalmodify')] ?? 'READ_ONLY'}`);
+    }
+    if (set('minitcond')) parts.push(`MINITCOND = ${quoted(text('minitcond'))}`);
+  }
+  if (set('sortop')) parts.push(`SORTOP = ${text('sortop')}`);
+  if (aggregate.parallel === 's') parts.push('PARALLEL = SAFE');
+  if (aggregate.parallel === 'r') parts.push('PARALLEL = RESTRICTED');
+  if (kind === 'h') parts.push('HYPOTHETICAL');
   return `CREATE AGGREGATE ${qname}(${args === '' ? '*' : args}) (\n    ${parts.join(',\n    ')}\n)`;
 }
 
