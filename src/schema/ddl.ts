@@ -1,7 +1,7 @@
 // SQL for creating, dropping and commenting on each kind of object. Pure string building from the
 // model; every name is already quoted by the server (quote_ident), every value goes through literal().
 
-import type { ColumnDef, DefaultPrivilegesDef, Grant, Privileges, SchemaObject, SequenceOptions, TableDef } from './model.js';
+import type { ColumnDef, ColumnOverride, DefaultPrivilegesDef, Grant, Privileges, SchemaObject, SequenceOptions, TableDef } from './model.js';
 
 export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -35,6 +35,15 @@ export function createTable(table: TableDef): string {
   return `${sql};`;
 }
 
+/** What makes a partition's column differ from its parent's (it starts out as the parent's). */
+export function overrideStatements(table: string, override: ColumnOverride): string[] {
+  const sql: string[] = [];
+  if (override.default !== undefined) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} SET DEFAULT ${override.default};`);
+  if (override.noDefault === true) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} DROP DEFAULT;`);
+  if (override.notNull === true) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} SET NOT NULL;`);
+  return sql;
+}
+
 /** The statements that create an object (a table's RLS switches included). */
 export function createStatements(object: SchemaObject): string[] {
   switch (object.kind) {
@@ -58,7 +67,7 @@ export function createStatements(object: SchemaObject): string[] {
     case 'sequence':
       return [`CREATE SEQUENCE ${object.qname} AS ${object.type} ${sequenceOptions(object)};`];
     case 'table': {
-      const statements = [createTable(object)];
+      const statements = [createTable(object), ...(object.columnOverrides ?? []).flatMap((o) => overrideStatements(object.qname, o))];
       if (object.rowSecurity) statements.push(`ALTER TABLE ${object.qname} ENABLE ROW LEVEL SECURITY;`);
       if (object.forceRowSecurity) statements.push(`ALTER TABLE ${object.qname} FORCE ROW LEVEL SECURITY;`);
       return statements;

@@ -97,6 +97,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     }
     diffObject(before, after);
   }
+  diffPartitionColumns();
   let added: TableDef[] | undefined;
   const addedTables = (): TableDef[] => (added ??= [...to.objects.values()].filter((o): o is TableDef => o.kind === 'table' && !from.objects.has(o.id)));
   for (const [id, before] of from.objects) {
@@ -512,6 +513,80 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       if ((old?.comment ?? undefined) !== column.comment && !(old === undefined && column.comment === undefined)) comments.push(commentStatement(`COLUMN ${q}.${column.qname}`, column.comment));
     }
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
+  }
+
+  /**
+   * A partition's own defaults and NOT NULL. A change on the parent's column reaches every
+   * partition (ALTER TABLE recurses), overwriting what a partition overrides; so each partition
+   * column is compared with what it holds after its parent's statements ran, parents first.
+   */
+  function diffPartitionColumns(): void {
+    type State = { readonly default: string | undefined; readonly notNull: boolean };
+    const effective = (model: SchemaModel, tableId: string, name: string): State | undefined => {
+      const table = model.objects.get(tableId);
+      if (table?.kind !== 'table') return undefined;
+      if (table.partitionOf === undefined) {
+        const column = table.columns.find((c) => c.name === name);
+        return column === undefined ? undefined : { default: column.default, notNull: column.notNull };
+      }
+      const base = effective(model, table.partitionOf.parent, name);
+      if (base === undefined) return undefined;
+      const own = table.columnOverrides?.find((o) => o.name === name);
+      return { default: own?.default ?? (own?.noDefault === true ? undefined : base.default), notNull: own?.notNull === true || base.notNull };
+    };
+    /** Whether a statement on this table's column (its own or a parent's, recursing) sets it: [default, NOT NULL]. */
+    const touched = new Map<string, [boolean, boolean]>();
+    const touchedOf = (tableId: string, name: string): [boolean, boolean] => {
+      const key = `${tableId}\u0000${name}`;
+      let result = touched.get(key);
+      if (result !== undefined) return result;
+      const before = from.objects.get(tableId);
+      const after = to.objects.get(tableId);
+      if (before?.kind !== 'table' || after?.kind !== 'table' || creates.has(tableId)) {
+        result = [true, true];
+      } else if (after.partitionOf === undefined) {
+        const old = before.columns.find((c) => c.name === name);
+        const now = after.columns.find((c) => c.name === name);
+        result =
+          old === undefined || now === undefined
+            ? [true, true]
+            : [old.default !== now.default || old.type !== now.type || old.collation !== now.collation || rebuiltColumns.has(old.id), old.notNull !== now.notNull];
+      } else {
+        const parent = after.partitionOf.parent;
+        const [parentDefault, parentNotNull] = touchedOf(parent, name);
+        const parentState = effective(to, parent, name);
+        const own = effective(to, tableId, name);
+        const was = effective(from, tableId, name);
+        if (parentState === undefined || own === undefined) {
+          result = [parentDefault, parentNotNull];
+        } else {
+          const holds = { default: parentDefault || was === undefined ? parentState.default : was.default, notNull: parentNotNull || was === undefined ? parentState.notNull : was.notNull };
+          const sql: string[] = [];
+          const q = after.qname;
+          const c = after.columnOverrides?.find((o) => o.name === name)?.qname ?? (to.objects.get(parent) as TableDef).columns.find((x) => x.name === name)?.qname ?? name;
+          if (holds.default !== own.default) sql.push(own.default === undefined ? `ALTER TABLE ${q} ALTER COLUMN ${c} DROP DEFAULT;` : `ALTER TABLE ${q} ALTER COLUMN ${c} SET DEFAULT ${own.default};`);
+          if (holds.notNull !== own.notNull) sql.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${own.notNull ? 'SET' : 'DROP'} NOT NULL;`);
+          if (sql.length > 0) {
+            alterOf(after).statements.push(...sql);
+            pushColumnChange(after, undefined, 'alter', `change the default or NOT NULL of ${q}.${c} (partition)`, []);
+          }
+          result = [parentDefault || holds.default !== own.default, parentNotNull || holds.notNull !== own.notNull];
+        }
+      }
+      touched.set(key, result);
+      return result;
+    };
+    for (const table of to.objects.values()) {
+      if (table.kind !== 'table' || table.partitionOf === undefined || !from.objects.has(table.id) || creates.has(table.id)) continue;
+      // Every column of the root table, by name (a partition has the same ones).
+      let root: TableDef = table;
+      while (root.partitionOf !== undefined) {
+        const parent = to.objects.get(root.partitionOf.parent);
+        if (parent?.kind !== 'table') break;
+        root = parent;
+      }
+      for (const column of root.columns) touchedOf(table.id, column.name);
+    }
   }
 
   function diffColumn(table: TableDef, before: ColumnDef, after: ColumnDef, alterTable: () => { before: string[]; statements: string[] }): void {

@@ -7,6 +7,7 @@ import type {
   Grant,
   Privileges,
   ColumnDef,
+  ColumnOverride,
   CompositeDef,
   ConstraintDef,
   DomainDef,
@@ -268,6 +269,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     register('pg_type', row.type_oid, table.id);
   }
 
+  const partitionColumns: { table: Mutable<TableDef>; name: string; qname: string; default: string | undefined; notNull: boolean }[] = [];
   const columnIds = new Map<number, string>();
   /** quote_ident(attname) of every column of a modelled table or partition, for index definitions. */
   const columnQnames = new Map<number, string>();
@@ -281,8 +283,12 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     const key = columnKey(tableOid, position);
     columnIds.set(key, id);
     columnQnames.set(key, qname);
-    // A partition's columns come from its parent; only the parent's are modelled.
-    if (table.partitionOf !== undefined) return;
+    // A partition's columns come from its parent; only the parent's are modelled, and what the
+    // partition overrides (default, NOT NULL) once every column is in.
+    if (table.partitionOf !== undefined) {
+      partitionColumns.push({ table, name: str(row.name), qname, default: row.generated === 's' ? undefined : (row.default_expr as string | null) ?? undefined, notNull: row.not_null === true });
+      return;
+    }
     const column = { id, qname, name: str(row.name), position, type: str(row.type) } as Mutable<ColumnDef>;
     setText(column, 'collation', row.collation);
     column.notNull = row.not_null === true;
@@ -304,6 +310,22 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
         break;
       }
     }
+  }
+
+  // A partition's column against its parent's (which, for a sub-partition, is the parent's own state).
+  const partitionState = new Map(partitionColumns.map((c) => [`${c.table.id}\u0000${c.name}`, c]));
+  for (const column of partitionColumns) {
+    const parentId = column.table.partitionOf!.parent;
+    const parent = partitionState.get(`${parentId}\u0000${column.name}`) ?? (byId.get(parentId) as TableDef | undefined)?.columns.find((c) => c.name === column.name);
+    if (parent === undefined || (parent.default === column.default && parent.notNull === column.notNull)) continue;
+    const override: Mutable<ColumnOverride> = { name: column.name, qname: column.qname };
+    if (column.default !== parent.default) {
+      if (column.default === undefined) override.noDefault = true;
+      else override.default = column.default;
+    }
+    if (column.notNull && !parent.notNull) override.notNull = true;
+    if (override.default === undefined && override.noDefault === undefined && override.notNull === undefined) continue;
+    column.table.columnOverrides = [...(column.table.columnOverrides ?? []), override].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   for (const { row, options: sequence } of sequenceRows) {

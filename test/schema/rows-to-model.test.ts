@@ -138,6 +138,30 @@ describe('rowsToModel', () => {
     });
   });
 
+  it('records what a partition overrides of its parent\'s columns (default, no default, NOT NULL), a sub-partition against its own parent', async () => {
+    const { objects } = await model({
+      relations: [
+        relation(10, 'm', { relkind: 'p', partition_by: 'LIST (region)' }),
+        relation(11, 'm_eu', { relkind: 'p', parents: [10], partition_bound: "FOR VALUES IN ('eu')", partition_by: 'RANGE (id)' }),
+        relation(12, 'm_eu_low', { parents: [11], partition_bound: 'FOR VALUES FROM (0) TO (100)' }),
+      ],
+      columns: [
+        column(10, 1, 'id', 'int'),
+        column(10, 2, 'note', 'text', { default_expr: "'root'::text" }),
+        column(11, 1, 'id', 'int', { not_null: true }),
+        column(11, 2, 'note', 'text', { default_expr: "'eu'::text" }),
+        column(12, 1, 'id', 'int', { not_null: true }),
+        column(12, 2, 'note', 'text'),
+      ],
+    });
+    expect((objects.get('table:public.m_eu') as TableDef).columnOverrides).toEqual([
+      { name: 'id', qname: 'id', notNull: true },
+      { name: 'note', qname: 'note', default: "'eu'::text" },
+    ]);
+    expect((objects.get('table:public.m_eu_low') as TableDef).columnOverrides).toEqual([{ name: 'note', qname: 'note', noDefault: true }]);
+    expect((objects.get('table:public.m_eu_low') as TableDef).columns).toEqual([]);
+  });
+
   it('attaches column grants to their columns and prints them in the snapshot', async () => {
     const built = await model(
       {
