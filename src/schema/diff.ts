@@ -64,6 +64,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   const removedColumns = new Set<string>();
   /** Columns whose default must be dropped before and set again after (its function or type is replaced). */
   const resetDefaults = new Set<string>();
+  /** Domains whose checks call a replaced function: the checks are dropped before and added after. */
+  const resetDomains = new Set<string>();
   /** Enums rebuilt under the same name: what uses the old type must be recreated. */
   const rebuiltTypes = new Set<string>();
   /** Columns converted by an enum rebuild, which also sets their defaults. */
@@ -132,6 +134,11 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       }
       const object = from.objects.get(dependent);
       if (object === undefined || object.kind === 'table' || object.kind === 'sequence') continue;
+      // A domain whose check calls a replaced function keeps its columns: only its checks go and come back.
+      if (object.kind === 'domain' && seed.startsWith('function:') && to.objects.get(dependent)?.kind === 'domain' && !drops.has(dependent)) {
+        resetDomains.add(dependent);
+        continue;
+      }
       // A column that changes type takes its indexes and constraints along by itself.
       if (seed.startsWith('column:') && !drops.has(seed) && (object.kind === 'index' || object.kind === 'constraint')) continue;
       if (!drops.has(dependent)) {
@@ -151,6 +158,16 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       }
       seeds.push(dependent);
     }
+  }
+  for (const id of resetDomains) {
+    const before = from.objects.get(id) as DomainDef;
+    const after = to.objects.get(id) as DomainDef;
+    const checksStep = plan.createSteps.findIndex((step) => step.key === `alter:${id}:checks`);
+    if (checksStep >= 0) plan.createSteps.splice(checksStep, 1);
+    plan.dropSteps.push({ key: `drop-checks:${id}`, phase: 50, after: [], sql: before.checks.map((c) => `ALTER DOMAIN ${before.qname} DROP CONSTRAINT ${c.name};`) });
+    const checks = after.checks.map((c) => `ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${c.name} ${c.definition}${c.validated ? '' : ' NOT VALID'};`);
+    if (checks.length > 0) plan.createSteps.push({ key: `add-checks:${id}`, phase: 4.5, after: prerequisites(to, after, toOwners).flatMap((p) => [p, `alter:${p}`]), sql: checks });
+    plan.changes.push({ id, action: 'alter', kind: 'domain', description: `recreate the checks of ${describe(after)} (a function they call is replaced)`, hazards: [], hints: [] });
   }
   for (const columnId of resetDefaults) {
     const tableId = fromOwners.get(columnId);
@@ -175,7 +192,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       const ownerTable = fromOwners.get(ownerColumn);
       if (ownerTable !== undefined && (drops.has(ownerTable) || removedColumns.has(ownerColumn))) continue;
     }
-    const before = [...(dependents.get(id) ?? [])].flatMap((d) => (drops.has(d) ? [`drop:${d}`] : resetDefaults.has(d) ? [`drop-default:${d}`] : []));
+    const before = [...(dependents.get(id) ?? [])].flatMap((d) => (drops.has(d) ? [`drop:${d}`] : resetDefaults.has(d) ? [`drop-default:${d}`] : resetDomains.has(d) ? [`drop-checks:${d}`] : []));
     const late = !creates.has(id) && LATE_DROP_KINDS.has(object.kind);
     (late ? lateSteps : plan.dropSteps).push({ key: `drop:${id}`, phase: DROP_PHASE(object), after: before, sql: [dropStatement(object)] });
   }
@@ -420,20 +437,24 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       sql.push(`ALTER DOMAIN ${after.qname} ${after.notNull ? 'SET' : 'DROP'} NOT NULL;`);
       if (after.notNull) hazards.push(hazard('VALIDATES_ROWS', `SET NOT NULL checks every column of type ${after.qname}.`));
     }
+    // Checks in a step of their own: resetDomainChecks() replaces it when a function they call is replaced.
+    const checks: string[] = [];
+    const checkHazards: Hazard[] = [];
     for (const check of before.checks) {
       const match = after.checks.find((c) => c.name === check.name);
-      if (match === undefined || match.definition !== check.definition) sql.push(`ALTER DOMAIN ${after.qname} DROP CONSTRAINT ${check.name};`);
+      if (match === undefined || match.definition !== check.definition) checks.push(`ALTER DOMAIN ${after.qname} DROP CONSTRAINT ${check.name};`);
     }
     for (const check of after.checks) {
       const match = before.checks.find((c) => c.name === check.name);
       if (match === undefined || match.definition !== check.definition) {
-        sql.push(`ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${check.name} ${check.definition}${check.validated ? '' : ' NOT VALID'};`);
-        if (check.validated) hazards.push(hazard('VALIDATES_ROWS', `the check ${check.name} is verified against every value of ${after.qname}.`, 'add it NOT VALID, then VALIDATE CONSTRAINT'));
+        checks.push(`ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${check.name} ${check.definition}${check.validated ? '' : ' NOT VALID'};`);
+        if (check.validated) checkHazards.push(hazard('VALIDATES_ROWS', `the check ${check.name} is verified against every value of ${after.qname}.`, 'add it NOT VALID, then VALIDATE CONSTRAINT'));
       } else if (!match.validated && check.validated) {
-        sql.push(`ALTER DOMAIN ${after.qname} VALIDATE CONSTRAINT ${check.name};`);
+        checks.push(`ALTER DOMAIN ${after.qname} VALIDATE CONSTRAINT ${check.name};`);
       }
     }
     if (sql.length > 0) alterStep(after, 2.5, sql, `alter ${describe(after)}`, hazards);
+    if (checks.length > 0) alterStep(after, 2.5, checks, `change the checks of ${describe(after)}`, checkHazards, 'checks');
     if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
   }
 
