@@ -64,6 +64,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   const removedColumns = new Set<string>();
   /** Columns whose default must be dropped before and set again after (its function or type is replaced). */
   const resetDefaults = new Set<string>();
+  /** TO's default privileges (createdPrivileges), collected on first use. */
+  let toDefaults: DefaultPrivilegesDef[] | undefined;
   /** Domains whose checks call a replaced function: the checks are dropped before and added after. */
   const resetDomains = new Set<string>();
   /** Enums rebuilt under the same name: what uses the old type must be recreated. */
@@ -254,8 +256,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const removed: Grant[] = [];
     if (type !== undefined) {
       const schema = object.kind === 'schema' ? undefined : qualifierOf(object.qname);
-      for (const defaults of to.objects.values()) {
-        if (defaults.kind !== 'default_privileges' || defaults.objectType !== type) continue;
+      toDefaults ??= [...to.objects.values()].filter((o): o is DefaultPrivilegesDef => o.kind === 'default_privileges');
+      for (const defaults of toDefaults) {
+        if (defaults.objectType !== type) continue;
         if (defaults.inSchema !== undefined && defaults.inSchema !== schema) continue;
         added.push(...defaults.grants.extra);
         if (defaults.inSchema === undefined) removed.push(...defaults.grants.missing);
