@@ -57,6 +57,15 @@ async function load(url: string, sql: string): Promise<void> {
   await withClient(url, (client) => client.query(sql));
 }
 
+it(`runs on PostgreSQL ${major}`, async () => {
+  await server.withDatabase((db) =>
+    withClient(db.url, async (client) => {
+      const { rows } = await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version_num') AS v");
+      expect(Math.floor(Number(rows[0]!.v) / 10000)).toBe(major);
+    }),
+  );
+});
+
 it('has at least 120 fixture pairs', () => {
   expect(cases.length).toBeGreaterThanOrEqual(120);
 });
