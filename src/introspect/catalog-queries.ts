@@ -33,7 +33,7 @@ FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extna
 WHERE x.extname <> 'plpgsql'`,
 
   types: `
-SELECT t.oid AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS name,
+SELECT t.oid AS oid, t.typtype AS typtype, t.typrelid AS rel_oid, n.nspname AS schema, t.typname AS name,
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS qname,
        CASE WHEN t.typtype = 'e' THEN (SELECT pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) END AS enum_values,
        CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
@@ -41,7 +41,7 @@ SELECT t.oid AS oid, t.typtype AS typtype, n.nspname AS schema, t.typname AS nam
        pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS default_expr,
        CASE WHEN t.typtype = 'd' AND t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
        CASE WHEN t.typtype = 'd' THEN (
-         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(c.conname), 'definition', pg_catalog.pg_get_constraintdef(c.oid), 'validated', c.convalidated) ORDER BY c.conname)
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(c.conname), 'definition', pg_catalog.pg_get_constraintdef(c.oid), 'validated', c.convalidated, 'oid', c.oid) ORDER BY c.conname)
          FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c') END AS checks,
        CASE WHEN t.typtype = 'c' THEN (
          SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', pg_catalog.quote_ident(a.attname), 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -78,7 +78,7 @@ SELECT c.oid AS oid, n.nspname AS schema, c.relname AS name,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        (SELECT pg_catalog.array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view_definition,
-       c.reloptions AS options, c.reloftype <> 0 AS typed,
+       c.reloptions AS options, c.reloftype <> 0 AS typed, c.reltype AS type_oid,
        ${comment('pg_class', 'c.oid')} AS comment
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -105,7 +105,7 @@ WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER
   constraints: `
 SELECT co.oid AS oid, co.conrelid AS table_oid, co.conname AS name, NULLIF(pg_catalog.quote_ident(co.conname), co.conname) AS qname,
        co.contype AS type, pg_catalog.pg_get_constraintdef(co.oid) AS definition, co.convalidated AS validated,
-       co.conislocal AS local, co.conparentid AS parent_oid, co.confrelid AS ref_oid,
+       co.conislocal AS local, co.conparentid AS parent_oid, co.confrelid AS ref_oid, CASE WHEN co.contype <> 'f' THEN co.conindid END AS index_oid,
        ${comment('pg_constraint', 'co.oid')} AS comment
 FROM pg_catalog.pg_constraint co
 JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
@@ -166,9 +166,15 @@ SELECT p.oid AS oid, n.nspname AS schema, p.proname AS name,
        CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition,
        CASE WHEN p.prokind = 'a' THEN (
          SELECT pg_catalog.json_build_object('kind', ag.aggkind, 'sfunc', ag.aggtransfn::pg_catalog.regproc::text,
-                'stype', pg_catalog.format_type(ag.aggtranstype, NULL), 'finalfunc', ag.aggfinalfn::pg_catalog.regproc::text,
+                'stype', pg_catalog.format_type(ag.aggtranstype, NULL), 'sspace', ag.aggtransspace, 'finalfunc', ag.aggfinalfn::pg_catalog.regproc::text,
                 'combinefunc', ag.aggcombinefn::pg_catalog.regproc::text, 'initcond', ag.agginitval,
-                'moving', ag.aggmtransfn <> 0, 'sortop', ag.aggsortop <> 0, 'serial', ag.aggserialfn <> 0,
+                'serialfunc', ag.aggserialfn::pg_catalog.regproc::text, 'deserialfunc', ag.aggdeserialfn::pg_catalog.regproc::text,
+                'msfunc', ag.aggmtransfn::pg_catalog.regproc::text, 'minvfunc', ag.aggminvtransfn::pg_catalog.regproc::text,
+                'mstype', CASE WHEN ag.aggmtranstype <> 0 THEN pg_catalog.format_type(ag.aggmtranstype, NULL) END, 'msspace', ag.aggmtransspace,
+                'mfinalfunc', ag.aggmfinalfn::pg_catalog.regproc::text, 'mfinalextra', ag.aggmfinalextra, 'mfinalmodify', ag.aggmfinalmodify,
+                'minitcond', ag.aggminitval, 'parallel', p.proparallel,
+                'sortop', (SELECT 'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || o.oprname || ')'
+                             FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace WHERE o.oid = ag.aggsortop),
                 'finalextra', ag.aggfinalextra, 'finalmodify', ag.aggfinalmodify)
          FROM pg_catalog.pg_aggregate ag WHERE ag.aggfnoid = p.oid) END AS aggregate,
        ${comment('pg_proc', 'p.oid')} AS comment
@@ -274,6 +280,16 @@ export const PRIVILEGE_QUERIES = {
     aclQuery('pg_namespace', 'n', 'n.nspacl', "'n'::\"char\"", 'n.nspowner', 'pg_catalog.pg_namespace n', USER_NS),
     aclQuery('pg_type', 't', 't.typacl', "'T'::\"char\"", 't.typowner', 'pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace', USER_NS),
   ].join('\nUNION ALL\n'),
+
+  // Column grants (GRANT UPDATE (col) ...): a column has no built-in privileges, so every entry is extra.
+  columnPrivileges: `
+SELECT a.attrelid AS table_oid, a.attnum AS position,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('grantee', ${grantee('x.grantee')}, 'privilege', x.privilege_type, 'grantable', x.is_grantable) ORDER BY 1)
+          FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee <> c.relowner) AS extra
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND ${USER_NS}`,
 
   defaultPrivileges: `
 SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole)) AS role,

@@ -27,8 +27,14 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
     const searchPath = client.query("SELECT pg_catalog.set_config('search_path', '', true)");
     searchPath.catch(() => undefined);
     if (!pipelined) await searchPath;
-    const version = await client.query<{ version_num: number }>(CATALOG_QUERIES.version);
-    await Promise.all([begin, searchPath]);
+    const versionQuery = client.query<{ version_num: number }>(CATALOG_QUERIES.version);
+    versionQuery.catch(() => undefined);
+    // The first failure is the one to report: after it, the server answers every later query of
+    // the transaction with "current transaction is aborted".
+    await Promise.allSettled([begin, searchPath, versionQuery]);
+    await begin;
+    await searchPath;
+    const version = await versionQuery;
     const versionNum = Number(version.rows[0]?.version_num ?? 0);
     const queries: Partial<Record<Exclude<keyof CatalogRows, 'versionNum'>, string>> = {
       ...catalogQueries(versionNum),

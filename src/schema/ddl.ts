@@ -1,7 +1,7 @@
 // SQL for creating, dropping and commenting on each kind of object. Pure string building from the
 // model; every name is already quoted by the server (quote_ident), every value goes through literal().
 
-import type { ColumnDef, DefaultPrivilegesDef, Grant, Privileges, SchemaObject, SequenceOptions, TableDef } from './model.js';
+import type { ColumnDef, ColumnOverride, DefaultPrivilegesDef, Grant, Privileges, SchemaObject, SequenceOptions, TableDef } from './model.js';
 
 export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -35,6 +35,15 @@ export function createTable(table: TableDef): string {
   return `${sql};`;
 }
 
+/** What makes a partition's column differ from its parent's (it starts out as the parent's). */
+export function overrideStatements(table: string, override: ColumnOverride): string[] {
+  const sql: string[] = [];
+  if (override.default !== undefined) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} SET DEFAULT ${override.default};`);
+  if (override.noDefault === true) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} DROP DEFAULT;`);
+  if (override.notNull === true) sql.push(`ALTER TABLE ${table} ALTER COLUMN ${override.qname} SET NOT NULL;`);
+  return sql;
+}
+
 /** The statements that create an object (a table's RLS switches included). */
 export function createStatements(object: SchemaObject): string[] {
   switch (object.kind) {
@@ -58,7 +67,7 @@ export function createStatements(object: SchemaObject): string[] {
     case 'sequence':
       return [`CREATE SEQUENCE ${object.qname} AS ${object.type} ${sequenceOptions(object)};`];
     case 'table': {
-      const statements = [createTable(object)];
+      const statements = [createTable(object), ...(object.columnOverrides ?? []).flatMap((o) => overrideStatements(object.qname, o))];
       if (object.rowSecurity) statements.push(`ALTER TABLE ${object.qname} ENABLE ROW LEVEL SECURITY;`);
       if (object.forceRowSecurity) statements.push(`ALTER TABLE ${object.qname} FORCE ROW LEVEL SECURITY;`);
       return statements;
@@ -190,6 +199,27 @@ export function privilegeTarget(object: SchemaObject): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** A column grant as a privilege of its table: `UPDATE ("Note")`. */
+const onColumn = (column: ColumnDef) => (grant: Grant): Grant => ({ ...grant, privilege: `${grant.privilege} (${column.qname})` });
+
+/**
+ * GRANT/REVOKE statements for column grants, from `before` (undefined: a new table, or nothing
+ * granted yet) to `after`; columns only `before` has are gone and take their grants along.
+ */
+export function columnGrantStatements(after: TableDef, before?: TableDef): string[] {
+  const key = (g: Grant): string => `${g.grantee}|${g.privilege}|${String(g.grantable)}`;
+  const extra: Grant[] = [];
+  const missing: Grant[] = [];
+  const old = new Map(before?.columns.map((c) => [c.name, c]) ?? []);
+  for (const column of after.columns) {
+    const now = (column.privileges ?? []).map(onColumn(column));
+    const then = (old.get(column.name)?.privileges ?? []).map(onColumn(column));
+    extra.push(...now.filter((g) => !then.some((h) => key(h) === key(g))));
+    missing.push(...then.filter((g) => !now.some((h) => key(h) === key(g))));
+  }
+  return extra.length + missing.length === 0 ? [] : grantStatements(`TABLE ${after.qname}`, { extra, missing });
 }
 
 /** REVOKE what is missing, then GRANT what is extra (so that a changed grant option ends up right); one statement per grantee. */

@@ -9,9 +9,9 @@
 // guessed: a table or column that disappears while a similar one appears is dropped and added,
 // with a hint.
 
-import { columnDefinition, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
+import { columnDefinition, columnGrantStatements, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
 import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
-import type { ColumnDef, CompositeDef, ConstraintDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
+import type { ColumnDef, CompositeDef, ConstraintDef, DefaultPrivilegesDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
 import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, qualifierOf, type ColumnOwners, type Step } from './order.js';
 
 export type ChangeAction = 'create' | 'drop' | 'alter' | 'replace';
@@ -64,6 +64,10 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   const removedColumns = new Set<string>();
   /** Columns whose default must be dropped before and set again after (its function or type is replaced). */
   const resetDefaults = new Set<string>();
+  /** TO's default privileges (createdPrivileges), collected on first use. */
+  let toDefaults: DefaultPrivilegesDef[] | undefined;
+  /** Domains whose checks call a replaced function: the checks are dropped before and added after. */
+  const resetDomains = new Set<string>();
   /** Enums rebuilt under the same name: what uses the old type must be recreated. */
   const rebuiltTypes = new Set<string>();
   /** Columns converted by an enum rebuild, which also sets their defaults. */
@@ -97,6 +101,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     }
     diffObject(before, after);
   }
+  diffPartitionColumns();
   let added: TableDef[] | undefined;
   const addedTables = (): TableDef[] => (added ??= [...to.objects.values()].filter((o): o is TableDef => o.kind === 'table' && !from.objects.has(o.id)));
   for (const [id, before] of from.objects) {
@@ -131,6 +136,11 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       }
       const object = from.objects.get(dependent);
       if (object === undefined || object.kind === 'table' || object.kind === 'sequence') continue;
+      // A domain whose check calls a replaced function keeps its columns: only its checks go and come back.
+      if (object.kind === 'domain' && seed.startsWith('function:') && to.objects.get(dependent)?.kind === 'domain' && !drops.has(dependent)) {
+        resetDomains.add(dependent);
+        continue;
+      }
       // A column that changes type takes its indexes and constraints along by itself.
       if (seed.startsWith('column:') && !drops.has(seed) && (object.kind === 'index' || object.kind === 'constraint')) continue;
       if (!drops.has(dependent)) {
@@ -150,6 +160,16 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       }
       seeds.push(dependent);
     }
+  }
+  for (const id of resetDomains) {
+    const before = from.objects.get(id) as DomainDef;
+    const after = to.objects.get(id) as DomainDef;
+    const checksStep = plan.createSteps.findIndex((step) => step.key === `alter:${id}:checks`);
+    if (checksStep >= 0) plan.createSteps.splice(checksStep, 1);
+    plan.dropSteps.push({ key: `drop-checks:${id}`, phase: 50, after: [], sql: before.checks.map((c) => `ALTER DOMAIN ${before.qname} DROP CONSTRAINT ${c.name};`) });
+    const checks = after.checks.map((c) => `ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${c.name} ${c.definition}${c.validated ? '' : ' NOT VALID'};`);
+    if (checks.length > 0) plan.createSteps.push({ key: `add-checks:${id}`, phase: 4.5, after: prerequisites(to, after, toOwners).flatMap((p) => [p, `alter:${p}`]), sql: checks });
+    plan.changes.push({ id, action: 'alter', kind: 'domain', description: `recreate the checks of ${describe(after)} (a function they call is replaced)`, hazards: [], hints: [] });
   }
   for (const columnId of resetDefaults) {
     const tableId = fromOwners.get(columnId);
@@ -174,7 +194,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       const ownerTable = fromOwners.get(ownerColumn);
       if (ownerTable !== undefined && (drops.has(ownerTable) || removedColumns.has(ownerColumn))) continue;
     }
-    const before = [...(dependents.get(id) ?? [])].flatMap((d) => (drops.has(d) ? [`drop:${d}`] : resetDefaults.has(d) ? [`drop-default:${d}`] : []));
+    const before = [...(dependents.get(id) ?? [])].flatMap((d) => (drops.has(d) ? [`drop:${d}`] : resetDefaults.has(d) ? [`drop-default:${d}`] : resetDomains.has(d) ? [`drop-checks:${d}`] : []));
     const late = !creates.has(id) && LATE_DROP_KINDS.has(object.kind);
     (late ? lateSteps : plan.dropSteps).push({ key: `drop:${id}`, phase: DROP_PHASE(object), after: before, sql: [dropStatement(object)] });
   }
@@ -183,7 +203,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   for (const id of creates) {
     const object = to.objects.get(id)!;
     const after = prerequisites(to, object, toOwners).flatMap((p) => [p, `alter-table:${p}`, `enum-columns:${p}`]);
-    const phase = object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind];
+    // Default privileges come first, so that the objects created below get TO's automatic grants
+    // (createdPrivileges() then corrects each object to its own grants).
+    const phase = object.kind === 'default_privileges' ? 0.5 : object.kind === 'constraint' && object.type === 'f' ? 8 : CREATE_PHASE[object.kind];
     plan.createSteps.push({ key: id, phase, after, sql: createStatements(object) });
     if (object.kind === 'sequence' && object.ownedBy !== undefined) {
       const table = toOwners.get(`column:${object.ownedBy}`);
@@ -192,7 +214,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const comments = commentsOf(object, undefined);
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${id}`, phase: 11, after: [id], sql: comments });
     const target = privilegeTarget(object);
-    if (target !== undefined && object.privileges !== undefined) plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id], sql: grantStatements(target, object.privileges) });
+    const grants = [...(target === undefined ? [] : createdPrivileges(target, object)), ...(object.kind === 'table' ? columnGrantStatements(object) : [])];
+    if (grants.length > 0) plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id], sql: grants });
   }
   // Privileges of objects that stay: GRANT and REVOKE the difference.
   for (const [id, after] of to.objects) {
@@ -200,6 +223,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     const target = privilegeTarget(after);
     if (before === undefined || creates.has(id) || target === undefined) continue;
     const sql = privilegeChanges(target, before.privileges, after.privileges);
+    if (after.kind === 'table' && before.kind === 'table') sql.push(...columnGrantStatements(after, before));
     if (sql.length === 0) continue;
     plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id, `alter-table:${id}`], sql });
     plan.changes.push({ id, action: 'alter', kind: after.kind, ...tableOfObject(after), description: `change the privileges on ${describe(after)}`, hazards: [], hints: [] });
@@ -211,12 +235,40 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   }
 
   const ordered = [...orderSteps(plan.dropSteps), ...orderSteps(plan.createSteps), ...orderSteps(lateSteps)];
+
   const statements: string[] = [];
   for (const step of ordered) {
     for (const h of notes.get(step.key) ?? []) statements.push(`-- hazard ${h.code}: ${h.message}${h.safeAlternative === undefined ? '' : ` Safer: ${h.safeAlternative}.`}`);
     statements.push(...step.sql);
   }
   return { changes: plan.changes, statements, unsupported: plan.unsupported };
+
+  /**
+   * The grants of an object the diff creates. It is created under TO's default privileges (they
+   * are set first), which may grant (or, globally, revoke) more than the object has in TO, say
+   * because TO's object is older than its default privileges: REVOKE and GRANT those back. A role
+   * the default privileges are not for gets nothing automatically; the statements are no-ops then.
+   */
+  function createdPrivileges(target: string, object: SchemaObject): string[] {
+    const own = object.privileges ?? { extra: [], missing: [] };
+    const type = defaultPrivilegeType(object);
+    const added: Grant[] = [];
+    const removed: Grant[] = [];
+    if (type !== undefined) {
+      const schema = object.kind === 'schema' ? undefined : qualifierOf(object.qname);
+      toDefaults ??= [...to.objects.values()].filter((o): o is DefaultPrivilegesDef => o.kind === 'default_privileges');
+      for (const defaults of toDefaults) {
+        if (defaults.objectType !== type) continue;
+        if (defaults.inSchema !== undefined && defaults.inSchema !== schema) continue;
+        added.push(...defaults.grants.extra);
+        if (defaults.inSchema === undefined) removed.push(...defaults.grants.missing);
+      }
+    }
+    const same = (g: Grant, h: Grant): boolean => g.grantee === h.grantee && g.privilege === h.privilege;
+    const extra = [...own.extra, ...removed.filter((g) => !own.missing.some((h) => same(g, h)) && !own.extra.some((h) => same(g, h)))];
+    const missing = [...own.missing, ...added.filter((g) => !own.extra.some((h) => same(g, h) && h.grantable === g.grantable) && !own.missing.some((h) => same(g, h)))];
+    return extra.length + missing.length === 0 ? [] : grantStatements(target, { extra: dedupe(extra), missing: dedupe(missing) });
+  }
 
   // ---- per-kind comparison -------------------------------------------------------------------
 
@@ -388,20 +440,24 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       sql.push(`ALTER DOMAIN ${after.qname} ${after.notNull ? 'SET' : 'DROP'} NOT NULL;`);
       if (after.notNull) hazards.push(hazard('VALIDATES_ROWS', `SET NOT NULL checks every column of type ${after.qname}.`));
     }
+    // Checks in a step of their own: resetDomainChecks() replaces it when a function they call is replaced.
+    const checks: string[] = [];
+    const checkHazards: Hazard[] = [];
     for (const check of before.checks) {
       const match = after.checks.find((c) => c.name === check.name);
-      if (match === undefined || match.definition !== check.definition) sql.push(`ALTER DOMAIN ${after.qname} DROP CONSTRAINT ${check.name};`);
+      if (match === undefined || match.definition !== check.definition) checks.push(`ALTER DOMAIN ${after.qname} DROP CONSTRAINT ${check.name};`);
     }
     for (const check of after.checks) {
       const match = before.checks.find((c) => c.name === check.name);
       if (match === undefined || match.definition !== check.definition) {
-        sql.push(`ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${check.name} ${check.definition}${check.validated ? '' : ' NOT VALID'};`);
-        if (check.validated) hazards.push(hazard('VALIDATES_ROWS', `the check ${check.name} is verified against every value of ${after.qname}.`, 'add it NOT VALID, then VALIDATE CONSTRAINT'));
+        checks.push(`ALTER DOMAIN ${after.qname} ADD CONSTRAINT ${check.name} ${check.definition}${check.validated ? '' : ' NOT VALID'};`);
+        if (check.validated) checkHazards.push(hazard('VALIDATES_ROWS', `the check ${check.name} is verified against every value of ${after.qname}.`, 'add it NOT VALID, then VALIDATE CONSTRAINT'));
       } else if (!match.validated && check.validated) {
-        sql.push(`ALTER DOMAIN ${after.qname} VALIDATE CONSTRAINT ${check.name};`);
+        checks.push(`ALTER DOMAIN ${after.qname} VALIDATE CONSTRAINT ${check.name};`);
       }
     }
     if (sql.length > 0) alterStep(after, 2.5, sql, `alter ${describe(after)}`, hazards);
+    if (checks.length > 0) alterStep(after, 2.5, checks, `change the checks of ${describe(after)}`, checkHazards, 'checks');
     if (before.comment !== after.comment) alterStep(after, 11, commentsOf(after, before), `change the comment on ${describe(after)}`, [], 'comment');
   }
 
@@ -483,6 +539,80 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     if (comments.length > 0) plan.createSteps.push({ key: `comment:${after.id}`, phase: 11, after: [`alter-table:${after.id}`], sql: comments });
   }
 
+  /**
+   * A partition's own defaults and NOT NULL. A change on the parent's column reaches every
+   * partition (ALTER TABLE recurses), overwriting what a partition overrides; so each partition
+   * column is compared with what it holds after its parent's statements ran, parents first.
+   */
+  function diffPartitionColumns(): void {
+    type State = { readonly default: string | undefined; readonly notNull: boolean };
+    const effective = (model: SchemaModel, tableId: string, name: string): State | undefined => {
+      const table = model.objects.get(tableId);
+      if (table?.kind !== 'table') return undefined;
+      if (table.partitionOf === undefined) {
+        const column = table.columns.find((c) => c.name === name);
+        return column === undefined ? undefined : { default: column.default, notNull: column.notNull };
+      }
+      const base = effective(model, table.partitionOf.parent, name);
+      if (base === undefined) return undefined;
+      const own = table.columnOverrides?.find((o) => o.name === name);
+      return { default: own?.default ?? (own?.noDefault === true ? undefined : base.default), notNull: own?.notNull === true || base.notNull };
+    };
+    /** Whether a statement on this table's column (its own or a parent's, recursing) sets it: [default, NOT NULL]. */
+    const touched = new Map<string, [boolean, boolean]>();
+    const touchedOf = (tableId: string, name: string): [boolean, boolean] => {
+      const key = `${tableId}\u0000${name}`;
+      let result = touched.get(key);
+      if (result !== undefined) return result;
+      const before = from.objects.get(tableId);
+      const after = to.objects.get(tableId);
+      if (before?.kind !== 'table' || after?.kind !== 'table' || creates.has(tableId)) {
+        result = [true, true];
+      } else if (after.partitionOf === undefined) {
+        const old = before.columns.find((c) => c.name === name);
+        const now = after.columns.find((c) => c.name === name);
+        result =
+          old === undefined || now === undefined
+            ? [true, true]
+            : [old.default !== now.default || old.type !== now.type || old.collation !== now.collation || rebuiltColumns.has(old.id), old.notNull !== now.notNull];
+      } else {
+        const parent = after.partitionOf.parent;
+        const [parentDefault, parentNotNull] = touchedOf(parent, name);
+        const parentState = effective(to, parent, name);
+        const own = effective(to, tableId, name);
+        const was = effective(from, tableId, name);
+        if (parentState === undefined || own === undefined) {
+          result = [parentDefault, parentNotNull];
+        } else {
+          const holds = { default: parentDefault || was === undefined ? parentState.default : was.default, notNull: parentNotNull || was === undefined ? parentState.notNull : was.notNull };
+          const sql: string[] = [];
+          const q = after.qname;
+          const c = after.columnOverrides?.find((o) => o.name === name)?.qname ?? (to.objects.get(parent) as TableDef).columns.find((x) => x.name === name)?.qname ?? name;
+          if (holds.default !== own.default) sql.push(own.default === undefined ? `ALTER TABLE ${q} ALTER COLUMN ${c} DROP DEFAULT;` : `ALTER TABLE ${q} ALTER COLUMN ${c} SET DEFAULT ${own.default};`);
+          if (holds.notNull !== own.notNull) sql.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${own.notNull ? 'SET' : 'DROP'} NOT NULL;`);
+          if (sql.length > 0) {
+            alterOf(after).statements.push(...sql);
+            pushColumnChange(after, undefined, 'alter', `change the default or NOT NULL of ${q}.${c} (partition)`, []);
+          }
+          result = [parentDefault || holds.default !== own.default, parentNotNull || holds.notNull !== own.notNull];
+        }
+      }
+      touched.set(key, result);
+      return result;
+    };
+    for (const table of to.objects.values()) {
+      if (table.kind !== 'table' || table.partitionOf === undefined || !from.objects.has(table.id) || creates.has(table.id)) continue;
+      // Every column of the root table, by name (a partition has the same ones).
+      let root: TableDef = table;
+      while (root.partitionOf !== undefined) {
+        const parent = to.objects.get(root.partitionOf.parent);
+        if (parent?.kind !== 'table') break;
+        root = parent;
+      }
+      for (const column of root.columns) touchedOf(table.id, column.name);
+    }
+  }
+
   function diffColumn(table: TableDef, before: ColumnDef, after: ColumnDef, alterTable: () => { before: string[]; statements: string[] }): void {
     if (
       before.type === after.type &&
@@ -505,6 +635,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       pushColumnChange(table, after, 'replace', `recreate ${at} (its generation changes)`, [hazard('TABLE_REWRITE', `adding ${at} back computes it for every row under an ACCESS EXCLUSIVE lock.`)]);
       return;
     }
+    // An identity column cannot take a default or lose NOT NULL: the identity goes first.
+    const identityDropped = before.identity !== undefined && after.identity === undefined;
+    if (identityDropped) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP IDENTITY;`);
     const typeChanged = before.type !== after.type || before.collation !== after.collation;
     if (typeChanged) {
       disruptedColumns.add(before.id);
@@ -544,8 +677,8 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
     if (!sameIdentity(before.identity, after.identity)) {
       if (before.identity === undefined && after.identity !== undefined) {
         alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ADD GENERATED ${after.identity.kind} AS IDENTITY (${sequenceOptions(after.identity.sequence)});`);
-      } else if (before.identity !== undefined && after.identity === undefined) {
-        alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} DROP IDENTITY;`);
+      } else if (identityDropped) {
+        // Dropped above, before the default and NOT NULL changes.
       } else if (before.identity !== undefined && after.identity !== undefined) {
         const set: string[] = [];
         if (before.identity.kind !== after.identity.kind) set.push(`SET GENERATED ${after.identity.kind}`);
@@ -557,6 +690,13 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
         if (o.max !== s.max) set.push(`SET MAXVALUE ${s.max}`);
         if (o.cache !== s.cache) set.push(`SET CACHE ${s.cache}`);
         if (o.cycle !== s.cycle) set.push(s.cycle ? 'SET CYCLE' : 'SET NO CYCLE');
+        if (BigInt(s.min) > BigInt(o.min)) {
+          // A higher MINVALUE is refused while the sequence's current value is below it: move it up
+          // to the new minimum first (never down: a sequence already past it keeps its value).
+          alter.statements.push(
+            `SELECT pg_catalog.setval(s, ${s.min}, false) FROM pg_catalog.pg_get_serial_sequence(${literal(q)}, ${literal(after.name)}) AS s WHERE pg_catalog.pg_sequence_last_value(s::pg_catalog.regclass) IS NULL OR pg_catalog.pg_sequence_last_value(s::pg_catalog.regclass) < ${s.min};`,
+          );
+        }
         if (set.length > 0) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} ${set.join(' ')};`);
       }
       pushColumnChange(table, after, 'alter', `change the identity of ${at}`, []);
@@ -603,6 +743,39 @@ function privilegeChanges(target: string, before: Privileges | undefined, after:
   const minus = (x: readonly Grant[], y: readonly Grant[]): Grant[] => x.filter((g) => !y.some((h) => key(h) === key(g)));
   // Extra grants: add the new ones, take away the old ones. Missing defaults: the reverse.
   return grantStatements(target, { extra: [...minus(a.extra, b.extra), ...minus(b.missing, a.missing)], missing: [...minus(b.extra, a.extra), ...minus(a.missing, b.missing)] });
+}
+
+/** The ALTER DEFAULT PRIVILEGES object class that applies to an object created of this kind. */
+function defaultPrivilegeType(object: SchemaObject): DefaultPrivilegesDef['objectType'] | undefined {
+  switch (object.kind) {
+    case 'table':
+    case 'view':
+    case 'matview':
+      return 'TABLES';
+    case 'sequence':
+      return 'SEQUENCES';
+    case 'function':
+    case 'aggregate':
+      return 'FUNCTIONS';
+    case 'enum':
+    case 'domain':
+    case 'composite':
+      return 'TYPES';
+    case 'schema':
+      return 'SCHEMAS';
+    default:
+      return undefined;
+  }
+}
+
+function dedupe(grants: readonly Grant[]): Grant[] {
+  const seen = new Set<string>();
+  return grants.filter((g) => {
+    const key = `${g.grantee}|${g.privilege}|${String(g.grantable)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: ColumnOwners): Map<string, Set<string>> {

@@ -114,6 +114,8 @@ export interface ColumnDef {
   /** Expression of a GENERATED ALWAYS AS (...) STORED column. */
   readonly generated?: string;
   readonly comment?: string;
+  /** With --privileges: column grants (GRANT UPDATE (col) ...), owners left out. */
+  readonly privileges?: readonly Grant[];
 }
 
 export interface TableDef extends Named {
@@ -127,6 +129,20 @@ export interface TableDef extends Named {
   readonly rowSecurity: boolean;
   readonly forceRowSecurity: boolean;
   readonly options?: readonly string[];
+  /** For a partition: columns whose default or NOT NULL differ from its parent's, by name. */
+  readonly columnOverrides?: readonly ColumnOverride[];
+}
+
+/** A partition's own default (or lack of one) and NOT NULL on a column it takes from its parent. */
+export interface ColumnOverride {
+  readonly name: string;
+  readonly qname: string;
+  /** Its own default (set when it differs from the parent's). */
+  readonly default?: string;
+  /** The parent has a default and the partition has none. */
+  readonly noDefault?: true;
+  /** NOT NULL although the parent's column allows NULL. */
+  readonly notNull?: true;
 }
 
 export interface ConstraintDef extends Named {

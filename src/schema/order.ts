@@ -124,6 +124,9 @@ export function prerequisites(model: SchemaModel, object: SchemaObject, owners: 
     case 'table':
       if (object.partitionOf !== undefined) after.add(object.partitionOf.parent);
       break;
+    case 'default_privileges':
+      if (object.inSchema !== undefined) after.add(`schema:${object.inSchema}`);
+      break;
     default:
       break;
   }

@@ -7,6 +7,7 @@ import type {
   Grant,
   Privileges,
   ColumnDef,
+  ColumnOverride,
   CompositeDef,
   ConstraintDef,
   DomainDef,
@@ -47,6 +48,7 @@ export interface CatalogRows {
   readonly unsupported: readonly Row[];
   /** Only with privileges enabled. */
   readonly privileges?: readonly Row[];
+  readonly columnPrivileges?: readonly Row[];
   readonly defaultPrivileges?: readonly Row[];
 }
 
@@ -166,11 +168,11 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
           qname,
           baseType: str(row.base_type),
           notNull: row.not_null === true,
-          checks: ((row.checks as { name: string; definition: string; validated: boolean }[] | null) ?? []).map((c) => ({
-            name: c.name,
-            definition: c.definition.replace(/ NOT VALID$/, ''),
-            validated: c.validated,
-          })),
+          checks: ((row.checks as { name: string; definition: string; validated: boolean; oid: number }[] | null) ?? []).map((c) => {
+            // A check that calls a function makes the domain depend on it (pg_depend names the constraint).
+            register('pg_constraint', c.oid, id);
+            return { name: c.name, definition: c.definition.replace(/ NOT VALID$/, ''), validated: c.validated };
+          }),
         };
         setText(object, 'default', row.default_expr);
         setText(object, 'collation', row.collation);
@@ -194,6 +196,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_type', row.oid, id);
+    // A composite type's attributes are columns of its pg_class row: their types are its dependencies.
+    if (row.typtype === 'c') register('pg_class', row.rel_oid, id);
   });
 
   // Identity sequences belong to their column; serial sequences are objects owned by a column.
@@ -237,6 +241,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       setText(object, 'comment', row.comment);
       push(object);
       register('pg_class', row.oid, object.id);
+      // Its row type: a function that takes or returns it depends on the view.
+      register('pg_type', row.type_oid, object.id);
       if (relkind === 'm') matviews.set(Number(row.oid), object);
       continue;
     }
@@ -259,8 +265,11 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     tables.set(Number(row.oid), table);
     push(table);
     register('pg_class', row.oid, table.id);
+    // Its row type: a function signature or another table's column that uses it depends on the table.
+    register('pg_type', row.type_oid, table.id);
   }
 
+  const partitionColumns: { table: Mutable<TableDef>; name: string; qname: string; default: string | undefined; notNull: boolean }[] = [];
   const columnIds = new Map<number, string>();
   /** quote_ident(attname) of every column of a modelled table or partition, for index definitions. */
   const columnQnames = new Map<number, string>();
@@ -274,8 +283,12 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     const key = columnKey(tableOid, position);
     columnIds.set(key, id);
     columnQnames.set(key, qname);
-    // A partition's columns come from its parent; only the parent's are modelled.
-    if (table.partitionOf !== undefined) return;
+    // A partition's columns come from its parent; only the parent's are modelled, and what the
+    // partition overrides (default, NOT NULL) once every column is in.
+    if (table.partitionOf !== undefined) {
+      partitionColumns.push({ table, name: str(row.name), qname, default: row.generated === 's' ? undefined : (row.default_expr as string | null) ?? undefined, notNull: row.not_null === true });
+      return;
+    }
     const column = { id, qname, name: str(row.name), position, type: str(row.type) } as Mutable<ColumnDef>;
     setText(column, 'collation', row.collation);
     column.notNull = row.not_null === true;
@@ -297,6 +310,22 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
         break;
       }
     }
+  }
+
+  // A partition's column against its parent's (which, for a sub-partition, is the parent's own state).
+  const partitionState = new Map(partitionColumns.map((c) => [`${c.table.id}\u0000${c.name}`, c]));
+  for (const column of partitionColumns) {
+    const parentId = column.table.partitionOf!.parent;
+    const parent = partitionState.get(`${parentId}\u0000${column.name}`) ?? (byId.get(parentId) as TableDef | undefined)?.columns.find((c) => c.name === column.name);
+    if (parent === undefined || (parent.default === column.default && parent.notNull === column.notNull)) continue;
+    const override: Mutable<ColumnOverride> = { name: column.name, qname: column.qname };
+    if (column.default !== parent.default) {
+      if (column.default === undefined) override.noDefault = true;
+      else override.default = column.default;
+    }
+    if (column.notNull && !parent.notNull) override.notNull = true;
+    if (override.default === undefined && override.noDefault === undefined && override.notNull === undefined) continue;
+    column.table.columnOverrides = [...(column.table.columnOverrides ?? []), override].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   for (const { row, options: sequence } of sequenceRows) {
@@ -333,6 +362,8 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     setText(object, 'comment', row.comment);
     push(object);
     register('pg_constraint', row.oid, object.id);
+    // A foreign key depends on the index behind the key it references: that is this constraint.
+    if (row.index_oid !== null && row.index_oid !== undefined && Number(row.index_oid) !== 0) register('pg_class', row.index_oid, object.id);
   });
 
   await read.each('indexes', (row) => {
@@ -369,7 +400,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       const aggregate = row.aggregate as Record<string, unknown> | null;
       const definition = aggregate === null ? undefined : aggregateDefinition(qname, identityArgs, aggregate);
       if (definition === undefined) {
-        unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) uses options drift-guard does not model (ordered-set, moving or parallel)` });
+        unsupported.push({ id, reason: `aggregate ${qname}(${identityArgs}) is of a kind drift-guard does not model` });
         return;
       }
       object = { kind: 'aggregate', id, schema, name, qname, identityArgs, definition };
@@ -469,6 +500,11 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     const id = byClass.get(str(row.cls))?.get(Number(row.oid));
     if (id !== undefined) privileges.set(id, { extra: (row.extra as Grant[] | null) ?? [], missing: (row.missing as Grant[] | null) ?? [] });
   }
+  for (const row of options.privileges === true ? await read.all('columnPrivileges') : []) {
+    const grants = (row.extra as Grant[] | null) ?? [];
+    const column = tables.get(Number(row.table_oid))?.columns.find((c) => c.position === Number(row.position)) as Mutable<ColumnDef> | undefined;
+    if (column !== undefined && grants.length > 0) column.privileges = grants;
+  }
   const objectTypes: Record<string, DefaultPrivilegesDef['objectType']> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
   for (const row of options.privileges === true ? await read.all('defaultPrivileges') : []) {
     const objectType = objectTypes[str(row.objtype)];
@@ -540,13 +576,43 @@ function normalizeViewDefinition(definition: string): string {
   return definition.trim().replace(/;$/, '');
 }
 
+/**
+ * CREATE AGGREGATE from pg_aggregate: every option that differs from what PostgreSQL assumes when
+ * it is left out (FINALFUNC_MODIFY defaults to READ_ONLY, READ_WRITE for ordered-set aggregates).
+ */
 function aggregateDefinition(qname: string, args: string, aggregate: Record<string, unknown>): string | undefined {
-  if (aggregate.kind !== 'n' || aggregate.moving === true || aggregate.sortop === true || aggregate.serial === true) return undefined;
-  const parts = [`SFUNC = ${String(aggregate.sfunc)}`, `STYPE = ${String(aggregate.stype)}`];
-  if (aggregate.finalfunc !== '-') parts.push(`FINALFUNC = ${String(aggregate.finalfunc)}`);
-  if (aggregate.finalextra === true) parts.push('FINALFUNC_EXTRA');
-  if (aggregate.combinefunc !== '-') parts.push(`COMBINEFUNC = ${String(aggregate.combinefunc)}`);
-  if (aggregate.initcond !== null) parts.push(`INITCOND = '${String(aggregate.initcond).replace(/'/g, "''")}'`);
+  const text = (key: string): string => String(aggregate[key]);
+  const set = (key: string): boolean => aggregate[key] !== null && aggregate[key] !== undefined && aggregate[key] !== '-';
+  const quoted = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+  const modify: Record<string, string> = { r: 'READ_ONLY', s: 'SHAREABLE', w: 'READ_WRITE' };
+  const kind = text('kind');
+  if (kind !== 'n' && kind !== 'o' && kind !== 'h') return undefined;
+  const defaultModify = kind === 'n' ? 'r' : 'w';
+  const parts = [`SFUNC = ${text('sfunc')}`, `STYPE = ${text('stype')}`];
+  if (Number(aggregate.sspace ?? 0) !== 0) parts.push(`SSPACE = ${Number(aggregate.sspace)}`);
+  if (set('finalfunc')) {
+    parts.push(`FINALFUNC = ${text('finalfunc')}`);
+    if (aggregate.finalextra === true) parts.push('FINALFUNC_EXTRA');
+    if (set('finalmodify') && aggregate.finalmodify !== defaultModify) parts.push(`FINALFUNC_MODIFY = ${modify[text('finalmodify')] ?? 'READ_ONLY'}`);
+  }
+  if (set('combinefunc')) parts.push(`COMBINEFUNC = ${text('combinefunc')}`);
+  if (set('serialfunc')) parts.push(`SERIALFUNC = ${text('serialfunc')}`);
+  if (set('deserialfunc')) parts.push(`DESERIALFUNC = ${text('deserialfunc')}`);
+  if (set('initcond')) parts.push(`INITCOND = ${quoted(text('initcond'))}`);
+  if (set('msfunc')) {
+    parts.push(`MSFUNC = ${text('msfunc')}`, `MINVFUNC = ${text('minvfunc')}`, `MSTYPE = ${text('mstype')}`);
+    if (Number(aggregate.msspace ?? 0) !== 0) parts.push(`MSSPACE = ${Number(aggregate.msspace)}`);
+    if (set('mfinalfunc')) {
+      parts.push(`MFINALFUNC = ${text('mfinalfunc')}`);
+      if (aggregate.mfinalextra === true) parts.push('MFINALFUNC_EXTRA');
+      if (set('mfinalmodify') && aggregate.mfinalmodify !== defaultModify) parts.push(`MFINALFUNC_MODIFY = ${modify[text('mfinalmodify')] ?? 'READ_ONLY'}`);
+    }
+    if (set('minitcond')) parts.push(`MINITCOND = ${quoted(text('minitcond'))}`);
+  }
+  if (set('sortop')) parts.push(`SORTOP = ${text('sortop')}`);
+  if (aggregate.parallel === 's') parts.push('PARALLEL = SAFE');
+  if (aggregate.parallel === 'r') parts.push('PARALLEL = RESTRICTED');
+  if (kind === 'h') parts.push('HYPOTHETICAL');
   return `CREATE AGGREGATE ${qname}(${args === '' ? '*' : args}) (\n    ${parts.join(',\n    ')}\n)`;
 }
 

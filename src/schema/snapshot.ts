@@ -1,7 +1,7 @@
 // `inspect --format sql`: the whole schema as normalized, dependency-ordered DDL. The same schema
 // always prints the same text, so a committed snapshot (db/schema.sql) diffs cleanly in review.
 
-import { commentStatement, commentTarget, createStatements, grantStatements, privilegeTarget } from './ddl.js';
+import { columnGrantStatements, commentStatement, commentTarget, createStatements, grantStatements, privilegeTarget } from './ddl.js';
 import type { SchemaModel } from './model.js';
 import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, type Step } from './order.js';
 
@@ -32,7 +32,8 @@ export function renderSnapshot(model: SchemaModel, options: SnapshotOptions = {}
     }
     if (comments.length > 0) steps.push({ key: `comment:${object.id}`, phase: 11, after: [object.id], sql: comments });
     const target = privilegeTarget(object);
-    if (target !== undefined && object.privileges !== undefined) steps.push({ key: `privileges:${object.id}`, phase: 11.5, after: [object.id], sql: grantStatements(target, object.privileges) });
+    const grants = [...(target !== undefined && object.privileges !== undefined ? grantStatements(target, object.privileges) : []), ...(object.kind === 'table' ? columnGrantStatements(object) : [])];
+    if (grants.length > 0) steps.push({ key: `privileges:${object.id}`, phase: 11.5, after: [object.id], sql: grants });
   }
   const lines = [SNAPSHOT_HEADER, 'SET check_function_bodies = false;', ''];
   for (const step of orderSteps(steps)) lines.push(...step.sql, '');

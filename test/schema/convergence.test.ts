@@ -42,17 +42,30 @@ function parseCases(file: string, text: string): Case[] {
 
 const WITH_PRIVILEGES = { ignore: [], ignoreHistoryTables: true, privileges: true };
 
+// PostgreSQL 16 (the npm binaries) unless DRIFT_GUARD_TEST_PG_MAJOR names another installed major
+// (e.g. 15 for /usr/lib/postgresql/15): the fixtures must converge on every supported server.
+const major = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
+
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
   // The fixtures create roles: this harness loads them as the superuser (db.adminUrl), not as the scratch owner.
-  ({ server, stop } = await startSharedServer());
+  ({ server, stop } = await startSharedServer({ version: major }));
 }, 120_000);
 afterAll(async () => stop());
 
 async function load(url: string, sql: string): Promise<void> {
   await withClient(url, (client) => client.query(sql));
 }
+
+it(`runs on PostgreSQL ${major}`, async () => {
+  await server.withDatabase((db) =>
+    withClient(db.url, async (client) => {
+      const { rows } = await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version_num') AS v");
+      expect(Math.floor(Number(rows[0]!.v) / 10000)).toBe(major);
+    }),
+  );
+});
 
 it('has at least 120 fixture pairs', () => {
   expect(cases.length).toBeGreaterThanOrEqual(120);

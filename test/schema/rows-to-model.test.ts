@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnDef, IndexDef, TableDef } from '../../src/schema/model.js';
 import { rowsToModel, type CatalogRows } from '../../src/schema/rows-to-model.js';
+import { renderSnapshot } from '../../src/schema/snapshot.js';
 
 const none = { schemas: [], extensions: [], types: [], sequences: [], relations: [], columns: [], constraints: [], indexes: [], functions: [], triggers: [], policies: [], dependencies: [], unsupported: [] };
 
@@ -59,8 +60,8 @@ const index = (oid: number, table: number, name: string, parts: Record<string, u
   ...parts,
 });
 
-async function model(rows: Partial<CatalogRows>, ignore: string[] = []) {
-  return rowsToModel({ versionNum: 160000, ...none, ...rows }, { ignore, ignoreHistoryTables: true });
+async function model(rows: Partial<CatalogRows>, ignore: string[] = [], privileges = false) {
+  return rowsToModel({ versionNum: 160000, ...none, ...rows }, { ignore, ignoreHistoryTables: true, privileges });
 }
 
 describe('rowsToModel', () => {
@@ -109,5 +110,70 @@ describe('rowsToModel', () => {
     );
     expect([...objects.keys()]).toEqual(['table:public.orders']);
     expect(dependencies.size).toBe(0);
+  });
+
+  it('resolves dependencies on row types, composite attributes, domain checks and key indexes to their objects', async () => {
+    const { dependencies } = await model({
+      types: [
+        { oid: 30, typtype: 'd', rel_oid: 0, schema: 'public', name: 'word', qname: 'public.word', base_type: 'text', not_null: false, default_expr: null, collation: null, checks: [{ name: 'ok', definition: 'CHECK (valid(VALUE))', validated: true, oid: 31 }], attributes: null, comment: null },
+        { oid: 32, typtype: 'c', rel_oid: 33, schema: 'public', name: 'pair', qname: 'public.pair', checks: null, attributes: [{ name: 'l', type: 'public.item', collation: null }], comment: null },
+      ],
+      relations: [relation(10, 'item', { type_oid: 11 }), relation(12, 'parent', { type_oid: 13 }), relation(14, 'child', { type_oid: 15 })],
+      columns: [column(10, 1, 'id', 'int'), column(12, 1, 'id', 'int'), column(14, 1, 'parent_id', 'int')],
+      constraints: [
+        { oid: 40, table_oid: 12, name: 'parent_key', qname: null, type: 'u', definition: 'UNIQUE (id)', validated: true, local: true, parent_oid: 0, ref_oid: null, index_oid: 41, comment: null },
+        { oid: 42, table_oid: 14, name: 'child_fk', qname: null, type: 'f', definition: 'FOREIGN KEY (parent_id) REFERENCES public.parent(id)', validated: true, local: true, parent_oid: 0, ref_oid: 12, index_oid: null, comment: null },
+      ],
+      functions: [{ oid: 50, schema: 'public', name: 'valid', qname: 'public.valid', prokind: 'f', identity_args: 'x text', arg_types: 'text', arguments: 'x text', returns: 'boolean', definition: 'CREATE FUNCTION ...', aggregate: null, comment: null }],
+      dependencies: [
+        { cls: 2606, oid: 31, sub: 0, ref_cls: 1255, ref_oid: 50, ref_sub: 0 }, // domain check -> function
+        { cls: 1259, oid: 33, sub: 1, ref_cls: 1247, ref_oid: 11, ref_sub: 0 }, // composite attribute -> table row type
+        { cls: 2606, oid: 42, sub: 0, ref_cls: 1259, ref_oid: 41, ref_sub: 0 }, // foreign key -> unique constraint's index
+      ],
+    });
+    expect(Object.fromEntries(dependencies)).toEqual({
+      'constraint:public.child.child_fk': ['constraint:public.parent.parent_key'],
+      'type:public.pair': ['table:public.item'],
+      'type:public.word': ['function:public.valid(text)'],
+    });
+  });
+
+  it('records what a partition overrides of its parent\'s columns (default, no default, NOT NULL), a sub-partition against its own parent', async () => {
+    const { objects } = await model({
+      relations: [
+        relation(10, 'm', { relkind: 'p', partition_by: 'LIST (region)' }),
+        relation(11, 'm_eu', { relkind: 'p', parents: [10], partition_bound: "FOR VALUES IN ('eu')", partition_by: 'RANGE (id)' }),
+        relation(12, 'm_eu_low', { parents: [11], partition_bound: 'FOR VALUES FROM (0) TO (100)' }),
+      ],
+      columns: [
+        column(10, 1, 'id', 'int'),
+        column(10, 2, 'note', 'text', { default_expr: "'root'::text" }),
+        column(11, 1, 'id', 'int', { not_null: true }),
+        column(11, 2, 'note', 'text', { default_expr: "'eu'::text" }),
+        column(12, 1, 'id', 'int', { not_null: true }),
+        column(12, 2, 'note', 'text'),
+      ],
+    });
+    expect((objects.get('table:public.m_eu') as TableDef).columnOverrides).toEqual([
+      { name: 'id', qname: 'id', notNull: true },
+      { name: 'note', qname: 'note', default: "'eu'::text" },
+    ]);
+    expect((objects.get('table:public.m_eu_low') as TableDef).columnOverrides).toEqual([{ name: 'note', qname: 'note', noDefault: true }]);
+    expect((objects.get('table:public.m_eu_low') as TableDef).columns).toEqual([]);
+  });
+
+  it('attaches column grants to their columns and prints them in the snapshot', async () => {
+    const built = await model(
+      {
+        relations: [relation(10, 'notes')],
+        columns: [column(10, 1, 'id', 'int'), column(10, 2, 'Body', 'text', { qname: '"Body"' })],
+        columnPrivileges: [{ table_oid: 10, position: 2, extra: [{ grantee: 'writer', privilege: 'UPDATE', grantable: true }, { grantee: 'writer', privilege: 'SELECT', grantable: true }] }],
+      },
+      [],
+      true,
+    );
+    const table = built.objects.get('table:public.notes') as TableDef;
+    expect(table.columns.map((c) => c.privileges)).toEqual([undefined, [{ grantee: 'writer', privilege: 'UPDATE', grantable: true }, { grantee: 'writer', privilege: 'SELECT', grantable: true }]]);
+    expect(renderSnapshot(built)).toContain('GRANT SELECT ("Body"), UPDATE ("Body") ON TABLE public.notes TO writer WITH GRANT OPTION;');
   });
 });
