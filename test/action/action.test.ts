@@ -88,7 +88,7 @@ describe('the GitHub Action (dist/index.js)', () => {
       expect(first.code, first.stdout).toBe(0);
       expect(first.summary).toContain('drift-guard: migrations apply, with warnings');
       expect(first.summary).toContain('DESTRUCTIVE_CHANGE');
-      expect(first.stdout).toMatch(/::warning title=drift-guard DESTRUCTIVE_CHANGE,file=db\/migrations\/20240102000001_drop_legacy\.sql::/);
+      expect(first.stdout).toMatch(/::warning title=drift-guard DESTRUCTIVE_CHANGE,file=db\/migrations\/20240102000001_drop_legacy\.sql,line=1,col=1::/);
       expect(first.outputs).toMatch(/result<<.*\nwarn\n/);
       expect(first.outputs).toMatch(/schema-changes<<.*\n1\n/);
       expect(github.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
