@@ -10,6 +10,7 @@ import type { Change } from '../schema/diff.js';
 import type { Hazard } from '../schema/hazards.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFacts } from './facts.js';
+import { splitQualified } from './production-size.js';
 
 const BLOCKING: Readonly<Record<string, string>> = {
   AccessExclusiveLock: 'ACCESS EXCLUSIVE (reads and writes wait)',
@@ -234,22 +235,6 @@ function names(change: Change): { own: string; table: string | undefined } {
   const parts = splitQualified(key);
   const table = change.table === undefined ? undefined : splitQualified(change.table).at(-1);
   return { own: parts.at(-1) ?? key, table };
-}
-
-function splitQualified(name: string): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i]!;
-    if (c === '"') {
-      if (quoted && name[i + 1] === '"') (current += '"'), (i += 1);
-      else quoted = !quoted;
-    } else if (c === '.' && !quoted) (parts.push(current), (current = ''));
-    else current += c;
-  }
-  parts.push(current);
-  return parts;
 }
 
 const mentions = (text: string, name: string | undefined): boolean =>

@@ -17,6 +17,11 @@ export interface ProductionSize {
 
 /** "public.orders" from `public.orders` or `"Sales"."Orders"` (statistics name tables unquoted). */
 export function unquoted(qname: string): string {
+  return splitQualified(qname).join('.');
+}
+
+/** The unquoted parts of a quoted, qualified name: `"Sales"."Orders"` gives Sales and Orders. */
+export function splitQualified(qname: string): string[] {
   const parts: string[] = [];
   let current = '';
   let quoted = false;
@@ -29,7 +34,7 @@ export function unquoted(qname: string): string {
     else current += c;
   }
   parts.push(current);
-  return parts.join('.');
+  return parts;
 }
 
 export function weighByProduction(findings: readonly Finding[], size: ProductionSize): Finding[] {

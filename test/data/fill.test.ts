@@ -57,27 +57,12 @@ const TABLES = ['public.categories', 'public.customers', 'public.events', 'publi
 
 const options = (overrides: Partial<FillOptions> = {}): FillOptions => ({ rowsPerTable: 200, seed: 42, budgetMs: 60_000, skip: [], ...overrides });
 
-let roleCounter = 0;
-/** A scratch database owned by a fresh non-superuser role; `fn` gets that role's URL. */
+/** A scratch database as its own non-superuser owner (what scratch databases give the PR's SQL); `fn` gets that role's URL. */
 async function asOwner<T>(schema: string, fn: (url: string, db: ScratchDatabase) => Promise<T>): Promise<T> {
   return server().withDatabase(async (db) => {
-    const role = `dg_fill_${process.pid}_${++roleCounter}`;
-    await withClient(db.url, async (client) => {
-      await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'fill-pw' NOSUPERUSER NOCREATEDB`);
-      await client.query(`ALTER DATABASE "${db.name}" OWNER TO ${role}`);
-    });
-    const url = db.url.replace(/\/\/[^@]*@/, `//${role}:fill-pw@`);
-    try {
-      await withClient(url, (client) => client.query(schema));
-      return await fn(url, db);
-    } finally {
-      await withClient(db.url, async (client) => {
-        await client.query(`ALTER DATABASE "${db.name}" OWNER TO CURRENT_USER`);
-        await client.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`);
-        await client.query(`DROP OWNED BY ${role}`);
-      });
-      await withClient(server().adminUrl, (client) => client.query(`DROP ROLE ${role}`)).catch(() => undefined);
-    }
+    expect(db.role.superuser).toBe(false);
+    await withClient(db.url, (client) => client.query(schema));
+    return fn(db.url, db);
   });
 }
 

@@ -1,21 +1,15 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, startSharedServer, writeTree, type PostgresServerHandle, type PrRepository } from '../helpers.js';
+import { cleanEnv, pgOptions, prRepository, sharedServerSuite, writeTree, type PrRepository } from '../helpers.js';
 
 // The data-aware gate: the PR's migrations run a second time on a copy of the base filled with
 // generated rows. What only fails on rows fails the gate at its statement and line; the safe form
 // of the same change passes.
 
-const tmp = makeTempDir('dg-data-');
-let shared: { server: PostgresServerHandle; stop: () => Promise<void> };
-beforeAll(async () => void (shared = await startSharedServer()), 120_000);
-afterAll(async () => {
-  await shared?.stop();
-  removeDir(tmp);
-});
+const { tmp, server } = sharedServerSuite('dg-data-');
 let n = 0;
 
 const BASE = {
@@ -32,7 +26,7 @@ function repo(pr: Record<string, string>, config = ''): PrRepository {
 }
 
 async function check(r: PrRepository): Promise<CheckResult> {
-  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: shared.server.adminUrl }), base: 'main' });
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'main' });
 }
 
 const failing = (result: CheckResult) => result.findings.filter((f) => f.code === 'FAILS_ON_DATA' || f.code === 'APPLY_FAILED');

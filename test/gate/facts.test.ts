@@ -1,22 +1,16 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, runCli, startSharedServer, writeTree, type PostgresServerHandle, type PrRepository } from '../helpers.js';
+import { cleanEnv, pgOptions, prRepository, runCli, sharedServerSuite, writeTree, type PrRepository } from '../helpers.js';
 
 // What the gate says about each migration of a PR, and where: facts measured on a real server (the
 // runner's own locks and the tables' storage), attributed to the migration, file and line that
 // caused them. One server for the file; each check takes scratch databases from it.
 
-const tmp = makeTempDir('dg-facts-');
-let shared: { server: PostgresServerHandle; stop: () => Promise<void> };
-beforeAll(async () => void (shared = await startSharedServer()), 120_000);
-afterAll(async () => {
-  await shared?.stop();
-  removeDir(tmp);
-});
+const { tmp, server } = sharedServerSuite('dg-facts-');
 let n = 0;
 
 const BASE = {
@@ -31,7 +25,7 @@ function repo(base: Record<string, string>, config = 'sql:\n  dir: db/migrations
 }
 
 async function check(r: PrRepository): Promise<CheckResult> {
-  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: shared.server.adminUrl }), base: 'main' });
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'main' });
 }
 
 const where = (result: CheckResult, code: string): string[] => result.findings.filter((f) => f.code === code).map((f) => `${f.file}:${f.line ?? '-'} ${f.evidence ?? ''}`);
@@ -118,10 +112,10 @@ describe('facts per migration and per statement', () => {
     expect(result.findings.filter((f) => f.code === 'UNRECOGNIZED_MIGRATION_FILE')).toEqual([
       expect.objectContaining({ severity: 'error', file: 'migrations/V3__c.sql', message: expect.stringContaining('golang-migrate layout does not read') }),
     ]);
-    const cli = await runCli(['check', '--base', 'main'], { cwd: r.dir, env: cleanEnv({ DRIFT_GUARD_DATABASE_URL: shared.server.adminUrl }) });
+    const cli = await runCli(['check', '--base', 'main'], { cwd: r.dir, env: cleanEnv({ DRIFT_GUARD_DATABASE_URL: server().adminUrl }) });
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain('UNRECOGNIZED_MIGRATION_FILE migrations/V3__c.sql');
-    const status = await runCli(['status', '--database-url', shared.server.adminUrl], { cwd: r.dir, env: cleanEnv() });
+    const status = await runCli(['status', '--database-url', server().adminUrl], { cwd: r.dir, env: cleanEnv() });
     expect(status.code).toBe(1);
     expect(status.stdout + status.stderr).toContain('migrations/V3__c.sql');
 
