@@ -162,7 +162,7 @@ const schemaSettings = z
 /** One variable the app reads its connection from, and the form it expects there. */
 const connectionEnvEntry = z.strictObject({
   name: envVarName,
-  format: z.enum(['npgsql', 'url']).default('npgsql').describe('npgsql: Host=...;Username=...; url: postgresql://user:password@host:port/db'),
+  format: z.enum(['npgsql', 'url']).default('npgsql').describe('npgsql: Host=...;Username=...; url: a postgresql://host:port/db URL with the user and password in it'),
 });
 
 const efcoreSchema = z
