@@ -462,7 +462,7 @@ async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Find
       code: 'ENTITY_WITHOUT_MIGRATION',
       severity: checked && !pending ? 'notice' : 'warning',
       message: !checked
-        ? `${file} changed and this PR adds no migration; if the change touches the schema, add one (a model check would tell: ${engine.name === 'sql' ? 'sql.schema-file' : 'command.model-check'})`
+        ? `${file} changed and this PR adds no migration; if the change touches the schema, add one (a model check would tell: sql.schema-file for SQL migrations, command.model-check for your own commands)`
         : pending
           ? `${file} changed and this PR adds no migration, and the model check reports pending changes: add a migration`
           : `${file} changed and this PR adds no migration; the model check reports no pending changes (e.g. a [NotMapped] property), so none is needed`,
