@@ -1,18 +1,20 @@
 // The CLI as the launcher (src/cli/index.ts) loads it: bundled to dist/cli-app.cjs.
 
-import { runCleanupTasks } from '../util/cleanup.js';
+import { runCleanupTasks, shuttingDown } from '../util/cleanup.js';
 import { main } from './main.js';
 
 /** Runs drift-guard with the process's arguments and streams; resolves to the exit code. */
-export function run(): Promise<number> {
+export async function run(): Promise<number> {
   stopQuietlyWhenTheReaderGoes();
-  return main(process.argv.slice(2), {
+  const code = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
   });
+  // A signal arrived while the command ran (and may have made it fail): the exit code says so.
+  return shuttingDown() && typeof process.exitCode === 'number' ? process.exitCode : code;
 }
 
 /**

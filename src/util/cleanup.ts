@@ -61,6 +61,8 @@ function onSignal(signal: (typeof SIGNALS)[number]): void {
     process.exit(SIGNAL_EXIT_CODES[signal]);
   }
   handling = true;
+  // If the command finishes first (its child was just stopped, say), it still exits as signalled.
+  process.exitCode = SIGNAL_EXIT_CODES[signal];
   process.stderr.write(`\ndrift-guard: ${signal} received, cleaning up...\n`);
   const deadline = setTimeout(() => process.exit(SIGNAL_EXIT_CODES[signal]), CLEANUP_DEADLINE_MS);
   deadline.unref();
