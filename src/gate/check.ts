@@ -39,6 +39,7 @@ import path from 'node:path';
 import { squawkLint } from './lint.js';
 import { outsideDatabaseStatements } from '../engines/sql/outside-database.js';
 import { loadParser } from '../engines/sql/sql-script.js';
+import { relations, type Relation } from '../engines/sql/observed-run.js';
 import { explainFailure, fillDatabase } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
 import { schemaFileFindings } from './schema-file.js';
@@ -479,18 +480,12 @@ function wholeBatch(added: readonly MigrationSource[], delta: readonly Change[],
 }
 
 /** Storage (relfilenode) of every user table, to tell which ones a migration rewrote. */
-async function storage(url: string): Promise<Map<string, { filenode: string; qname: string }>> {
-  return withClient(url, async (client) => {
-    const result = await client.query<{ oid: string; filenode: string; qname: string }>(
-      `SELECT c.oid::int8::text AS oid, c.relfilenode::int8::text AS filenode, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'`,
-    );
-    return new Map(result.rows.map((r) => [r.oid, { filenode: r.filenode, qname: r.qname }]));
-  });
+async function storage(url: string): Promise<Map<string, Relation>> {
+  const all = await withClient(url, (client) => relations(client));
+  return new Map([...all].filter(([, r]) => r.relkind === 'r' || r.relkind === 'm'));
 }
 
-function rewritten(before: Map<string, { filenode: string; qname: string }>, after: Map<string, { filenode: string; qname: string }>, baseTables: ReadonlySet<string>): string[] {
+function rewritten(before: Map<string, Relation>, after: Map<string, Relation>, baseTables: ReadonlySet<string>): string[] {
   return [...before.entries()].filter(([oid, b]) => after.has(oid) && after.get(oid)!.filenode !== b.filenode && baseTables.has(b.qname)).map(([, b]) => b.qname);
 }
 

@@ -147,14 +147,15 @@ export function scriptOf(project: SqlMigrations, version: string): { migration: 
   return migration === undefined ? undefined : { migration, script: migration.up };
 }
 
-interface Relation {
+export interface Relation {
   filenode: string;
   /** The table's name; for an index, its table's. */
   qname: string;
   relkind: string;
 }
 
-async function relations(client: pg.Client): Promise<Map<string, Relation>> {
+/** Every user table, matview and index by oid, with its storage (relfilenode) and its table's name. */
+export async function relations(client: pg.Client): Promise<Map<string, Relation>> {
   const result = await client.query<{ oid: string; filenode: string; relkind: string; qname: string }>(USER_RELATIONS);
   return new Map(result.rows.map((row) => [row.oid, { filenode: row.filenode, qname: row.qname, relkind: row.relkind }]));
 }
