@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     // The suite starts real PostgreSQL servers; two at a time suits a 2-core CI machine.
     maxWorkers: 2,
     reporters: ['default'],

@@ -65,7 +65,7 @@ export function runCli(args: readonly string[], options: { cwd?: string; env?: N
 }
 
 /** Resolves when the child's stderr matches `pattern`; rejects if it exits first. */
-export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(pattern)}; stderr so far:\n${seen}`)), timeoutMs);
@@ -118,7 +118,7 @@ export function pgOptions(overrides: Partial<PostgresOptions> = {}): PostgresOpt
   } as PostgresOptions & { reporter: RecordingReporter };
 }
 
-export async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+export async function waitUntil(predicate: () => boolean, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (predicate()) return true;
@@ -261,7 +261,7 @@ export function sharedServerSuite(prefix: string, options: Partial<PostgresOptio
   let running: { server: PostgresServerHandle; stop: () => Promise<void> } | undefined;
   beforeAll(async () => {
     running = await startSharedServer(options);
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await running?.stop();
     removeDir(tmp);

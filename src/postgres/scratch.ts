@@ -303,12 +303,15 @@ async function createScratchDatabase(server: RunningServer, prepared: PreparedRo
   await withClient(server.adminUrl, async (client) => {
     try {
       const owner = prepared.created ? ` OWNER ${quoteIdent(prepared.role.name)}` : '';
-      if (template === undefined) await client.query(`CREATE DATABASE ${quoteIdent(name)}${owner}`);
+      // On a server of our own (fsync off), copying files is about twice as fast as WAL-logging every
+      // block, and far faster for a filled template; its checkpoint would burden a shared server.
+      const strategy = server.disposable && server.major >= 15 ? ' STRATEGY FILE_COPY' : '';
+      if (template === undefined) await client.query(`CREATE DATABASE ${quoteIdent(name)}${owner}${strategy}`);
       else {
         // A session that is still closing on the template makes CREATE DATABASE refuse (55006): wait it out.
         for (let attempt = 0; ; attempt++) {
           try {
-            await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}${owner}`);
+            await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}${owner}${strategy}`);
             break;
           } catch (error) {
             if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;

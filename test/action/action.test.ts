@@ -34,7 +34,7 @@ beforeAll(async () => {
   writeTree(project, { 'db/migrations/20240102000001_drop_legacy.sql': 'ALTER TABLE users DROP COLUMN legacy;\n' });
   git('add', '.');
   git('commit', '-qm', 'pr');
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   await github.stop();
   await stop();

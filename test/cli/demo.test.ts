@@ -14,5 +14,5 @@ describe('npm run demo', () => {
     expect(result.stdout).toContain('error ROLLBACK_INCOMPLETE');
     expect(result.stdout).toContain('warning DESTRUCTIVE_CHANGE');
     expect(result.stderr).toContain('demo: drift-guard check exited 1, as it should');
-  }, 120_000);
+  }, 180_000);
 });

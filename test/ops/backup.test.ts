@@ -27,7 +27,7 @@ let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
   if (matching !== undefined) ({ server, stop } = await startSharedServer({ version: matching.major }));
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   await stop?.();
   removeDir(tmp);

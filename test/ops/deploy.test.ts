@@ -33,7 +33,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
   healthPort = (health.address() as { port: number }).port;
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   await new Promise((resolve) => health.close(resolve));
   await stop?.();

@@ -33,7 +33,7 @@ beforeAll(async () => {
       await new Promise<void>((done) => (releaseProduction = done));
     }));
   }
-}, 120_000);
+}, 180_000);
 let releaseProduction: () => void = () => undefined;
 afterAll(async () => {
   releaseProduction();
@@ -124,11 +124,11 @@ describe.skipIf(matching === undefined)('item 2: cancelled restore, backup and c
         expect(code).toBe(143);
         expect(stderr).toContain('SIGTERM received, cleaning up');
         // psql (and pg_restore) ended with drift-guard: nothing is left to send COMMIT.
-        expect(await waitUntil(() => children.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+        expect(await waitUntil(() => children.every((pid) => !isAlive(pid)), 30_000)).toBe(true);
       } finally {
         await holder.release();
       }
-      expect(await eventually(async () => (await sessions(db.url, 'drift-guard restore')) === 0, 10_000)).toBe(true);
+      expect(await eventually(async () => (await sessions(db.url, 'drift-guard restore')) === 0, 30_000)).toBe(true);
       expect(await tableExists(db.url, 'after_backup')).toBe(true);
       expect(readdirSync(tmpdir)).toEqual([]);
     });
@@ -156,7 +156,7 @@ describe.skipIf(matching === undefined)('item 2: cancelled restore, backup and c
         child.kill('SIGTERM');
         const { code } = await result;
         expect(code).toBe(143);
-        expect(await waitUntil(() => dumps.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+        expect(await waitUntil(() => dumps.every((pid) => !isAlive(pid)), 30_000)).toBe(true);
         expect(readdirSync(backups).filter((f) => f.includes('partial'))).toEqual([]);
       } finally {
         await holder.release();
@@ -173,8 +173,8 @@ describe.skipIf(matching === undefined)('item 2: cancelled restore, backup and c
     expect(processesMentioning(tmpdir).length).toBeGreaterThan(0);
     child.kill('SIGTERM');
     expect((await result).code).toBe(143);
-    expect(await waitUntil(() => !isAlive(grandchild), 10_000)).toBe(true);
-    expect(await waitUntil(() => processesMentioning(tmpdir).length === 0, 10_000)).toBe(true);
+    expect(await waitUntil(() => !isAlive(grandchild), 30_000)).toBe(true);
+    expect(await waitUntil(() => processesMentioning(tmpdir).length === 0, 30_000)).toBe(true);
   });
 });
 

@@ -22,7 +22,7 @@ beforeAll(async () => {
       await stopped;
     }).catch(fail);
   });
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   release();
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -39,8 +39,8 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
         expect(exitCode).toBe(code);
         expect(stderr).toContain(`${signal} received, cleaning up`);
         expect(runDirsIn(tmp)).toEqual([]);
-        expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
-        expect(await waitUntil(() => !isRunning(commandPid), 5_000)).toBe(true);
+        expect(await waitUntil(() => processesMentioning(tmp).length === 0, 20_000)).toBe(true);
+        expect(await waitUntil(() => !isRunning(commandPid), 20_000)).toBe(true);
         expect(resourcesStillThere(held)).toEqual({ pids: [], sysvSegments: [], shmFiles: [] });
       } finally {
         removeDir(tmp);
@@ -78,7 +78,7 @@ describe('cleanup on signals (embedded provider, through the CLI)', () => {
       // ...until the next start reaps them.
       expect(await reapStaleRuns(tmp)).toBe(1);
       expect(runDirsIn(tmp)).toEqual([]);
-      expect(await waitUntil(() => processesMentioning(tmp).length === 0, 5_000)).toBe(true);
+      expect(await waitUntil(() => processesMentioning(tmp).length === 0, 20_000)).toBe(true);
       // The reaper shuts the server down in order, so its shared memory goes too.
       expect(resourcesStillThere(held)).toEqual({ pids: [], sysvSegments: [], shmFiles: [] });
     } finally {

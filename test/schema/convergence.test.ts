@@ -51,7 +51,7 @@ let stop: () => Promise<void>;
 beforeAll(async () => {
   // The fixtures create roles: this harness loads them as the superuser (db.adminUrl), not as the scratch owner.
   ({ server, stop } = await startSharedServer({ version: major }));
-}, 120_000);
+}, 180_000);
 afterAll(async () => stop());
 
 async function load(url: string, sql: string): Promise<void> {

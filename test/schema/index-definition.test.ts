@@ -86,5 +86,5 @@ describe('index definitions assembled from catalog parts', () => {
         ),
       );
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -20,7 +20,7 @@ if (major === undefined) console.log('layout matrix: deploy is skipped (it needs
 
 const tmp = makeTempDir('dg-matrix-');
 let shared: { server: PostgresServerHandle; stop: () => Promise<void> };
-beforeAll(async () => void (shared = await startSharedServer(major === undefined ? {} : { version: major })), 120_000);
+beforeAll(async () => void (shared = await startSharedServer(major === undefined ? {} : { version: major })), 180_000);
 afterAll(async () => {
   await shared?.stop();
   removeDir(tmp);
