@@ -1,16 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { COMMENT_LIMIT, COMMENT_MARKER, renderCheckMarkdown } from '../../src/report/render-check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, runCli, writeTree, type PrRepository } from '../helpers.js';
+import { cleanEnv, pgOptions, prRepository, runCli, sharedServerSuite, writeTree, type PrRepository } from '../helpers.js';
 
 // End to end, one scratch git repository per case: a base commit on main, then a PR branch.
 
-const tmp = makeTempDir('dg-gate-');
-afterAll(() => removeDir(tmp));
+// One embedded server for the file; each check takes scratch databases on it (the url provider).
+// The CLI case below still starts a server of its own, the default path.
+const { tmp, server } = sharedServerSuite('dg-gate-');
 let n = 0;
 
 const USERS = { 'db/migrations/20240101000001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n', 'db/migrations/20240101000001_users.down.sql': 'DROP TABLE users;\n' };
@@ -22,7 +23,7 @@ function repo(base: Record<string, string>, config = ''): PrRepository {
 }
 
 async function check(r: PrRepository, labels: string[] = []): Promise<CheckResult> {
-  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main', labels });
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'main', labels });
 }
 
 const codes = (result: CheckResult): string[] => result.findings.map((f) => `${f.severity} ${f.code}`).sort();

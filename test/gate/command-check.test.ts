@@ -1,17 +1,17 @@
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
 import { commandMigrationId, upPart } from '../../src/engines/command/command-gate.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, writeTree, type PrRepository } from '../helpers.js';
+import { cleanEnv, pgOptions, prRepository, repoRoot, sharedServerSuite, writeTree, type PrRepository } from '../helpers.js';
 
 // engine: command end to end: each case is a scratch git repository whose "migration tool" is a
 // small Node script (golang-migrate style N_name.up.sql / N_name.down.sql, a history table of its
 // own) that drift-guard only knows through command.apply / rollback / model-check.
 
-const tmp = makeTempDir('dg-command-gate-');
-afterAll(() => removeDir(tmp));
+// One embedded server for the file; each check takes scratch databases on it (the url provider).
+const { tmp, server } = sharedServerSuite('dg-command-gate-');
 let n = 0;
 
 const TOOL = `
@@ -63,7 +63,7 @@ function repo(base: Record<string, string>, config = CONFIG): PrRepository {
 }
 
 const check = (r: PrRepository, env: NodeJS.ProcessEnv = cleanEnv()): Promise<CheckResult> =>
-  runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env, reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+  runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env, reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'main' });
 const codes = (result: CheckResult): string[] => result.findings.map((f) => `${f.severity} ${f.code}`).sort();
 
 describe('drift-guard check (engine: command)', () => {
