@@ -37,6 +37,24 @@ export function splitQualified(qname: string): string[] {
   return parts;
 }
 
+export type DataTimes = ReadonlyMap<string, { readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number }[] }>;
+
+/**
+ * What a rewrite or a backfill measured on the generated rows, said in its finding: the time its
+ * statement took there (and the rows it touched), whether or not production's size is known.
+ */
+export function withDataTimes(findings: readonly Finding[], onData: DataTimes, perTable: number | undefined): Finding[] {
+  if (perTable === undefined) return [...findings];
+  return findings.map((finding) => {
+    const details = (finding.details ?? {}) as { backfill?: unknown };
+    if (finding.code !== 'TABLE_REWRITE' && !(finding.code === 'LOCKING_CHANGE' && details.backfill === true)) return finding;
+    const measured = finding.migration === undefined ? undefined : onData.get(finding.migration)?.statements?.find((s) => s.line === finding.line);
+    if (measured === undefined) return finding;
+    const rows = measured.rows === undefined ? '' : ` for ${measured.rows} row(s)`;
+    return { ...finding, message: `${finding.message} On the generated rows (${perTable} per table) it took ${Math.round(measured.ms)} ms${rows}.` };
+  });
+}
+
 export function weighByProduction(findings: readonly Finding[], size: ProductionSize): Finding[] {
   return findings.map((finding) => {
     const details = (finding.details ?? {}) as { tables?: unknown; table?: unknown; column?: unknown };
