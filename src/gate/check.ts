@@ -251,7 +251,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
 
   const stats = await productionStats();
   const measuredOnData = withDataTimes(findings, onData, data?.perTable);
-  const weighed = stats === undefined ? measuredOnData : weighByProduction(measuredOnData, { stats, onData, perTable: data?.perTable, thresholdSeconds: loaded.config.check.thresholds['rewrite-seconds'] });
+  const weighed = stats === undefined ? measuredOnData : weighByProduction(measuredOnData, {
+          stats,
+          onData,
+          transactions: new Map(facts.map((f) => [f.source.id, f.transaction === true])),
+          perTable: data?.perTable,
+          thresholdSeconds: loaded.config.check.thresholds['rewrite-seconds'],
+        });
 
   return assembleResult({
     findings: weighed,
