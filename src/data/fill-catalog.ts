@@ -42,6 +42,9 @@ export interface FillForeignKey {
   readonly parent: number;
   readonly parentColumns: readonly string[];
   readonly deferrable: boolean;
+  /** pg_get_constraintdef: what re-creates it (the fill drops some foreign keys while it inserts). */
+  readonly definition: string;
+  readonly comment?: string;
 }
 
 export interface FillPartitioning {
@@ -114,7 +117,7 @@ LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
 WHERE t.typtype <> 'c' AND t.typtype <> 'p'`,
   constraints: `
 SELECT k.conrelid::int8 AS relid, k.conname, k.contype::text AS contype, k.confrelid::int8 AS parent, k.condeferrable AS deferrable,
-  pg_catalog.pg_get_constraintdef(k.oid) AS def,
+  pg_catalog.pg_get_constraintdef(k.oid) AS def, pg_catalog.obj_description(k.oid, 'pg_constraint') AS comment,
   (SELECT array_agg(a.attname::text ORDER BY x.ord) FROM unnest(k.conkey) WITH ORDINALITY x(attnum, ord) JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.attnum) AS columns,
   (SELECT array_agg(a.attname::text ORDER BY x.ord) FROM unnest(k.confkey) WITH ORDINALITY x(attnum, ord) JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.attnum) AS parent_columns
 FROM pg_catalog.pg_constraint k
@@ -254,6 +257,8 @@ export function rowsToFillCatalog(rows: FillCatalogRows): FillCatalog {
           parent: Number(row.parent),
           parentColumns: strings(row.parent_columns),
           deferrable: row.deferrable === true,
+          definition: text(row.def),
+          ...(row.comment === null || row.comment === undefined ? {} : { comment: text(row.comment) }),
         });
         break;
       default:

@@ -73,6 +73,11 @@ interface InsertOptions {
   readonly tame: boolean;
   /** The table's position in the fill order: part of every column's salt. */
   readonly tableIndex: number;
+  /**
+   * Append ON CONFLICT DO NOTHING (default true). Speculative insertion costs about a sixth of the
+   * insert; the filler first tries without it and only repeats a statement that hit a duplicate.
+   */
+  readonly onConflict?: boolean;
 }
 
 const ROW = '"dg$i"';
@@ -133,6 +138,11 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
 
   const selectList: string[] = [];
   const insertColumns: string[] = [];
+  // Inserted columns whose value is computed only for the rows that pass the filters: nothing
+  // filters on them and they come from no join, so they need not exist for the rejected candidates.
+  const late = new Map<string, string>();
+  const checked = new Set(table.checks.flatMap((check) => check.columns));
+  const everythingEarly = table.partitioning !== undefined || table.columns.some((c) => c.generated !== '');
   const generatedList: string[] = [];
   const filters: string[] = [];
   let filtered = false;
@@ -153,6 +163,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
       continue;
     }
     let value = fkValue.get(column.name);
+    let pooled = false;
     if (value === undefined) {
       const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, index), nullable: !notNull, unique: uniqueColumns.has(column.name), tame: options.tame };
       value = valueSql(types, column.type, column.typmod, ctx);
@@ -172,6 +183,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
         );
         joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = 1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}n), 0))`);
         value = `${alias}.v`;
+        pooled = true;
       }
       const bounds = table.partitioning?.boundValues.get(column.name);
       if (value !== undefined && bounds !== undefined && bounds.length > 0 && !ctx.unique) {
@@ -186,8 +198,15 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
       omitted();
       continue;
     }
-    selectList.push(`${value} AS ${name}`);
     insertColumns.push(name);
+    const joined = fkValue.has(column.name) || pooled;
+    if (!everythingEarly && !joined && !checked.has(column.name) && (resolved?.checks ?? []).length === 0) {
+      // Values the generator makes for a NOT NULL column are never NULL (no NULL arm), so the
+      // filter below would only matter for joined values.
+      late.set(name, value);
+      continue;
+    }
+    selectList.push(`${value} AS ${name}`);
     if (notNull) {
       filters.push(`${name} IS NOT NULL`);
       if (fkValue.has(column.name)) filtered = true;
@@ -206,20 +225,30 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     filters.push(`(${table.partitioning.leafQuals.map((q) => `(${q})`).join(' OR ')}) IS TRUE`);
     filtered = true;
   }
+  const onConflict = options.onConflict === false ? '' : 'ON CONFLICT DO NOTHING';
   if (insertColumns.length === 0) {
-    return { kind: 'insert', filtered: false, sql: `INSERT INTO ${table.qname} SELECT FROM generate_series(1, ${options.rows}) ON CONFLICT DO NOTHING` };
+    return { kind: 'insert', filtered: false, sql: `INSERT INTO ${table.qname} SELECT FROM generate_series(1, ${options.rows}) ${onConflict}`.trimEnd() };
   }
   // OFFSET 0 keeps the planner from pulling the value expressions up into the filter, where every
   // expression would be computed once per CHECK that mentions it and once more for the insert.
   const inner = `SELECT ${[...selectList, `g.i AS ${ROW}`].join(', ')} FROM generate_series(${options.from}, ${options.to}) AS g(i)${joins.length > 0 ? ` ${joins.join(' ')}` : ''} OFFSET 0`;
   const middle = generatedList.length > 0 ? `SELECT s0.*, ${generatedList.join(', ')} FROM (${inner}) AS s0` : inner;
+  // The kept candidates are renamed g(i, "dg$c0", ...), so that the late columns' expressions,
+  // written over generate_series's g.i, read the kept row numbers instead.
+  const early = insertColumns.filter((name) => !late.has(name));
+  const kept = [
+    `SELECT ${[`s.${ROW} AS i`, ...early.map((name, k) => `s.${name} AS "dg$c${k}"`)].join(', ')} FROM (${middle}) AS s`,
+    filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : '',
+    `ORDER BY s.${ROW} LIMIT ${options.rows}`,
+  ]
+    .filter((part) => part !== '')
+    .join('\n');
+  const outputs = insertColumns.map((name) => late.get(name) ?? `g."dg$c${early.indexOf(name)}"`);
   const sql = [
     ctes.length > 0 ? `WITH ${ctes.join(', ')}` : '',
     `INSERT INTO ${table.qname} (${insertColumns.join(', ')})`,
-    `SELECT ${insertColumns.join(', ')} FROM (${middle}) AS s`,
-    filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : '',
-    `ORDER BY ${ROW} LIMIT ${options.rows}`,
-    'ON CONFLICT DO NOTHING',
+    `SELECT ${outputs.join(', ')} FROM (${kept}) AS g`,
+    onConflict,
   ]
     .filter((part) => part !== '')
     .join('\n');
@@ -252,3 +281,63 @@ export function deferredUpdateSql(catalog: FillCatalog, table: FillTable, fk: Fi
 }
 
 export { literal };
+
+export interface UncheckedForeignKey {
+  readonly table: FillTable;
+  readonly fk: FillForeignKey;
+}
+
+/**
+ * Foreign keys the filler may drop while it inserts and add back afterwards: one set-based
+ * validation each instead of a trigger call (and a row lock on the parent) per generated row.
+ * Only keys whose values the generator itself takes from the parent's rows qualify: parent and
+ * child filled here (or the parent skipped, and so empty), neither partitioned (a partition's
+ * clone of the key has a name of its own), no column shared with another foreign key.
+ */
+export function uncheckedForeignKeys(catalog: FillCatalog, order: readonly PlannedTable[]): UncheckedForeignKey[] {
+  const tables = new Map(catalog.tables.map((t) => [t.oid, t]));
+  const result: UncheckedForeignKey[] = [];
+  for (const { table } of order) {
+    if (table.partitioning !== undefined) continue;
+    for (const fk of table.foreignKeys) {
+      const parent = tables.get(fk.parent);
+      if (parent === undefined || parent.partitioning !== undefined) continue;
+      if (table.foreignKeys.some((other) => other !== fk && other.columns.some((c) => fk.columns.includes(c)))) continue;
+      result.push({ table, fk });
+    }
+  }
+  return result;
+}
+
+export function dropForeignKeysSql(keys: readonly UncheckedForeignKey[]): string {
+  return byTable(keys, (table, fks) => `ALTER TABLE ${table.qname} ${fks.map((fk) => `DROP CONSTRAINT ${quoteIdent(fk.name)}`).join(', ')}`);
+}
+
+/** ADD CONSTRAINT with the original definition (NOT VALID stays NOT VALID), and its comment. */
+export function addForeignKeysSql(keys: readonly UncheckedForeignKey[]): string {
+  return byTable(keys, (table, fks) =>
+    [
+      `ALTER TABLE ${table.qname} ${fks.map((fk) => `ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`).join(', ')}`,
+      ...fks.flatMap((fk) => (fk.comment === undefined ? [] : [`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${table.qname} IS ${literal(fk.comment)}`])),
+    ].join(';\n'),
+  );
+}
+
+/** Deletes the rows that would break `fk` (MATCH SIMPLE: every key column set, no parent row). */
+export function deleteOrphansSql(catalog: FillCatalog, key: UncheckedForeignKey): string | undefined {
+  const parent = catalog.tables.find((t) => t.oid === key.fk.parent);
+  if (parent === undefined) return undefined;
+  const set = key.fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+  const match = key.fk.columns.map((c, j) => `p.${quoteIdent(key.fk.parentColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ');
+  return `DELETE FROM ONLY ${key.table.qname} AS c WHERE ${set} AND NOT EXISTS (SELECT 1 FROM ONLY ${parent.qname} AS p WHERE ${match})`;
+}
+
+function byTable(keys: readonly UncheckedForeignKey[], statement: (table: FillTable, fks: FillForeignKey[]) => string): string {
+  const grouped = new Map<number, { table: FillTable; fks: FillForeignKey[] }>();
+  for (const { table, fk } of keys) {
+    const entry = grouped.get(table.oid) ?? { table, fks: [] };
+    entry.fks.push(fk);
+    grouped.set(table.oid, entry);
+  }
+  return [...grouped.values()].map(({ table, fks }) => statement(table, fks)).join(';\n');
+}

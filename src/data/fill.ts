@@ -9,7 +9,18 @@ import type pg from 'pg';
 import { describeError } from '../errors.js';
 import { connect, withClient } from '../postgres/client.js';
 import { readFillCatalog, type FillTable } from './fill-catalog.js';
-import { deferredUpdateSql, fillOrder, insertPlan, matchesSkip } from './fill-plan.js';
+import {
+  addForeignKeysSql,
+  deferredUpdateSql,
+  deleteOrphansSql,
+  dropForeignKeysSql,
+  fillOrder,
+  insertPlan,
+  matchesSkip,
+  uncheckedForeignKeys,
+  type UncheckedForeignKey,
+} from './fill-plan.js';
+import type { FillCatalog } from './fill-catalog.js';
 
 export { explainFailure } from './explain-failure.js';
 
@@ -80,7 +91,11 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
   const filled = new Map<number, number>();
   const deadline = started + options.budgetMs;
   const budgetText = `the time budget of ${(options.budgetMs / 1000).toFixed(1)} s was used up`;
-  const previous = (await client.query<{ timeout: string; jit: string }>("SELECT current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit")).rows[0];
+  const previous = (
+    await client.query<{ timeout: string; jit: string; mergejoin: string }>(
+      "SELECT current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit, current_setting('enable_mergejoin') AS mergejoin",
+    )
+  ).rows[0];
 
   const fillTable = async (db: pg.Client, index: number): Promise<TableOutcome> => {
     const planned = order[index]!;
@@ -90,6 +105,8 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     let inserted: number | undefined;
     let failure: string | undefined;
     let tame = false;
+    // Without ON CONFLICT until a statement meets a duplicate of a unique key; from then on with it.
+    let onConflict = false;
     let next = 1;
     // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
     // kept too few is followed by a larger one over the next row numbers (at most three rounds).
@@ -101,12 +118,16 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
         break;
       }
       const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
-      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index });
+      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index, onConflict });
       if (plan.kind === 'impossible') break;
       try {
         inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
         failure = undefined;
       } catch (error) {
+        if (!onConflict && (error as { code?: unknown }).code === '23505') {
+          onConflict = true; // the same round again, skipping the duplicates
+          continue;
+        }
         failure = failureText(error, budgetText);
         if (tame || (error as { code?: unknown }).code === '57014') break;
         tame = true; // an extreme value overflowed something: the same round again without extremes
@@ -123,10 +144,15 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
   };
 
   const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
+  // Foreign keys whose values come from the parents' rows anyway are dropped while rows go in and
+  // added back at the end: a trigger call per row becomes one set-based validation per key.
+  const unchecked = await dropForeignKeys(client, uncheckedForeignKeys(catalog, order));
   try {
     // One statement can use the whole budget; between statements the deadline is checked here.
     // JIT compiling the generator's expressions costs more than it saves on a few thousand rows.
-    await Promise.all(clients.map((c) => c.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}; SET jit = off`)));
+    // The joins to parent keys and value pools are on a computed row number: a merge join sorts
+    // every candidate row once per join, a hash join does not.
+    await Promise.all(clients.map((c) => c.query(`SET statement_timeout = ${Math.max(1, Math.ceil(options.budgetMs))}; SET jit = off; SET enable_mergejoin = off`)));
 
     // A table starts once every parent it takes keys from has finished (fillOrder puts those
     // first), so its rows, picked from the parents' rows in their physical order, are the same
@@ -183,12 +209,60 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     }
   } finally {
     if (previous !== undefined) {
-      await client.query(`SET statement_timeout = ${literalSetting(previous.timeout)}; SET jit = ${literalSetting(previous.jit)}`).catch(() => undefined);
+      await client
+        .query(`SET statement_timeout = ${literalSetting(previous.timeout)}; SET jit = ${literalSetting(previous.jit)}; SET enable_mergejoin = ${literalSetting(previous.mergejoin)}`)
+        .catch(() => undefined);
+    }
+    const removed = await restoreForeignKeys(client, catalog, unchecked);
+    for (const [index, planned] of order.entries()) {
+      for (const notice of removed.filter((r) => r.table === planned.table.display)) {
+        (outcomes[index] ??= { notices: [] }).notices.push(notice);
+      }
     }
   }
   const tables = outcomes.flatMap((o) => (o?.entry === undefined ? [] : [o.entry]));
   const notices = outcomes.flatMap((o) => o?.notices ?? []);
   return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started };
+}
+
+/** Drops `keys` in one transaction; none when any of them cannot be dropped (e.g. a table the role does not own). */
+async function dropForeignKeys(client: pg.Client, keys: readonly UncheckedForeignKey[]): Promise<readonly UncheckedForeignKey[]> {
+  if (keys.length === 0) return [];
+  try {
+    await client.query(dropForeignKeysSql(keys));
+    return keys;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Adds the dropped keys back, all in one transaction. Should a row break one (a trigger of the
+ * schema's own changed a key), its orphans are deleted and named in a notice, so that the schema
+ * leaves the fill exactly as it came; a key that still cannot be added is an error.
+ */
+async function restoreForeignKeys(client: pg.Client, catalog: FillCatalog, keys: readonly UncheckedForeignKey[]): Promise<FillNotice[]> {
+  if (keys.length === 0) return [];
+  try {
+    await client.query(addForeignKeysSql(keys));
+    return [];
+  } catch {
+    // One at a time, below.
+  }
+  const notices: FillNotice[] = [];
+  for (const key of keys) {
+    try {
+      await client.query(addForeignKeysSql([key]));
+      continue;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '23503') throw error;
+    }
+    const sql = deleteOrphansSql(catalog, key);
+    const deleted = sql === undefined ? 0 : ((await client.query(sql)).rowCount ?? 0);
+    notices.push({ table: key.table.display, reason: `${deleted} generated row(s) removed: they broke foreign key ${key.fk.name}` });
+    await client.query(addForeignKeysSql([key]));
+  }
+  return notices;
 }
 
 function literalSetting(value: string): string {

@@ -31,7 +31,7 @@ import type { Reporter } from '../util/reporter.js';
 import type { MigrationFacts } from './facts.js';
 import { analyzeGit, touches, type GitAnalysis } from './git-analysis.js';
 import { hazardFindings, measuredLabels } from './hazard-checks.js';
-import { weighByProduction } from './production-size.js';
+import { weighByProduction, withDataTimes } from './production-size.js';
 import { loadStatsFile, readProductionStats, type StatsFile } from '../ops/stats.js';
 import { describeError } from '../errors.js';
 import { maskSecrets, registerConnectionString } from '../util/secrets.js';
@@ -250,7 +250,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   });
 
   const stats = await productionStats();
-  const weighed = stats === undefined ? findings : weighByProduction(findings, { stats, onData, perTable: data?.perTable, thresholdSeconds: loaded.config.check.thresholds['rewrite-seconds'] });
+  const measuredOnData = withDataTimes(findings, onData, data?.perTable);
+  const weighed = stats === undefined ? measuredOnData : weighByProduction(measuredOnData, {
+          stats,
+          onData,
+          transactions: new Map(facts.map((f) => [f.source.id, f.transaction === true])),
+          perTable: data?.perTable,
+          thresholdSeconds: loaded.config.check.thresholds['rewrite-seconds'],
+        });
 
   return assembleResult({
     findings: weighed,

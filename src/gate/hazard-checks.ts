@@ -81,6 +81,8 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
             message: `${verb(statement)} updates every row of ${written.join(', ')} in one transaction: every row stays locked against other writes until the migration commits, and the table doubles in size until vacuumed. Safer: backfill in batches (outside the schema migration, or in several migrations).`,
             ...at(migration, where),
             evidence: 'measured',
+            // A backfill: its time on the generated rows, scaled to production's, is its weight.
+            details: { statement: statement.text, tables: written, backfill: true },
           });
         }
         // A DROP TABLE's lock on the table it drops says nothing more than its DESTRUCTIVE_CHANGE.

@@ -16,7 +16,7 @@ const table = (oid: number, name: string, fks: { parent: number; columns: string
     ...fks.flatMap((fk) => fk.columns.map((c) => ({ name: c, notNull: fk.notNull === true, identity: '', generated: '', type: 23, typmod: -1, typeSql: 'integer' }))),
   ],
   checks: [],
-  foreignKeys: fks.map((fk, i) => ({ name: `${name}_fk${i}`, columns: fk.columns, parent: fk.parent, parentColumns: ['id'], deferrable: false })),
+  foreignKeys: fks.map((fk, i) => ({ name: `${name}_fk${i}`, columns: fk.columns, parent: fk.parent, parentColumns: ['id'], deferrable: false, definition: `FOREIGN KEY (${fk.columns.join(', ')}) REFERENCES t${fk.parent}(id)` })),
   uniqueKeys: [['id']],
 });
 

@@ -152,7 +152,40 @@ describe('fillDatabase', () => {
         const report = await fillWithClient(c, options({ rowsPerTable: 30 }));
         expect(report).toMatchObject({ totalRows: 30, notices: [], tables: [{ table: 'public.a', rows: 30 }] });
         expect((await c.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('7s');
+        expect((await c.query('SHOW enable_mergejoin')).rows[0].enable_mergejoin).toBe('on');
+        expect((await c.query('SHOW jit')).rows[0].jit).toBe('on');
         expect((await c.query('SELECT count(*) AS n FROM a WHERE n = 0')).rows[0].n).toBe('0');
+      });
+    });
+  });
+
+  it('leaves the schema as it found it: foreign keys it drops while inserting come back with their definitions and comments', async () => {
+    const schema = `${SCHEMA}
+      COMMENT ON CONSTRAINT players_team_id_fkey ON players IS 'every player has a team';
+      CREATE TABLE loose (id int PRIMARY KEY, customer_id bigint);
+      ALTER TABLE loose ADD CONSTRAINT loose_customer FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED NOT VALID;
+      -- A trigger of the schema's own that breaks the key the generator took from the parent.
+      CREATE TABLE skewed (id int PRIMARY KEY, team_id int REFERENCES teams (id));
+      CREATE FUNCTION skew() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.team_id := NEW.team_id + 1000000; RETURN NEW; END $$;
+      CREATE TRIGGER skew BEFORE INSERT OR UPDATE ON skewed FOR EACH ROW EXECUTE FUNCTION skew();`;
+    const constraints = (url: string): Promise<unknown[]> =>
+      withClient(url, async (c) =>
+        (
+          await c.query(`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def, convalidated, obj_description(oid, 'pg_constraint') AS comment
+            FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2`)
+        ).rows,
+      );
+    await asOwner(schema, async (url) => {
+      const before = await constraints(url);
+      expect(before.filter((c) => (c as { def: string }).def.startsWith('FOREIGN KEY')).length).toBeGreaterThan(6);
+      const report = await fillDatabase(url, options({ rowsPerTable: 100 }));
+      expect(await constraints(url)).toEqual(before);
+      // The broken rows are deleted (with triggers on, they would have failed the insert) and said.
+      expect(report.notices).toEqual([{ table: 'public.skewed', reason: expect.stringMatching(/^\d+ generated row\(s\) removed: they broke foreign key skewed_team_id_fkey$/) }]);
+      expect(await count(url, 'loose')).toBe(100);
+      await withClient(url, async (c) => {
+        const orphans = await c.query('SELECT count(*) AS n FROM skewed s WHERE team_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM teams t WHERE t.id = s.team_id)');
+        expect(orphans.rows[0].n).toBe('0');
       });
     });
   });

@@ -39,6 +39,8 @@ describe('the data-aware gate', () => {
     ['a USING cast over text that is not a number', 'ALTER TABLE users ALTER COLUMN code TYPE integer USING code::integer;', /invalid input syntax for type integer/],
     ['a CHECK that rows violate', 'ALTER TABLE users ADD CONSTRAINT score_positive CHECK (score > 0);', /violated by some row/],
     ['a narrowing type change', 'ALTER TABLE users ALTER COLUMN name TYPE varchar(5);', /value too long/],
+    ['a foreign key that rows violate', 'ALTER TABLE users ADD CONSTRAINT users_score_order FOREIGN KEY (score) REFERENCES orders (id);', /violates foreign key constraint "users_score_order"/],
+    ['a data UPDATE that breaks a constraint', 'UPDATE orders SET user_id = user_id + 1000000;', /violates foreign key constraint "orders_user_id_fkey"/],
   ])('%s fails the gate at its line', async (_name, statement, error) => {
     const r = repo({ 'db/migrations/20240102000001_change.sql': `-- the change\n${statement}\n` });
     const result = await check(r);
@@ -55,12 +57,26 @@ describe('the data-aware gate', () => {
     ['a CHECK added NOT VALID, validated later', 'ALTER TABLE users ADD CONSTRAINT score_positive CHECK (score > 0) NOT VALID;'],
     ['a cast that fits every value', 'ALTER TABLE users ALTER COLUMN score TYPE bigint;'],
     ['a plain index', 'CREATE INDEX orders_user ON orders (user_id);'],
+    ['NULLs backfilled before SET NOT NULL', "UPDATE users SET email = '' WHERE email IS NULL;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;"],
+    ['a USING cast that keeps only numbers', "ALTER TABLE users ALTER COLUMN code TYPE integer USING CASE WHEN code ~ '^-?[0-9]{1,9}$' THEN code::integer END;"],
+    ['a foreign key added NOT VALID', 'ALTER TABLE users ADD CONSTRAINT users_score_order FOREIGN KEY (score) REFERENCES orders (id) NOT VALID;'],
+    ['a widening type change', 'ALTER TABLE users ALTER COLUMN name TYPE varchar(80);'],
+    ['a data UPDATE that keeps the constraint', 'UPDATE orders SET user_id = NULL WHERE user_id < 0;'],
   ])('the safe form passes: %s', async (_name, statement) => {
     const r = repo({ 'db/migrations/20240102000001_change.sql': `${statement}\n` });
     const result = await check(r);
     expect(failing(result)).toEqual([]);
     expect(result.verdict).not.toBe('fail');
     expect(result.facts[0]!.onData).toBeDefined();
+  });
+
+  it('a backfill says how long it took on the generated rows', async () => {
+    const r = repo({ 'db/migrations/20240102000001_backfill.sql': "ALTER TABLE orders ADD COLUMN status text;\nUPDATE orders SET status = 'open';\n" });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    const backfill = result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.line === 2);
+    expect(backfill?.message).toMatch(/updates every row of public\.orders .* On the generated rows \(200 per table\) it took \d+ ms for 200 row\(s\)\.$/);
+    expect(result.facts[0]!.onData!.statements!.find((s) => s.line === 2)).toEqual(expect.objectContaining({ rows: 200 }));
   });
 
   it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {

@@ -4,7 +4,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DriftGuardError } from '../../src/errors.js';
 import { estimateRewrite, formatBytes, formatRows, formatSecondsRange, formatTableSize, loadStatsFile, parseStatsFile, readProductionStats, tableStats, type StatsFile, type TableStats } from '../../src/ops/stats.js';
 import { withClient } from '../../src/postgres/client.js';
-import { cleanEnv, runCli, sharedServerSuite, writeTree } from '../helpers.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCheck } from '../../src/gate/check.js';
+import { RecordingReporter } from '../../src/util/reporter.js';
+import { cleanEnv, pgOptions, prRepository, runCli, sharedServerSuite, writeTree } from '../helpers.js';
 
 // A server standing in for production, holding a table of 2.5 million narrow rows. The statistics
 // must come from the catalog: the table's scan counters do not move while they are read.
@@ -127,6 +130,47 @@ describe('readProductionStats', () => {
       expect(missing.stderr).toMatch(/set PROD_URL/);
     });
   }, 180_000);
+});
+
+describe('the gate weighed by a statistics file', () => {
+  it('drift-guard stats reads no row; check with check.stats-file names production\'s size, scales the times on the generated rows, and a threshold raises a rewrite to an error', async () => {
+    await production(async (url) => {
+      const dir = path.join(tmp, 'gate');
+      const config = (seconds: number): string =>
+        `sql:\n  dir: db/migrations\n  layout: plain\nproduction:\n  url-env: PROD_URL\ncheck:\n  rollback: never\n  stats-file: db/stats.json\n  thresholds:\n    rewrite-seconds: ${seconds}\n`;
+      writeTree(dir, {
+        '.drift-guard.yml': config(100_000),
+        'db/migrations/20240101000001_orders.sql': 'CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, note text);\n',
+      });
+      const before = await settledScans(url);
+      const written = await runCli(['stats', '-o', 'db/stats.json'], { cwd: dir, env: cleanEnv({ PROD_URL: url }) });
+      expect(written.code, written.stderr).toBe(0);
+      const r = prRepository(dir);
+      r.commit({ 'db/migrations/20240102000001_widen.sql': "ALTER TABLE orders ALTER COLUMN customer TYPE bigint;\nUPDATE orders SET note = 'x';\n" });
+
+      // The gate reads the file, never production: PROD_URL is not in its environment.
+      const check = () => runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'pr~1' });
+      const relaxed = await check();
+      const size = /public\.orders \(2\.\d M rows, \d+ MB in production\): (about [\d-]+ (s|min)|under 1 s)/;
+      const rewrite = relaxed.findings.find((f) => f.code === 'TABLE_REWRITE');
+      expect(rewrite).toEqual(expect.objectContaining({ severity: 'warning', line: 1 }));
+      expect(rewrite!.message).toMatch(/On the generated rows \(200 per table\) it took \d+ ms\. In production: /);
+      expect(rewrite!.message).toMatch(size);
+      expect(rewrite!.message).toContain('(scaled from the time it took on the generated rows)');
+      const backfill = relaxed.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.line === 2);
+      expect(backfill!.message).toMatch(/it took \d+ ms for 200 row\(s\)\. In production: public\.orders \(2\.\d M rows/);
+
+      writeTree(dir, { '.drift-guard.yml': config(1) });
+      const strict = await check();
+      const raised = strict.findings.find((f) => f.code === 'TABLE_REWRITE');
+      expect(raised).toEqual(expect.objectContaining({ severity: 'error', line: 1 }));
+      expect(raised!.message).toMatch(/over check\.thresholds\.rewrite-seconds \(1 s\)\.$/);
+      expect(strict.verdict).toBe('fail');
+
+      // Neither the statistics nor the gate read a row of production's table.
+      expect(await settledScans(url)).toBe(before);
+    });
+  }, 300_000);
 });
 
 describe('statistics files', () => {

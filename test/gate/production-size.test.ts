@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import type { StatsFile } from '../../src/ops/stats.js';
+import { weighByProduction, withDataTimes } from '../../src/gate/production-size.js';
+import type { Finding } from '../../src/report/finding.js';
+
+// Weighing hazards by production's size, on hand-made findings and measurements: only work done
+// row by row scales with production's rows, and a lock is held until its transaction ends.
+
+const stats: StatsFile = { version: 1, serverVersion: '16.4', takenAt: '2026-01-01T00:00:00.000Z', tables: [{ table: 'public.orders', rows: 3_000_000, bytes: 200 * 1024 ** 2, columns: {} }] };
+const lock = (line: number): Finding => ({
+  check: 'schema',
+  code: 'LOCKING_CHANGE',
+  severity: 'notice',
+  message: `"ALTER TABLE orders ADD COLUMN status text" takes ACCESS EXCLUSIVE (reads and writes wait) on public.orders.`,
+  migration: 'm1',
+  line,
+  details: { tables: ['public.orders'] },
+});
+const backfill: Finding = { check: 'schema', code: 'LOCKING_CHANGE', severity: 'notice', message: 'UPDATE updates every row of public.orders.', migration: 'm1', line: 2, details: { tables: ['public.orders'], backfill: true } };
+// Line 1: ADD COLUMN (no rows, no rewrite, 30 ms of fixed cost); line 2: the backfill (200 rows).
+const onData = new Map([['m1', { statements: [{ line: 1, ms: 30, rewrites: [] }, { line: 2, ms: 8, rows: 200, rewrites: [] }] }]]);
+const weigh = (findings: Finding[], transaction: boolean): Finding[] =>
+  weighByProduction(findings, { stats, onData, transactions: new Map([['m1', transaction]]), perTable: 200, thresholdSeconds: 5 });
+
+describe('weighByProduction', () => {
+  it('does not scale a lock taken by a statement that does no row-by-row work', () => {
+    const [weighed] = weigh([lock(1)], false);
+    expect(weighed!.severity).toBe('notice');
+    expect(weighed!.message).toMatch(/In production: public\.orders \(3 M rows, 200 MB in production\)\.$/);
+  });
+
+  it('in one transaction, the lock is held through the later backfill: that time is scaled and can cross the threshold', () => {
+    const [weighed] = weigh([lock(1)], true);
+    // 8 ms for 200 rows: 40 µs a row, about 2 min for 3 M rows.
+    expect(weighed!.severity).toBe('error');
+    expect(weighed!.message).toMatch(/public\.orders \(3 M rows, 200 MB in production\): about 1-3 min \(scaled from the time it took on the generated rows\), over check\.thresholds\.rewrite-seconds \(5 s\)\.$/);
+  });
+
+  it('a backfill is scaled by its own time and stays a notice (it holds row locks, not ACCESS EXCLUSIVE)', () => {
+    const [weighed] = weigh(withDataTimes([backfill], onData, 200), true);
+    expect(weighed!.severity).toBe('notice');
+    expect(weighed!.message).toMatch(/On the generated rows \(200 per table\) it took 8 ms for 200 row\(s\)\. In production: public\.orders .*: about 1-3 min \(scaled/);
+  });
+});
