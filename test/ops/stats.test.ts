@@ -7,7 +7,7 @@ import { withClient } from '../../src/postgres/client.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck } from '../../src/gate/check.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
-import { cleanEnv, pgOptions, prRepository, runCli, sharedServerSuite, writeTree } from '../helpers.js';
+import { cleanEnv, pgOptions, prRepository, runCli, sharedServerSuite, startSharedServer, writeTree } from '../helpers.js';
 
 // A server standing in for production, holding a table of 2.5 million narrow rows. The statistics
 // must come from the catalog: the table's scan counters do not move while they are read.
@@ -34,8 +34,11 @@ function production<T>(fn: (url: string) => Promise<T>): Promise<T> {
   return productionUrl.then(fn);
 }
 
+// Production is a server of its own, not a database beside the gate's scratch databases.
 async function buildProduction<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  return server().withDatabase(async (db) => {
+  const own = await startSharedServer();
+  try {
+    return await own.server.withDatabase(async (db) => {
     await withClient(db.url, async (c) => {
       await c.query('CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, note text)');
       await c.query(`INSERT INTO orders SELECT i, i % 5000, CASE WHEN i % 10 < 3 THEN NULL ELSE 'n' || (i % 7) END FROM generate_series(1, ${ROWS}) i`);
@@ -47,7 +50,10 @@ async function buildProduction<T>(fn: (url: string) => Promise<T>): Promise<T> {
       await c.query('ANALYZE orders, events');
     });
     return fn(db.url);
-  });
+    });
+  } finally {
+    await own.stop();
+  }
 }
 
 /** seq_scan + idx_scan of orders, as the statistics collector has them now. */
@@ -167,7 +173,13 @@ describe('the gate weighed by a statistics file', () => {
       expect(raised!.message).toMatch(/over check\.thresholds\.rewrite-seconds \(1 s\)\.$/);
       expect(strict.verdict).toBe('fail');
 
-      // Neither the statistics nor the gate read a row of production's table.
+      // With production.url-env in its environment the gate reads the catalog itself (no file needed).
+      writeTree(dir, { '.drift-guard.yml': config(100_000).replace('  stats-file: db/stats.json\n', '') });
+      const live = await runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv({ PROD_URL: url }), reporter: new RecordingReporter(), postgres: pgOptions({ provider: 'url', url: server().adminUrl }), base: 'pr~1' });
+      expect(live.timings.map((t) => t.phase)).toContain("read production's table statistics");
+      expect(live.findings.find((f) => f.code === 'TABLE_REWRITE')!.message).toMatch(size);
+
+      // Neither the statistics, the file-fed gate nor the live one read a row of production's table.
       expect(await settledScans(url)).toBe(before);
     });
   }, 300_000);
