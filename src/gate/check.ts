@@ -179,14 +179,25 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           await baseSide.dispose();
         }
       }
-      const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
-
       // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
       const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
       await (dataWanted ? server.withDatabase((copy) => afterBase(copy.url), { template: db.name }) : afterBase(undefined));
 
       async function afterBase(dataUrl: string | undefined): Promise<void> {
-      if (dataUrl !== undefined) await fill(dataUrl);
+      // The copy fills on a session of its own while the base is inspected, the PR's migrations run
+      // on the empty database and the checks below run: only the part of filling that outlasts them
+      // all adds to the gate's time.
+      const filling = dataUrl === undefined ? undefined : fill(dataUrl);
+      try {
+        const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
+        await afterFillStarted(dataUrl, filling, baseSchema);
+      } finally {
+        // The copy is dropped after this returns: no session may still be filling it.
+        await filling?.catch(() => undefined);
+      }
+      }
+
+      async function afterFillStarted(dataUrl: string | undefined, filling: Promise<void> | undefined, baseSchema: SchemaModel): Promise<void> {
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -206,19 +217,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         if (collected === undefined) return;
         facts = collected;
         headSchema = facts.at(-1)?.schemaAfter ?? baseSchema;
-        if (dataUrl !== undefined && data !== undefined) {
-          await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
-        }
       }
 
       // 3. Checks that need the database or the schemas.
       const diff = diffSchemas(baseSchema, headSchema);
       schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
-      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
-      else if (analysis.historyRewritten && diff.changes.length > 0) {
-        findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
-      }
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
       await modelChecks(engine, analysis, findings, loaded, timed, reporter);
       if (loaded.config.check.lint && analysis.added.length > 0) {
@@ -244,6 +248,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             }),
           )),
         );
+      }
+      // 4. The PR's migrations on the filled copy, once it is full; then the hazards, which use both runs.
+      if (filling !== undefined) await filling;
+      if (dataUrl !== undefined && data !== undefined && facts.length > 0) {
+        await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
+      }
+      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
+      else if (analysis.historyRewritten && diff.changes.length > 0) {
+        findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
       }
     });
