@@ -25,6 +25,9 @@ export interface FileMigrationsOptions {
   /** Whether every migration can be rolled back without a down file (EF's Down method). */
   readonly downIsBuiltIn?: boolean;
   readonly isEntity: GateFiles['isEntity'];
+  /** The group (EF: DbContext) a migration belongs to, from its files' texts; undefined for none. */
+  groupOf?(text: string): string | undefined;
+  readonly groups?: readonly string[];
   readonly reorderHint: string;
   readonly rebaseHint: string;
   readonly baseEngine: GateFiles['baseEngine'];
@@ -52,7 +55,9 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
       const down = options.downFile?.(sorted);
       const texts = await Promise.all(sorted.map(read));
       const upText = texts[sorted.indexOf(main)] ?? '';
-      sources.push({ id, label: path.basename(main), file: main, text: texts.join('\u0000'), upText, hasDown: options.downIsBuiltIn === true || down !== undefined, ...(down === undefined ? {} : { downFile: down }) });
+      const text = texts.join('\u0000');
+      const groupName = options.groupOf?.(text);
+      sources.push({ id, label: path.basename(main), file: main, text, upText, hasDown: options.downIsBuiltIn === true || down !== undefined, ...(down === undefined ? {} : { downFile: down }), ...(groupName === undefined ? {} : { group: groupName }) });
     }
     return sources.sort((a, b) => compareIds(a.id, b.id));
   };
@@ -80,6 +85,7 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
     plainSql: options.plainSql,
     problems: () => options.problems?.() ?? [],
     isMigrationFile: (file) => options.idOf(file) !== undefined,
+    ...(options.groups === undefined ? {} : { groups: options.groups }),
     isEntity: options.isEntity,
     baseEngine: options.baseEngine,
     downHint: (m) => (m.file.endsWith('.up.sql') ? m.file.replace(/\.up\.sql$/, '.down.sql') : `a down migration for ${m.label}`),

@@ -25,7 +25,7 @@ const EMAIL = 'public required string Email { get; set; }';
 /** The three projects assembled from the example and the fixture, committed on main; branch "pr". */
 function assemble(): PrRepository {
   const dir = path.join(tmp, 'shop');
-  cpSync(fixture, dir, { recursive: true, filter: (src) => !src.endsWith('README.md') && !src.includes(`${path.sep}pr`) });
+  cpSync(fixture, dir, { recursive: true, filter: (src) => !/^(README\.md|pr)([/\\]|$)/.test(path.relative(fixture, src)) });
   cpSync(path.join(example, '.config'), path.join(dir, '.config'), { recursive: true });
   cpSync(path.join(example, 'Models.cs'), path.join(dir, 'Shop.Data', 'Models.cs'));
   cpSync(path.join(example, 'Migrations'), path.join(dir, 'Shop.Migrations', 'Migrations'), { recursive: true });
