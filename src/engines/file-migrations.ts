@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileAt, filesAt, repositoryRoot } from '../git/git.js';
+import { filesAt, filesContentAt, repositoryRoot } from '../git/git.js';
 import type { Finding } from '../report/finding.js';
 import type { GateFiles, MigrationSource } from './engine.js';
 
@@ -78,7 +78,9 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
       const repo = await repositoryRoot(root);
       const inRepo = path.relative(repo, options.dir) || '.';
       const files = (await filesAt(commit, inRepo, repo)).map((file) => path.relative(root, path.join(repo, file))).filter((file) => !SKIPPED.test(file.split(path.sep).join('/')));
-      return group(files, async (file) => (await fileAt(commit, path.relative(repo, path.join(root, file)), repo)) ?? '');
+      const inRepoPath = (file: string): string => path.relative(repo, path.join(root, file));
+      const contents = await filesContentAt(commit, files.filter((file) => options.idOf(file) !== undefined).map(inRepoPath), repo);
+      return group(files, async (file) => contents.get(inRepoPath(file)) ?? '');
     },
     compare: compareIds,
     runsAfterVersioned: () => false,
