@@ -177,6 +177,9 @@ export class DotnetEf {
       },
     });
     const elapsedMs = performance.now() - started;
+    // The tool chain, not the project: an environment error whatever the command was.
+    const noRuntime = result.code === 0 ? undefined : missingRuntime([...info, ...errors]);
+    if (noRuntime !== undefined) throw new DriftGuardError('TOOL_MISSING', `dotnet ef ${args.slice(0, 2).join(' ')}: ${noRuntime}`);
     const label = `dotnet ef ${args.filter((a) => !a.startsWith('-') && !a.includes(path.sep)).slice(0, 2).join(' ')}${context !== undefined && context !== s.context ? ` (${context})` : ''}`;
     this.timings.push({ label, ms: elapsedMs });
     this.reporter.info(`${label}: ${(elapsedMs / 1000).toFixed(1)} s`);
@@ -324,6 +327,8 @@ function acceptsConnection(args: readonly string[]): boolean {
  * comes before it.
  */
 export function efErrorText(result: EfResult): string {
+  const missing = missingRuntime([...result.info, ...result.errors]);
+  if (missing !== undefined) return missing;
   const lines = result.errors.map((line) => line.trim()).filter((line) => line !== '');
   const failedCommand = lines.findIndex((line) => line.startsWith('Failed executing DbCommand'));
   const sqlState = lines.filter((line) => /^[0-9A-Z]{5}: /.test(line));
@@ -332,6 +337,20 @@ export function efErrorText(result: EfResult): string {
   else if (lines.length > 0) text = (failedCommand >= 0 ? lines.slice(failedCommand + 1).filter((l) => !/^(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|ORDER|CREATE|ALTER|DROP)\b/.test(l)) : lines).slice(-3).join(' / ') || lines.slice(-3).join(' / ');
   else text = result.info.slice(-3).join(' / ');
   return maskSecrets(text || `exit code ${result.exitCode}`);
+}
+
+/**
+ * The .NET host's "You must install or update .NET to run this application" (the app targets a
+ * runtime this machine does not have, e.g. net9.0 with only the .NET 10 runtime), in one line with
+ * both ways out. Undefined for any other failure.
+ */
+export function missingRuntime(lines: readonly string[]): string | undefined {
+  if (!lines.some((line) => line.includes('You must install or update .NET to run this application'))) return undefined;
+  const framework = lines.map((line) => /Framework: '([^']+)', version '([^']+)'/.exec(line)).find((m) => m !== null);
+  const found = lines.map((line) => /^\s*(\d+\.\d+\.\d+\S*) at \[/.exec(line)?.[1]).filter((v): v is string => v !== undefined);
+  const wanted = framework === undefined ? 'a .NET runtime that is not installed here' : `the .NET runtime ${framework[1]} ${framework[2]}, which is not installed here`;
+  const major = framework?.[2]?.split('.')[0];
+  return `the app needs ${wanted}${found.length > 0 ? ` (installed: ${found.join(', ')})` : ''}: install it${major === undefined ? '' : ` (actions/setup-dotnet with dotnet-version: ${major}.0.x)`}, or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment`;
 }
 
 function passwordOfUrl(url: string): string | undefined {

@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFindings, connectionEnvironment, connectionVariables, npgsqlConnectionString, parseEfInvocation, PLACEHOLDER_URL, splitCommandLine } from '../../../src/engines/efcore/dotnet-ef.js';
+import { buildFindings, connectionEnvironment, connectionVariables, efErrorText, npgsqlConnectionString, parseEfInvocation, PLACEHOLDER_URL, splitCommandLine } from '../../../src/engines/efcore/dotnet-ef.js';
 import { scanMigrationFiles } from '../../../src/engines/efcore/efcore-integrity.js';
 import { makeTempDir, removeDir, writeTree } from '../../helpers.js';
 
@@ -145,5 +145,28 @@ describe('the ef.dll invocation dotnet ef prints with --verbose', () => {
 
   it('splits as .NET does: quotes, escaped quotes, backslashes', () => {
     expect(splitCommandLine('a "b c" "d \\"e\\"" f\\\\g "h\\\\" i')).toEqual(['a', 'b c', 'd "e"', 'f\\\\g', 'h\\', 'i']);
+  });
+});
+
+describe('a runtime the app targets is missing', () => {
+  it('says which runtime, what is installed and both fixes, in one line', () => {
+    // What the .NET host prints for a net9.0 project on a machine with only .NET 10 (seen on a public project).
+    const info = [
+      'You must install or update .NET to run this application.',
+      '',
+      'App: /root/.nuget/packages/dotnet-ef/10.0.11/tools/net8.0/any/tools/net8.0/any/ef.dll',
+      'Architecture: x64',
+      "Framework: 'Microsoft.NETCore.App', version '9.0.0' (x64)",
+      '.NET location: /usr/share/dotnet/',
+      '',
+      'The following frameworks were found:',
+      '  10.0.12 at [/usr/share/dotnet/shared/Microsoft.NETCore.App]',
+      '',
+      'To install missing framework, download:',
+      'https://aka.ms/dotnet-core-applaunch?framework=Microsoft.NETCore.App&framework_version=9.0.0&arch=x64&rid=linux-x64&os=debian.12',
+    ];
+    expect(efErrorText({ exitCode: 150, data: '', info, warnings: [], errors: [], elapsedMs: 1 })).toBe(
+      'the app needs the .NET runtime Microsoft.NETCore.App 9.0.0, which is not installed here (installed: 10.0.12): install it (actions/setup-dotnet with dotnet-version: 9.0.x), or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment',
+    );
   });
 });
