@@ -187,7 +187,7 @@ const efcoreSchema = z
     entities: z
       .array(z.string().min(1))
       .default(['**/*.cs'])
-      .describe('Globs (relative to the project) of the files that shape the model; the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration. Migrations, snapshots, bin and obj never count.'),
+      .describe('Globs of the files that shape the model, relative to the migrations project (files outside it, e.g. the entities next to the DbContext of a separate migrations assembly: relative to this file); the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration. Migrations, snapshots, bin and obj never count.'),
   })
   .describe('EF Core projects (engine: efcore).');
 

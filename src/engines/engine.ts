@@ -33,6 +33,8 @@ export interface MigrationRef {
   readonly label: string;
   /** The main (up) file, relative to the project root (the config file's folder), when known. */
   readonly file?: string;
+  /** What the migration belongs to when a project gates several (EF: its DbContext); the report groups by it. */
+  readonly group?: string;
 }
 
 /** A migration's files at one commit, for the gate's git analysis. */
@@ -76,6 +78,8 @@ export interface GateFiles {
   /** How to move an out-of-order migration to the end / what to do when the base gained migrations. */
   readonly reorderHint: string;
   readonly rebaseHint: string;
+  /** The groups a project gates apart (EF: the DbContexts, when several are configured); the report has a line per group. */
+  readonly groups?: readonly string[];
   /** Where the gate's lint reads each new migration's SQL; lines match the files only when `linesMatchFiles`. */
   lintInputs(added: readonly MigrationSource[], baseLast: string | undefined, reporter: Reporter): Promise<{ inputs: { file: string; sql: string; lineOffset: number }[]; linesMatchFiles: boolean }>;
 }

@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileAt, filesAt, repositoryRoot } from '../git/git.js';
+import { filesAt, filesContentAt, repositoryRoot } from '../git/git.js';
 import type { Finding } from '../report/finding.js';
 import type { GateFiles, MigrationSource } from './engine.js';
 
@@ -25,6 +25,9 @@ export interface FileMigrationsOptions {
   /** Whether every migration can be rolled back without a down file (EF's Down method). */
   readonly downIsBuiltIn?: boolean;
   readonly isEntity: GateFiles['isEntity'];
+  /** The group (EF: DbContext) a migration belongs to, from its files' texts; undefined for none. */
+  groupOf?(text: string): string | undefined;
+  readonly groups?: readonly string[];
   readonly reorderHint: string;
   readonly rebaseHint: string;
   readonly baseEngine: GateFiles['baseEngine'];
@@ -52,7 +55,9 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
       const down = options.downFile?.(sorted);
       const texts = await Promise.all(sorted.map(read));
       const upText = texts[sorted.indexOf(main)] ?? '';
-      sources.push({ id, label: path.basename(main), file: main, text: texts.join('\u0000'), upText, hasDown: options.downIsBuiltIn === true || down !== undefined, ...(down === undefined ? {} : { downFile: down }) });
+      const text = texts.join('\u0000');
+      const groupName = options.groupOf?.(text);
+      sources.push({ id, label: path.basename(main), file: main, text, upText, hasDown: options.downIsBuiltIn === true || down !== undefined, ...(down === undefined ? {} : { downFile: down }), ...(groupName === undefined ? {} : { group: groupName }) });
     }
     return sources.sort((a, b) => compareIds(a.id, b.id));
   };
@@ -73,13 +78,16 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
       const repo = await repositoryRoot(root);
       const inRepo = path.relative(repo, options.dir) || '.';
       const files = (await filesAt(commit, inRepo, repo)).map((file) => path.relative(root, path.join(repo, file))).filter((file) => !SKIPPED.test(file.split(path.sep).join('/')));
-      return group(files, async (file) => (await fileAt(commit, path.relative(repo, path.join(root, file)), repo)) ?? '');
+      const inRepoPath = (file: string): string => path.relative(repo, path.join(root, file));
+      const contents = await filesContentAt(commit, files.filter((file) => options.idOf(file) !== undefined).map(inRepoPath), repo);
+      return group(files, async (file) => contents.get(inRepoPath(file)) ?? '');
     },
     compare: compareIds,
     runsAfterVersioned: () => false,
     plainSql: options.plainSql,
     problems: () => options.problems?.() ?? [],
     isMigrationFile: (file) => options.idOf(file) !== undefined,
+    ...(options.groups === undefined ? {} : { groups: options.groups }),
     isEntity: options.isEntity,
     baseEngine: options.baseEngine,
     downHint: (m) => (m.file.endsWith('.up.sql') ? m.file.replace(/\.up\.sql$/, '.down.sql') : `a down migration for ${m.label}`),

@@ -13,7 +13,7 @@
 
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
-import type { Engine, GateFiles, MigrationSource } from '../engines/engine.js';
+import type { Engine, GateFiles, MigrationRef, MigrationSource } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
 import { repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
@@ -79,8 +79,21 @@ export interface MigrationReport {
   }[];
   readonly rewrites?: readonly string[];
   readonly changes: number;
+  /** Its group (EF: DbContext), when the project gates several. */
+  readonly group?: string;
   /** The same migration on the base's copy filled with generated rows. */
   readonly onData?: { readonly ms: number; readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number; readonly rewrites: readonly string[] }[] };
+}
+
+/** One group a project gates apart (EF: a DbContext): its new migrations and its findings. */
+export interface GroupReport {
+  readonly name: string;
+  /** The PR's new migrations of this group (files). */
+  readonly added: readonly string[];
+  /** Of those, the ones applied on the scratch database (with facts). */
+  readonly applied: readonly string[];
+  /** The codes of what the PR introduces in this group (its migrations' files, its model check). */
+  readonly findings: readonly { readonly code: string; readonly severity: Severity }[];
 }
 
 /** The generated rows the PR's migrations ran on a second time. */
@@ -104,6 +117,8 @@ export interface CheckResult {
   readonly facts: readonly MigrationReport[];
   /** Present when the PR's migrations also ran on generated rows (check.data). */
   readonly data?: DataSummary;
+  /** Per group (EF: DbContext), when the project gates several. */
+  readonly groups?: readonly GroupReport[];
   /** Mermaid erDiagram of the tables the PR touches and their foreign-key neighbours. */
   readonly diagram?: string;
   readonly timings: readonly PhaseTiming[];
@@ -280,6 +295,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     schemaChanges,
     facts: facts.map((f) => ({ ...reportOf(f), ...(onData.has(f.source.id) ? { onData: onData.get(f.source.id)! } : {}) })),
     ...(data === undefined ? {} : { data }),
+    ...(files.groups === undefined ? {} : { groups: files.groups }),
+    added: analysis.added,
     diagram,
     timings,
   });
@@ -530,6 +547,7 @@ function reportOf(fact: MigrationFacts): MigrationReport {
         }),
     ...(fact.rewrites === undefined ? {} : { rewrites: fact.rewrites }),
     changes: fact.delta.length,
+    ...(fact.source.group === undefined ? {} : { group: fact.source.group }),
   };
 }
 
@@ -542,6 +560,9 @@ export function assembleResult(parts: {
   schemaChanges: readonly Change[];
   facts?: readonly MigrationReport[];
   data?: DataSummary;
+  /** The groups the project gates apart, and the new migrations with their groups. */
+  groups?: readonly string[];
+  added?: readonly MigrationRef[];
   diagram: string | undefined;
   timings: readonly PhaseTiming[];
 }): CheckResult {
@@ -557,9 +578,29 @@ export function assembleResult(parts: {
     schemaChanges: parts.schemaChanges,
     facts: parts.facts ?? [],
     ...(parts.data === undefined ? {} : { data: parts.data }),
+    ...(parts.groups === undefined ? {} : { groups: groupReports(parts.groups, parts.added ?? [], parts.facts ?? [], introduced) }),
     ...(parts.diagram === undefined ? {} : { diagram: parts.diagram }),
     timings: parts.timings,
   };
+}
+
+/**
+ * Per group: its new migrations, which of them were applied, and what the PR introduces in it (a
+ * finding belongs to a group by its details.context, its migration, or its file).
+ */
+export function groupReports(groups: readonly string[], added: readonly MigrationRef[], facts: readonly MigrationReport[], introduced: readonly Finding[]): GroupReport[] {
+  return groups.map((name) => {
+    const mine = added.filter((m) => m.group === name);
+    const ids = new Set(mine.map((m) => m.id));
+    const files = new Set(mine.flatMap((m) => (m.file === undefined ? [] : [m.file])));
+    const belongs = (f: Finding): boolean => (f.details as { context?: unknown } | undefined)?.context === name || (f.migration !== undefined && ids.has(f.migration)) || (f.file !== undefined && files.has(f.file));
+    return {
+      name,
+      added: mine.map((m) => m.file ?? m.id),
+      applied: facts.filter((f) => f.group === name).map((f) => f.file),
+      findings: introduced.filter(belongs).map((f) => ({ code: f.code, severity: f.severity })),
+    };
+  });
 }
 
 export function applySeverities(findings: readonly Finding[], loaded: LoadedConfig): Finding[] {

@@ -140,6 +140,43 @@ export async function filesAt(ref: string, dir: string, cwd: string): Promise<st
 }
 
 /**
+ * The contents of many files at `ref` (repository-relative paths) from one `git cat-file --batch`
+ * process instead of one `git show` each: a project with hundreds of migrations would otherwise
+ * start hundreds of processes while the build needs the CPU. A file missing at `ref` is absent.
+ */
+export function filesContentAt(ref: string, files: readonly string[], cwd: string): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+    void trackChild(child);
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(new DriftGuardError('TOOL_MISSING', error.code === 'ENOENT' ? 'git is not installed; the PR gate needs it' : `cannot run git: ${error.message}`)),
+    );
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new DriftGuardError('USAGE', `git cat-file --batch failed: ${stderr.trim().split('\n')[0] ?? ''}`));
+      const output = Buffer.concat(chunks);
+      const contents = new Map<string, string>();
+      let at = 0;
+      for (const file of files) {
+        const end = output.indexOf(0x0a, at);
+        if (end < 0) break;
+        const header = output.subarray(at, end).toString();
+        at = end + 1;
+        const size = /^\S+ \S+ (\d+)$/.exec(header)?.[1];
+        if (size === undefined) continue; // "<object> missing"
+        contents.set(file, output.subarray(at, at + Number(size)).toString());
+        at += Number(size) + 1;
+      }
+      resolve(contents);
+    });
+    child.stdin.end(files.map((file) => `${ref}:${file.split(path.sep).join('/')}\n`).join(''));
+  });
+}
+
+/**
  * Extracts `relativeDir` (repository-relative) as it was at `ref` into a new temp directory; the
  * caller removes `root` when done.
  */

@@ -26,6 +26,7 @@ export function verdictLine(result: CheckResult): string {
 
 export function renderCheckText(result: CheckResult, t: TextStyle): string {
   const lines = [t.style('bold', verdictLine(result)), t.style('dim', `base ${result.base.ref} (${result.base.mergeBase.slice(0, 12)}); new migrations: ${result.migrations.added.join(', ') || 'none'}`)];
+  if (result.groups !== undefined) lines.push(...result.groups.map((g) => t.style('dim', `  ${groupLine(g)}`)));
   const { introduced, existing } = split(result.findings);
   for (const finding of introduced) lines.push(renderFindingText(finding, t));
   if (existing.length > 0) {
@@ -48,7 +49,7 @@ export function renderCheckText(result: CheckResult, t: TextStyle): string {
 export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT): string {
   const head = [COMMENT_MARKER, `### ${ICON[result.verdict === 'fail' ? 'error' : result.verdict === 'warn' ? 'warning' : 'notice'].replace('ℹ️', '✅')} ${escapeMarkdown(verdictLine(result))}`, ''];
   const { introduced, existing } = split(result.findings);
-  const findings = findingsTable(introduced);
+  const findings = [...groupsTable(result.groups), ...findingsTable(introduced)];
   if (existing.length > 0) findings.push(`<details><summary>Already on ${escapeMarkdown(result.base.ref)} (${existing.length}): not this PR's doing, they do not fail it</summary>`, '', ...findingsTable(existing), '</details>', '');
   const watched = factLines(result);
   if (watched.length > 0) findings.push('<details><summary>What each new migration did (measured on a scratch database)</summary>', '', ...watched.map((line) => (line.startsWith('  ') ? `  - ${escapeMarkdown(line.trim())}` : `- ${escapeMarkdown(line)}`)), '', '</details>', '');
@@ -56,6 +57,23 @@ export function renderCheckMarkdown(result: CheckResult, limit = COMMENT_LIMIT):
   if (result.diagram !== undefined) schema.push('<details><summary>Tables this PR touches</summary>', '', '```mermaid', result.diagram, '```', '', '</details>', '');
   const tail = [`<sub>${result.timings.map((p) => `${escapeMarkdown(p.phase)} ${(p.ms / 1000).toFixed(1)} s`).join(' · ')} · base ${escapeMarkdown(result.base.ref)} \`${result.base.mergeBase.slice(0, 12)}\`</sub>`];
   return fitWithin([head, findings, schema, tail], limit);
+}
+
+/** "ShopContext: 1 new migration, 1 applied; no findings" (EF: one line per DbContext gated). */
+function groupLine(group: NonNullable<CheckResult['groups']>[number]): string {
+  const codes = group.findings.map((f) => `${f.severity} ${f.code}`);
+  return `${group.name}: ${group.added.length} new migration${group.added.length === 1 ? '' : 's'}, ${group.applied.length} applied; ${codes.length === 0 ? 'no findings' : codes.join(', ')}`;
+}
+
+/** One row per group the project gates apart (EF: per DbContext); empty for a single one. */
+function groupsTable(groups: CheckResult['groups']): string[] {
+  if (groups === undefined || groups.length === 0) return [];
+  const rows = ['| context | new migrations | applied | findings |', '|---|---|---|---|'];
+  for (const g of groups) {
+    const findings = g.findings.map((f) => `${ICON[f.severity]} \`${f.code}\``).join(' ') || '✅ none';
+    rows.push(`| \`${g.name.replace(/`/g, "'")}\` | ${g.added.map((f) => `\`${f.split('/').at(-1)!.replace(/`/g, "'")}\``).join(', ') || 'none'} | ${g.applied.length} of ${g.added.length} | ${findings} |`);
+  }
+  return [...rows, ''];
 }
 
 /** The findings as a markdown table (empty when there are none). */

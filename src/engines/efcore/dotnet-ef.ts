@@ -42,6 +42,15 @@ export interface EfResult {
   readonly elapsedMs: number;
 }
 
+/** `dotnet exec <host> <ef.dll> <command> <options>`: what dotnet ef runs after its MSBuild evaluations. */
+export interface EfInvocation {
+  /** dotnet exec's own arguments (--depsfile, --additionalprobingpath, --runtimeconfig, ...). */
+  readonly host: readonly string[];
+  readonly efDll: string;
+  /** The project options dotnet ef computed (--assembly, --startup-assembly, --project-dir, ...). */
+  readonly options: readonly string[];
+}
+
 /** Where the time went: one entry per process drift-guard started for EF. */
 export interface EfTiming {
   readonly label: string;
@@ -66,6 +75,8 @@ export const PLACEHOLDER_URL = 'postgresql://drift_guard@localhost:5432/drift_gu
 /** One instance per engine: it restores and builds once, however many commands follow. */
 export class DotnetEf {
   private prepared: Promise<readonly Finding[]> | undefined;
+  /** How dotnet ef started ef.dll (from its --verbose output), reused by the calls after it. */
+  private invocation: EfInvocation | undefined;
   readonly timings: EfTiming[] = [];
 
   constructor(
@@ -107,6 +118,7 @@ export class DotnetEf {
   /** After a command that wrote source files (migrations add): the next command builds again. */
   invalidate(): void {
     this.prepared = undefined;
+    this.invocation = undefined;
   }
 
   /** Runs a step (the reporter shows its time) and records its time. */
@@ -129,13 +141,19 @@ export class DotnetEf {
     const build = await this.prepare();
     if (build.length > 0) throw new DriftGuardError('TOOL_MISSING', `dotnet build failed: ${build[0]!.file ?? ''}:${build[0]!.line ?? ''} ${build[0]!.message}`);
     const s = this.settings;
-    const full = ['ef', ...args, '--project', s.project, '--startup-project', s.startupProject, '--configuration', s.configuration, '--no-build', '--prefix-output', '--no-color'];
-    if (options.json === true) full.push('--json');
-    const context = options.context ?? s.context;
-    if (context !== undefined) full.push('--context', context);
-    if (s.framework !== undefined) full.push('--framework', s.framework);
     if (args.includes('--connection')) throw new Error('pass the connection through options.connection');
-    if (options.connection !== undefined && acceptsConnection(args)) full.push('--connection', npgsqlConnectionString(options.connection, { password: false }));
+    const command = [...args];
+    if (options.json === true) command.push('--json');
+    const context = options.context ?? s.context;
+    if (context !== undefined) command.push('--context', context);
+    if (options.connection !== undefined && acceptsConnection(args)) command.push('--connection', npgsqlConnectionString(options.connection, { password: false }));
+    // After the first call, ef.dll directly, as dotnet ef would start it: dotnet ef evaluates both
+    // projects with MSBuild on every call (seconds each) to find the same paths again.
+    const direct = this.invocation;
+    const capture = direct === undefined;
+    const full = direct !== undefined
+      ? ['exec', ...direct.host, direct.efDll, ...command, ...direct.options, '--prefix-output', '--no-color']
+      : ['ef', ...command, '--project', s.project, '--startup-project', s.startupProject, '--configuration', s.configuration, '--no-build', '--prefix-output', '--no-color', '--verbose', ...(s.framework === undefined ? [] : ['--framework', s.framework])];
     if (s.extraArgs.length > 0) full.push('--', ...s.extraArgs);
     const env = this.environment(options.connection);
     const started = performance.now();
@@ -150,6 +168,7 @@ export class DotnetEf {
         const prefix = PREFIXES.find(([p]) => line.startsWith(p));
         const kind = prefix?.[1] ?? 'info';
         const text = prefix === undefined ? line : line.slice(prefix[0].length);
+        if (capture && kind === 'verbose' && text.startsWith('dotnet exec ')) this.invocation ??= parseEfInvocation(text);
         if (kind === 'data') data.push(text);
         else if (kind === 'warn') warnings.push(text);
         else if (kind === 'error') errors.push(text);
@@ -158,6 +177,9 @@ export class DotnetEf {
       },
     });
     const elapsedMs = performance.now() - started;
+    // The tool chain, not the project: an environment error whatever the command was.
+    const noRuntime = result.code === 0 ? undefined : missingRuntime([...info, ...errors]);
+    if (noRuntime !== undefined) throw new DriftGuardError('TOOL_MISSING', `dotnet ef ${args.slice(0, 2).join(' ')}: ${noRuntime}`);
     const label = `dotnet ef ${args.filter((a) => !a.startsWith('-') && !a.includes(path.sep)).slice(0, 2).join(' ')}${context !== undefined && context !== s.context ? ` (${context})` : ''}`;
     this.timings.push({ label, ms: elapsedMs });
     this.reporter.info(`${label}: ${(elapsedMs / 1000).toFixed(1)} s`);
@@ -228,6 +250,72 @@ export function buildFindings(output: string, root: string): Finding[] {
   return findings;
 }
 
+/** ef.dll's options that describe the projects (dotnet ef appends them); value-less ones listed apart. */
+const PROJECT_OPTIONS = new Set(['--assembly', '--project', '--startup-assembly', '--startup-project', '--project-dir', '--root-namespace', '--language', '--framework', '--configuration', '--working-dir', '--data-dir', '--design-assembly', '--runtime', '--platform']);
+const PROJECT_FLAGS = new Set(['--nullable']);
+const OUTPUT_FLAGS = new Set(['--verbose', '--prefix-output', '--no-color']);
+
+/**
+ * The `dotnet exec ...` line dotnet ef prints with --verbose, split as the .NET runtime splits a
+ * command line, and taken apart. Undefined for anything not in the expected shape: the caller
+ * then keeps calling dotnet ef.
+ */
+export function parseEfInvocation(line: string): EfInvocation | undefined {
+  const tokens = splitCommandLine(line);
+  if (tokens[0] !== 'dotnet' || tokens[1] !== 'exec') return undefined;
+  const efAt = tokens.findIndex((token) => /(^|[\\/])ef\.dll$/i.test(token));
+  const assemblyAt = tokens.indexOf('--assembly');
+  if (efAt < 2 || assemblyAt <= efAt) return undefined;
+  const options: string[] = [];
+  for (let i = assemblyAt; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '--') break;
+    if (OUTPUT_FLAGS.has(token)) continue;
+    if (PROJECT_FLAGS.has(token)) options.push(token);
+    else if (PROJECT_OPTIONS.has(token) && i + 1 < tokens.length) options.push(token, tokens[++i]!);
+    else return undefined;
+  }
+  if (!options.includes('--startup-assembly')) return undefined;
+  return { host: tokens.slice(2, efAt), efDll: tokens[efAt]!, options };
+}
+
+/** A command line split into arguments by the rules .NET uses (quotes; backslashes before a quote). */
+export function splitCommandLine(line: string): string[] {
+  const args: string[] = [];
+  let current = '';
+  let started = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '\\') {
+      let n = 0;
+      while (line[i + n] === '\\') n++;
+      if (line[i + n] === '"') {
+        current += '\\'.repeat(Math.floor(n / 2));
+        if (n % 2 === 1) current += '"';
+        else quoted = !quoted;
+        i += n;
+      } else {
+        current += '\\'.repeat(n);
+        i += n - 1;
+      }
+      started = true;
+    } else if (c === '"') {
+      quoted = !quoted;
+      started = true;
+    } else if (!quoted && (c === ' ' || c === '\t')) {
+      if (started) args.push(current);
+      current = '';
+      started = false;
+    } else {
+      current += c;
+      started = true;
+    }
+  }
+  if (started) args.push(current);
+  return args;
+}
+
 function acceptsConnection(args: readonly string[]): boolean {
   const [group, command] = args;
   return (group === 'database' && command === 'update') || (group === 'migrations' && command === 'list');
@@ -239,6 +327,8 @@ function acceptsConnection(args: readonly string[]): boolean {
  * comes before it.
  */
 export function efErrorText(result: EfResult): string {
+  const missing = missingRuntime([...result.info, ...result.errors]);
+  if (missing !== undefined) return missing;
   const lines = result.errors.map((line) => line.trim()).filter((line) => line !== '');
   const failedCommand = lines.findIndex((line) => line.startsWith('Failed executing DbCommand'));
   const sqlState = lines.filter((line) => /^[0-9A-Z]{5}: /.test(line));
@@ -247,6 +337,20 @@ export function efErrorText(result: EfResult): string {
   else if (lines.length > 0) text = (failedCommand >= 0 ? lines.slice(failedCommand + 1).filter((l) => !/^(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|ORDER|CREATE|ALTER|DROP)\b/.test(l)) : lines).slice(-3).join(' / ') || lines.slice(-3).join(' / ');
   else text = result.info.slice(-3).join(' / ');
   return maskSecrets(text || `exit code ${result.exitCode}`);
+}
+
+/**
+ * The .NET host's "You must install or update .NET to run this application" (the app targets a
+ * runtime this machine does not have, e.g. net9.0 with only the .NET 10 runtime), in one line with
+ * both ways out. Undefined for any other failure.
+ */
+export function missingRuntime(lines: readonly string[]): string | undefined {
+  if (!lines.some((line) => line.includes('You must install or update .NET to run this application'))) return undefined;
+  const framework = lines.map((line) => /Framework: '([^']+)', version '([^']+)'/.exec(line)).find((m) => m !== null);
+  const found = lines.map((line) => /^\s*(\d+\.\d+\.\d+\S*) at \[/.exec(line)?.[1]).filter((v): v is string => v !== undefined);
+  const wanted = framework === undefined ? 'a .NET runtime that is not installed here' : `the .NET runtime ${framework[1]} ${framework[2]}, which is not installed here`;
+  const major = framework?.[2]?.split('.')[0];
+  return `the app needs ${wanted}${found.length > 0 ? ` (installed: ${found.join(', ')})` : ''}: install it${major === undefined ? '' : ` (actions/setup-dotnet with dotnet-version: ${major}.0.x)`}, or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment`;
 }
 
 function passwordOfUrl(url: string): string | undefined {

@@ -188,10 +188,11 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       const findings: Finding[] = [...integrity];
       let ok = true;
       for (const dbContext of contexts) {
-        // With a target, only its context moves; without, every context goes to its last migration.
-        if (target !== undefined && target.context !== dbContext) continue;
+        // Without a target every context goes to its last migration; with one, every context goes
+        // to where it stood when the target was added: its migrations whose ids (timestamps) sort
+        // up to the target's (one context: up to the target).
         const migrations = all.filter((m) => m.context === dbContext);
-        const last = target === undefined ? migrations.length - 1 : migrations.indexOf(target);
+        const last = target === undefined ? migrations.length - 1 : dbContext === target.context ? migrations.indexOf(target) : migrations.findLastIndex((m) => m.id <= target.id);
         const todo = migrations.filter((m, i) => !applied.has(m.id) && i <= last);
         if (!ok || options.dryRun === true || todo.length === 0) {
           if (ok) context.onEvent?.({ event: 'plan', direction: 'up', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
@@ -211,6 +212,27 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       if (build.length > 0) return { ok: false, results: [], findings: build };
       const all = await discovered();
       const applied = await historyIds(context.databaseUrl);
+      if (several && options.target !== undefined) {
+        // Every context back to where it stood when the target was added (0: before its first).
+        const found = options.target === '0' ? undefined : resolveTarget(all, options.target);
+        const results: MigrationResult[] = [];
+        const findings: Finding[] = [];
+        for (const dbContext of [...contexts].reverse()) {
+          const migrations = all.filter((m) => m.context === dbContext);
+          const keep = found === undefined ? -1 : dbContext === found.context ? migrations.indexOf(found) : migrations.findLastIndex((m) => m.id <= found.id);
+          const todo = migrations.filter((m, i) => applied.has(m.id) && i > keep).reverse();
+          if (options.dryRun === true || todo.length === 0) {
+            context.onEvent?.({ event: 'plan', direction: 'down', total: todo.length, migrations: todo.map((m) => m.id), dryRun: options.dryRun === true });
+            results.push(...notExecuted(todo, 'down'));
+            continue;
+          }
+          const outcome = await update(context, dbContext, keep < 0 ? '0' : migrations[keep]!.id, todo, 'down');
+          results.push(...outcome.results);
+          findings.push(...outcome.findings);
+          if (!outcome.ok) return { ok: false, results, findings };
+        }
+        return { ok: true, results, findings };
+      }
       let dbContext: string | undefined;
       let target: string;
       if (options.target !== undefined && options.target !== '0') {

@@ -10,12 +10,19 @@ import { addWorktree, repositoryRoot } from '../../git/git.js';
 import { globToRegExp } from '../../util/glob.js';
 import type { Engine, GateFiles } from '../engine.js';
 import { fileMigrations } from '../file-migrations.js';
+import { contextOfMigration, simpleName } from './efcore-integrity.js';
 
 const MIGRATION_FILE = /^(\d{14}_\w+?)(?:\.Designer)?\.cs$/;
 
 export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; root: string; projectDir: string; self: () => Engine; relocated: (loaded: LoadedConfig, cwd: string) => Engine }): GateFiles {
   const { loaded, root, projectDir } = options;
   const patterns = loaded.config.efcore.entities.map(globToRegExp);
+  const contexts = loaded.config.efcore.context;
+  // Several contexts gated: each migration is reported under its DbContext.
+  const groupOf = Array.isArray(contexts) && contexts.length > 1 ? (text: string): string | undefined => {
+    const found = contextOfMigration(text);
+    return found === undefined ? undefined : (contexts.find((c) => simpleName(c) === found) ?? found);
+  } : undefined;
   const inProject = (file: string): boolean => path.join(root, file).startsWith(projectDir + path.sep);
   const idOf = (file: string): string | undefined => {
     if (!inProject(file) || /(^|[\\/])(bin|obj)[\\/]/.test(path.relative(projectDir, path.join(root, file)))) return undefined;
@@ -28,10 +35,14 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
     mainFile: (files) => files.find((f) => !f.endsWith('.Designer.cs')) ?? files[0]!,
     downIsBuiltIn: true,
     plainSql: false,
+    ...(groupOf === undefined ? {} : { groupOf, groups: contexts as readonly string[] }),
     isEntity(file) {
-      if (!file.endsWith('.cs') || !inProject(file)) return false;
-      const relative = path.relative(projectDir, path.join(root, file)).split(path.sep).join('/');
-      if (/(^|\/)(bin|obj)\//.test(relative) || /ModelSnapshot\.cs$/.test(relative)) return false;
+      if (!file.endsWith('.cs')) return false;
+      // Inside the migrations project, relative to it; elsewhere under the root (the entities of a
+      // separate migrations assembly live in another project), relative to the root.
+      const base = inProject(file) ? projectDir : root;
+      const relative = path.relative(base, path.join(root, file)).split(path.sep).join('/');
+      if (relative.startsWith('../') || /(^|\/)(bin|obj)\//.test(relative) || /ModelSnapshot\.cs$/.test(relative)) return false;
       return patterns.some((p) => p.test(relative));
     },
     reorderHint: 'Regenerate it (dotnet ef migrations remove, then add) so that it comes last',

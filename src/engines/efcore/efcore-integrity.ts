@@ -174,6 +174,11 @@ export function scanMigrationFiles(projectDir: string, root: string, discovered:
 }
 
 /** "Ns.ShopContext" / "global::Ns.ShopContext" -> "ShopContext". */
+/** The DbContext a migration's source names in [DbContext(typeof(X))] (simple name), if any. */
+export function contextOfMigration(text: string): string | undefined {
+  return CONTEXT_ATTRIBUTE.exec(text)?.[1];
+}
+
 export function simpleName(name: string): string {
   return name.replace(/^global::/, '').split('.').at(-1)!;
 }

@@ -1,10 +1,11 @@
 // The EF migration files compared with what EF discovers, on small source trees written here (no
 // dotnet needed): attributes in every form C# allows, classes EF never sees, and MSBuild's error
-// lines turned into BUILD_FAILED findings; the connection variables each in its form.
+// lines turned into BUILD_FAILED findings; the connection variables each in its form; the ef.dll
+// command line dotnet ef prints, taken apart for reuse.
 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFindings, connectionEnvironment, connectionVariables, npgsqlConnectionString, PLACEHOLDER_URL } from '../../../src/engines/efcore/dotnet-ef.js';
+import { buildFindings, connectionEnvironment, connectionVariables, efErrorText, npgsqlConnectionString, parseEfInvocation, PLACEHOLDER_URL, splitCommandLine } from '../../../src/engines/efcore/dotnet-ef.js';
 import { scanMigrationFiles } from '../../../src/engines/efcore/efcore-integrity.js';
 import { makeTempDir, removeDir, writeTree } from '../../helpers.js';
 
@@ -113,5 +114,59 @@ describe('connection variables', () => {
   it('gives commands that do not connect a placeholder, never the caller\'s value', () => {
     expect(connectionEnvironment(connectionVariables('DATABASE_URL'), undefined)).toEqual({ DATABASE_URL: npgsqlConnectionString(PLACEHOLDER_URL) });
     expect(connectionVariables('X')).toEqual([{ name: 'X', format: 'npgsql' }]);
+  });
+});
+
+describe('the ef.dll invocation dotnet ef prints with --verbose', () => {
+  const line =
+    'dotnet exec --depsfile "/src/my app/App/bin/Debug/net10.0/App.deps.json" --additionalprobingpath /root/.nuget/packages --runtimeconfig "/src/my app/App/bin/Debug/net10.0/App.runtimeconfig.json" /root/.nuget/packages/dotnet-ef/10.0.11/tools/net8.0/any/tools/net8.0/any/ef.dll migrations list --no-connect --json --context ShopContext --assembly "/src/my app/App/bin/Debug/net10.0/App.Migrations.dll" --project "/src/my app/App.Migrations/App.Migrations.csproj" --startup-assembly "/src/my app/App/bin/Debug/net10.0/App.dll" --startup-project "/src/my app/App/App.csproj" --project-dir "/src/my app/App.Migrations/" --root-namespace App --language C# --framework net10.0 --configuration Debug --nullable --working-dir "/src/my app" --verbose --prefix-output -- --environment Test';
+
+  it('keeps the host arguments, ef.dll and the project options; drops the command, the output flags and the app\'s arguments', () => {
+    expect(parseEfInvocation(line)).toEqual({
+      host: ['--depsfile', '/src/my app/App/bin/Debug/net10.0/App.deps.json', '--additionalprobingpath', '/root/.nuget/packages', '--runtimeconfig', '/src/my app/App/bin/Debug/net10.0/App.runtimeconfig.json'],
+      efDll: '/root/.nuget/packages/dotnet-ef/10.0.11/tools/net8.0/any/tools/net8.0/any/ef.dll',
+      options: [
+        '--assembly', '/src/my app/App/bin/Debug/net10.0/App.Migrations.dll',
+        '--project', '/src/my app/App.Migrations/App.Migrations.csproj',
+        '--startup-assembly', '/src/my app/App/bin/Debug/net10.0/App.dll',
+        '--startup-project', '/src/my app/App/App.csproj',
+        '--project-dir', '/src/my app/App.Migrations/',
+        '--root-namespace', 'App', '--language', 'C#', '--framework', 'net10.0', '--configuration', 'Debug', '--nullable',
+        '--working-dir', '/src/my app',
+      ],
+    });
+  });
+
+  it('refuses a line of another shape (an option it does not know, no ef.dll), so dotnet ef stays in use', () => {
+    expect(parseEfInvocation(line.replace('--nullable', '--brand-new-option'))).toBeUndefined();
+    expect(parseEfInvocation(line.replace('/ef.dll', '/other.dll'))).toBeUndefined();
+    expect(parseEfInvocation('dotnet msbuild /getProperty:ProjectName x.csproj')).toBeUndefined();
+  });
+
+  it('splits as .NET does: quotes, escaped quotes, backslashes', () => {
+    expect(splitCommandLine('a "b c" "d \\"e\\"" f\\\\g "h\\\\" i')).toEqual(['a', 'b c', 'd "e"', 'f\\\\g', 'h\\', 'i']);
+  });
+});
+
+describe('a runtime the app targets is missing', () => {
+  it('says which runtime, what is installed and both fixes, in one line', () => {
+    // What the .NET host prints for a net9.0 project on a machine with only .NET 10 (seen on a public project).
+    const info = [
+      'You must install or update .NET to run this application.',
+      '',
+      'App: /root/.nuget/packages/dotnet-ef/10.0.11/tools/net8.0/any/tools/net8.0/any/ef.dll',
+      'Architecture: x64',
+      "Framework: 'Microsoft.NETCore.App', version '9.0.0' (x64)",
+      '.NET location: /usr/share/dotnet/',
+      '',
+      'The following frameworks were found:',
+      '  10.0.12 at [/usr/share/dotnet/shared/Microsoft.NETCore.App]',
+      '',
+      'To install missing framework, download:',
+      'https://aka.ms/dotnet-core-applaunch?framework=Microsoft.NETCore.App&framework_version=9.0.0&arch=x64&rid=linux-x64&os=debian.12',
+    ];
+    expect(efErrorText({ exitCode: 150, data: '', info, warnings: [], errors: [], elapsedMs: 1 })).toBe(
+      'the app needs the .NET runtime Microsoft.NETCore.App 9.0.0, which is not installed here (installed: 10.0.12): install it (actions/setup-dotnet with dotnet-version: 9.0.x), or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment',
+    );
   });
 });

@@ -12,8 +12,10 @@ import { loadConfig } from '../../../src/config/load-config.js';
 import { efcoreEngine } from '../../../src/engines/efcore/efcore-engine.js';
 import type { Engine } from '../../../src/engines/engine.js';
 import { withClient } from '../../../src/postgres/client.js';
+import { runCheck } from '../../../src/gate/check.js';
+import { renderCheckMarkdown, renderCheckText } from '../../../src/report/render-check.js';
 import { RecordingReporter } from '../../../src/util/reporter.js';
-import { cleanEnv, dotnetVersion, makeTempDir, pgOptions, removeDir, repoRoot, runCli, startSharedServer, type PostgresServerHandle } from '../../helpers.js';
+import { cleanEnv, dotnetVersion, makeTempDir, pgOptions, prRepository, removeDir, repoRoot, runCli, startSharedServer, type PostgresServerHandle } from '../../helpers.js';
 
 const dotnet = dotnetVersion();
 if (dotnet === undefined) console.log('EF Core shape tests skipped: the dotnet CLI is not installed here');
@@ -286,6 +288,37 @@ describe.skipIf(dotnet === undefined)('EF Core engine on a project with two DbCo
         'info: dotnet ef migrations has-pending-model-changes (ShopContext)',
         'info: dotnet ef migrations has-pending-model-changes (AuditContext)',
       ]);
+    },
+    EF_TIMEOUT * 2,
+  );
+
+  it(
+    'gates each context: a report line per context with what was applied and found there',
+    async () => {
+      writeFileSync(path.join(dir, '.drift-guard.yml'), 'engine: efcore\nefcore:\n  project: Shop.csproj\n  context: [ShopContext, AuditContext]\n');
+      writeFileSync(path.join(dir, '.gitignore'), 'bin/\nobj/\n');
+      const repo = prRepository(dir);
+      // AuditContext gains a hand-written migration (raw SQL, the model unchanged: a plain CREATE
+      // INDEX, a LOCKING_CHANGE notice); ShopContext's entity changes without one.
+      const id = '20261204000000_AuditByAt';
+      repo.commit({
+        [`AuditMigrations/${id}.cs`]: `using Microsoft.EntityFrameworkCore.Migrations;\n\nnamespace Shop.AuditMigrations\n{\n    public partial class AuditByAt : Migration\n    {\n        protected override void Up(MigrationBuilder migrationBuilder) => migrationBuilder.Sql("CREATE INDEX audit_entries_at ON audit.\\"Entries\\" (\\"At\\")");\n        protected override void Down(MigrationBuilder migrationBuilder) => migrationBuilder.Sql("DROP INDEX audit.audit_entries_at");\n    }\n}\n`,
+        [`AuditMigrations/${id}.Designer.cs`]: `using Microsoft.EntityFrameworkCore.Infrastructure;\nusing Microsoft.EntityFrameworkCore.Migrations;\n\nnamespace Shop.AuditMigrations\n{\n    [DbContext(typeof(AuditContext))]\n    [Migration("${id}")]\n    partial class AuditByAt\n    {\n    }\n}\n`,
+        'Models.cs': readFileSync(path.join(dir, 'Models.cs'), 'utf8').replace('public required string Email { get; set; }', 'public required string Email { get; set; }\n\n    public string? Phone { get; set; }'),
+      });
+      const result = await runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+      expect(result.findings.filter((f) => f.severity !== 'notice').map((f) => [f.severity, f.code, (f.details as { context?: string } | undefined)?.context])).toEqual([['error', 'MODEL_PENDING_CHANGES', 'ShopContext']]);
+      expect(result.verdict).toBe('fail');
+      expect(result.schemaChanges.map((c) => c.description)).toEqual([expect.stringContaining('audit_entries_at')]);
+      expect(result.facts.map((f) => [f.migration, f.group])).toEqual([[id, 'AuditContext']]);
+      expect(result.groups).toEqual([
+        { name: 'ShopContext', added: [], applied: [], findings: [{ code: 'MODEL_PENDING_CHANGES', severity: 'error' }] },
+        { name: 'AuditContext', added: [`AuditMigrations/${id}.cs`], applied: [`AuditMigrations/${id}.cs`], findings: [{ code: 'LOCKING_CHANGE', severity: 'notice' }] },
+      ]);
+      const markdown = renderCheckMarkdown(result);
+      expect(markdown).toContain('| `ShopContext` | none | 0 of 0 | ❌ `MODEL_PENDING_CHANGES` |');
+      expect(markdown).toContain(`| \`AuditContext\` | \`${id}.cs\` | 1 of 1 | ℹ️ \`LOCKING_CHANGE\` |`);
+      expect(renderCheckText(result, { style: (_kind, text) => text })).toContain('AuditContext: 1 new migration, 1 applied; notice LOCKING_CHANGE');
     },
     EF_TIMEOUT * 2,
   );
