@@ -19,6 +19,7 @@ import { repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withPostgresServer, type PostgresOptions } from '../postgres/scratch.js';
 import { withClient } from '../postgres/client.js';
+import { shortKey } from '../postgres/base-cache.js';
 import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
@@ -136,7 +137,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let data: DataSummary | undefined;
   const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
 
-  await withPostgresServer(options.postgres, async (server) => {
+  // The base-schema cache's key, computed from git while the server starts (which waits for it).
+  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
+
+  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
     findings.push(...analysis.findings);
@@ -148,16 +152,28 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     }
     const nothingToApply = analysis.added.length === 0 && !analysis.historyRewritten;
     findings.push(...(await outsideTheDatabase(analysis.added)));
+    const baseWanted = analysis.baseLast !== undefined && !nothingToApply;
+    const cache = server.baseCache;
+    const cachedBase = baseWanted && cache?.hit === true ? cache : undefined;
     await server.withDatabase(async (db) => {
       const context = { databaseUrl: db.url, reporter };
       if (db.role.superuser && !nothingToApply) {
         notChecked('isolation', `the PR's SQL ran as the superuser ${db.role.name} (postgres.superuser: ${db.role.reason ?? 'the server offered no other role'}), so it could run programs and read files on this machine`);
       }
-      // 1. The base schema: the base's migrations, once.
-      if (analysis.baseLast !== undefined && !nothingToApply) {
+      // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
+      if (cachedBase !== undefined) {
+        timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
+      } else if (baseWanted) {
         const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
         try {
-          const outcome = await timed(`apply the base's migrations (${baseSide.how})`, () => baseSide.engine.migrate(context, { target: baseSide.target }));
+          const cacheNote = cache?.hit === false ? `cache miss: ${cache.reason}` : `not cached: ${(await baseCacheParts) === undefined ? `the cache keeps bases built from plain SQL files, not by ${engine.name === 'command' ? 'a command' : 'a build'}` : `the cache needs the embedded server (this one is ${server.provider})`}`;
+          const t0 = performance.now();
+          const outcome = await reporter.step(`apply the base's migrations (${baseSide.how})`, () => baseSide.engine.migrate(context, { target: baseSide.target }));
+          const applied = outcome.results.length > 0 ? `${outcome.results.length} migration(s)` : "the base's migrations";
+          timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
+          if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
+            await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store(db.name, db.role.superuser ? undefined : db.role.name));
+          }
           if (!outcome.ok || hasErrors(outcome.findings)) {
             findings.push({
               check: 'apply',
@@ -246,7 +262,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         );
       }
       }
-    });
+    }, cachedBase === undefined ? {} : { adopt: cachedBase.database });
   });
 
   const stats = await productionStats();
@@ -263,6 +279,23 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     diagram,
     timings,
   });
+
+  /**
+   * What decides the base schema apart from the server (src/postgres/base-cache.ts adds the server):
+   * the base's migration files by content, and the settings that apply them. Undefined for engines
+   * whose base comes from a build or a command: their files alone do not decide it.
+   */
+  async function baseCacheKeyParts(): Promise<readonly string[] | undefined> {
+    if (files.baseFingerprint === undefined) return undefined;
+    return [
+      'gate base',
+      engine.name,
+      JSON.stringify(engine.details),
+      JSON.stringify(loaded.config.sql),
+      options.postgres.superuserReason === undefined ? 'scratch owner role' : 'superuser',
+      await files.baseFingerprint(base.mergeBase),
+    ];
+  }
 
   /**
    * Statements that reach outside the database (programs, server files, other servers): the gate

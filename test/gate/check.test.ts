@@ -54,7 +54,7 @@ describe('drift-guard check (SQL engine)', () => {
     );
     expect(renderCheckMarkdown(result)).toContain('```mermaid\nerDiagram');
     expect(result.timings.map((t) => t.phase)).toEqual(
-      expect.arrayContaining(['git analysis', 'start PostgreSQL', "apply the base's migrations (the base's migration files)", 'inspect the base schema', "apply the PR's 1 migration(s) one at a time", 'rollback check']),
+      expect.arrayContaining(['git analysis', 'start PostgreSQL', expect.stringMatching(/^base: (applied 1 migration\(s\) \(the base's migration files; cache miss: .*\)|cached \(key [0-9a-f]{12}\))$/), 'inspect the base schema', "apply the PR's 1 migration(s) one at a time", 'rollback check']),
     );
     expect(result.facts).toEqual([expect.objectContaining({ migration: '20240102000001', file: 'db/migrations/20240102000001_orders.sql', granularity: 'statement', transaction: true, changes: 3 })]);
   });

@@ -5,7 +5,8 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
-import { extractDirectory, repositoryRoot } from '../../git/git.js';
+import { extractDirectory, git, repositoryRoot } from '../../git/git.js';
+import { DriftGuardError } from '../../errors.js';
 import { globToRegExp } from '../../util/glob.js';
 import type { Engine, GateFiles, MigrationSource } from '../engine.js';
 import type { Migration } from './layout.js';
@@ -43,6 +44,13 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
       } finally {
         base.dispose();
       }
+    },
+    async baseFingerprint(commit) {
+      const repo = await repositoryRoot(cwd);
+      // Object ids are content hashes: a changed, added, removed or renamed file changes the listing.
+      const listed = await git(['ls-tree', '-r', '--full-tree', commit, '--', path.relative(repo, project.dir) || '.'], repo);
+      if (listed.code !== 0) throw new DriftGuardError('USAGE', `git ls-tree ${commit} failed: ${listed.stderr.trim().split('\n')[0] ?? ''}`);
+      return listed.stdout;
     },
     compare: (a, b) => layout.compareVersions(a, b),
     plainSql: true,

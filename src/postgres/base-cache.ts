@@ -1,0 +1,196 @@
+// The PR gate's base schema kept across runs, as a stopped PostgreSQL cluster. The first gate on a
+// given set of base migration files applies them, stops its embedded server cleanly and copies the
+// whole data directory (the base database and the role that owns it inside) to
+// <cache root>/bases/<key>/; the next gate on the same base copies that directory instead of
+// initdb, starts the server on it and applies only the pull request's migrations. A copy of a
+// small cluster (tens of MB, reflinked where the filesystem can) costs a fraction of applying a
+// long history, which a pg_dump/pg_restore round trip does not (it replays the same DDL).
+//
+// The key is chosen by the caller (the base's files, the engine's settings) and completed here with
+// what the cluster depends on: the server binary and its version, the account it runs as, initdb's
+// options and this file's format. The cache is never a source of truth: an entry that cannot be
+// read, copied, started or verified is a miss (removed; the caller builds the base and stores it
+// again), never an error. Entries are written under a temporary name and renamed into place, are
+// owner-only, and only the most recently used few are kept.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describeError } from '../errors.js';
+import { cacheRoot } from '../util/cache-root.js';
+import type { Reporter } from '../util/reporter.js';
+import { registerSecret } from '../util/secrets.js';
+import type { PostgresInstallation } from './binaries.js';
+import { copyTree, INITDB_ARGS } from './data-dir-cache.js';
+import type { RunAs } from './run-as.js';
+
+/** Bumped when an entry's layout or meaning changes: older entries then miss. */
+export const BASE_CACHE_FORMAT = 1;
+/** Entries kept after a store (most recently stored or used first). */
+export const BASE_CACHE_KEEP = 3;
+const RECORD = 'entry.json';
+const PASSWORD = 'password';
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/** What an entry says about itself (entry.json). */
+export interface BaseEntryRecord {
+  readonly format: number;
+  readonly key: string;
+  /** The server's version (installation.version) and binary the cluster was built with. */
+  readonly version: string;
+  readonly postgres: string;
+  /** The base database inside the cluster, and the role that owns it (absent: the superuser). */
+  readonly database: string;
+  readonly role?: string;
+  readonly storedAt: string;
+}
+
+/** Where entries live: <cache root>/bases (DRIFT_GUARD_CACHE_DIR sets the root). */
+export function baseCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(cacheRoot(env), 'bases');
+}
+
+/** The full key (sha256 hex): the caller's parts plus what the cluster itself depends on. */
+export function baseCacheKey(parts: readonly string[], installation: PostgresInstallation, account: RunAs | undefined): string {
+  const hash = createHash('sha256');
+  const all = [`drift-guard base cache ${BASE_CACHE_FORMAT}`, installation.version, binaryPath(installation), account?.user ?? '', ...INITDB_ARGS, ...parts];
+  // Length-prefixed: ["ab", "c"] and ["a", "bc"] are different keys.
+  for (const part of all) hash.update(`${Buffer.byteLength(part)}:`).update(part).update('\0');
+  return hash.digest('hex');
+}
+
+/** The first 12 characters of a key, for reports. */
+export function shortKey(key: string): string {
+  return key.slice(0, 12);
+}
+
+export type LoadedEntry = { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Copies the entry's data directory to `target` (which must not exist). A miss says why; an entry
+ * that is unreadable, from another format or another server is removed on the way.
+ */
+export async function loadBaseEntry(key: string, installation: PostgresInstallation, target: string, env: NodeJS.ProcessEnv): Promise<LoadedEntry> {
+  const entry = entryDir(env, key);
+  const recordFile = path.join(entry, RECORD);
+  if (!existsSync(recordFile)) return { ok: false, reason: 'no entry for this base yet' };
+  const discard = (why: string): LoadedEntry => {
+    discardBaseEntry(key, env);
+    return { ok: false, reason: why };
+  };
+  let record: BaseEntryRecord;
+  let password: string;
+  try {
+    record = JSON.parse(readFileSync(recordFile, 'utf8')) as BaseEntryRecord;
+    password = readFileSync(path.join(entry, PASSWORD), 'utf8').trim();
+  } catch (error) {
+    return discard(`the entry could not be read (${describeError(error)})`);
+  }
+  if (record.format !== BASE_CACHE_FORMAT || record.key !== key || typeof record.database !== 'string' || password === '') return discard('the entry was written by another drift-guard version');
+  if (record.version !== installation.version || record.postgres !== binaryPath(installation)) {
+    return discard(`the entry was built on PostgreSQL ${String(record.version)}, this server is ${installation.version}`);
+  }
+  try {
+    await copyTree(path.join(entry, 'data'), target);
+  } catch (error) {
+    rmSync(target, { recursive: true, force: true });
+    return discard(`the entry could not be copied (${describeError(error)})`);
+  }
+  registerSecret(password);
+  // Most recently used: the last to be pruned.
+  const now = new Date();
+  try {
+    utimesSync(recordFile, now, now);
+  } catch {
+    // A read-only cache still serves.
+  }
+  return { ok: true, record, password };
+}
+
+/** Removes an entry (one that failed to load, start or verify). */
+export function discardBaseEntry(key: string, env: NodeJS.ProcessEnv): void {
+  rmSync(entryDir(env, key), { recursive: true, force: true });
+}
+
+/**
+ * Keeps a stopped cluster's data directory as the entry for `key`. A failure to store is a
+ * warning: the run that built the base has what it needs.
+ */
+export async function storeBaseEntry(
+  key: string,
+  installation: PostgresInstallation,
+  dataDir: string,
+  contents: { readonly database: string; readonly role: string | undefined; readonly password: string },
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): Promise<boolean> {
+  const dir = baseCacheDir(env);
+  const entry = entryDir(env, key);
+  const temp = path.join(dir, `.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(temp, { mode: 0o700 });
+    await copyTree(dataDir, path.join(temp, 'data'));
+    writeFileSync(path.join(temp, PASSWORD), `${contents.password}\n`, { mode: 0o600 });
+    const record: BaseEntryRecord = {
+      format: BASE_CACHE_FORMAT,
+      key,
+      version: installation.version,
+      postgres: binaryPath(installation),
+      database: contents.database,
+      ...(contents.role === undefined ? {} : { role: contents.role }),
+      storedAt: new Date().toISOString(),
+    };
+    // The record last: an entry without one is incomplete and never read.
+    writeFileSync(path.join(temp, RECORD), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    rmSync(entry, { recursive: true, force: true });
+    try {
+      renameSync(temp, entry);
+    } catch (error) {
+      // Another run stored the same key first: theirs is as good as ours.
+      if (!existsSync(path.join(entry, RECORD))) throw error;
+    }
+    prune(dir, entry);
+    return true;
+  } catch (error) {
+    reporter.warn(`could not keep the base schema in the cache (${dir}): ${describeError(error)}; the next run applies the base's migrations again`);
+    return false;
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+function entryDir(env: NodeJS.ProcessEnv, key: string): string {
+  if (!KEY_PATTERN.test(key)) throw new Error(`a base cache key is a sha256 hex string (baseCacheKey()), not ${JSON.stringify(key)}`);
+  return path.join(baseCacheDir(env), key);
+}
+
+function binaryPath(installation: PostgresInstallation): string {
+  try {
+    return realpathSync(installation.postgres);
+  } catch {
+    return installation.postgres;
+  }
+}
+
+/** Keeps the BASE_CACHE_KEEP entries stored or used most recently (always `current`). */
+function prune(dir: string, current: string): void {
+  const entries = readdirSync(dir)
+    .filter((name) => KEY_PATTERN.test(name))
+    .map((name) => {
+      const file = path.join(dir, name, RECORD);
+      return { dir: path.join(dir, name), used: existsSync(file) ? statSync(file).mtimeMs : 0 };
+    })
+    .filter((e) => e.dir !== current)
+    .sort((a, b) => b.used - a.used);
+  for (const stale of entries.slice(BASE_CACHE_KEEP - 1)) rmSync(stale.dir, { recursive: true, force: true });
+  // Leftovers of runs that died while storing (an hour is far longer than any copy here).
+  for (const name of readdirSync(dir).filter((n) => n.startsWith('.partial-'))) {
+    const leftover = path.join(dir, name);
+    try {
+      if (Date.now() - statSync(leftover).mtimeMs > 3_600_000) rmSync(leftover, { recursive: true, force: true });
+    } catch {
+      // Gone already.
+    }
+  }
+}
