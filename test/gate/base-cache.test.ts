@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -79,6 +80,7 @@ describe('the base-schema cache (embedded server)', () => {
     const entry = path.join(bases, entries()[0]!);
     expect(statSync(entry).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(entry, 'password')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(entry, 'data.tar')).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(path.join(entry, 'entry.json'), 'utf8'))).toMatchObject({ format: 1, key: entries()[0], version: expect.stringMatching(/^\d+\.\d+/) });
 
     // Another clone of the same base (other commits, same files): a hit.
@@ -118,8 +120,19 @@ describe('the base-schema cache (embedded server)', () => {
     expect(basePhase(unreadable)).toMatch(/cache miss: the entry could not be read/);
     expect(withoutTimes(unreadable)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(unreadable) as { base: unknown }).base });
 
+    // An archive cut short.
+    const archive = path.join(bases, entryOf(cold), 'data.tar');
+    truncateSync(archive, 10_000);
+    const truncated = await check(first);
+    expect(basePhase(truncated)).toMatch(/cache miss: the entry could not be copied \(tar -x failed/);
+    expect(withoutTimes(truncated)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(truncated) as { base: unknown }).base });
+
     // A data directory the server cannot start on.
-    writeFileSync(path.join(bases, entryOf(cold), 'data', 'global', 'pg_control'), 'garbage');
+    const unpacked = path.join(tmp, 'unpacked');
+    mkdirSync(unpacked);
+    execFileSync('tar', ['-x', '-p', '-f', archive, '-C', unpacked]);
+    writeFileSync(path.join(unpacked, 'global', 'pg_control'), 'garbage');
+    execFileSync('tar', ['-c', '-f', archive, '-C', unpacked, '.']);
     const broken = await check(first);
     expect(basePhase(broken)).toMatch(/cache miss: the cached entry was unusable \(.*\) and was removed/);
     expect(withoutTimes(broken)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(broken) as { base: unknown }).base });

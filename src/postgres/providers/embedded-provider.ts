@@ -11,7 +11,7 @@ import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { PostgresInstallation } from '../binaries.js';
 import { maskSecrets } from '../../util/secrets.js';
-import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry } from '../base-cache.js';
+import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
 import { withClient } from '../client.js';
 import { materializeDataDir, serverEnvironment } from '../data-dir-cache.js';
 import { quoteIdent } from '../sql.js';
@@ -115,7 +115,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     let missReason = 'no entry for this base yet';
     if (key !== undefined) {
       const t0 = performance.now();
-      const entry = await loadBaseEntry(key, installation, dataDir, env);
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
       if (entry.ok) {
         try {
           const port = await boot();
@@ -141,12 +141,20 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     if (key === undefined) return server;
     const store = async (database: string, role: string | undefined): Promise<boolean> => {
       // The mark a hit checks: the database is the one this entry was made for.
-      await withClient(server.adminUrl, (client) => client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`));
+      const wal = await withClient(server.adminUrl, async (client) => {
+        await client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`);
+        const row = await client.query<{ file: string; size: string }>(
+          "SELECT pg_walfile_name(pg_current_wal_insert_lsn()) AS file, (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS size",
+        );
+        return { current: row.rows[0]!.file, segmentBytes: Number(row.rows[0]!.size) };
+      });
       // A clean (fast) shutdown: the copy then starts without recovery.
       child?.kill('SIGINT');
-      const clean = await Promise.race([exited!.then(() => true), delay(30_000).then(() => false)]);
+      const clean = await Promise.race([exited!.then(() => true), delay(30_000).then(() => false)]) && child?.exitCode === 0;
       let stored = false;
-      if (clean && child?.exitCode === 0) stored = await storeBaseEntry(key, installation, dataDir, { database, role, password }, env, reporter);
+      // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
+      if (clean) trimWal(dataDir, wal.current, wal.segmentBytes);
+      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { database, role, password }, env, reporter);
       else reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
       await killServer();
       if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
