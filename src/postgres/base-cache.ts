@@ -165,7 +165,11 @@ export async function storeBaseEntry(
     reporter.warn(`could not keep the base schema in the cache (${dir}): ${describeError(error)}; the next run applies the base's migrations again`);
     return false;
   } finally {
-    rmSync(temp, { recursive: true, force: true });
+    try {
+      rmSync(temp, { recursive: true, force: true });
+    } catch {
+      // Nothing was made there (the cache directory could not be created).
+    }
   }
 }
 
