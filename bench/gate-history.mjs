@@ -8,6 +8,8 @@
 // Prints medians, ratios to the floor (targets: cold <= 1.2x, warm <= 0.25x), where the gate's
 // time goes (its timings), and the peak resident memory of the drift-guard process (/usr/bin/time).
 //   npm run bench:gate-history [-- migrations runs layout pg-major]     e.g. -- 1000 3 plain 16
+// BENCH_DATA=off turns the data-aware gate off (check.data.enabled: false): filling 1,000 tables
+// with generated rows costs the same on every run whatever the history, and is not in the floor.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ const count = Number(process.argv[2] ?? 1000);
 const runs = Number(process.argv[3] ?? 3);
 const layout = process.argv[4] ?? 'plain';
 const major = Number(process.argv[5] ?? 16);
+const data = process.env.BENCH_DATA !== 'off';
 
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.com', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.com' };
 /** drift-guard's environment: the embedded server, nothing inherited that would pick another. */
@@ -32,7 +35,7 @@ function makeRepository(work) {
   const repo = path.join(work, 'repo');
   const history = generatedHistory(count);
   mkdirSync(repo, { recursive: true });
-  writeFileSync(path.join(repo, '.drift-guard.yml'), `postgres:\n  provider: embedded\n  version: ${major}\nsql:\n  dir: db/migrations\n  layout: ${layout}\n`);
+  writeFileSync(path.join(repo, '.drift-guard.yml'), `postgres:\n  provider: embedded\n  version: ${major}\nsql:\n  dir: db/migrations\n  layout: ${layout}\n${data ? '' : 'check:\n  data:\n    enabled: false\n'}`);
   const git = (...args) => execFileSync('git', args, { cwd: repo, stdio: 'ignore', env: gitEnv });
   const migrations = path.join(repo, 'db', 'migrations');
   writeLayout(layout, history.slice(0, count - 1), migrations);
@@ -107,7 +110,7 @@ if (process.env.BENCH_WORK === undefined) {
   const cachedPhase = samples.warm.every((s) => s.timings.some((t) => t.phase.startsWith('base: cached')));
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const floorMs = median(samples.floor.map((s) => s.ms));
-  console.log(`drift-guard check on a ${count}-migration ${layout} history (base ${count - 1}, PR +1), embedded PostgreSQL ${major}, median of ${runs} runs, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`drift-guard check on a ${count}-migration ${layout} history (base ${count - 1}, PR +1), embedded PostgreSQL ${major}, data-aware gate ${data ? 'on' : 'off'}, median of ${runs} runs, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const targets = { floor: '', cold: 'target <= 1.20x', warm: 'target <= 0.25x' };
   for (const name of ['floor', 'cold', 'warm']) {
     const ms = median(samples[name].map((s) => s.ms));
