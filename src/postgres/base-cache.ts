@@ -8,7 +8,7 @@
 //
 // The key is chosen by the caller (the base's files, the engine's settings) and completed here with
 // what the cluster depends on: the server binary and its version, the account it runs as, initdb's
-// options and this file's format. The cache is never a source of truth: an entry that cannot be
+// options, drift-guard's version (its migrator writes the history table) and this file's format. The cache is never a source of truth: an entry that cannot be
 // read, copied, started or verified is a miss (removed; the caller builds the base and stores it
 // again), never an error. Entries are written under a temporary name and renamed into place, are
 // owner-only, and only the most recently used few are kept.
@@ -25,6 +25,7 @@ import type { PostgresInstallation } from './binaries.js';
 import { INITDB_ARGS } from './data-dir-cache.js';
 import { trackChild } from '../util/child-process.js';
 import type { RunAs } from './run-as.js';
+import { VERSION } from '../version.js';
 
 /** Bumped when an entry's layout or meaning changes: older entries then miss. */
 export const BASE_CACHE_FORMAT = 1;
@@ -57,7 +58,8 @@ export function baseCacheDir(env: NodeJS.ProcessEnv): string {
 /** The full key (sha256 hex): the caller's parts plus what the cluster itself depends on. */
 export function baseCacheKey(parts: readonly string[], installation: PostgresInstallation, account: RunAs | undefined): string {
   const hash = createHash('sha256');
-  const all = [`drift-guard base cache ${BASE_CACHE_FORMAT}`, installation.version, binaryPath(installation), account?.user ?? '', ...INITDB_ARGS, ...parts];
+  // drift-guard's version too: the history table in the cluster is written by its migrator.
+  const all = [`drift-guard base cache ${BASE_CACHE_FORMAT}`, VERSION, installation.version, binaryPath(installation), account?.user ?? '', ...INITDB_ARGS, ...parts];
   // Length-prefixed: ["ab", "c"] and ["a", "bc"] are different keys.
   for (const part of all) hash.update(`${Buffer.byteLength(part)}:`).update(part).update('\0');
   return hash.digest('hex');
