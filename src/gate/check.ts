@@ -160,6 +160,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (db.role.superuser && !nothingToApply) {
         notChecked('isolation', `the PR's SQL ran as the superuser ${db.role.name} (postgres.superuser: ${db.role.reason ?? 'the server offered no other role'}), so it could run programs and read files on this machine`);
       }
+      // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
+      const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
+      const role = db.role.superuser ? undefined : db.role.name;
+      /** Keeps the base (and its filled copy) in the cache once both are built, on a cache miss. */
+      let keepBase: ((filled?: { name: string; note: string }) => Promise<void>) | undefined;
       // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
@@ -172,7 +177,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           const applied = outcome.results.length > 0 ? `${outcome.results.length} migration(s)` : "the base's migrations";
           timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
-            await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store(db.name, db.role.superuser ? undefined : db.role.name));
+            keepBase = async (filled) => {
+              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
+            };
+            // With the data-aware gate the filled copy is kept too, once it is filled.
+            if (!dataWanted) await keepBase();
           }
           if (!outcome.ok || hasErrors(outcome.findings)) {
             findings.push({
@@ -197,12 +206,25 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
       const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
 
-      // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
-      const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
-      await (dataWanted ? server.withDatabase((copy) => afterBase(copy.url), { template: db.name }) : afterBase(undefined));
+      const cachedFill = cachedBase?.filled === undefined ? undefined : readFillNote(cachedBase.note);
+      if (!dataWanted) await afterBase(undefined);
+      else if (cachedBase?.filled !== undefined && cachedFill !== undefined) {
+        // The filled copy came with the cached base: its rows and report as the run that kept it made them.
+        timings.push({ phase: `generate rows: cached with the base (${cachedFill.data.rows} rows)`, ms: 0 });
+        restoreFill(cachedFill);
+        await server.withDatabase((copy) => afterBase(copy.url), { adopt: cachedBase.filled });
+      } else {
+        await server.withDatabase(
+          async (copy) => {
+            const note = await fill(copy.url);
+            await keepBase?.({ name: copy.name, note });
+            await afterBase(copy.url);
+          },
+          { template: db.name },
+        );
+      }
 
       async function afterBase(dataUrl: string | undefined): Promise<void> {
-      if (dataUrl !== undefined) await fill(dataUrl);
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -292,6 +314,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       engine.name,
       JSON.stringify(engine.details),
       JSON.stringify(loaded.config.sql),
+      // The data-aware gate's filled copy is kept with the base.
+      JSON.stringify(loaded.config.check.data),
+      loaded.config.efcore['history-table'],
       options.postgres.superuserReason === undefined ? 'scratch owner role' : 'superuser',
       await files.baseFingerprint(base.mergeBase),
     ];
@@ -343,15 +368,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return file === undefined ? undefined : loadStatsFile(path.resolve(root, file));
   }
 
-  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. */
-  async function fill(url: string): Promise<void> {
+  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. Returns the report as the base cache keeps it. */
+  async function fill(url: string): Promise<string> {
     const settings = loaded.config.check.data;
     const report = await timed(`generate rows for the base schema (${settings.rows} per table)`, () =>
       // The migration tools' history tables hold the migrations' own bookkeeping, not data.
       fillDatabase(url, { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] }),
     );
-    data = { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) };
-    for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+    const kept: FillNote = { data: { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) }, notices: report.notices.map((n) => ({ table: n.table, reason: n.reason })) };
+    restoreFill(kept);
+    return JSON.stringify(kept);
+  }
+
+  /** The fill's outcome in the report: from this run's fill, or from the cached base's. */
+  function restoreFill(note: FillNote): void {
+    data = note.data;
+    for (const notice of note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
   }
 
   /**
@@ -446,6 +478,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       before = after;
     }
     return collected;
+  }
+}
+
+/** The data-aware gate's fill as the base cache keeps it with the filled copy. */
+interface FillNote {
+  readonly data: DataSummary;
+  readonly notices: readonly { readonly table: string; readonly reason: string }[];
+}
+
+/** A cached fill's note, or undefined when it is not one (the copy is then filled again). */
+function readFillNote(note: string | undefined): FillNote | undefined {
+  try {
+    const parsed = JSON.parse(note ?? '') as FillNote;
+    return typeof parsed.data?.rows === 'number' && Array.isArray(parsed.notices) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

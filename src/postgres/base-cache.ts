@@ -25,6 +25,7 @@ import type { PostgresInstallation } from './binaries.js';
 import { INITDB_ARGS } from './data-dir-cache.js';
 import { trackChild } from '../util/child-process.js';
 import type { RunAs } from './run-as.js';
+import type { CachedBaseContents } from './server.js';
 import { VERSION } from '../version.js';
 
 /** Bumped when an entry's layout or meaning changes: older entries then miss. */
@@ -47,6 +48,9 @@ export interface BaseEntryRecord {
   /** The base database inside the cluster, and the role that owns it (absent: the superuser). */
   readonly database: string;
   readonly role?: string;
+  /** The filled copy of the base (the data-aware gate), and the caller's note about it. */
+  readonly filled?: string;
+  readonly note?: string;
   readonly storedAt: string;
 }
 
@@ -129,7 +133,7 @@ export async function storeBaseEntry(
   key: string,
   installation: PostgresInstallation,
   dataDir: string,
-  contents: { readonly database: string; readonly role: string | undefined; readonly password: string },
+  contents: CachedBaseContents & { readonly password: string },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
 ): Promise<boolean> {
@@ -150,6 +154,8 @@ export async function storeBaseEntry(
       postgres: binaryPath(installation),
       database: contents.database,
       ...(contents.role === undefined ? {} : { role: contents.role }),
+      ...(contents.filled === undefined ? {} : { filled: contents.filled }),
+      ...(contents.note === undefined ? {} : { note: contents.note }),
       storedAt: new Date().toISOString(),
     };
     // The record last: an entry without one is incomplete and never read.

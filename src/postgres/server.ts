@@ -25,8 +25,19 @@ export interface RunningServer {
  * on the same port, so connection strings stay valid; no session may be open meanwhile).
  */
 export type BaseCacheState =
-  | { readonly hit: true; readonly key: string; readonly database: string; readonly role: string | undefined; readonly ms: number }
-  | { readonly hit: false; readonly key: string; readonly reason: string; store(database: string, role: string | undefined): Promise<boolean> };
+  | ({ readonly hit: true; readonly key: string; readonly ms: number } & CachedBaseContents)
+  | { readonly hit: false; readonly key: string; readonly reason: string; store(contents: CachedBaseContents): Promise<boolean> };
+
+/** What a cached cluster holds besides the template databases. */
+export interface CachedBaseContents {
+  /** The base database, and the role that owns it (undefined: the superuser). */
+  readonly database: string;
+  readonly role: string | undefined;
+  /** A copy of the base filled with generated rows (the data-aware gate), when there is one. */
+  readonly filled?: string | undefined;
+  /** What the caller keeps with the entry (JSON text: e.g. the fill's report). */
+  readonly note?: string | undefined;
+}
 
 /** What decides the base database apart from the server, computed by the gate while the server starts; undefined: nothing to cache. */
 export interface BaseCacheRequest {

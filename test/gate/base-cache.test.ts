@@ -87,6 +87,10 @@ describe('the base-schema cache (embedded server)', () => {
     const warm = await check(repo());
     expect(basePhase(warm)).toBe(`base: cached (key ${entries()[0]!.slice(0, 12)})`);
     expect(phases(warm).some((p) => p.startsWith('base: applied') || p.startsWith('base: kept'))).toBe(false);
+    // The data-aware gate's filled copy came with it: no rows generated again, the same summary.
+    expect(cold.data?.rows).toBeGreaterThan(0);
+    expect(phases(warm)).toContain(`generate rows: cached with the base (${cold.data!.rows} rows)`);
+    expect(phases(warm).some((p) => p.startsWith('generate rows for'))).toBe(false);
     expect(withoutTimes(warm)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(warm) as { base: unknown }).base });
     expect(entries()).toHaveLength(1);
   }, 240_000);

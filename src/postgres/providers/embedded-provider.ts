@@ -17,7 +17,7 @@ import { materializeDataDir, serverEnvironment } from '../data-dir-cache.js';
 import { quoteIdent } from '../sql.js';
 import { assertReachable, type RunAs } from '../run-as.js';
 import { runRoots } from '../run-root.js';
-import type { BaseCacheRequest, BaseCacheState, RunningServer, ServerHandle } from '../server.js';
+import type { BaseCacheRequest, BaseCacheState, CachedBaseContents, RunningServer, ServerHandle } from '../server.js';
 
 export const RUN_DIR_PREFIX = 'drift-guard-pg-';
 const READY_LINE = 'database system is ready to accept connections';
@@ -120,8 +120,9 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
         try {
           const port = await boot();
           const server = running(port, entry.password, undefined);
-          await verifyCachedBase(server.adminUrl, key, entry.record.database, entry.record.role);
-          return { ...server, baseCache: { hit: true, key, database: entry.record.database, role: entry.record.role, ms: Math.round(performance.now() - t0) } };
+          const { database, role, filled, note } = entry.record;
+          await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
+          return { ...server, baseCache: { hit: true, key, database, role, filled, note, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           if (stopping !== undefined) throw error;
           await killServer();
@@ -139,10 +140,11 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     const port = await boot();
     const server = running(port, password, undefined);
     if (key === undefined) return server;
-    const store = async (database: string, role: string | undefined): Promise<boolean> => {
+    const store = async (contents: CachedBaseContents): Promise<boolean> => {
+      const databases = [contents.database, ...(contents.filled === undefined ? [] : [contents.filled])];
       // The mark a hit checks: the database is the one this entry was made for.
       const wal = await withClient(server.adminUrl, async (client) => {
-        await client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`);
+        for (const database of databases) await client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`);
         const row = await client.query<{ file: string; size: string }>(
           "SELECT pg_walfile_name(pg_current_wal_insert_lsn()) AS file, (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS size",
         );
@@ -154,7 +156,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
       let stored = false;
       // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
       if (clean) trimWal(dataDir, wal.current, wal.segmentBytes);
-      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { database, role, password }, env, reporter);
+      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter);
       else reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
       await killServer();
       if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
@@ -182,19 +184,16 @@ function marker(key: string): string {
   return `drift-guard base cache ${key}`;
 }
 
-/** A cached cluster must hold the base database it was stored for (marked with its key) and its owner role. */
-async function verifyCachedBase(adminUrl: string, key: string, database: string, role: string | undefined): Promise<void> {
+/** A cached cluster must hold the databases it was stored with (marked with its key) and their owner role. */
+async function verifyCachedBase(adminUrl: string, key: string, databases: readonly string[], role: string | undefined): Promise<void> {
   await withClient(
     adminUrl,
     async (client) => {
-      const found = await client.query<{ mark: string | null; role: boolean }>(
-        `SELECT shobj_description(d.oid, 'pg_database') AS mark, $2::text IS NULL OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2) AS role
-           FROM pg_database d WHERE d.datname = $1`,
-        [database, role ?? null],
-      );
-      const row = found.rows[0];
-      if (row === undefined || row.mark !== marker(key)) throw new Error(`it holds no base database ${database} marked for this key`);
-      if (!row.role) throw new Error(`its role ${role ?? ''} is missing`);
+      const found = await client.query<{ name: string; mark: string | null }>(`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS mark FROM pg_database d WHERE d.datname = ANY($1)`, [databases]);
+      for (const database of databases) {
+        if (found.rows.find((row) => row.name === database)?.mark !== marker(key)) throw new Error(`it holds no database ${database} marked for this key`);
+      }
+      if (role !== undefined && (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount !== 1) throw new Error(`its role ${role} is missing`);
     },
     { connectTimeoutMs: 10_000 },
   );
