@@ -257,6 +257,10 @@ const checkSchema = z
       .optional()
       .describe("Production's table statistics written by drift-guard stats -o FILE (relative to this file), for weighing hazards by production's size when the gate cannot reach production."),
     thresholds: thresholdsSchema.default(() => thresholdsSchema.parse({})),
+    cache: z
+      .boolean()
+      .default(true)
+      .describe("Keep the base schema (and its generated rows) that the embedded server built in the cache directory (DRIFT_GUARD_CACHE_DIR), keyed by the base's migration files, so the next gate on the same base skips applying them. false: build it every time."),
   })
   .describe('The PR gate (drift-guard check).');
 

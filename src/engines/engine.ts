@@ -69,6 +69,12 @@ export interface GateFiles {
    * migrations up to it (no second build); otherwise `engine` is the base checkout's own.
    */
   baseEngine(commit: string, options: { historyRewritten: boolean; baseLast: string | undefined }): Promise<{ engine: Engine; target?: string; how: string; dispose(): Promise<void> }>;
+  /**
+   * What the base schema is built from at `commit`, as content (git's object ids of every file in
+   * the migrations folder, with their paths): the key of the base-schema cache. Only engines whose
+   * base is made of those files alone have it (no build, no user command).
+   */
+  baseFingerprint?(commit: string): Promise<string>;
   /** Whether migrations run after the versioned ones (Flyway's repeatables): the gate applies them after the last. */
   runsAfterVersioned(): boolean;
   /** Whether the migration files are the SQL that runs (SQL files), rather than code that makes it (EF Core). */

@@ -19,6 +19,7 @@ import { repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withPostgresServer, type PostgresOptions } from '../postgres/scratch.js';
 import { withClient } from '../postgres/client.js';
+import { shortKey } from '../postgres/base-cache.js';
 import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
@@ -151,7 +152,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let data: DataSummary | undefined;
   const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
 
-  await withPostgresServer(options.postgres, async (server) => {
+  // The base-schema cache's key, computed from git while the server starts (which waits for it).
+  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
+
+  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
     findings.push(...analysis.findings);
@@ -163,16 +167,37 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     }
     const nothingToApply = analysis.added.length === 0 && !analysis.historyRewritten;
     findings.push(...(await outsideTheDatabase(analysis.added)));
+    const baseWanted = analysis.baseLast !== undefined && !nothingToApply;
+    const cache = server.baseCache;
+    const cachedBase = baseWanted && cache?.hit === true ? cache : undefined;
     await server.withDatabase(async (db) => {
       const context = { databaseUrl: db.url, reporter };
       if (db.role.superuser && !nothingToApply) {
         notChecked('isolation', `the PR's SQL ran as the superuser ${db.role.name} (postgres.superuser: ${db.role.reason ?? 'the server offered no other role'}), so it could run programs and read files on this machine`);
       }
-      // 1. The base schema: the base's migrations, once.
-      if (analysis.baseLast !== undefined && !nothingToApply) {
+      // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
+      const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
+      const role = db.role.superuser ? undefined : db.role.name;
+      /** Keeps the base (and its filled copy) in the cache once both are built, on a cache miss. */
+      let keepBase: ((filled?: { name: string; note: string }) => Promise<void>) | undefined;
+      // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
+      if (cachedBase !== undefined) {
+        timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
+      } else if (baseWanted) {
         const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
         try {
-          const outcome = await timed(`apply the base's migrations (${baseSide.how})`, () => baseSide.engine.migrate(context, { target: baseSide.target }));
+          const cacheNote = cache?.hit === false ? `cache miss: ${cache.reason}` : `not cached: ${!loaded.config.check.cache ? 'check.cache is false' : (await baseCacheParts) === undefined ? `the cache keeps bases built from plain SQL files, not by ${engine.name === 'command' ? 'a command' : 'a build'}` : `the cache needs the embedded server (this one is ${server.provider})`}`;
+          const t0 = performance.now();
+          const outcome = await reporter.step(`apply the base's migrations (${baseSide.how})`, () => baseSide.engine.migrate(context, { target: baseSide.target }));
+          const applied = outcome.results.length > 0 ? `${outcome.results.length} migration(s)` : "the base's migrations";
+          timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
+          if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
+            keepBase = async (filled) => {
+              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
+            };
+            // With the data-aware gate the filled copy is kept too, once it is filled.
+            if (!dataWanted) await keepBase();
+          }
           if (!outcome.ok || hasErrors(outcome.findings)) {
             findings.push({
               check: 'apply',
@@ -194,25 +219,43 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           await baseSide.dispose();
         }
       }
-      // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
-      const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
-      await (dataWanted ? server.withDatabase((copy) => afterBase(copy.url), { template: db.name }) : afterBase(undefined));
-
-      async function afterBase(dataUrl: string | undefined): Promise<void> {
-      // The copy fills on a session of its own while the base is inspected, the PR's migrations run
-      // on the empty database and the checks below run: only the part of filling that outlasts them
-      // all adds to the gate's time.
-      const filling = dataUrl === undefined ? undefined : fill(dataUrl);
-      try {
-        const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
-        await afterFillStarted(dataUrl, filling, baseSchema);
-      } finally {
-        // The copy is dropped after this returns: no session may still be filling it.
-        await filling?.catch(() => undefined);
+      const cachedFill = cachedBase?.filled === undefined ? undefined : readFillNote(cachedBase.note);
+      if (!dataWanted) await afterBase(undefined, undefined);
+      else if (cachedBase?.filled !== undefined && cachedFill !== undefined) {
+        // The filled copy came with the cached base: its rows and report as the run that kept it made them.
+        timings.push({ phase: `generate rows: cached with the base (${cachedFill.data.rows} rows)`, ms: 0 });
+        restoreFill(cachedFill);
+        await server.withDatabase((copy) => afterBase(copy.url, undefined), { adopt: cachedBase.filled });
+      } else if (keepBase !== undefined) {
+        // Keeping the base stops the server for its snapshot: the copy is filled and kept first.
+        await server.withDatabase(
+          async (copy) => {
+            const note = await fill(copy.url);
+            await keepBase!({ name: copy.name, note });
+            await afterBase(copy.url, undefined);
+          },
+          { template: db.name },
+        );
+      } else {
+        // The copy fills on a session of its own while the base is inspected, the PR's migrations
+        // run on the empty database and the checks below run: only the part of filling that
+        // outlasts them all adds to the gate's time.
+        await server.withDatabase(
+          async (copy) => {
+            const filling = fill(copy.url).then(() => undefined);
+            try {
+              await afterBase(copy.url, filling);
+            } finally {
+              // The copy is dropped after this returns: no session may still be filling it.
+              await filling.catch(() => undefined);
+            }
+          },
+          { template: db.name },
+        );
       }
-      }
 
-      async function afterFillStarted(dataUrl: string | undefined, filling: Promise<void> | undefined, baseSchema: SchemaModel): Promise<void> {
+      async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
+      const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -274,7 +317,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
       }
-    });
+    }, cachedBase === undefined ? {} : { adopt: cachedBase.database });
   });
 
   const stats = await productionStats();
@@ -300,6 +343,26 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     diagram,
     timings,
   });
+
+  /**
+   * What decides the base schema apart from the server (src/postgres/base-cache.ts adds the server):
+   * the base's migration files by content, and the settings that apply them. Undefined for engines
+   * whose base comes from a build or a command: their files alone do not decide it.
+   */
+  async function baseCacheKeyParts(): Promise<readonly string[] | undefined> {
+    if (files.baseFingerprint === undefined || !loaded.config.check.cache) return undefined;
+    return [
+      'gate base',
+      engine.name,
+      JSON.stringify(engine.details),
+      JSON.stringify(loaded.config.sql),
+      // The data-aware gate's filled copy is kept with the base.
+      JSON.stringify(loaded.config.check.data),
+      loaded.config.efcore['history-table'],
+      options.postgres.superuserReason === undefined ? 'scratch owner role' : 'superuser',
+      await files.baseFingerprint(base.mergeBase),
+    ];
+  }
 
   /**
    * Statements that reach outside the database (programs, server files, other servers): the gate
@@ -347,15 +410,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return file === undefined ? undefined : loadStatsFile(path.resolve(root, file));
   }
 
-  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. */
-  async function fill(url: string): Promise<void> {
+  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. Returns the report as the base cache keeps it. */
+  async function fill(url: string): Promise<string> {
     const settings = loaded.config.check.data;
     const report = await timed(`generate rows for the base schema (${settings.rows} per table)`, () =>
       // The migration tools' history tables hold the migrations' own bookkeeping, not data.
       fillDatabase(url, { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] }),
     );
-    data = { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) };
-    for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+    const kept: FillNote = { data: { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) }, notices: report.notices.map((n) => ({ table: n.table, reason: n.reason })) };
+    restoreFill(kept);
+    return JSON.stringify(kept);
+  }
+
+  /** The fill's outcome in the report: from this run's fill, or from the cached base's. */
+  function restoreFill(note: FillNote): void {
+    data = note.data;
+    for (const notice of note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
   }
 
   /**
@@ -450,6 +520,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       before = after;
     }
     return collected;
+  }
+}
+
+/** The data-aware gate's fill as the base cache keeps it with the filled copy. */
+interface FillNote {
+  readonly data: DataSummary;
+  readonly notices: readonly { readonly table: string; readonly reason: string }[];
+}
+
+/** A cached fill's note, or undefined when it is not one (the copy is then filled again). */
+function readFillNote(note: string | undefined): FillNote | undefined {
+  try {
+    const parsed = JSON.parse(note ?? '') as FillNote;
+    return typeof parsed.data?.rows === 'number' && Array.isArray(parsed.notices) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -43,7 +43,7 @@ export function initProject(dir: string, options: InitOptions): InitResult {
   const existingConfig = CONFIG_FILE_NAMES.find((name) => existsSync(path.join(dir, name)));
   if (existingConfig === undefined) write('.drift-guard.yml', configText(found, options.postgresVersion));
   else kept.push(existingConfig);
-  write('.github/workflows/drift-guard.yml', workflowText(found.engine, options.postgresVersion));
+  write('.github/workflows/drift-guard.yml', workflowText(found.engine, options.postgresVersion, found.engine === 'sql' ? found.sqlDir : undefined));
   const makefile = ['Makefile', 'makefile', 'GNUmakefile'].find((name) => existsSync(path.join(dir, name)));
   if (makefile === undefined) write('Makefile', MAKEFILE);
   else kept.push(makefile);
@@ -182,10 +182,13 @@ include node_modules/drift-guard/drift-guard.mk
 .DEFAULT_GOAL := help
 `;
 
-/** The ready-to-copy workflow shipped in examples/workflows/, with the PostgreSQL version set. */
-function workflowText(engine: 'efcore' | 'sql', postgresVersion: number): string {
+/** The ready-to-copy workflow shipped in examples/workflows/, with the PostgreSQL version and the cache's migrations folder set. */
+function workflowText(engine: 'efcore' | 'sql', postgresVersion: number, sqlDir: string | undefined): string {
   const file = path.join(packageRoot(), 'examples', 'workflows', `${engine}-gate.yml`);
-  return readFileSync(file, 'utf8').replace(/postgres:16\b/g, `postgres:${postgresVersion}`);
+  const text = readFileSync(file, 'utf8')
+    .replace(/postgres:16\b/g, `postgres:${postgresVersion}`)
+    .replace(/postgres-version: 16\b/g, `postgres-version: ${postgresVersion}`);
+  return sqlDir === undefined ? text : text.replace("hashFiles('db/migrations/**')", `hashFiles('${sqlDir.split(path.sep).join('/').replace(/'/g, "''")}/**')`);
 }
 
 /** drift-guard's own folder (dist/ when bundled, src/ops/ in development). */

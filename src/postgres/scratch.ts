@@ -33,7 +33,7 @@ import { urlServer } from './providers/url-provider.js';
 import { runRoot } from './run-root.js';
 import { serverAccount } from './run-as.js';
 import { MEMORY_STORAGE_MIN_BYTES } from './run-root.js';
-import type { ProviderKind, RunningServer, ServerHandle } from './server.js';
+import type { BaseCacheRequest, ProviderKind, RunningServer, ServerHandle } from './server.js';
 import { quoteIdent } from './sql.js';
 
 export interface PostgresOptions {
@@ -56,6 +56,8 @@ export interface PostgresOptions {
    * Undefined (the default): they run as the database's unprivileged owner.
    */
   readonly superuserReason?: string | undefined;
+  /** The PR gate's base-schema cache (embedded servers only; see src/postgres/base-cache.ts). */
+  readonly baseCache?: BaseCacheRequest | undefined;
 }
 
 /** Who a scratch database's `url` connects as. */
@@ -85,8 +87,10 @@ export interface PostgresServer extends RunningServer {
   /**
    * Creates a scratch database, runs `fn`, drops it (also on error and on signals). With `template`
    * (another scratch database's name, with no session open on it) the new one starts as its copy.
+   * With `adopt` (the cached base database a server started with, `baseCache.database`) no
+   * database is created: that one is used, and dropped afterwards like a new one.
    */
-  withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options?: { template?: string }): Promise<T>;
+  withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options?: { template?: string; adopt?: string }): Promise<T>;
 }
 
 export interface ProviderPlan {
@@ -202,6 +206,7 @@ function serverHandle(provider: ProviderKind, options: PostgresOptions, installa
         env: options.env,
         reporter: options.reporter,
         startupTimeoutMs: options.startupTimeoutMs,
+        baseCache: options.baseCache,
       });
     }
   }
@@ -225,13 +230,13 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
   return {
     ...server,
     dropRole,
-    async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string } = {}): Promise<T> {
+    async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string; adopt?: string } = {}): Promise<T> {
       if (role === undefined) {
         role = prepareRole(server, superuserReason);
         // Registered before the first database's own task, so it runs after it (newest first).
         forgetRole = registerCleanup(dropRole);
       }
-      const db = await createScratchDatabase(server, await role, options.template);
+      const db = options.adopt === undefined ? await createScratchDatabase(server, await role, options.template) : adoptDatabase(server, await role, options.adopt);
       let dropped: Promise<void> | undefined;
       const drop = (): Promise<void> => (dropped ??= dropScratchDatabase(server, db.name, reporter));
       const release = registerCleanup(drop);
@@ -276,6 +281,15 @@ async function prepareRole(server: RunningServer, superuserReason: string | unde
       )
     ).rows[0]!;
     if (superuserReason !== undefined) return { role: { name: me.name, superuser: me.superuser, reason: superuserReason }, created: false };
+    const cached = server.baseCache?.hit === true ? server.baseCache.role : undefined;
+    if (cached !== undefined && me.superuser) {
+      // A cluster from the base-schema cache: the base database belongs to the role made when it
+      // was built, so that role is this run's, with a new password (the old one was never kept).
+      const password = randomBytes(18).toString('hex');
+      registerSecret(password);
+      await client.query(`ALTER ROLE ${quoteIdent(cached)} PASSWORD '${password}'`);
+      return { role: { name: cached, superuser: false }, password, created: true };
+    }
     if (me.superuser || me.createrole) {
       const name = `${scratchDatabaseName()}_owner`;
       const password = randomBytes(18).toString('hex');
@@ -336,6 +350,14 @@ async function createScratchDatabase(server: RunningServer, prepared: PreparedRo
     // PostgreSQL 14's public schema belongs to the bootstrap superuser: give it to the owner.
     await withClient(adminUrl, (client) => client.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(prepared.role.name)}`));
   }
+  const url = prepared.password === undefined ? adminUrl : roleUrl(adminUrl, prepared.role.name, prepared.password);
+  return { name, url, displayUrl: registerConnectionString(url), adminUrl, role: prepared.role, server };
+}
+
+/** A database the server already holds (the cached base), seen as a scratch database. */
+function adoptDatabase(server: RunningServer, prepared: PreparedRole, name: string): ScratchDatabase {
+  const adminUrl = databaseUrl(server.adminUrl, name);
+  registerConnectionString(adminUrl);
   const url = prepared.password === undefined ? adminUrl : roleUrl(adminUrl, prepared.role.name, prepared.password);
   return { name, url, displayUrl: registerConnectionString(url), adminUrl, role: prepared.role, server };
 }

@@ -14,6 +14,34 @@ export interface RunningServer {
   readonly adminUrl: string;
   /** Whether drift-guard owns the whole server (embedded, docker) or only its scratch databases (url). */
   readonly disposable: boolean;
+  /** The base-schema cache's state on this server (embedded servers asked for it only). */
+  readonly baseCache?: BaseCacheState;
+}
+
+/**
+ * What the base-schema cache did at start. A hit: the server started from a cached cluster that
+ * holds the base database (owned by `role`, or the superuser when absent). A miss: `store` keeps
+ * the base once it is built (it stops the server, copies its data directory and starts it again
+ * on the same port, so connection strings stay valid; no session may be open meanwhile).
+ */
+export type BaseCacheState =
+  | ({ readonly hit: true; readonly key: string; readonly ms: number } & CachedBaseContents)
+  | { readonly hit: false; readonly key: string; readonly reason: string; store(contents: CachedBaseContents): Promise<boolean> };
+
+/** What a cached cluster holds besides the template databases. */
+export interface CachedBaseContents {
+  /** The base database, and the role that owns it (undefined: the superuser). */
+  readonly database: string;
+  readonly role: string | undefined;
+  /** A copy of the base filled with generated rows (the data-aware gate), when there is one. */
+  readonly filled?: string | undefined;
+  /** What the caller keeps with the entry (JSON text: e.g. the fill's report). */
+  readonly note?: string | undefined;
+}
+
+/** What decides the base database apart from the server, computed by the gate while the server starts; undefined: nothing to cache. */
+export interface BaseCacheRequest {
+  readonly parts: Promise<readonly string[] | undefined>;
 }
 
 /** A server that may not be started yet; stop() is safe to call at any point, any number of times. */

@@ -55,7 +55,7 @@ describe('drift-guard check (SQL engine)', () => {
     );
     expect(renderCheckMarkdown(result)).toContain('```mermaid\nerDiagram');
     expect(result.timings.map((t) => t.phase)).toEqual(
-      expect.arrayContaining(['git analysis', 'start PostgreSQL', "apply the base's migrations (the base's migration files)", 'inspect the base schema', "apply the PR's 1 migration(s) one at a time", 'rollback check']),
+      expect.arrayContaining(['git analysis', 'start PostgreSQL', "base: applied 1 migration(s) (the base's migration files; not cached: the cache needs the embedded server (this one is url))", 'inspect the base schema', "apply the PR's 1 migration(s) one at a time", 'rollback check']),
     );
     expect(result.facts).toEqual([expect.objectContaining({ migration: '20240102000001', file: 'db/migrations/20240102000001_orders.sql', granularity: 'statement', transaction: true, changes: 3 })]);
   });

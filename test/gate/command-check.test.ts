@@ -75,7 +75,7 @@ describe('drift-guard check (engine: command)', () => {
     expect(result.verdict).toBe('pass');
     expect(result.migrations.added).toEqual(['migrations/2_orders.up.sql']);
     expect(result.schemaChanges.map((c) => c.description)).toEqual(['create table public.orders', 'create primary key orders_pkey on public.orders', 'create foreign key orders_user_id_fkey on public.orders']);
-    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(["apply the base's migrations (command.apply in the base commit (git worktree))", "apply the PR's 1 migration(s) one at a time", 'rollback check']));
+    expect(result.timings.map((t) => t.phase)).toEqual(expect.arrayContaining(["base: applied the base's migrations (command.apply in the base commit (git worktree); not cached: the cache keeps bases built from plain SQL files, not by a command)", "apply the PR's 1 migration(s) one at a time", 'rollback check']));
     // command.apply applies everything at once: the PR is one batch, and what it rewrote is measured around it.
     expect(result.facts).toEqual([expect.objectContaining({ migration: '2_orders', granularity: 'batch', rewrites: [] })]);
   });

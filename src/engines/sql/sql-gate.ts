@@ -5,7 +5,8 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
-import { extractDirectory, repositoryRoot } from '../../git/git.js';
+import { extractDirectory, git, repositoryRoot } from '../../git/git.js';
+import { DriftGuardError } from '../../errors.js';
 import { globToRegExp } from '../../util/glob.js';
 import type { Engine, GateFiles, MigrationSource } from '../engine.js';
 import type { Migration } from './layout.js';
@@ -24,7 +25,11 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
     hasDown: m.down !== undefined,
     ...(m.down === undefined || m.down.file === m.up.file ? {} : { downFile: m.down.file }),
   });
-  const versioned = (p: SqlMigrations): Migration[] => discover(p).migrations.filter((m) => m.kind === 'versioned');
+  const versioned = (p: SqlMigrations): Migration[] => (p === project ? current() : discover(p)).migrations.filter((m) => m.kind === 'versioned');
+  // The working tree's migrations, read once per gate: head, problems, hints and lint all ask (a
+  // thousand files are read and split on every discover).
+  let discovered: ReturnType<typeof discover> | undefined;
+  const current = (): ReturnType<typeof discover> => (discovered ??= discover(project));
   /** The migrations directory as it was at `commit`, in a temp folder laid out like the working tree. */
   const extract = async (commit: string): Promise<{ project: SqlMigrations; dispose(): void }> => {
     const repo = await repositoryRoot(cwd);
@@ -44,10 +49,17 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
         base.dispose();
       }
     },
+    async baseFingerprint(commit) {
+      const repo = await repositoryRoot(cwd);
+      // Object ids are content hashes: a changed, added, removed or renamed file changes the listing.
+      const listed = await git(['ls-tree', '-r', '--full-tree', commit, '--', path.relative(repo, project.dir) || '.'], repo);
+      if (listed.code !== 0) throw new DriftGuardError('USAGE', `git ls-tree ${commit} failed: ${listed.stderr.trim().split('\n')[0] ?? ''}`);
+      return listed.stdout;
+    },
     compare: (a, b) => layout.compareVersions(a, b),
     plainSql: true,
-    runsAfterVersioned: () => discover(project).migrations.some((m) => m.kind === 'repeatable'),
-    problems: () => discover(project).problems,
+    runsAfterVersioned: () => current().migrations.some((m) => m.kind === 'repeatable'),
+    problems: () => current().problems,
     isMigrationFile: (file) => dirFromRoot === '' || file === dirFromRoot || file.startsWith(`${dirFromRoot}${path.sep}`),
     isEntity: entities.length === 0 ? undefined : (file) => entities.some((pattern) => pattern.test(file.split(path.sep).join('/'))),
     // Plain SQL needs no build: the base schema always comes from the base's own files, exactly.

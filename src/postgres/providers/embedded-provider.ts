@@ -7,13 +7,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { DriftGuardError } from '../../errors.js';
+import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { PostgresInstallation } from '../binaries.js';
+import { maskSecrets } from '../../util/secrets.js';
+import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
+import { withClient } from '../client.js';
 import { materializeDataDir, serverEnvironment } from '../data-dir-cache.js';
+import { quoteIdent } from '../sql.js';
 import { assertReachable, type RunAs } from '../run-as.js';
 import { runRoots } from '../run-root.js';
-import type { RunningServer, ServerHandle } from '../server.js';
+import type { BaseCacheRequest, BaseCacheState, CachedBaseContents, RunningServer, ServerHandle } from '../server.js';
 
 export const RUN_DIR_PREFIX = 'drift-guard-pg-';
 const READY_LINE = 'database system is ready to accept connections';
@@ -44,6 +48,8 @@ export interface EmbeddedServerOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly reporter: Reporter;
   readonly startupTimeoutMs: number;
+  /** Start from a cached cluster holding the base schema when there is one (src/postgres/base-cache.ts). */
+  readonly baseCache?: BaseCacheRequest | undefined;
 }
 
 export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
@@ -73,38 +79,124 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     writeFileSync(path.join(runDir, 'owner.json'), JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
     if (account !== undefined) chownSync(runDir, account.uid, account.gid);
     const dataDir = path.join(runDir, 'data');
-    const { password } = await materializeDataDir(installation, account, dataDir, env, reporter);
+    const cwd = runDir;
 
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
-      if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
-      const launched = launch(installation, account, dataDir, port, runDir);
+    /** Starts the server on the data directory; retries another port when the first is taken. */
+    const boot = async (): Promise<number> => {
+      for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
+        if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
+        const launched = launch(installation, account, dataDir, port, cwd);
+        child = launched.child;
+        exited = launched.exited;
+        const outcome = await launched.ready(options.startupTimeoutMs);
+        if (outcome.ok) return port;
+        signalGroup(launched.child, 'SIGKILL');
+        await launched.exited;
+        if (!BIND_FAILURE.test(outcome.log) || attempt >= 3) {
+          throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} (${installation.origin}) did not start: ${outcome.reason}`);
+        }
+      }
+    };
+    const running = (port: number, password: string, baseCache: BaseCacheState | undefined): RunningServer => ({
+      provider: 'embedded',
+      description: `embedded PostgreSQL ${installation.version} (${installation.origin}) on 127.0.0.1:${port}${account === undefined ? '' : `, running as ${account.user}`}`,
+      version: installation.version,
+      major: installation.major,
+      adminUrl: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      disposable: true,
+      ...(baseCache === undefined ? {} : { baseCache }),
+    });
+
+    // The base-schema cache: a cached cluster replaces initdb's and already holds the base.
+    const parts = options.baseCache === undefined ? undefined : await options.baseCache.parts.catch(() => undefined);
+    const key = parts === undefined ? undefined : baseCacheKey(parts, installation, account);
+    let missReason = 'no entry for this base yet';
+    if (key !== undefined) {
+      const t0 = performance.now();
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
+      if (entry.ok) {
+        try {
+          const port = await boot();
+          const server = running(port, entry.password, undefined);
+          const { database, role, filled, note } = entry.record;
+          await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
+          return { ...server, baseCache: { hit: true, key, database, role, filled, note, ms: Math.round(performance.now() - t0) } };
+        } catch (error) {
+          if (stopping !== undefined) throw error;
+          await killServer();
+          rmSync(dataDir, { recursive: true, force: true });
+          discardBaseEntry(key, env);
+          missReason = `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
+          reporter.warn(`base cache: ${missReason}; applying the base's migrations`);
+        }
+      } else {
+        missReason = entry.reason;
+      }
+    }
+
+    const { password } = await materializeDataDir(installation, account, dataDir, env, reporter);
+    const port = await boot();
+    const server = running(port, password, undefined);
+    if (key === undefined) return server;
+    const store = async (contents: CachedBaseContents): Promise<boolean> => {
+      const databases = [contents.database, ...(contents.filled === undefined ? [] : [contents.filled])];
+      // The mark a hit checks: the database is the one this entry was made for.
+      const wal = await withClient(server.adminUrl, async (client) => {
+        for (const database of databases) await client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`);
+        const row = await client.query<{ file: string; size: string }>(
+          "SELECT pg_walfile_name(pg_current_wal_insert_lsn()) AS file, (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS size",
+        );
+        return { current: row.rows[0]!.file, segmentBytes: Number(row.rows[0]!.size) };
+      });
+      // A clean (fast) shutdown: the copy then starts without recovery.
+      child?.kill('SIGINT');
+      const clean = await Promise.race([exited!.then(() => true), delay(30_000).then(() => false)]) && child?.exitCode === 0;
+      let stored = false;
+      // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
+      if (clean) trimWal(dataDir, wal.current, wal.segmentBytes);
+      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter);
+      else reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
+      await killServer();
+      if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
+      const launched = launch(installation, account, dataDir, port, cwd);
       child = launched.child;
       exited = launched.exited;
       const outcome = await launched.ready(options.startupTimeoutMs);
-      if (outcome.ok) {
-        return {
-          provider: 'embedded',
-          description: `embedded PostgreSQL ${installation.version} (${installation.origin}) on 127.0.0.1:${port}${account === undefined ? '' : `, running as ${account.user}`}`,
-          version: installation.version,
-          major: installation.major,
-          adminUrl: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-          disposable: true,
-        };
-      }
-      signalGroup(launched.child, 'SIGKILL');
-      await launched.exited;
-      if (!BIND_FAILURE.test(outcome.log) || attempt >= 3) {
-        throw new DriftGuardError(
-          'POSTGRES_START_FAILED',
-          `embedded PostgreSQL ${installation.version} (${installation.origin}) did not start: ${outcome.reason}`,
-        );
-      }
-    }
+      if (!outcome.ok) throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} did not start again on port ${port} after the base was cached: ${outcome.reason}`);
+      return stored;
+    };
+    return { ...server, baseCache: { hit: false, key, reason: missReason, store } };
+  };
+
+  /** Stops the current server process at once (no-op when it is not running). */
+  const killServer = async (): Promise<void> => {
+    if (child === undefined || exited === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    signalGroup(child, 'SIGKILL');
+    await exited;
   };
 
   return { start, stop };
+}
+
+function marker(key: string): string {
+  return `drift-guard base cache ${key}`;
+}
+
+/** A cached cluster must hold the databases it was stored with (marked with its key) and their owner role. */
+async function verifyCachedBase(adminUrl: string, key: string, databases: readonly string[], role: string | undefined): Promise<void> {
+  await withClient(
+    adminUrl,
+    async (client) => {
+      const found = await client.query<{ name: string; mark: string | null }>(`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS mark FROM pg_database d WHERE d.datname = ANY($1)`, [databases]);
+      for (const database of databases) {
+        if (found.rows.find((row) => row.name === database)?.mark !== marker(key)) throw new Error(`it holds no database ${database} marked for this key`);
+      }
+      if (role !== undefined && (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount !== 1) throw new Error(`its role ${role} is missing`);
+    },
+    { connectTimeoutMs: 10_000 },
+  );
 }
 
 interface Launched {

@@ -1,0 +1,253 @@
+// The PR gate's base schema kept across runs, as a stopped PostgreSQL cluster. The first gate on a
+// given set of base migration files applies them, stops its embedded server cleanly and copies the
+// whole data directory (the base database and the role that owns it inside) to
+// <cache root>/bases/<key>/data.tar; the next gate on the same base copies that directory instead of
+// initdb, starts the server on it and applies only the pull request's migrations. Unpacking a
+// cluster (about 100 MB and 8,000 files for 1,000 tables) costs a fraction of applying a long
+// history, which a pg_dump/pg_restore round trip does not (it replays the same DDL).
+//
+// The key is chosen by the caller (the base's files, the engine's settings) and completed here with
+// what the cluster depends on: the server binary and its version, the account it runs as, initdb's
+// options, drift-guard's version (its migrator writes the history table) and this file's format. The cache is never a source of truth: an entry that cannot be
+// read, copied, started or verified is a miss (removed; the caller builds the base and stores it
+// again), never an error. Entries are written under a temporary name and renamed into place, are
+// owner-only, and only the most recently used few are kept.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describeError } from '../errors.js';
+import { cacheRoot } from '../util/cache-root.js';
+import type { Reporter } from '../util/reporter.js';
+import { registerSecret } from '../util/secrets.js';
+import type { PostgresInstallation } from './binaries.js';
+import { INITDB_ARGS } from './data-dir-cache.js';
+import { trackChild } from '../util/child-process.js';
+import type { RunAs } from './run-as.js';
+import type { CachedBaseContents } from './server.js';
+import { VERSION } from '../version.js';
+
+/** Bumped when an entry's layout or meaning changes: older entries then miss. */
+export const BASE_CACHE_FORMAT = 1;
+/** Entries kept after a store (most recently stored or used first). */
+export const BASE_CACHE_KEEP = 3;
+const RECORD = 'entry.json';
+const PASSWORD = 'password';
+/** The stopped cluster's data directory, as a tar archive. */
+const DATA = 'data.tar';
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/** What an entry says about itself (entry.json). */
+export interface BaseEntryRecord {
+  readonly format: number;
+  readonly key: string;
+  /** The server's version (installation.version) and binary the cluster was built with. */
+  readonly version: string;
+  readonly postgres: string;
+  /** The base database inside the cluster, and the role that owns it (absent: the superuser). */
+  readonly database: string;
+  readonly role?: string;
+  /** The filled copy of the base (the data-aware gate), and the caller's note about it. */
+  readonly filled?: string;
+  readonly note?: string;
+  readonly storedAt: string;
+}
+
+/** Where entries live: <cache root>/bases (DRIFT_GUARD_CACHE_DIR sets the root). */
+export function baseCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(cacheRoot(env), 'bases');
+}
+
+/** The full key (sha256 hex): the caller's parts plus what the cluster itself depends on. */
+export function baseCacheKey(parts: readonly string[], installation: PostgresInstallation, account: RunAs | undefined): string {
+  const hash = createHash('sha256');
+  // drift-guard's version too: the history table in the cluster is written by its migrator.
+  const all = [`drift-guard base cache ${BASE_CACHE_FORMAT}`, VERSION, installation.version, binaryPath(installation), account?.user ?? '', ...INITDB_ARGS, ...parts];
+  // Length-prefixed: ["ab", "c"] and ["a", "bc"] are different keys.
+  for (const part of all) hash.update(`${Buffer.byteLength(part)}:`).update(part).update('\0');
+  return hash.digest('hex');
+}
+
+/** The first 12 characters of a key, for reports. */
+export function shortKey(key: string): string {
+  return key.slice(0, 12);
+}
+
+export type LoadedEntry = { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Copies the entry's data directory to `target` (which must not exist). A miss says why; an entry
+ * that is unreadable, from another format or another server is removed on the way.
+ */
+export async function loadBaseEntry(key: string, installation: PostgresInstallation, account: RunAs | undefined, target: string, env: NodeJS.ProcessEnv): Promise<LoadedEntry> {
+  const entry = entryDir(env, key);
+  const recordFile = path.join(entry, RECORD);
+  if (!existsSync(recordFile)) return { ok: false, reason: 'no entry for this base yet' };
+  const discard = (why: string): LoadedEntry => {
+    discardBaseEntry(key, env);
+    return { ok: false, reason: why };
+  };
+  let record: BaseEntryRecord;
+  let password: string;
+  try {
+    record = JSON.parse(readFileSync(recordFile, 'utf8')) as BaseEntryRecord;
+    password = readFileSync(path.join(entry, PASSWORD), 'utf8').trim();
+  } catch (error) {
+    return discard(`the entry could not be read (${describeError(error)})`);
+  }
+  if (record.format !== BASE_CACHE_FORMAT || record.key !== key || typeof record.database !== 'string' || password === '') return discard('the entry was written by another drift-guard version');
+  if (record.version !== installation.version || record.postgres !== binaryPath(installation)) {
+    return discard(`the entry was built on PostgreSQL ${String(record.version)}, this server is ${installation.version}`);
+  }
+  try {
+    mkdirSync(target, { mode: 0o700 });
+    if (account !== undefined) chownSync(target, account.uid, account.gid);
+    // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when root.
+    await runTar(['-x', '-p', '-f', path.join(entry, DATA), '-C', target]);
+  } catch (error) {
+    rmSync(target, { recursive: true, force: true });
+    return discard(`the entry could not be copied (${describeError(error)})`);
+  }
+  registerSecret(password);
+  // Most recently used: the last to be pruned.
+  const now = new Date();
+  try {
+    utimesSync(recordFile, now, now);
+  } catch {
+    // A read-only cache still serves.
+  }
+  return { ok: true, record, password };
+}
+
+/** Removes an entry (one that failed to load, start or verify). */
+export function discardBaseEntry(key: string, env: NodeJS.ProcessEnv): void {
+  rmSync(entryDir(env, key), { recursive: true, force: true });
+}
+
+/**
+ * Keeps a stopped cluster's data directory as the entry for `key`. A failure to store is a
+ * warning: the run that built the base has what it needs.
+ */
+export async function storeBaseEntry(
+  key: string,
+  installation: PostgresInstallation,
+  dataDir: string,
+  contents: CachedBaseContents & { readonly password: string },
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+): Promise<boolean> {
+  const dir = baseCacheDir(env);
+  const entry = entryDir(env, key);
+  const temp = path.join(dir, `.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(temp, { mode: 0o700 });
+    // One file: writing thousands of small ones (a few per table and index) to a disk costs seconds.
+    await runTar(['-c', '-f', path.join(temp, DATA), '-C', dataDir, '.']);
+    chmodSync(path.join(temp, DATA), 0o600);
+    writeFileSync(path.join(temp, PASSWORD), `${contents.password}\n`, { mode: 0o600 });
+    const record: BaseEntryRecord = {
+      format: BASE_CACHE_FORMAT,
+      key,
+      version: installation.version,
+      postgres: binaryPath(installation),
+      database: contents.database,
+      ...(contents.role === undefined ? {} : { role: contents.role }),
+      ...(contents.filled === undefined ? {} : { filled: contents.filled }),
+      ...(contents.note === undefined ? {} : { note: contents.note }),
+      storedAt: new Date().toISOString(),
+    };
+    // The record last: an entry without one is incomplete and never read.
+    writeFileSync(path.join(temp, RECORD), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    rmSync(entry, { recursive: true, force: true });
+    try {
+      renameSync(temp, entry);
+    } catch (error) {
+      // Another run stored the same key first: theirs is as good as ours.
+      if (!existsSync(path.join(entry, RECORD))) throw error;
+    }
+    prune(dir, entry);
+    return true;
+  } catch (error) {
+    reporter.warn(`could not keep the base schema in the cache (${dir}): ${describeError(error)}; the next run applies the base's migrations again`);
+    return false;
+  } finally {
+    try {
+      rmSync(temp, { recursive: true, force: true });
+    } catch {
+      // Nothing was made there (the cache directory could not be created).
+    }
+  }
+}
+
+/**
+ * Removes the WAL segments a cleanly stopped cluster does not need: all but the one that was
+ * current at shutdown and the next (the shutdown checkpoint may have crossed into it). Applying a
+ * long history leaves dozens of old and recycled segments behind.
+ */
+export function trimWal(dataDir: string, current: string, segmentBytes: number): void {
+  const match = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(current);
+  if (match === null || !(segmentBytes > 0)) return;
+  const perId = Math.floor(0x100000000 / segmentBytes);
+  const log = parseInt(match[2]!, 16);
+  const seg = parseInt(match[3]!, 16);
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(8, '0');
+  const next = seg + 1 < perId ? `${match[1]}${hex(log)}${hex(seg + 1)}` : `${match[1]}${hex(log + 1)}${hex(0)}`;
+  const dir = path.join(dataDir, 'pg_wal');
+  for (const name of readdirSync(dir)) {
+    if (/^[0-9A-F]{24}$/.test(name) && name !== current && name !== next) rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function entryDir(env: NodeJS.ProcessEnv, key: string): string {
+  if (!KEY_PATTERN.test(key)) throw new Error(`a base cache key is a sha256 hex string (baseCacheKey()), not ${JSON.stringify(key)}`);
+  return path.join(baseCacheDir(env), key);
+}
+
+/** Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors. */
+function runTar(args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    void trackChild(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    child.on('error', (error) => reject(new Error(`cannot run tar: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`tar ${args[0]} failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim().split('\n').slice(0, 2).join(' / ') || 'no message'}`));
+    });
+  });
+}
+
+function binaryPath(installation: PostgresInstallation): string {
+  try {
+    return realpathSync(installation.postgres);
+  } catch {
+    return installation.postgres;
+  }
+}
+
+/** Keeps the BASE_CACHE_KEEP entries stored or used most recently (always `current`). */
+function prune(dir: string, current: string): void {
+  const entries = readdirSync(dir)
+    .filter((name) => KEY_PATTERN.test(name))
+    .map((name) => {
+      const file = path.join(dir, name, RECORD);
+      return { dir: path.join(dir, name), used: existsSync(file) ? statSync(file).mtimeMs : 0 };
+    })
+    .filter((e) => e.dir !== current)
+    .sort((a, b) => b.used - a.used);
+  for (const stale of entries.slice(BASE_CACHE_KEEP - 1)) rmSync(stale.dir, { recursive: true, force: true });
+  // Leftovers of runs that died while storing (an hour is far longer than any copy here).
+  for (const name of readdirSync(dir).filter((n) => n.startsWith('.partial-'))) {
+    const leftover = path.join(dir, name);
+    try {
+      if (Date.now() - statSync(leftover).mtimeMs > 3_600_000) rmSync(leftover, { recursive: true, force: true });
+    } catch {
+      // Gone already.
+    }
+  }
+}
