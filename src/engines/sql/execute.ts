@@ -142,8 +142,12 @@ export type SentOutcome =
  * the caller can send the next migration while this one runs.
  */
 export function sendInTransaction(client: pg.Client, script: MigrationScript, writes: readonly HistoryWrite[], link: ChainLink): Promise<SentOutcome> {
-  const prefix = `BEGIN;\n${chainStatement(link)};\n`;
+  // BEGIN on its own: PostgreSQL parses a simple query whole before running any of it, so a syntax
+  // error in the script must find the transaction already open (and abort it), or the history
+  // writes behind it would run and commit on their own.
+  const prefix = `${chainStatement(link)};\n`;
   const sent = corked(client, () => ({
+    begin: client.query('BEGIN'),
     script: client.query(prefix + script.sql),
     writes: writes.map((w) => client.query(w.text, w.values as unknown[] | undefined)),
     commit: client.query('COMMIT'),
@@ -153,8 +157,9 @@ export function sendInTransaction(client: pg.Client, script: MigrationScript, wr
       () => undefined,
       (error: unknown) => ({ error }),
     );
-  return Promise.all([failure(sent.script), Promise.all(sent.writes.map(failure)), sent.commit.then((r) => r, (error: unknown) => ({ error }))]).then(
-    ([ran, writeFailures, committed]): SentOutcome => {
+  return Promise.all([failure(sent.begin), failure(sent.script), Promise.all(sent.writes.map(failure)), sent.commit.then((r) => r, (error: unknown) => ({ error }))]).then(
+    ([begin, ran, writeFailures, committed]): SentOutcome => {
+      if (begin !== undefined) return { ok: false, stage: 'history', error: begin.error };
       if (ran !== undefined) {
         const error = ran.error as PgError;
         // The error is in the check, before the script: the migration ahead did not commit.

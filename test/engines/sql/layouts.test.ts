@@ -132,6 +132,16 @@ const expectedAfterOneRollback: Record<LayoutName, unknown[]> = {
   plain: expectedAfterUp.plain.slice(0, 2),
 };
 
+/** After A only. */
+const expectedAfterOne: Record<LayoutName, unknown[]> = {
+  flyway: expectedAfterUp.flyway.slice(0, 1),
+  'golang-migrate': [{ version: '1', dirty: false }],
+  goose: expectedAfterUp.goose.slice(0, 2),
+  dbmate: expectedAfterUp.dbmate.slice(0, 1),
+  diesel: expectedAfterUp.diesel.slice(0, 1),
+  plain: expectedAfterUp.plain.slice(0, 1),
+};
+
 /** After A and B only. */
 const expectedAfterTwo: Record<LayoutName, unknown[]> = { ...expectedAfterOneRollback, flyway: expectedAfterUp.flyway.slice(0, 2) };
 
@@ -238,6 +248,8 @@ describe.each(layouts)('%s layout', (layout) => {
       expect(finding.file).toBe(path.relative(p.root, file(p, layout, bad)));
       expect(finding.details).toMatchObject({ lineText: 'CREATE TABLE x (id int,);', sqlstate: '42601' });
       expect(await tables(db)).toEqual(['a']);
+      // PostgreSQL rejects the whole script before running any of it: the history row sent behind it must not commit on its own.
+      expect(await withClient(db.url, (c) => history(layout, c))).toEqual(expectedAfterOne[layout]);
     });
   });
 
