@@ -5,12 +5,13 @@
 //              few rows), some tables with foreign keys, views, PL/pgSQL functions and triggers,
 //              DO blocks, and a few large files (seed data, a batch of tables)
 // The floor is one psql session running the same SQL, each file wrapped in BEGIN/COMMIT.
-// Each run is on a fresh database; prints medians and the ratio to the floor.
+// Each run is on a fresh database; prints medians, the ratio to the floor and drift-guard's peak
+// resident memory (the largest of the runs, read by a preload from process.resourceUsage()).
 //   npm run bench:sql-layouts [-- migrations runs layouts]     e.g. -- 1000 3 plain,golang-migrate
 // BENCH_BEFORE_CLI=<another build's dist/cli.js> adds a "(before)" row per layout, in the same run.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,13 +25,23 @@ const ALL_LAYOUTS = ['flyway', 'golang-migrate', 'goose', 'dbmate', 'diesel', 'p
 const layouts = process.argv[4] === undefined ? ALL_LAYOUTS : process.argv[4].split(',');
 const beforeCli = process.env.BENCH_BEFORE_CLI;
 
+const work = mkdtempSync(path.join(os.tmpdir(), 'dg-bench-layouts-'));
+
 if (process.env.DATABASE_URL === undefined) {
-  // Re-run inside a throwaway server: `drift-guard scratch` sets DATABASE_URL and PG*.
-  const result = spawnSync(process.execPath, [cli, '--quiet', 'scratch', '--', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Re-run inside a throwaway server: `drift-guard scratch` sets DATABASE_URL and PG*. Its role
+  // must create a database per run, so the config opts in to the superuser, on the record.
+  const config = path.join(work, 'bench.yml');
+  writeFileSync(config, 'postgres:\n  superuser:\n    reason: the benchmark creates and drops a fresh database per run\n');
+  const result = spawnSync(process.execPath, [cli, '--quiet', '--config', config, 'scratch', '--', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  rmSync(work, { recursive: true, force: true });
   process.exit(result.status ?? 1);
 }
 
-const work = mkdtempSync(path.join(os.tmpdir(), 'dg-bench-layouts-'));
+// Loaded into each drift-guard process: writes its peak resident set size (KiB) when it exits.
+const preload = path.join(work, 'peak-rss.cjs');
+const rssFile = path.join(work, 'peak-rss');
+writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`);
+const peakRss = {};
 const admin = process.env.DATABASE_URL;
 const psql = (args, url) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...args, url], { stdio: ['ignore', 'ignore', 'inherit'] });
 let db = 0;
@@ -60,10 +71,12 @@ try {
     for (const layout of layouts) {
       const dir = path.join(work, shape, layout);
       writeLayout(layout, history, dir);
-      const migrate = (program) => (url) =>
-        execFileSync(process.execPath, [program, '--quiet', 'migrate', '--dir', dir, '--layout', layout, '--database-url', url], { stdio: ['ignore', 'ignore', 'inherit'] });
-      if (beforeCli !== undefined) ways[`${layout} (before)`] = migrate(beforeCli);
-      ways[layout] = migrate(cli);
+      const migrate = (program, name) => (url) => {
+        execFileSync(process.execPath, ['--require', preload, program, '--quiet', 'migrate', '--dir', dir, '--layout', layout, '--database-url', url], { stdio: ['ignore', 'ignore', 'inherit'] });
+        peakRss[name] = Math.max(peakRss[name] ?? 0, Number(readFileSync(rssFile, 'utf8')));
+      };
+      if (beforeCli !== undefined) ways[`${layout} (before)`] = migrate(beforeCli, `${shape} ${layout} (before)`);
+      ways[layout] = migrate(cli, `${shape} ${layout}`);
     }
     const times = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
     // Interleaved, so that a noisy neighbour slows every way alike.
@@ -72,7 +85,9 @@ try {
     const bytes = history.reduce((sum, statements) => sum + statements.join('\n').length, 0);
     console.log(`${shape} (${(bytes / 1024).toFixed(0)} KiB of SQL)`);
     for (const name of Object.keys(ways)) {
-      console.log(`  ${name.padEnd(24)} ${(median(times[name]) / 1000).toFixed(3)} s   ${(median(times[name]) / floor).toFixed(2)}x floor`);
+      const kib = peakRss[`${shape} ${name}`];
+      const rss = kib === undefined ? '' : `   peak RSS ${(kib / 1024).toFixed(0)} MiB`;
+      console.log(`  ${name.padEnd(24)} ${(median(times[name]) / 1000).toFixed(3)} s   ${(median(times[name]) / floor).toFixed(2)}x floor${rss}`);
     }
   }
 } finally {

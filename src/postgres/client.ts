@@ -53,6 +53,30 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   }
 }
 
+/**
+ * Drops the connection at once, without waiting for queries on the wire: the server then rolls
+ * back an open transaction and frees the session's locks. For interrupts: client.end() on a
+ * pipelined client waits for every query already sent, a COMMIT included.
+ */
+export async function abortConnection(client: pg.Client): Promise<void> {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  await client.end().catch(() => undefined);
+}
+
+/**
+ * Runs `send`, which sends queries without awaiting them (a pipelined client), with the socket
+ * corked: what it sends leaves in one write instead of one per query.
+ */
+export function corked<T>(client: pg.Client, send: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
 /** Runs `fn` in one transaction on a new connection: committed when it returns, rolled back when it throws. */
 export function withTransaction<T>(url: string, fn: (client: pg.Client) => Promise<T>, options?: ClientOptions): Promise<T> {
   return withClient(

@@ -3,9 +3,10 @@
 // the file, line and column.
 
 import type pg from 'pg';
+import { corked } from '../../postgres/client.js';
 import type { Finding } from '../../report/finding.js';
-import type { MigrationScript } from './layout.js';
-import { lineAndColumn, loadParser, parseScript, type SqlStatement } from './sql-script.js';
+import type { HistoryWrite, MigrationScript } from './layout.js';
+import { lineAndColumn, loadParser, parseScript, topLevelText, type SqlStatement } from './sql-script.js';
 
 export interface ExecutionPlan {
   readonly statements: readonly SqlStatement[];
@@ -17,14 +18,24 @@ export interface ExecutionPlan {
 
 /**
  * Words without which a script cannot hold a statement that refuses a transaction block or
- * controls transactions. A script with none of them is sent whole without being parsed (it is
- * parsed only if it fails, to point at the failing statement): parsing is most of drift-guard's
- * own time on a long migration run.
+ * controls transactions. A script with none of them outside its comments, literals and
+ * dollar-quoted bodies (where a function's or DO block's BEGIN and END are) is sent whole without
+ * being parsed (it is parsed only if it fails, to point at the failing statement): parsing, and
+ * loading the parser, are most of drift-guard's own time on a long migration run.
  */
 const NEEDS_PARSING = /\b(?:concurrently|vacuum|database|tablespace|system|subscription|cluster|reindex|begin|commit|rollback|abort|savepoint|release|start|end|prepare)\b/i;
 
+/** Whether planScript() must parse the script (then call loadParser() first). */
+export function needsParsing(script: MigrationScript): boolean {
+  if (!script.transaction) return true;
+  if (!NEEDS_PARSING.test(script.sql)) return false;
+  const words = topLevelText(script.sql);
+  return words === undefined || NEEDS_PARSING.test(words);
+}
+
+/** How a script runs; parses it only when needsParsing() says so (the parser must be loaded then). */
 export function planScript(script: MigrationScript): ExecutionPlan {
-  if (script.transaction && !NEEDS_PARSING.test(script.sql)) {
+  if (!needsParsing(script)) {
     let statements: readonly SqlStatement[] | undefined;
     return {
       outsideTransaction: undefined,
@@ -84,27 +95,103 @@ export class StatementError extends Error {
 }
 
 /**
- * Runs a migration in one transaction with its history row. The script goes to the server as one
- * simple-protocol query (one round trip however many statements it has); PostgreSQL's error
- * position then points into the script itself. An error without a position (a constraint
- * violation, say) is located by replaying the statements one by one in a transaction that is
- * rolled back, which costs nothing on the path that succeeds.
+ * The session setting through which migrations sent one behind the other wait for each other.
+ * Each migration's transaction first checks that it holds the mark of the migration ahead of it,
+ * then sets its own. A setting changed in a transaction that rolls back is rolled back too, so
+ * the check fails, and nothing of the migration runs, exactly when the one ahead did not commit.
  */
-export async function runInTransaction(client: pg.Client, script: MigrationScript, plan: ExecutionPlan, record: () => Promise<void>): Promise<void> {
-  const prefix = 'BEGIN;\n';
-  try {
-    await client.query(prefix + script.sql);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw new StatementError(await locateFailure(client, script, plan, error as PgError, prefix.length), 0);
-  }
-  try {
-    await record();
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+const CHAIN_SETTING = 'drift_guard.committed';
+
+/**
+ * The check and the new mark, as one statement. The marks are drift-guard's own (hex digits and
+ * numbers, see ChainLink), never text from a file, so they are written into the statement: it then
+ * travels in the same simple-protocol query as BEGIN and the script, and a failed check skips the
+ * script. current_setting() of a parameter that does not exist raises an error that names it.
+ */
+function chainStatement(link: ChainLink): string {
+  if (!/^[0-9a-f]+:[0-9]+$/.test(link.mark) || (link.after !== undefined && !/^[0-9a-f]+:[0-9]+$/.test(link.after))) throw new Error(`not a chain mark: ${link.mark}`);
+  const set = `pg_catalog.set_config('${CHAIN_SETTING}', '${link.mark}', false)`;
+  if (link.after === undefined) return `SELECT ${set}`;
+  return `SELECT CASE WHEN pg_catalog.current_setting('${CHAIN_SETTING}', true) = '${link.after}' THEN ${set} ELSE pg_catalog.current_setting('drift_guard.the_migration_before_this_one_did_not_commit') END`;
+}
+
+/** Where a migration sits in a chain of migrations sent without waiting for each other. */
+export interface ChainLink {
+  /** The mark of the migration ahead in the chain: this one runs only if that one committed. */
+  readonly after?: string | undefined;
+  /** This migration's mark, unique in the session: "<hex>:<number>". */
+  readonly mark: string;
+}
+
+export type SentOutcome =
+  | { readonly ok: true }
+  /** The migration ahead in the chain did not commit: nothing of this one ran. */
+  | { readonly ok: false; readonly stage: 'skipped'; readonly error: unknown }
+  | { readonly ok: false; readonly stage: 'script'; readonly error: PgError; readonly prefixLength: number }
+  /** The script ran; a history write or the COMMIT failed (a deferred constraint, say). Nothing stayed. */
+  | { readonly ok: false; readonly stage: 'history' | 'commit'; readonly error: unknown };
+
+/**
+ * Sends a migration in one transaction with its history writes, and returns its outcome. On a
+ * pipelined client (ClientOptions.pipeline) it leaves in one write, and the server runs it without
+ * waiting for drift-guard: BEGIN, the chain's check and mark, and the script as one
+ * simple-protocol query (one statement failing skips the rest; PostgreSQL's error position points
+ * into it), the history writes, COMMIT. When anything fails, the server refuses the rest of the
+ * transaction and answers COMMIT with ROLLBACK, so nothing of the migration stays, and the
+ * migrations behind it in the chain fail their check. The queries leave before this returns, so
+ * the caller can send the next migration while this one runs.
+ */
+export function sendInTransaction(client: pg.Client, script: MigrationScript, writes: readonly HistoryWrite[], link: ChainLink): Promise<SentOutcome> {
+  // BEGIN on its own: PostgreSQL parses a simple query whole before running any of it, so a syntax
+  // error in the script must find the transaction already open (and abort it), or the history
+  // writes behind it would run and commit on their own.
+  const prefix = `${chainStatement(link)};\n`;
+  const sent = corked(client, () => ({
+    begin: client.query('BEGIN'),
+    script: client.query(prefix + script.sql),
+    writes: writes.map((w) => client.query(w.text, w.values as unknown[] | undefined)),
+    commit: client.query('COMMIT'),
+  }));
+  const failure = (promise: Promise<unknown>): Promise<{ error: unknown } | undefined> =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+  return Promise.all([failure(sent.begin), failure(sent.script), Promise.all(sent.writes.map(failure)), sent.commit.then((r) => r, (error: unknown) => ({ error }))]).then(
+    ([begin, ran, writeFailures, committed]): SentOutcome => {
+      if (begin !== undefined) return { ok: false, stage: 'history', error: begin.error };
+      if (ran !== undefined) {
+        const error = ran.error as PgError;
+        // The error is in the check, before the script: the migration ahead did not commit.
+        if (error.position !== undefined && Number(error.position) <= prefix.length) return { ok: false, stage: 'skipped', error };
+        if (error.message.includes('drift_guard.the_migration_before_this_one_did_not_commit')) return { ok: false, stage: 'skipped', error };
+        return { ok: false, stage: 'script', error, prefixLength: prefix.length };
+      }
+      const write = writeFailures.find((w) => w !== undefined);
+      if (write !== undefined) return { ok: false, stage: 'history', error: write.error };
+      if ('error' in committed) return { ok: false, stage: 'commit', error: committed.error };
+      // A COMMIT of an aborted transaction succeeds with the command tag ROLLBACK.
+      if (committed.command !== 'COMMIT') return { ok: false, stage: 'commit', error: new Error('the server rolled the transaction back at COMMIT') };
+      return { ok: true };
+    },
+  );
+}
+
+/**
+ * The finding for a script that failed in its transaction. PostgreSQL's error position points
+ * into the script; an error without a position (a constraint violation, say) is located by
+ * replaying the statements one by one in a transaction that is rolled back, which costs nothing on
+ * the path that succeeds. Call it when nothing else is on the wire.
+ */
+export async function scriptFailure(client: pg.Client, script: MigrationScript, plan: ExecutionPlan, error: PgError, prefixLength: number): Promise<Finding> {
+  // The server ended the transaction at its COMMIT; this makes sure whatever was sent.
+  await client.query('ROLLBACK').catch(() => undefined);
+  return locateFailure(client, script, plan, error, prefixLength);
+}
+
+/** Runs history writes one after the other, each committed on its own (outside a transaction). */
+export async function runWrites(client: pg.Client, writes: readonly HistoryWrite[]): Promise<void> {
+  for (const write of writes) await client.query(write.text, write.values as unknown[] | undefined);
 }
 
 async function locateFailure(client: pg.Client, script: MigrationScript, plan: ExecutionPlan, error: PgError, prefixLength: number): Promise<Finding> {
@@ -112,6 +199,7 @@ async function locateFailure(client: pg.Client, script: MigrationScript, plan: E
   if (error.position !== undefined) {
     return applyFailure(script, whole, withPosition(error, String(Math.max(1, Number(error.position) - prefixLength))));
   }
+  await loadParser(); // the replay needs the statements, which a script sent whole was never split into
   try {
     await client.query('BEGIN');
     for (const statement of plan.statements) {

@@ -59,6 +59,28 @@ export interface HistoryState {
   readonly dirtyVersion?: string | undefined;
 }
 
+/**
+ * One statement on the history table, built without a round trip so that the migrator can send it
+ * on the wire together with the migration it records (values are parameters, never spliced in).
+ */
+export interface HistoryWrite {
+  readonly text: string;
+  readonly values?: readonly unknown[] | undefined;
+}
+
+/** What history writes need from the session, read once when the run has taken its lock. */
+export interface HistorySession {
+  /** current_schema(): where golang-migrate and Flyway keep their tables. */
+  readonly schema: string;
+}
+
+/**
+ * The milliseconds since the transaction began, as an integer: a migration's execution time when
+ * its history row is the last write of the migration's own transaction (the row travels with the
+ * script, before the client could have measured anything).
+ */
+export const TRANSACTION_MS_SQL = 'round(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer';
+
 /** Generated SQL for a new migration: statements (ending in ";") and "-- " comment lines, in order. */
 export interface MigrationBody {
   readonly up: readonly string[];
@@ -91,12 +113,19 @@ export interface Layout {
   ensureHistory(client: pg.Client): Promise<void>;
   /** The recorded history; an empty one when the table does not exist yet. */
   readHistory(client: pg.Client, known: readonly Migration[]): Promise<HistoryState>;
-  /** Writes what the tool writes after applying a migration (inside its transaction when it has one). */
-  recordUp(client: pg.Client, migration: Migration, executionMs: number, previous: HistoryState): Promise<void>;
-  /** Writes what the tool writes after rolling a migration back; `next` is the migration now newest, if any. */
-  recordDown(client: pg.Client, migration: Migration, next: Migration | undefined): Promise<void>;
-  /** golang-migrate marks the version dirty before running a migration outside a transaction. */
-  markDirty?(client: pg.Client, migration: Migration): Promise<void>;
+  /**
+   * What the tool writes after applying a migration (inside its transaction when it has one).
+   * `executionMs` undefined: the writes end the migration's own transaction, and a layout that
+   * records the time measures it there (TRANSACTION_MS_SQL).
+   */
+  recordUp(migration: Migration, session: HistorySession, executionMs: number | undefined): readonly HistoryWrite[];
+  /** What the tool writes after rolling a migration back; `next` is the migration now newest, if any. */
+  recordDown(migration: Migration, session: HistorySession, next: Migration | undefined): readonly HistoryWrite[];
+  /**
+   * golang-migrate marks the version dirty before running a migration outside a transaction: the
+   * writes are committed on their own before the migration's first statement runs.
+   */
+  markDirty?(migration: Migration, session: HistorySession): readonly HistoryWrite[];
   /** Files to create for a new migration named `name`, in the tool's naming scheme (with `body` when generated). */
   newMigration(dir: string, name: string, existing: readonly Migration[], now: Date, body?: MigrationBody): { path: string; content: string }[];
 }

@@ -3,16 +3,18 @@
 // history row (or outside one when it must, said out loud). Like kysely's migrator it never throws
 // half-way: it returns how far it got, with the failure as a finding.
 
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { DriftGuardError } from '../../errors.js';
 import { withAdvisoryLock } from '../../postgres/advisory-lock.js';
-import { connect } from '../../postgres/client.js';
+import { abortConnection, connect } from '../../postgres/client.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import type { Reporter } from '../../util/reporter.js';
-import { planScript, runInTransaction, runStatements, StatementError, wholeFileRefusal } from './execute.js';
+import { applyFailure, type ExecutionPlan, needsParsing, planScript, runStatements, runWrites, scriptFailure, sendInTransaction, type SentOutcome, StatementError, wholeFileRefusal } from './execute.js';
 import { verify, type Verification } from './integrity.js';
-import type { Discovered, HistoryState, Layout, Migration, MigrationScript } from './layout.js';
+import type { Discovered, HistorySession, HistoryWrite, Layout, Migration, MigrationScript } from './layout.js';
+import { currentSchema } from './layouts/common.js';
 import { loadParser } from './sql-script.js';
 import { unrecognizedFiles } from './unrecognized.js';
 
@@ -96,11 +98,10 @@ export function discover(project: SqlMigrations): Discovered {
 
 /** Applies pending migrations (up to `target`, inclusive). */
 export async function migrateUp(project: SqlMigrations, settings: RunSettings, options: { target?: string | undefined; dryRun?: boolean } = {}): Promise<RunOutcome> {
-  await loadParser();
   const discovered = discover(project);
   const { layout } = project;
   if (options.target !== undefined) assertKnownVersion(discovered.migrations, options.target, layout);
-  return withMigrationSession(project, settings, async (client) => {
+  return withMigrationSession(project, settings, async (client, session) => {
     if (options.dryRun !== true) await layout.ensureHistory(client);
     const history = await layout.readHistory(client, discovered.migrations);
     const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: settings.allowOutOfOrder });
@@ -110,7 +111,7 @@ export async function migrateUp(project: SqlMigrations, settings: RunSettings, o
     const versioned = verification.pending.filter((m) => target === undefined || layout.compareVersions(m.version, target) <= 0);
     // Repeatable migrations run after all versioned ones, as in Flyway; not when migrating to a target.
     const todo = target === undefined ? [...versioned, ...verification.repeatables] : versioned;
-    return run('up', todo, client, project, settings, findings, history, options.dryRun === true);
+    return run('up', todo, client, project, settings, findings, session, options.dryRun === true);
   });
 }
 
@@ -120,11 +121,10 @@ export async function migrateDown(
   settings: RunSettings,
   options: { steps?: number | undefined; target?: string | undefined; dryRun?: boolean },
 ): Promise<RunOutcome> {
-  await loadParser();
   const discovered = discover(project);
   const { layout } = project;
   if (options.target !== undefined && options.target !== '0') assertKnownVersion(discovered.migrations, options.target, layout);
-  return withMigrationSession(project, settings, async (client) => {
+  return withMigrationSession(project, settings, async (client, session) => {
     const history = await layout.readHistory(client, discovered.migrations);
     const verification = verify(layout, discovered.migrations, history, { allowOutOfOrder: true });
     const findings = [...problemsOf(project, discovered), ...verification.findings];
@@ -148,7 +148,7 @@ export async function migrateDown(
       }));
       return { ok: false, results: [], findings: [...findings, ...missing] };
     }
-    return run('down', todo, client, project, settings, findings, history, options.dryRun === true, applied);
+    return run('down', todo, client, project, settings, findings, session, options.dryRun === true, applied);
   });
 }
 
@@ -165,6 +165,24 @@ export async function migrationStatus(project: SqlMigrations, settings: Pick<Run
   }
 }
 
+/**
+ * Migrations in their own transactions that may be on the wire at once: the one the server runs
+ * and the ones queued behind it, which it starts without waiting for drift-guard. An interrupted
+ * run therefore ends with each of them either committed with its history row or not at all.
+ */
+const CHAIN_DEPTH = 3;
+
+interface OnTheWire {
+  readonly migration: Migration;
+  readonly index: number;
+  readonly script: MigrationScript;
+  readonly plan: ExecutionPlan;
+  readonly outcome: Promise<SentOutcome>;
+  /** Says that the server got to it: its warnings and 'start' event. */
+  readonly announce: () => void;
+  started?: number;
+}
+
 async function run(
   direction: Direction,
   todo: readonly Migration[],
@@ -172,69 +190,160 @@ async function run(
   project: SqlMigrations,
   settings: RunSettings,
   findings: Finding[],
-  history: HistoryState,
+  session: HistorySession,
   dryRun: boolean,
   appliedNewestFirst: readonly Migration[] = [],
 ): Promise<RunOutcome> {
   const emit = settings.onEvent ?? (() => undefined);
   emit({ event: 'plan', direction, total: todo.length, migrations: todo.map((m) => m.label), dryRun });
   const results: MigrationResult[] = [];
+  const fileOf = (m: Migration): string | undefined => (direction === 'up' ? m.up : m.down)?.file;
   if (dryRun) {
-    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, file: (direction === 'up' ? m.up : m.down)?.file, status: 'not-executed' })) };
+    return { ok: true, findings, results: todo.map((m) => ({ migration: m.label, version: m.version, direction, file: fileOf(m), status: 'not-executed' })) };
   }
+  const notExecuted = (from: number): void => {
+    for (const rest of todo.slice(from)) results.push({ migration: rest.label, version: rest.version, direction, file: fileOf(rest), status: 'not-executed' });
+  };
+  const labelOf = (migration: Migration, index: number) => ({ direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version, file: fileOf(migration) });
+
+  // Transactional migrations go out in a chain: each is sent while the ones ahead of it still run,
+  // and runs only if the one ahead committed (sendInTransaction), so the server never waits for
+  // drift-guard between two migrations.
+  const chain: OnTheWire[] = [];
+  const token = randomBytes(6).toString('hex');
+  let after: string | undefined;
+  /** Waits for the oldest migration on the wire; the run's outcome when it failed. */
+  const settleOldest = async (): Promise<RunOutcome | undefined> => {
+    const head = chain.shift()!;
+    const outcome = await head.outcome;
+    const ms = performance.now() - head.started!;
+    const common = labelOf(head.migration, head.index);
+    if (outcome.ok) {
+      emit({ event: 'done', ...common, ms });
+      results.push({ ...resultOf(head.migration, direction, head.script), status: direction === 'up' ? 'applied' : 'rolled-back', ms });
+      const next = chain[0];
+      if (next !== undefined) {
+        next.started = performance.now();
+        next.announce();
+      }
+      return undefined;
+    }
+    // The migrations behind it fail their check and leave nothing; the diagnosis waits for them.
+    const behind = chain.splice(0);
+    await Promise.all(behind.map((m) => m.outcome));
+    after = undefined;
+    const finding =
+      outcome.stage === 'script'
+        ? await scriptFailure(client, head.script, head.plan, outcome.error, outcome.prefixLength)
+        : outcome.stage === 'history'
+          ? historyFailure(head.script, outcome.error)
+          : applyFailure(head.script, { text: head.script.sql, offset: 0, kind: 'Script', transactionControl: false }, outcome.error);
+    emit({ event: 'failed', ...common, ms, finding, statementsApplied: 0 });
+    results.push({ ...resultOf(head.migration, direction, head.script), status: 'failed', ms });
+    notExecuted(head.index + 1);
+    return { ok: false, results, findings: [...findings, finding] };
+  };
+  const settleAll = async (): Promise<RunOutcome | undefined> => {
+    while (chain.length > 0) {
+      const failed = await settleOldest();
+      if (failed !== undefined) return failed;
+    }
+    after = undefined;
+    return undefined;
+  };
+
   for (const [index, migration] of todo.entries()) {
     const script = direction === 'up' ? migration.up : migration.down!;
+    // The parser is loaded on the first script that needs it: most histories have none.
+    if (needsParsing(script)) await loadParser();
     const plan = planScript(script);
     const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;
-    if (refusal !== undefined && !dryRun) {
+    if (refusal !== undefined) {
+      const failed = await settleAll();
+      if (failed !== undefined) return failed;
       // golang-migrate marks the version dirty before it sends the file, and the file fails.
-      if (direction === 'up') await project.layout.markDirty?.(client, migration).catch(() => undefined);
+      if (direction === 'up') await runWrites(client, project.layout.markDirty?.(migration, session) ?? []).catch(() => undefined);
       results.push({ migration: migration.label, version: migration.version, direction, status: 'failed' });
-      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, status: 'not-executed' });
+      notExecuted(index + 1);
       return { ok: false, results, findings: [...findings, refusal] };
     }
-    if (plan.unparsed !== undefined) {
-      settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
-    }
-    const common = { direction, index: index + 1, total: todo.length, migration: migration.label, version: migration.version, file: script.file };
-    emit({ event: 'start', ...common, transaction: plan.outsideTransaction === undefined, reason: plan.outsideTransaction });
-    if (plan.outsideTransaction !== undefined) settings.reporter.info(`${migration.label} runs outside a transaction: ${plan.outsideTransaction}`);
-    const started = performance.now();
-    const next = direction === 'down' ? appliedNewestFirst[appliedNewestFirst.indexOf(migration) + 1] : undefined;
-    const record = (ms: number): Promise<void> =>
-      direction === 'up' ? project.layout.recordUp(client, migration, ms, history) : project.layout.recordDown(client, migration, next);
-    try {
-      if (plan.outsideTransaction === undefined) {
-        await runInTransaction(client, script, plan, () => record(performance.now() - started));
-      } else {
-        if (direction === 'up') await project.layout.markDirty?.(client, migration);
-        await runStatements(client, script, plan);
-        await record(performance.now() - started);
+    const warn = (): void => {
+      if (plan.unparsed !== undefined) {
+        settings.reporter.warn(`${script.file}: drift-guard's SQL parser cannot read this file (${plan.unparsed.message}); sending it to the server whole`);
       }
+    };
+    const common = labelOf(migration, index);
+    const next = direction === 'down' ? appliedNewestFirst[appliedNewestFirst.indexOf(migration) + 1] : undefined;
+    // undefined: the writes end the migration's own transaction, which measures itself.
+    const record = (ms: number | undefined): readonly HistoryWrite[] =>
+      direction === 'up' ? project.layout.recordUp(migration, session, ms) : project.layout.recordDown(migration, session, next);
+
+    if (plan.outsideTransaction === undefined) {
+      const mark = `${token}:${index}`;
+      const sent: OnTheWire = {
+        migration,
+        index,
+        script,
+        plan,
+        outcome: sendInTransaction(client, script, record(undefined), { after, mark }),
+        announce: () => {
+          warn();
+          emit({ event: 'start', ...common, transaction: true });
+        },
+      };
+      after = mark;
+      chain.push(sent);
+      if (chain.length === 1) {
+        sent.started = performance.now();
+        sent.announce();
+      }
+      if (chain.length >= CHAIN_DEPTH) {
+        const failed = await settleOldest();
+        if (failed !== undefined) return failed;
+      }
+      continue;
+    }
+
+    // Outside a transaction: alone on the wire, statement by statement.
+    const failed = await settleAll();
+    if (failed !== undefined) return failed;
+    warn();
+    emit({ event: 'start', ...common, transaction: false, reason: plan.outsideTransaction });
+    settings.reporter.info(`${migration.label} runs outside a transaction: ${plan.outsideTransaction}`);
+    const started = performance.now();
+    try {
+      // Committed before the first statement: a migration that dies half-way outside a
+      // transaction leaves its mark (golang-migrate's dirty flag).
+      if (direction === 'up') await runWrites(client, project.layout.markDirty?.(migration, session) ?? []);
+      await runStatements(client, script, plan);
+      await runWrites(client, record(performance.now() - started));
     } catch (error) {
       const ms = performance.now() - started;
       const failure = error instanceof StatementError ? error : undefined;
       const finding = failure?.finding ?? historyFailure(script, error);
-      const statementsApplied = plan.outsideTransaction === undefined ? 0 : (failure?.completed ?? plan.statements.length);
+      const statementsApplied = failure?.completed ?? plan.statements.length;
       emit({ event: 'failed', ...common, ms, finding, statementsApplied });
-      results.push({ migration: migration.label, version: migration.version, direction, file: script.file, status: 'failed', ms, outsideTransaction: plan.outsideTransaction });
-      for (const rest of todo.slice(index + 1)) results.push({ migration: rest.label, version: rest.version, direction, file: (direction === 'up' ? rest.up : rest.down)?.file, status: 'not-executed' });
+      results.push({ ...resultOf(migration, direction, script), status: 'failed', ms, outsideTransaction: plan.outsideTransaction });
+      notExecuted(index + 1);
       const partial =
-        plan.outsideTransaction !== undefined && statementsApplied > 0
-          ? [
-              {
-                ...finding,
-                message: `${finding.message} (${migration.label} ran outside a transaction: ${statementsApplied} of ${plan.statements.length} statements stayed applied; make the file safe to re-run, e.g. with IF NOT EXISTS)`,
-              },
-            ]
-          : [finding];
-      return { ok: false, results, findings: [...findings, ...partial] };
+        statementsApplied > 0
+          ? {
+              ...finding,
+              message: `${finding.message} (${migration.label} ran outside a transaction: ${statementsApplied} of ${plan.statements.length} statements stayed applied; make the file safe to re-run, e.g. with IF NOT EXISTS)`,
+            }
+          : finding;
+      return { ok: false, results, findings: [...findings, partial] };
     }
     const ms = performance.now() - started;
     emit({ event: 'done', ...common, ms });
-    results.push({ migration: migration.label, version: migration.version, direction, file: script.file, status: direction === 'up' ? 'applied' : 'rolled-back', ms, outsideTransaction: plan.outsideTransaction });
+    results.push({ ...resultOf(migration, direction, script), status: direction === 'up' ? 'applied' : 'rolled-back', ms, outsideTransaction: plan.outsideTransaction });
   }
-  return { ok: true, results, findings };
+  const failed = await settleAll();
+  return failed ?? { ok: true, results, findings };
+}
+
+function resultOf(migration: Migration, direction: Direction, script: MigrationScript): Pick<MigrationResult, 'migration' | 'version' | 'direction' | 'file'> {
+  return { migration: migration.label, version: migration.version, direction, file: script.file };
 }
 
 function historyFailure(script: MigrationScript, error: unknown): Finding {
@@ -247,17 +356,24 @@ function historyFailure(script: MigrationScript, error: unknown): Finding {
   };
 }
 
-/** One connection for the whole run, holding the layout's advisory lock; closed on signals too. */
-export async function withMigrationSession<T>(project: SqlMigrations, settings: RunSettings, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect(settings.databaseUrl, { applicationName: 'drift-guard migrate' });
-  // Closing the connection is what rolls back an interrupted migration and frees the lock.
-  const release = registerCleanup(() => client.end());
+/**
+ * One connection for the whole run, holding the layout's advisory lock; dropped on signals too.
+ * Pipelined, so that a migration, its history writes and its COMMIT travel together
+ * (runInTransaction); code that awaits each query in turn runs on it as on any other client.
+ */
+export async function withMigrationSession<T>(project: SqlMigrations, settings: RunSettings, fn: (client: pg.Client, session: HistorySession) => Promise<T>): Promise<T> {
+  const client = await connect(settings.databaseUrl, { applicationName: 'drift-guard migrate', pipeline: true });
+  // Dropping the connection is what rolls back an interrupted migration and frees the lock. Not
+  // client.end(): on a pipelined client it waits for what is on the wire, the COMMIT included.
+  const release = registerCleanup(() => abortConnection(client));
   try {
     // PostgreSQL 14+: notice a vanished client during a long statement, so that a killed runner's
     // transaction and lock go within a second instead of when the statement ends.
     await client.query("SELECT set_config('client_connection_check_interval', '1000', false)").catch(() => undefined);
     const key = await project.layout.lockKey(client);
-    return await withAdvisoryLock(client, { key, timeoutMs: settings.lockTimeoutMs, reporter: settings.reporter, what: `${project.layout.historyTable}` }, () => fn(client));
+    return await withAdvisoryLock(client, { key, timeoutMs: settings.lockTimeoutMs, reporter: settings.reporter, what: `${project.layout.historyTable}` }, async () =>
+      fn(client, { schema: await currentSchema(client) }),
+    );
   } finally {
     release();
     await client.end().catch(() => undefined);

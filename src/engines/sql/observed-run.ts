@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { DriftGuardError } from '../../errors.js';
 import type { Finding } from '../../report/finding.js';
 import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
-import { applyFailure, planScript, wholeFileRefusal } from './execute.js';
+import { applyFailure, planScript, runWrites, wholeFileRefusal } from './execute.js';
 import type { Migration, MigrationScript } from './layout.js';
 import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
 import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
@@ -56,9 +56,8 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
   const { migrations } = discover(project);
   const migration = migrations.find((m) => m.kind === 'versioned' && project.layout.compareVersions(m.version, version) === 0);
   if (migration === undefined) throw new DriftGuardError('USAGE', `no migration has version ${version} in ${project.dir}`);
-  return withMigrationSession(project, settings, async (client) => {
+  return withMigrationSession(project, settings, async (client, session) => {
     await project.layout.ensureHistory(client);
-    const history = await project.layout.readHistory(client, migrations);
     const script = migration.up;
     const plan = planScript(script);
     const statements: SqlStatement[] = plan.unparsed === undefined ? [...plan.statements] : [{ text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false }];
@@ -79,7 +78,7 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
       };
     };
     if (inTransaction) await client.query('BEGIN');
-    else await project.layout.markDirty?.(client, migration);
+    else await runWrites(client, project.layout.markDirty?.(migration, session) ?? []);
     // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
     let userTransaction = false;
     let held = inTransaction ? await heldLocks(client) : [];
@@ -127,7 +126,7 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
       });
     }
     try {
-      await project.layout.recordUp(client, migration, performance.now() - started, history);
+      await runWrites(client, project.layout.recordUp(migration, session, performance.now() - started));
       if (inTransaction) await client.query('COMMIT');
     } catch (error) {
       return fail({ check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `recording the migration in the history table failed: ${(error as Error).message}`, file: script.file }, inTransaction);

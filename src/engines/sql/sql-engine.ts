@@ -6,7 +6,8 @@ import type { LoadedConfig } from '../../config/load-config.js';
 import { DriftGuardError } from '../../errors.js';
 import { withTransaction } from '../../postgres/client.js';
 import type { Engine } from '../engine.js';
-import { planScript } from './execute.js';
+import { planScript, runWrites } from './execute.js';
+import { currentSchema } from './layouts/common.js';
 import { discover, migrateDown, migrateUp, migrationStatus, type SqlMigrations } from './migrator.js';
 import { applyObserved } from './observed-run.js';
 import { sqlGateFiles } from './sql-gate.js';
@@ -35,7 +36,8 @@ export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: str
       if (!migrations.some((m) => m.kind === 'versioned' && m.version === options.target)) throw new DriftGuardError('USAGE', `no migration ${options.target} in ${location}`);
       return withTransaction(context.databaseUrl, async (client) => {
         await layout.ensureHistory(client);
-        for (const migration of chosen) await layout.recordUp(client, migration, 0, await layout.readHistory(client, migrations));
+        const session = { schema: await currentSchema(client) };
+        for (const migration of chosen) await runWrites(client, layout.recordUp(migration, session, 0));
         return chosen.map((m) => m.version);
       });
     },

@@ -112,6 +112,74 @@ export function nonTransactionalReason(kind: string, node: Record<string, unknow
   }
 }
 
+/**
+ * The script with its comments, string literals, quoted identifiers and dollar-quoted bodies
+ * (function bodies, DO blocks) blanked out: what is left is the words PostgreSQL reads as
+ * statements. Undefined when the script has something this scan does not follow exactly (an
+ * unterminated literal or comment, a backslash in a string, whose meaning depends on the string's
+ * kind and standard_conforming_strings): callers then treat the script as if every word were at the
+ * top level. A scan, not a parse: it runs on every file of a history, where parsing is most of the
+ * client's time.
+ */
+export function topLevelText(sql: string): string | undefined {
+  let out = '';
+  let from = 0;
+  let i = 0;
+  const n = sql.length;
+  const blank = (start: number, end: number): void => {
+    out += `${sql.slice(from, start)} `;
+    from = end;
+  };
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x2d /* - */ && sql.charCodeAt(i + 1) === 0x2d) {
+      const end = sql.indexOf('\n', i);
+      const stop = end === -1 ? n : end;
+      blank(i, stop);
+      i = stop;
+    } else if (c === 0x2f /* / */ && sql.charCodeAt(i + 1) === 0x2a /* * */) {
+      // Block comments nest.
+      let depth = 1;
+      let j = i + 2;
+      while (j < n && depth > 0) {
+        if (sql.charCodeAt(j) === 0x2f && sql.charCodeAt(j + 1) === 0x2a) (depth += 1), (j += 2);
+        else if (sql.charCodeAt(j) === 0x2a && sql.charCodeAt(j + 1) === 0x2f) (depth -= 1), (j += 2);
+        else j += 1;
+      }
+      if (depth > 0) return undefined;
+      blank(i, j);
+      i = j;
+    } else if (c === 0x27 /* ' */ || c === 0x22 /* " */) {
+      // '' and "" inside are escaped quotes: the scan just sees two literals back to back.
+      const end = sql.indexOf(sql[i]!, i + 1);
+      if (end === -1) return undefined;
+      if (c === 0x27 && sql.slice(i, end).includes('\\')) return undefined;
+      blank(i, end + 1);
+      i = end + 1;
+    } else if (c === 0x24 /* $ */ && !isIdentifierChar(sql.charCodeAt(i - 1))) {
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 66))?.[0];
+      if (tag === undefined) {
+        i += 1; // $1, a parameter
+        continue;
+      }
+      const end = sql.indexOf(tag, i + tag.length);
+      if (end === -1) return undefined;
+      blank(i, end + tag.length);
+      i = end + tag.length;
+    } else if (isIdentifierChar(c)) {
+      // A whole word at once, so that a "$" inside an identifier (a$b) is not a dollar quote.
+      let j = i + 1;
+      while (j < n && isIdentifierChar(sql.charCodeAt(j))) j += 1;
+      i = j;
+    } else i += 1;
+  }
+  return out + sql.slice(from);
+}
+
+function isIdentifierChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80;
+}
+
 /** Maps UTF-8 byte offsets (what libpg_query reports) to string (UTF-16) offsets. */
 function byteToCharOffsets(script: string): (byteOffset: number) => number {
   // eslint-disable-next-line no-control-regex

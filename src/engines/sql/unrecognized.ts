@@ -3,7 +3,7 @@
 // golang-migrate directory, or a stray `V1__x.sql` beside plain migrations, would otherwise never
 // run anywhere the gate looks, and the PR that adds it would pass.
 
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Finding } from '../../report/finding.js';
 import { globToRegExp } from '../../util/glob.js';
@@ -31,6 +31,15 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
     if (migration.down !== undefined) read.add(migration.down.file);
   }
   for (const problem of discovered.problems) if (problem.file !== undefined) read.add(problem.file);
+  // Every folder that holds a file the layout read, at any depth (one set, not a scan per folder:
+  // a diesel history has a folder per migration).
+  const foldersRead = new Set<string>();
+  for (const file of read) {
+    for (let folder = path.dirname(file); !foldersRead.has(folder); folder = path.dirname(folder)) {
+      foldersRead.add(folder);
+      if (path.dirname(folder) === folder) break;
+    }
+  }
   const ignored = ignore.map(globToRegExp);
   const isIgnored = (relative: string): boolean => ignored.some((pattern) => pattern.test(relative) || pattern.test(`${relative}/`));
   const findings: Finding[] = [];
@@ -45,20 +54,21 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
     });
   };
   const walk = (folder: string, depth: number): void => {
-    let entries: string[];
+    let entries: Dirent[];
     try {
-      entries = readdirSync(folder).sort();
+      entries = readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch {
       return; // An unreadable folder is the layout's to report.
     }
-    for (const entry of entries) {
+    for (const dirent of entries) {
+      const entry = dirent.name;
       if (entry.startsWith('.') || entry === 'node_modules') continue;
       const full = path.join(folder, entry);
-      const relative = path.relative(dir, full).split(path.sep).join('/');
-      if (isIgnored(relative)) continue;
+      if (ignored.length > 0 && isIgnored(path.relative(dir, full).split(path.sep).join('/'))) continue;
       let isDirectory: boolean;
       try {
-        isDirectory = statSync(full).isDirectory();
+        // A symbolic link (or an entry of unknown type) is followed; other entries say what they are.
+        isDirectory = dirent.isFile() ? false : dirent.isDirectory() ? true : statSync(full).isDirectory();
       } catch {
         // A dangling symbolic link: it cannot be a migration anyone applies, but it looks like one.
         if (/\.sql$/i.test(entry) && lstatSync(full).isSymbolicLink()) report(full, 'a symbolic link to nothing');
@@ -67,7 +77,7 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
       if (isDirectory) {
         if (depth > 8) continue;
         const shaped = safeList(full).some((name) => /^up\.sql$/i.test(name));
-        const readInside = [...read].some((file) => file.startsWith(`${path.relative(root, full)}${path.sep}`));
+        const readInside = foldersRead.has(path.relative(root, full));
         if (shaped && !readInside) {
           report(full, 'a migration-shaped folder (it holds up.sql)');
           continue;

@@ -4,7 +4,10 @@ import { detectLayout } from '../../../src/engines/sql/detect-layout.js';
 import { compareFlywayVersions, flywayChecksum, javaStringHashCode, parseResourceName } from '../../../src/engines/sql/layouts/flyway.js';
 import { numericComponent, parseGooseFile } from '../../../src/engines/sql/layouts/goose.js';
 import { LAYOUTS } from '../../../src/engines/sql/project.js';
-import { loadParser, parseScript } from '../../../src/engines/sql/sql-script.js';
+import { needsParsing } from '../../../src/engines/sql/execute.js';
+import { discover } from '../../../src/engines/sql/migrator.js';
+import { loadParser, parseScript, topLevelText } from '../../../src/engines/sql/sql-script.js';
+import { crc32 } from '../../../src/util/crc32.js';
 import { DriftGuardError } from '../../../src/errors.js';
 import { makeTempDir, removeDir, writeTree } from '../../helpers.js';
 
@@ -36,6 +39,13 @@ describe('flyway rules', () => {
     expect(flywayChecksum('')).toBe(0);
     // Values past 2^31 come out negative, as Java's (int) cast makes them.
     expect([...Array(50).keys()].map((i) => flywayChecksum(`SELECT ${i};`)).some((c) => c < 0)).toBe(true);
+  });
+
+  it('computes in one pass what ChecksumCalculator computes line by line', () => {
+    const perLine = (text: string) => text.split(/\r\n|\r|\n/).reduce((crc, line) => crc32(Buffer.from(line, 'utf8'), crc), 0) | 0;
+    for (const text of ['CREATE TABLE t (id int);\r\nCOMMENT ON TABLE t IS \'é ü\';\rSELECT 1;\n\n', 'a\nb', '\n\n\n', 'x'.repeat(5000)]) {
+      expect(flywayChecksum(text), text.slice(0, 20)).toBe(perLine(text));
+    }
   });
 
   it('uses the advisory lock key Flyway uses for "public"."flyway_schema_history"', () => {
@@ -92,6 +102,60 @@ describe('statement splitting', () => {
       ['SelectStmt', null, false],
     ]);
     expect(parsed.statements[4]!.text).toBe("SELECT 'é;'");
+  });
+});
+
+describe('which scripts are sent without being parsed', () => {
+  const script = (sql: string) => ({ file: 'x.sql', fileText: sql, sql, sqlOffset: 0, transaction: true });
+  it('blanks comments, literals, quoted names and dollar-quoted bodies, and gives up where it cannot follow', () => {
+    expect(topLevelText("SELECT 'begin' -- commit\n, \"end\" /* a /* nested */ vacuum */ FROM t")).toBe('SELECT    \n,     FROM t');
+    expect(topLevelText('DO $$ BEGIN NULL; END $$; CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1 $body$ LANGUAGE sql')).toBe('DO  ; CREATE FUNCTION f() RETURNS int AS   LANGUAGE sql');
+    expect(topLevelText('SELECT a$b$, $1 FROM t')).toBe('SELECT a$b$, $1 FROM t'); // a "$" inside a name, a parameter
+    expect(topLevelText("SELECT 'it''s', E'\\n'")).toBeUndefined(); // a backslash: the string's kind decides
+    for (const open of ["SELECT 'x", 'SELECT "x', 'SELECT $$ x', 'SELECT 1 /* x']) expect(topLevelText(open), open).toBeUndefined();
+  });
+
+  it('parses exactly the scripts that may hold a statement refusing a transaction or controlling one', async () => {
+    await loadParser();
+    const cases = [
+      ['CREATE TABLE t (id int);', false],
+      ["CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN NEW;\nEND;\n$$;", false],
+      ['DO $$ BEGIN PERFORM 1; END $$;', false],
+      ["COMMENT ON TABLE t IS 'start the database system';", false],
+      ['-- commit first\nCREATE TABLE t (id int);', false],
+      ['CREATE INDEX CONCURRENTLY i ON t (id);', true],
+      ['CREATE TABLE t (id int);\nCOMMIT;', true],
+      ['BEGIN;\nCREATE TABLE t (id int);\nEND;', true],
+      ['VACUUM t;', true],
+      ["SELECT E'\\'' ; COMMIT;", true],
+      ['SELECT CASE WHEN true THEN 1 END;', true], // a top-level END: parsed, harmlessly
+    ] as const;
+    for (const [sql, expected] of cases) {
+      expect([sql, needsParsing(script(sql))]).toEqual([sql, expected]);
+      const parsed = parseScript(sql);
+      const refuses = parsed.ok && parsed.statements.some((st) => st.nonTransactional !== undefined || st.transactionControl);
+      if (!expected) expect([sql, refuses]).toEqual([sql, false]);
+    }
+    expect(needsParsing({ ...script('CREATE TABLE t (id int);'), transaction: false })).toBe(true);
+  });
+});
+
+describe('files the layout does not read', () => {
+  it('names a migration-shaped folder the layout does not read, and not the folders it reads', () => {
+    const diesel = path.join(tmp, 'diesel-read');
+    writeTree(diesel, {
+      '2024-01-01-000001_one/up.sql': 'CREATE TABLE one (id int);\n',
+      '2024-01-01-000001_one/down.sql': 'DROP TABLE one;\n',
+      '2024-01-01-000002_two/up.sql': 'CREATE TABLE two (id int);\n',
+    });
+    const read = discover({ dir: diesel, root: tmp, layout: LAYOUTS.diesel });
+    expect(read.migrations.map((m) => m.label)).toEqual(['2024-01-01-000001_one', '2024-01-01-000002_two']);
+    expect(read.problems).toEqual([]);
+    const plain = path.join(tmp, 'plain-shaped');
+    writeTree(plain, { '20240101000001_one.sql': 'CREATE TABLE one (id int);\n', 'extra/up.sql': 'CREATE TABLE two (id int);\n' });
+    const found = discover({ dir: plain, root: tmp, layout: LAYOUTS.plain });
+    expect(found.problems).toEqual([expect.objectContaining({ code: 'UNRECOGNIZED_MIGRATION_FILE', file: path.join('plain-shaped', 'extra') })]);
+    expect(found.problems[0]!.message).toContain('a migration-shaped folder (it holds up.sql)');
   });
 });
 

@@ -31,6 +31,8 @@ const B: Spec = {
   down: 'DROP TABLE b;\n',
 };
 const C: Spec = { n: 3, name: 'create_c', up: 'CREATE TABLE c (id int);\n', down: 'DROP TABLE c;\n', noTransaction: true };
+/** C in a transaction. */
+const C3: Spec = { n: 3, name: 'create_c', up: 'CREATE TABLE c (id int);\n' };
 
 /** The version text each tool records for migration n. */
 const versionOf: Record<LayoutName, (n: number) => string> = {
@@ -129,6 +131,19 @@ const expectedAfterOneRollback: Record<LayoutName, unknown[]> = {
   diesel: expectedAfterUp.diesel.slice(0, 2),
   plain: expectedAfterUp.plain.slice(0, 2),
 };
+
+/** After A only. */
+const expectedAfterOne: Record<LayoutName, unknown[]> = {
+  flyway: expectedAfterUp.flyway.slice(0, 1),
+  'golang-migrate': [{ version: '1', dirty: false }],
+  goose: expectedAfterUp.goose.slice(0, 2),
+  dbmate: expectedAfterUp.dbmate.slice(0, 1),
+  diesel: expectedAfterUp.diesel.slice(0, 1),
+  plain: expectedAfterUp.plain.slice(0, 1),
+};
+
+/** After A and B only. */
+const expectedAfterTwo: Record<LayoutName, unknown[]> = { ...expectedAfterOneRollback, flyway: expectedAfterUp.flyway.slice(0, 2) };
 
 let server: PostgresServerHandle;
 let stopServer: () => Promise<void>;
@@ -233,6 +248,36 @@ describe.each(layouts)('%s layout', (layout) => {
       expect(finding.file).toBe(path.relative(p.root, file(p, layout, bad)));
       expect(finding.details).toMatchObject({ lineText: 'CREATE TABLE x (id int,);', sqlstate: '42601' });
       expect(await tables(db)).toEqual(['a']);
+      // PostgreSQL rejects the whole script before running any of it: the history row sent behind it must not commit on its own.
+      expect(await withClient(db.url, (c) => history(layout, c))).toEqual(expectedAfterOne[layout]);
+    });
+  });
+
+  it('sends migrations one behind the other, and stops at the first failure: nothing of it or behind it stays', async () => {
+    await server.withDatabase(async (db) => {
+      // No error position (a constraint violation): the failure is located by a replay, which
+      // must see the database as the failed migration did, with the ones behind it rolled back.
+      const dup: Spec = { n: 3, name: 'dup', up: 'CREATE TABLE c (id int);\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (1);\n' };
+      const plainB: Spec = { n: 2, name: 'create_b', up: 'CREATE TABLE b (id int);\n' };
+      const d: Spec = { n: 4, name: 'create_d', up: 'CREATE TABLE d (id int);\n' };
+      const e: Spec = { n: 5, name: 'create_e', up: 'CREATE TABLE e (id int);\n' };
+      const p = project(layout, [A, plainB, dup, d, e]);
+      const s = settings(db);
+      const outcome = await migrateUp(p, s);
+      expect(outcome.results.map((r) => r.status)).toEqual(['applied', 'applied', 'failed', 'not-executed', 'not-executed']);
+      const finding = outcome.findings.find((f) => f.code === 'APPLY_FAILED')!;
+      const annotation = layout === 'goose' || layout === 'dbmate' ? 1 : 0;
+      expect(finding).toMatchObject({ line: 3 + annotation, column: 1, message: 'duplicate key value violates unique constraint "a_pkey"' });
+      const present = async () =>
+        withClient(db.url, async (c) => (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t).filter((t) => t.length === 1));
+      expect(await present()).toEqual(['a', 'b']);
+      expect(await withClient(db.url, (c) => history(layout, c))).toEqual(expectedAfterTwo[layout]);
+      expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM a')).rows[0])).toEqual({ n: 0 });
+      // Fixed, the rest applies in the next run.
+      writeTree(p.dir, filesFor(layout, [{ ...dup, up: 'CREATE TABLE c (id int);\n' }]));
+      const next = await migrateUp(p, s);
+      expect(next.results.map((r) => [r.version, r.status])).toEqual([3, 4, 5].map((n) => [versionOf[layout](n), 'applied']));
+      expect(await present()).toEqual(['a', 'b', 'c', 'd', 'e']);
     });
   });
 
@@ -312,6 +357,38 @@ describe('failure location without a server position', () => {
       expect(finding).toMatchObject({ line: 4, column: 3, message: 'duplicate key value violates unique constraint "a_pkey"' });
       expect(finding.details).toMatchObject({ sqlstate: '23505', detail: 'Key (id)=(1) already exists.' });
       expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM a')).rows[0])).toEqual({ n: 0 });
+    });
+  });
+});
+
+describe('history writes in the migration\'s transaction', () => {
+  it('a failed history write leaves nothing of the migration, and the ones sent behind it do not run', async () => {
+    await server.withDatabase(async (db) => {
+      // The script takes the history row the migration's own record needs.
+      const taker: Spec = {
+        n: 2,
+        name: 'taker',
+        up: "CREATE TABLE b (id int);\nINSERT INTO drift_guard_migrations (version, name, checksum, execution_ms) VALUES ('20240101000002', 'x', 'x', 0);\n",
+      };
+      const p = project('plain', [A, taker, C3]);
+      const outcome = await migrateUp(p, settings(db));
+      expect(outcome.results.map((r) => r.status)).toEqual(['applied', 'failed', 'not-executed']);
+      expect(outcome.findings).toEqual([expect.objectContaining({ code: 'APPLY_FAILED', message: expect.stringMatching(/^recording the migration in the history table failed: duplicate key value/) })]);
+      expect(await tables(db)).toEqual(['a']);
+      expect(await withClient(db.url, (c) => history('plain', c))).toEqual([{ version: '20240101000001', name: 'create_a' }]);
+    });
+  });
+
+  it.each([
+    ['plain', 'SELECT execution_ms AS ms FROM drift_guard_migrations ORDER BY version'],
+    ['flyway', 'SELECT execution_time AS ms FROM flyway_schema_history ORDER BY installed_rank'],
+  ] as const)('%s: records how long each migration took, measured in its own transaction', async (layout, query) => {
+    await server.withDatabase(async (db) => {
+      const slow: Spec = { n: 2, name: 'slow', up: 'SELECT pg_sleep(0.3);\n' };
+      expect((await migrateUp(project(layout, [A, slow]), settings(db))).ok).toBe(true);
+      const [fast, slowMs] = await withClient(db.url, async (c) => (await c.query<{ ms: number }>(query)).rows.map((r) => r.ms));
+      expect(fast).toBeLessThan(300);
+      expect(slowMs).toBeGreaterThanOrEqual(300);
     });
   });
 });

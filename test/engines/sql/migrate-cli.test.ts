@@ -85,6 +85,45 @@ describe('drift-guard migrate (CLI)', () => {
     });
   });
 
+  it('on SIGINT drops the session at once, rolling back the running migration although its COMMIT is already on the wire', async () => {
+    await server.withDatabase(async (db) => {
+      // "slow" is sent together with its history row and COMMIT, behind "one". Ending the client
+      // politely would wait for that COMMIT (30 s); the interrupt must drop the connection.
+      const cwd = project({
+        '20240101000001_one.sql': 'CREATE TABLE one (id int);\n',
+        '20240101000002_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n',
+      });
+      const child = startCli(['migrate', '--format', 'json'], { cwd, env: cleanEnv({ DATABASE_URL: db.url }) });
+      await new Promise<void>((resolve) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const events = out
+            .split('\n')
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as { event: string; migration?: string });
+          if (events.some((e) => e.event === 'start' && e.migration === '20240101000002_slow.sql')) resolve();
+        });
+      });
+      const started = Date.now();
+      child.kill('SIGINT');
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      expect(code).toBe(130);
+      // Well under the 8 s a cleanup task may take before the process gives up on it.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The server notices the dropped session within client_connection_check_interval (1 s).
+      let left: Record<string, unknown>[] = [];
+      for (let i = 0; i < 50; i++) {
+        left = await rows(db.url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'drift-guard migrate'");
+        if (left[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(left).toEqual([{ n: 0 }]);
+      expect(await rows(db.url, 'SELECT version FROM drift_guard_migrations ORDER BY 1')).toEqual([{ version: '20240101000001' }]);
+      expect(await rows(db.url, "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'slow'")).toEqual([{ n: 0 }]);
+    });
+  });
+
   it('gives up after sql.lock-timeout with exit 3, naming who holds the lock', async () => {
     await server.withDatabase(async (db) => {
       const cwd = project({ '20240101000001_one.sql': 'CREATE TABLE one (id int);\n' }, '  lock-timeout: 1\n');

@@ -28,13 +28,17 @@ export function listDirs(dir: string): string[] {
  * link to nowhere or in a loop, a name that is not UTF-8) is a usage error naming it and the fix:
  * the folder is read fail-closed, never with an entry silently skipped.
  */
-export function directoryEntries(dir: string): { name: string; stats: Stats }[] {
-  return readdirSync(dir, { encoding: 'buffer' }).map((raw) => {
+export function directoryEntries(dir: string): { name: string; stats: Pick<Stats, 'isFile' | 'isDirectory'> }[] {
+  return readdirSync(dir, { encoding: 'buffer', withFileTypes: true }).map((entry) => {
+    const raw = entry.name;
     const name = raw.toString('utf8');
     const full = path.join(dir, name);
     if (!Buffer.from(name, 'utf8').equals(raw)) {
       throw new DriftGuardError('USAGE', `${path.join(dir, escapeBytes(raw))}: the file name is not UTF-8; rename it (migration tools and git disagree on such names)`);
     }
+    // The entry's own type, without a stat per file (a history has thousands); a symbolic link
+    // (or an entry of unknown type) is followed.
+    if (entry.isFile() || entry.isDirectory()) return { name, stats: entry };
     try {
       return { name, stats: statSync(full) };
     } catch (error) {

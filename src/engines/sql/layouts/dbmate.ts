@@ -4,7 +4,6 @@
 // pkg/driver/postgres/postgres.go.
 
 import path from 'node:path';
-import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
 import { compareNumeric, listFiles, lockKeyFromName, readMigrationFile, nextVersion, slug, tableExists, utcTimestamp } from './common.js';
@@ -64,12 +63,12 @@ export const dbmateLayout: Layout = {
     return { applied };
   },
 
-  async recordUp(client: pg.Client, migration) {
-    await client.query(`insert into ${TABLE} (version) values ($1)`, [migration.version]);
+  recordUp(migration) {
+    return [{ text: `insert into ${TABLE} (version) values ($1)`, values: [migration.version] }];
   },
 
-  async recordDown(client, migration) {
-    await client.query(`delete from ${TABLE} where version = $1`, [migration.version]);
+  recordDown(migration) {
+    return [{ text: `delete from ${TABLE} where version = $1`, values: [migration.version] }];
   },
 
   newMigration(dir, name, existing, now, body) {

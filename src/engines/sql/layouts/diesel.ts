@@ -5,7 +5,6 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type Layout, type Migration, scriptOf } from '../layout.js';
 import { listDirs, lockKeyFromName, nextVersion, slug, tableExists, wholeFileScript } from './common.js';
@@ -84,12 +83,12 @@ export const dieselLayout: Layout = {
     return { applied: applied.reverse() };
   },
 
-  async recordUp(client: pg.Client, migration) {
-    await client.query(`INSERT INTO "${TABLE}" ("version") VALUES ($1)`, [migration.version]);
+  recordUp(migration) {
+    return [{ text: `INSERT INTO "${TABLE}" ("version") VALUES ($1)`, values: [migration.version] }];
   },
 
-  async recordDown(client, migration) {
-    await client.query(`DELETE FROM "${TABLE}" WHERE "${TABLE}"."version" = $1`, [migration.version]);
+  recordDown(migration) {
+    return [{ text: `DELETE FROM "${TABLE}" WHERE "${TABLE}"."version" = $1`, values: [migration.version] }];
   },
 
   newMigration(dir, name, existing, now, body) {

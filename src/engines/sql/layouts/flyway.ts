@@ -4,12 +4,13 @@
 // ChecksumCalculator, PostgreSQLDatabase, JdbcTableSchemaHistory, DbMigrate and
 // PostgreSQLAdvisoryLockTemplate.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import { crc32 } from '../../../util/crc32.js';
-import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
+import { quoteIdent } from '../../../postgres/sql.js';
+import { type AppliedMigration, type Discovered, type HistorySession, type HistoryWrite, type Layout, type Migration, type MigrationScript, scriptOf, TRANSACTION_MS_SQL } from '../layout.js';
 import { directoryEntries, currentSchema, readMigrationFile, nextVersion, slug, utcTimestamp } from './common.js';
 
 const TABLE = 'flyway_schema_history';
@@ -173,8 +174,8 @@ export const flywayLayout: Layout = {
     return { applied: [...versions.values(), ...repeatables] };
   },
 
-  async recordUp(client: pg.Client, migration, executionMs) {
-    await insertRow(client, {
+  recordUp(migration, session, executionMs) {
+    return insertRow(session, {
       version: migration.kind === 'versioned' ? migration.version : null,
       description: migration.description,
       type: 'SQL',
@@ -184,10 +185,10 @@ export const flywayLayout: Layout = {
     });
   },
 
-  async recordDown(client, migration) {
+  recordDown(migration, session) {
     // Flyway Teams' undo appends a row (the V row stays); the version then reports as UNDONE.
     const down = migration.down!;
-    await insertRow(client, {
+    return insertRow(session, {
       version: migration.version,
       description: migration.description,
       type: 'UNDO_SQL',
@@ -257,11 +258,9 @@ function versionKey(version: string): string {
  * from the first line), as a signed 32-bit int. Line endings and a BOM therefore never count.
  */
 export function flywayChecksum(text: string): number {
-  const lines = text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/);
-  if (lines.at(-1) === '') lines.pop();
-  let crc = 0;
-  for (const line of lines) crc = crc32(Buffer.from(line, 'utf8'), crc);
-  return crc | 0;
+  // A CRC continued over consecutive pieces is the CRC of their concatenation: the lines joined
+  // without their terminators, in one pass.
+  return crc32(Buffer.from(text.replace(/^\ufeff/, '').replace(/\r\n|\r|\n/g, ''), 'utf8')) | 0;
 }
 
 /** java.lang.String.hashCode. */
@@ -285,26 +284,35 @@ function abbreviate(description: string): string {
 
 function walk(dir: string, prefix = ''): string[] {
   const out: string[] = [];
-  for (const entry of directoryEntries(path.join(dir, prefix)).map((e) => e.name).sort()) {
-    const relative = path.join(prefix, entry);
-    if (statSync(path.join(dir, relative)).isDirectory()) out.push(...walk(dir, relative));
+  for (const entry of directoryEntries(path.join(dir, prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const relative = path.join(prefix, entry.name);
+    if (entry.stats.isDirectory()) out.push(...walk(dir, relative));
     else out.push(relative);
   }
   return out;
 }
 
-async function insertRow(
-  client: pg.Client,
-  row: { version: string | null; description: string; type: string; script: string; checksum: number; executionMs: number },
-): Promise<void> {
-  const schema = await currentSchema(client);
-  const table = `"${schema}"."${TABLE}"`;
-  // installed_rank: the last row's rank + 1 (SchemaHistory.calculateInstalledRank); installed_by: current_user.
-  await client.query(
-    `INSERT INTO ${table} ("installed_rank", "version", "description", "type", "script", "checksum", "installed_by", "execution_time", "success")
-     SELECT coalesce(max("installed_rank"), 0) + 1, $1, $2, $3, $4, $5, current_user, $6, true FROM ${table}`,
-    [row.version, row.description, row.type, row.script.length > 1000 ? `...${row.script.slice(3, 1000)}` : row.script, row.checksum, Math.round(row.executionMs)],
-  );
+function insertRow(
+  session: HistorySession,
+  row: { version: string | null; description: string; type: string; script: string; checksum: number; executionMs: number | undefined },
+): HistoryWrite[] {
+  const table = `${quoteIdent(session.schema)}.${quoteIdent(TABLE)}`;
+  // installed_rank: the last row's rank + 1 (SchemaHistory.calculateInstalledRank); installed_by:
+  // current_user; execution_time: measured by the transaction the row ends, unless given.
+  return [
+    {
+      text: `INSERT INTO ${table} ("installed_rank", "version", "description", "type", "script", "checksum", "installed_by", "execution_time", "success")
+     SELECT coalesce(max("installed_rank"), 0) + 1, $1, $2, $3, $4, $5, current_user, coalesce($6::integer, ${TRANSACTION_MS_SQL}), true FROM ${table}`,
+      values: [
+        row.version,
+        row.description,
+        row.type,
+        row.script.length > 1000 ? `...${row.script.slice(3, 1000)}` : row.script,
+        row.checksum,
+        row.executionMs === undefined ? null : Math.round(row.executionMs),
+      ],
+    },
+  ];
 }
 
 function applied(

@@ -4,10 +4,9 @@
 
 import { crc32 } from '../../../util/crc32.js';
 import path from 'node:path';
-import type pg from 'pg';
 import { quoteIdent as quote } from '../../../postgres/sql.js';
 import type { Finding } from '../../../report/finding.js';
-import { type AppliedMigration, type Discovered, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
+import { type AppliedMigration, type Discovered, type HistorySession, type HistoryWrite, type Layout, type Migration, type MigrationScript, scriptOf } from '../layout.js';
 import { compareNumeric, currentSchema, listFiles, nextVersion, slug, utcTimestamp, wholeFileScript } from './common.js';
 
 /** source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$ */
@@ -94,17 +93,17 @@ export const golangMigrateLayout: Layout = {
     return { applied, ...(row.dirty ? { dirtyVersion: row.version } : {}) };
   },
 
-  async markDirty(client, migration) {
-    await setVersion(client, migration.version, true);
+  markDirty(migration, session) {
+    return setVersion(session, migration.version, true);
   },
 
-  async recordUp(client, migration) {
-    await setVersion(client, migration.version, false);
+  recordUp(migration, session) {
+    return setVersion(session, migration.version, false);
   },
 
-  async recordDown(client, _migration, next) {
+  recordDown(_migration, session, next) {
     // migrate's down step targets the previous version; below the first one, the table is emptied.
-    await setVersion(client, next?.version ?? '-1', false);
+    return setVersion(session, next?.version ?? '-1', false);
   },
 
   newMigration(dir, name, existing, now, body) {
@@ -122,11 +121,25 @@ export function generateAdvisoryLockId(databaseName: string, ...additionalNames:
   return Math.imul(crc32(Buffer.from(input)), LOCK_SALT) >>> 0;
 }
 
-/** database/postgres SetVersion: TRUNCATE, then INSERT unless the version is nil and clean. */
-async function setVersion(client: pg.Client, version: string, dirty: boolean): Promise<void> {
-  const table = `${quote(await currentSchema(client))}.${quote(TABLE)}`;
-  await client.query(`TRUNCATE ${table}`);
-  if (Number(version) >= 0 || dirty) await client.query(`INSERT INTO ${table} (version, dirty) VALUES ($1, $2)`, [version, dirty]);
+/**
+ * database/postgres SetVersion: empty the table, then insert the row unless the version is nil and
+ * clean. migrate does it with TRUNCATE + INSERT in a transaction of its own; the rows anyone can
+ * see are the same with one statement that deletes and inserts, which is atomic wherever it runs
+ * (in the migration's own transaction, or alone when it marks a migration dirty) and costs a
+ * fraction of a TRUNCATE, which creates a new relation file every time (per migration, on a
+ * 1,000-migration history, most of migrate's own time).
+ */
+function setVersion(session: HistorySession, version: string, dirty: boolean): HistoryWrite[] {
+  const table = `${quote(session.schema)}.${quote(TABLE)}`;
+  if (Number(version) < 0 && !dirty) return [{ text: `DELETE FROM ${table}` }];
+  // The statement's DELETE and INSERT see the same snapshot: a row of the same version is updated
+  // in place (deleting and inserting one key in one statement would clash on the primary key).
+  return [
+    {
+      text: `WITH emptied AS (DELETE FROM ${table} WHERE version <> $1) INSERT INTO ${table} (version, dirty) VALUES ($1, $2) ON CONFLICT (version) DO UPDATE SET dirty = excluded.dirty`,
+      values: [version, dirty],
+    },
+  ];
 }
 
 

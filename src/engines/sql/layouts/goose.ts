@@ -4,7 +4,6 @@
 // internal/sqlparser/parser.go, migration_sql.go, up.go and internal/dialects/postgres.go.
 
 import path from 'node:path';
-import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
 import type { AppliedMigration, Discovered, Layout, Migration, MigrationScript } from '../layout.js';
 import { compareNumeric, duplicateVersions, listFiles, readMigrationFile, nextVersion, slug, tableExists, utcTimestamp } from './common.js';
@@ -86,12 +85,12 @@ export const gooseLayout: Layout = {
     return { applied: applied.sort((a, b) => compareNumeric(a.version, b.version)) };
   },
 
-  async recordUp(client: pg.Client, migration) {
-    await client.query(`INSERT INTO ${TABLE} (version_id, is_applied) VALUES ($1, $2)`, [migration.version, true]);
+  recordUp(migration) {
+    return [{ text: `INSERT INTO ${TABLE} (version_id, is_applied) VALUES ($1, $2)`, values: [migration.version, true] }];
   },
 
-  async recordDown(client, migration) {
-    await client.query(`DELETE FROM ${TABLE} WHERE version_id=$1`, [migration.version]);
+  recordDown(migration) {
+    return [{ text: `DELETE FROM ${TABLE} WHERE version_id=$1`, values: [migration.version] }];
   },
 
   newMigration(dir, name, existing, now, body) {

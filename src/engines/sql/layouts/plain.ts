@@ -3,9 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
-import { type AppliedMigration, type Discovered, type HistoryState, type Layout, type Migration, scriptOf } from '../layout.js';
+import { type AppliedMigration, type Discovered, type HistoryState, type Layout, type Migration, scriptOf, TRANSACTION_MS_SQL } from '../layout.js';
 import { compareNumeric, contentChecksum, duplicateVersions, listFiles, lockKeyFromName, nextVersion, slug, tableExists, utcTimestamp, wholeFileScript } from './common.js';
 
 const UP = /^(\d{14})_(.+?)(?<!\.down)\.sql$/;
@@ -90,17 +89,17 @@ export const plainLayout: Layout = {
     return { applied: applied.sort((a, b) => compareNumeric(a.version, b.version)) };
   },
 
-  async recordUp(client: pg.Client, migration, executionMs) {
-    await client.query({
-      // Named: parsed once per session, not once per migration.
-      name: 'drift-guard-record-up',
-      text: `INSERT INTO ${TABLE} (version, name, checksum, execution_ms) VALUES ($1, $2, $3, $4)`,
-      values: [migration.version, migration.description, migration.checksum, Math.round(executionMs)],
-    });
+  recordUp(migration, _session, executionMs) {
+    return [
+      {
+        text: `INSERT INTO ${TABLE} (version, name, checksum, execution_ms) VALUES ($1, $2, $3, coalesce($4::integer, ${TRANSACTION_MS_SQL}))`,
+        values: [migration.version, migration.description, migration.checksum, executionMs === undefined ? null : Math.round(executionMs)],
+      },
+    ];
   },
 
-  async recordDown(client, migration) {
-    await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [migration.version]);
+  recordDown(migration) {
+    return [{ text: `DELETE FROM ${TABLE} WHERE version = $1`, values: [migration.version] }];
   },
 
   newMigration(dir, name, existing, now, body) {
