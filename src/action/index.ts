@@ -44,7 +44,7 @@ async function main(): Promise<Outcome> {
   const cwd = path.resolve(workspace, inputs.workingDirectory);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const url of [inputs.databaseUrl, inputs.productionUrl]) if (url !== undefined) maskForGitHub(url);
-  const loaded = withOverrides(loadConfig({ cwd, configPath: inputs.config }), inputs.postgresVersion);
+  const loaded = withOverrides(loadConfig({ cwd, configPath: inputs.config }), inputs);
   if (inputs.databaseUrl !== undefined) env[loaded.config.postgres['url-env']] = inputs.databaseUrl;
   if (inputs.productionUrl !== undefined) env[loaded.config.production['url-env']] = inputs.productionUrl;
   const production = env[loaded.config.production['url-env']];
@@ -126,9 +126,10 @@ function setOutputs(verdict: string, findings: readonly Finding[], schemaChanges
   return counts;
 }
 
-function withOverrides(loaded: LoadedConfig, postgresVersion: number | undefined): LoadedConfig {
-  if (postgresVersion === undefined) return loaded;
-  return { ...loaded, config: { ...loaded.config, postgres: { ...loaded.config.postgres, version: postgresVersion } } };
+function withOverrides(loaded: LoadedConfig, inputs: Pick<ActionInputs, 'postgresVersion' | 'postgresProvider'>): LoadedConfig {
+  if (inputs.postgresVersion === undefined && inputs.postgresProvider === undefined) return loaded;
+  const postgres = { ...loaded.config.postgres, ...(inputs.postgresVersion === undefined ? {} : { version: inputs.postgresVersion }), ...(inputs.postgresProvider === undefined ? {} : { provider: inputs.postgresProvider }) };
+  return { ...loaded, config: { ...loaded.config, postgres } };
 }
 
 /** One annotation per finding, on its file and line (paths relative to the workspace). */

@@ -1,12 +1,14 @@
 // The Action's inputs as plain data, validated by small pure functions (unit-tested beside the
 // Action's process test). Only src/action imports @actions/*; this file does not.
 
+import { POSTGRES_PROVIDERS, type PostgresProviderSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
 
 export interface ActionInputs {
   readonly config: string | undefined;
   readonly workingDirectory: string;
   readonly postgresVersion: number | undefined;
+  readonly postgresProvider: PostgresProviderSetting | undefined;
   readonly databaseUrl: string | undefined;
   readonly baseRef: string | undefined;
   readonly failOn: 'error' | 'warning' | 'never';
@@ -31,6 +33,7 @@ export function readInputs(input: InputReader): ActionInputs {
     config: optional('config'),
     workingDirectory: optional('working-directory') ?? '.',
     postgresVersion: parseVersion(optional('postgres-version')),
+    postgresProvider: optionalOneOf('postgres-provider', optional('postgres-provider'), POSTGRES_PROVIDERS),
     databaseUrl: parseDatabaseUrl(optional('database-url')),
     baseRef: optional('base-ref'),
     failOn: oneOf('fail-on', optional('fail-on') ?? 'error', ['error', 'warning', 'never'] as const),
@@ -60,6 +63,10 @@ export function parseBoolean(name: string, value: string): boolean {
   if (/^(true|yes|on|1)$/i.test(value)) return true;
   if (/^(false|no|off|0)$/i.test(value)) return false;
   throw new DriftGuardError('USAGE', `input ${name} must be true or false, got "${value}"`);
+}
+
+function optionalOneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  return value === undefined ? undefined : oneOf(name, value, allowed);
 }
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {

@@ -141,6 +141,9 @@ describe('the GitHub Action (dist/index.js)', () => {
       const bad = await runAction({ 'fail-on': 'sometimes' }, 5);
       expect(bad.code).toBe(1);
       expect(bad.stdout).toContain('::error::input fail-on must be one of error, warning, never, got "sometimes"');
+      const provider = await runAction({ 'postgres-provider': 'podman' }, 6);
+      expect(provider.code).toBe(1);
+      expect(provider.stdout).toContain('::error::input postgres-provider must be one of auto, url, docker, embedded, got "podman"');
     });
   });
 
