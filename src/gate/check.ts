@@ -576,7 +576,19 @@ function failedBefore(migration: MigrationSource, later: number): string {
 /** The model check (EF's pending model changes; the user's command) and ENTITY_WITHOUT_MIGRATION. */
 async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Finding[], loaded: LoadedConfig, timed: <T>(phase: string, fn: () => Promise<T>) => Promise<T>, reporter: Reporter): Promise<void> {
   const model = engine.capabilities.modelCheck && engine.checkModel !== undefined ? await timed('model check', () => engine.checkModel!(reporter, { secondOpinion: false })) : [];
-  findings.push(...model);
+  // EF Core builds the model from the project's code: a PR that changes none of it (and adds no
+  // migration) cannot have made the model drift from the migrations, so pending changes were
+  // already on the base. Otherwise the gate cannot tell without building the base, and fails.
+  const codeChanged = [...analysis.changed].some((file) => EF_MODEL_INPUT.test(file));
+  const inherited = engine.name === 'efcore' && !codeChanged && analysis.added.length === 0 && !analysis.historyRewritten;
+  findings.push(
+    ...model.map((f): Finding => {
+      if (f.code !== 'MODEL_PENDING_CHANGES' || engine.name !== 'efcore') return f;
+      return inherited
+        ? { ...f, existing: true, message: `${f.message} (already on the base: this PR changes no C# code or project file)` }
+        : { ...f, message: `${f.message}. If the base already has pending model changes, this PR inherits them: add the missing migration there first` };
+    }),
+  );
   if (analysis.added.length > 0) return;
   const checked = engine.capabilities.modelCheck || loaded.config.sql['schema-file'] !== undefined;
   const pending = findings.some((f) => f.code === 'MODEL_PENDING_CHANGES' || f.code === 'SCHEMA_FILE_STALE');
@@ -594,6 +606,9 @@ async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Find
     });
   }
 }
+
+/** Files an EF Core model is built from: C# code and the project and build files. */
+const EF_MODEL_INPUT = /\.(cs|csproj|props|targets)$/i;
 
 /** The whole PR as one step (engines that apply everything at once, or history applied from scratch). */
 function wholeBatch(added: readonly MigrationSource[], delta: readonly Change[], after: SchemaModel): MigrationFacts {

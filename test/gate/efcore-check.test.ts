@@ -60,6 +60,18 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     expect(result.verdict).toBe('fail');
   }, DOTNET_TIMEOUT);
 
+  it('pending model changes already on main do not fail a PR that changes no C# code; they are listed as already there', async () => {
+    const r = repo();
+    r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    public string? Phone { get; set; }`);
+    r.git('commit', '-qam', 'main forgot the migration');
+    r.git('branch', '-f', 'main', 'HEAD');
+    r.commit({ 'README.md': 'Shop, with notes\n' }, 'docs only');
+    const result = await check(r.dir);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'MODEL_PENDING_CHANGES', severity: 'warning', existing: true, file: 'Shop.csproj' })]);
+    expect(result.findings[0]!.message).toMatch(/already on the base: this PR changes no C# code or project file\)$/);
+    expect(result.verdict).not.toBe('fail');
+  }, DOTNET_TIMEOUT);
+
   it('ENTITY_WITHOUT_MIGRATION is a notice when the model does not change ([NotMapped])', async () => {
     const r = repo();
     r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    [NotMapped]\n    public string DisplayName => Name;`);

@@ -343,7 +343,7 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
           check: 'model',
           code: 'MODEL_PENDING_CHANGES',
           severity: 'error',
-          message: `${several && dbContext !== undefined ? `${dbContext}: ` : ''}${PENDING_CHANGES_MESSAGE}: the entities changed but no migration records it; add one (dotnet ef migrations add <Name>${several && dbContext !== undefined ? ` --context ${dbContext}` : ''}, or make migrate NAME=<Name>)`,
+          message: `${several && dbContext !== undefined ? `${dbContext}: ` : ''}${PENDING_CHANGES_MESSAGE}: the model differs from the last migration's snapshot; add a migration (dotnet ef migrations add <Name>${several && dbContext !== undefined ? ` --context ${dbContext}` : ''}, or make migrate NAME=<Name>)`,
           file: relative(project),
           ...(several && dbContext !== undefined ? { details: { context: dbContext } } : {}),
         });
