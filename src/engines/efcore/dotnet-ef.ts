@@ -428,9 +428,13 @@ export function findProject(root: string, configured: string | undefined): strin
   };
   walk(root, 0);
   if (found.length === 1) return found[0]!;
+  // A solution's other projects (tests, tools) often do not reference EF Core at all; when just one
+  // does, it is the project. Several that do (a separate migrations assembly) need the config.
+  const withEf = found.filter((file) => /Microsoft\.EntityFrameworkCore|Npgsql\.EntityFrameworkCore/.test(readFileSync(file, 'utf8')));
+  if (withEf.length === 1) return withEf[0]!;
   throw new DriftGuardError(
     'USAGE',
-    found.length === 0 ? `no .csproj found under ${root}; set efcore.project in .drift-guard.yml` : `several projects found (${found.map((f) => path.relative(root, f)).join(', ')}); set efcore.project (and efcore.startup-project)`,
+    found.length === 0 ? `no .csproj found under ${root}; set efcore.project in .drift-guard.yml` : `several projects found (${found.map((f) => path.relative(root, f)).sort().join(', ')}); set efcore.project (and efcore.startup-project)`,
   );
 }
 

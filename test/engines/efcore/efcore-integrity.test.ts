@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFindings, connectionEnvironment, connectionVariables, efErrorText, npgsqlConnectionString, parseEfInvocation, PLACEHOLDER_URL, splitCommandLine } from '../../../src/engines/efcore/dotnet-ef.js';
+import { buildFindings, connectionEnvironment, connectionVariables, efErrorText, findProject, npgsqlConnectionString, parseEfInvocation, PLACEHOLDER_URL, splitCommandLine } from '../../../src/engines/efcore/dotnet-ef.js';
 import { scanMigrationFiles } from '../../../src/engines/efcore/efcore-integrity.js';
 import { makeTempDir, removeDir, writeTree } from '../../helpers.js';
 
@@ -168,5 +168,19 @@ describe('a runtime the app targets is missing', () => {
     expect(efErrorText({ exitCode: 150, data: '', info, warnings: [], errors: [], elapsedMs: 1 })).toBe(
       'the app needs the .NET runtime Microsoft.NETCore.App 9.0.0, which is not installed here (installed: 10.0.12): install it (actions/setup-dotnet with dotnet-version: 9.0.x), or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment',
     );
+  });
+});
+
+describe('findProject', () => {
+  const csproj = (packages: string[]): string => `<Project Sdk="Microsoft.NET.Sdk">\n  <ItemGroup>\n${packages.map((p) => `    <PackageReference Include="${p}" Version="10.0.0" />`).join('\n')}\n  </ItemGroup>\n</Project>\n`;
+
+  it('takes the one project that uses EF Core when a solution has test projects too', () => {
+    const dir = project({ 'App.csproj': csproj(['Npgsql.EntityFrameworkCore.PostgreSQL']), 'tests/App.Tests/App.Tests.csproj': csproj(['xunit']) });
+    expect(findProject(dir, undefined)).toBe(path.join(dir, 'App.csproj'));
+  });
+
+  it('refuses (exit 2), naming the projects, when several use EF Core', () => {
+    const two = project({ 'src/Data/Data.csproj': csproj(['Npgsql.EntityFrameworkCore.PostgreSQL']), 'tests/Data.Tests/Data.Tests.csproj': csproj(['Microsoft.EntityFrameworkCore.InMemory']) });
+    expect(() => findProject(two, undefined)).toThrow(/several projects found \(src\/Data\/Data\.csproj, tests\/Data\.Tests\/Data\.Tests\.csproj\); set efcore\.project/);
   });
 });
