@@ -230,7 +230,7 @@ const thresholdsSchema = z
       .number()
       .min(0)
       .default(5)
-      .describe("A table rewrite or ACCESS EXCLUSIVE lock estimated (from production's size) to last longer than this many seconds is an error."),
+      .describe("A table rewrite, or a lock that makes writes wait (ACCESS EXCLUSIVE, EXCLUSIVE, SHARE ROW EXCLUSIVE, SHARE), estimated (from production's size) to last longer than this many seconds is an error."),
   })
   .describe("Limits that raise a hazard's severity, weighed by production's table sizes.");
 

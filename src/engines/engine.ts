@@ -181,6 +181,12 @@ export interface ObservedStatement {
   readonly rewrites: readonly string[];
   /** Tables it created. */
   readonly created: readonly string[];
+  /**
+   * Rows it read from tables of the base (pg_stat_xact_user_tables: sequential scans and index
+   * fetches): a validating scan, an index build, a rewrite's copy, a data statement. Absent when
+   * none, or when it ran outside a watched transaction.
+   */
+  readonly read?: readonly { readonly table: string; readonly rows: number }[];
 }
 
 export interface ObservedMigration {

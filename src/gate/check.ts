@@ -32,7 +32,7 @@ import type { Reporter } from '../util/reporter.js';
 import type { MigrationFacts } from './facts.js';
 import { analyzeGit, touches, type GitAnalysis } from './git-analysis.js';
 import { hazardFindings, measuredLabels } from './hazard-checks.js';
-import { weighByProduction, withDataTimes } from './production-size.js';
+import { weighByProduction, withDataTimes, type DataStatement } from './production-size.js';
 import { loadStatsFile, readProductionStats, type StatsFile } from '../ops/stats.js';
 import { describeError } from '../errors.js';
 import { maskSecrets, registerConnectionString } from '../util/secrets.js';
@@ -77,13 +77,14 @@ export interface MigrationReport {
     readonly rows?: number;
     readonly locks?: readonly string[];
     readonly rewrites: readonly string[];
+    readonly read?: readonly { readonly table: string; readonly rows: number }[];
   }[];
   readonly rewrites?: readonly string[];
   readonly changes: number;
   /** Its group (EF: DbContext), when the project gates several. */
   readonly group?: string;
   /** The same migration on the base's copy filled with generated rows. */
-  readonly onData?: { readonly ms: number; readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number; readonly rewrites: readonly string[] }[] };
+  readonly onData?: { readonly ms: number; readonly statements?: readonly DataStatement[] };
 }
 
 /** One group a project gates apart (EF: a DbContext): its new migrations and its findings. */
@@ -312,7 +313,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (dataUrl !== undefined && data !== undefined && facts.length > 0) {
         await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
       }
-      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
+      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()), ...(data === undefined ? {} : { onData: { perTable: data.perTable, times: onData } }) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
@@ -445,7 +446,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         failure = observed.outcome.ok ? undefined : observed.outcome.findings.find((f) => f.severity === 'error');
         onData.set(migration.id, {
           ms: Math.round(performance.now() - t0),
-          statements: observed.statements.map((s) => ({ line: s.line, ms: s.ms, ...(s.rows === undefined ? {} : { rows: s.rows }), rewrites: s.rewrites })),
+          statements: observed.statements.map((s) => ({ line: s.line, ms: s.ms, ...(s.rows === undefined ? {} : { rows: s.rows }), rewrites: s.rewrites, ...(s.read === undefined ? {} : { read: s.read }) })),
         });
       } else {
         const outcome = await target.migrate(context, granularity === 'batch' ? {} : { target: migration.id });
@@ -644,6 +645,7 @@ function reportOf(fact: MigrationFacts): MigrationReport {
             ...(s.rows === undefined ? {} : { rows: s.rows }),
             ...(s.locks === undefined ? {} : { locks: s.locks.filter((l) => l.existing).map((l) => `${l.table} ${l.mode}`) }),
             rewrites: s.rewrites,
+            ...(s.read === undefined ? {} : { read: s.read }),
           })),
         }),
     ...(fact.rewrites === undefined ? {} : { rewrites: fact.rewrites }),

@@ -10,7 +10,7 @@ import type { Change } from '../schema/diff.js';
 import type { Hazard } from '../schema/hazards.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFacts } from './facts.js';
-import { splitQualified } from './production-size.js';
+import { splitQualified, type DataTimes } from './production-size.js';
 
 const BLOCKING: Readonly<Record<string, string>> = {
   AccessExclusiveLock: 'ACCESS EXCLUSIVE (reads and writes wait)',
@@ -26,6 +26,8 @@ export interface HazardContext {
   readonly baseSchema: SchemaModel;
   /** Migrations that also ran on generated rows (the data-aware gate). */
   readonly ranOnData?: ReadonlySet<string>;
+  /** Their statements' times there, and the rows generated per table. */
+  readonly onData?: { readonly perTable: number; readonly times: DataTimes };
 }
 
 /** A new migration file that carries the acknowledgement comment, if any. */
@@ -95,7 +97,10 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
             if (BLOCKING[l.mode] !== undefined && (before === undefined || STRENGTH.indexOf(l.mode) > STRENGTH.indexOf(before.mode))) heldSince.set(l.table, { mode: l.mode, line: statement.line });
           }
         }
-        const held = heldMs(statements, i, migration.transaction === true);
+        // How long the lock is held: on the generated rows when the migration ran there too.
+        const onRows = context.onData?.times.get(migration.source.id)?.statements;
+        const heldOnRows = onRows === undefined || onRows.length !== statements.length ? undefined : heldMs(onRows.filter((s) => s.line >= statement.line), 0, migration.transaction === true);
+        const held = heldOnRows === undefined ? `${heldMs(statements, i, migration.transaction === true)} ms here on empty tables` : `${heldOnRows} ms on the generated rows, ${context.onData!.perTable} per table`;
         if (statement.rewrites.length > 0) {
           findings.push({
             check: 'schema',
@@ -118,7 +123,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
           check: 'schema',
           code: 'LOCKING_CHANGE',
           severity: 'notice',
-          message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held} ms here on empty tables)` : ''}${under}.${safer(statement, false)}`,
+          message: `${verb(statement)} takes ${BLOCKING[strongest]} on ${tables.join(', ')}${migration.transaction === true ? `, held until the migration commits (${held})` : ''}${under}.${safer(statement, false)}`,
           ...at(migration, where),
           evidence: 'measured',
           details: { statement: statement.text, tables, locks: strong.map((l) => `${l.table} ${l.mode}`) },
@@ -196,7 +201,7 @@ function inferredHazard(migration: MigrationFacts, change: Change, h: Hazard, wh
 }
 
 /** How long a statement's locks are held: from it to the end of the migration's transaction. */
-function heldMs(statements: readonly ObservedStatement[], index: number, inTransaction: boolean): number {
+function heldMs(statements: readonly { readonly ms: number }[], index: number, inTransaction: boolean): number {
   const rest = inTransaction ? statements.slice(index) : [statements[index]!];
   return Math.round(rest.reduce((sum, s) => sum + s.ms, 0));
 }

@@ -6,10 +6,27 @@
 import type { Finding } from '../report/finding.js';
 import { estimateRewrite, formatRows, formatTableSize, tableStats, type StatsFile } from '../ops/stats.js';
 
+/** One statement of a migration as it ran on the generated rows. */
+export interface DataStatement {
+  readonly line: number;
+  readonly ms: number;
+  /** Rows a data statement reported (INSERT, UPDATE, DELETE). */
+  readonly rows?: number;
+  /** Tables whose storage it replaced. */
+  readonly rewrites: readonly string[];
+  /** Rows it read per table of the base: a validating scan, an index build, a rewrite's copy. */
+  readonly read?: readonly { readonly table: string; readonly rows: number }[];
+}
+
+/** Whether a statement's time grows with the rows: it rewrote, read or changed rows of the base. */
+export function worksPerRow(statement: Pick<DataStatement, 'rows' | 'rewrites' | 'read'>): boolean {
+  return (statement.rewrites?.length ?? 0) > 0 || (statement.rows ?? 0) > 0 || (statement.read?.length ?? 0) > 0;
+}
+
 export interface ProductionSize {
   readonly stats: StatsFile;
-  /** Per migration id: each statement's line and time on the generated rows (rows: what DML touched; rewrites: tables rewritten). */
-  readonly onData: ReadonlyMap<string, { readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number; readonly rewrites?: readonly string[] }[] }>;
+  /** Per migration id: each statement as it ran on the generated rows. */
+  readonly onData: DataTimes;
   /** Migrations that run in one transaction: a lock taken early is held through the later statements. */
   readonly transactions?: ReadonlyMap<string, boolean>;
   /** Generated rows per table, when the data-aware gate ran. */
@@ -39,21 +56,31 @@ export function splitQualified(qname: string): string[] {
   return parts;
 }
 
-export type DataTimes = ReadonlyMap<string, { readonly statements?: readonly { readonly line: number; readonly ms: number; readonly rows?: number }[] }>;
+export type DataTimes = ReadonlyMap<string, { readonly statements?: readonly DataStatement[] }>;
 
 /**
- * What a rewrite or a backfill measured on the generated rows, said in its finding: the time its
- * statement took there (and the rows it touched), whether or not production's size is known.
+ * What a rewrite, a backfill or a lock over a scan measured on the generated rows, said in its
+ * finding: the time its statement took there and the rows it touched or read, whether or not
+ * production's size is known.
  */
 export function withDataTimes(findings: readonly Finding[], onData: DataTimes, perTable: number | undefined): Finding[] {
   if (perTable === undefined) return [...findings];
   return findings.map((finding) => {
-    const details = (finding.details ?? {}) as { backfill?: unknown };
-    if (finding.code !== 'TABLE_REWRITE' && !(finding.code === 'LOCKING_CHANGE' && details.backfill === true)) return finding;
+    if (finding.code !== 'TABLE_REWRITE' && finding.code !== 'LOCKING_CHANGE') return finding;
+    const details = (finding.details ?? {}) as { backfill?: unknown; tables?: unknown };
     const measured = finding.migration === undefined ? undefined : onData.get(finding.migration)?.statements?.find((s) => s.line === finding.line);
     if (measured === undefined) return finding;
-    const rows = measured.rows === undefined ? '' : ` for ${measured.rows} row(s)`;
-    return { ...finding, message: `${finding.message} On the generated rows (${perTable} per table) it took ${Math.round(measured.ms)} ms${rows}.` };
+    if (finding.code === 'TABLE_REWRITE' || details.backfill === true) {
+      const rows = measured.rows === undefined ? '' : ` for ${measured.rows} row(s)`;
+      return { ...finding, message: `${finding.message} On the generated rows (${perTable} per table) it took ${Math.round(measured.ms)} ms${rows}.` };
+    }
+    // A lock over a scan (SET NOT NULL, a CHECK or foreign key validated, an index built): the
+    // rows it read under the lock are what makes it last on production.
+    const locked = Array.isArray(details.tables) ? new Set(details.tables as string[]) : new Set<string>();
+    const read = (measured.read ?? []).filter((r) => locked.has(r.table));
+    if (read.length === 0) return finding;
+    const what = read.map((r) => `${r.rows} row(s) of ${r.table}`).join(' and ');
+    return { ...finding, message: `${finding.message} On the generated rows (${perTable} per table) it read ${what} under that lock in ${Math.round(measured.ms)} ms; the time grows with the table.` };
   });
 }
 
@@ -76,7 +103,7 @@ export function weighByProduction(findings: readonly Finding[], size: Production
     let measured: { ms: number } | undefined = own;
     if (finding.code === 'LOCKING_CHANGE' && details.backfill !== true && own !== undefined && all !== undefined) {
       const held = size.transactions?.get(finding.migration!) === true ? all.filter((s) => s.line >= own.line) : [own];
-      const perRow = held.filter((s) => (s.rewrites?.length ?? 0) > 0 || (s.rows ?? 0) > 0);
+      const perRow = held.filter(worksPerRow);
       measured = perRow.length === 0 ? undefined : { ms: perRow.reduce((sum, s) => sum + s.ms, 0) };
     }
     const estimates: string[] = [];
@@ -92,7 +119,9 @@ export function weighByProduction(findings: readonly Finding[], size: Production
       }
     }
     if (estimates.length === 0) return finding;
-    const over = finding.code === 'TABLE_REWRITE' || /ACCESS EXCLUSIVE/.test(finding.message) ? worst > size.thresholdSeconds : false;
+    // Over the threshold: a rewrite, or a lock that makes writes (or reads too) wait that long.
+    const blocks = finding.code === 'TABLE_REWRITE' || (details.backfill !== true && /\b(ACCESS EXCLUSIVE|EXCLUSIVE|SHARE ROW EXCLUSIVE|SHARE) \((reads and writes|writes) wait\)/.test(finding.message));
+    const over = blocks && worst > size.thresholdSeconds;
     return {
       ...finding,
       ...(over ? { severity: 'error' as const } : {}),

@@ -79,6 +79,23 @@ describe('the data-aware gate', () => {
     expect(result.facts[0]!.onData!.statements!.find((s) => s.line === 2)).toEqual(expect.objectContaining({ rows: 200 }));
   });
 
+  it('a lock over a validating scan or an index build says the rows it read and how long it was held on them', async () => {
+    const r = repo({ 'db/migrations/20240102000001_scan.sql': "UPDATE users SET email = '' WHERE email IS NULL;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\nCREATE INDEX orders_note ON orders (note);\n" });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    const statements = result.facts[0]!.onData!.statements!;
+    // Measured by PostgreSQL (pg_stat_xact_user_tables): the scans read every generated row.
+    expect(statements.find((s) => s.line === 2)!.read).toEqual([{ table: 'public.users', rows: 200 }]);
+    expect(statements.find((s) => s.line === 3)!.read).toEqual([{ table: 'public.orders', rows: 200 }]);
+    // On empty tables nothing was read.
+    expect(result.facts[0]!.statements!.every((s) => s.read === undefined)).toBe(true);
+    const notNull = result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.line === 2);
+    expect(notNull?.message).toMatch(/takes ACCESS EXCLUSIVE .* on public\.users, held until the migration commits \(\d+ ms on the generated rows, 200 per table\)\..* it read 200 row\(s\) of public\.users under that lock in \d+ ms; the time grows with the table\.$/);
+    const index = result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.line === 3);
+    expect(index?.message).toMatch(/takes SHARE \(writes wait\) on public\.orders, held until the migration commits \(\d+ ms on the generated rows, 200 per table\)\..* it read 200 row\(s\) of public\.orders under that lock/);
+    expect(result.findings.map((f) => f.message).join('\n')).not.toContain('on empty tables');
+  });
+
   it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {
     const r = repo({ 'db/migrations/20240102000001_change.sql': 'ALTER TABLE users ADD COLUMN tier integer NOT NULL;\n' }, '  data:\n    enabled: false\n');
     const result = await check(r);

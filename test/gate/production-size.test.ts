@@ -41,4 +41,19 @@ describe('weighByProduction', () => {
     expect(weighed!.severity).toBe('notice');
     expect(weighed!.message).toMatch(/On the generated rows \(200 per table\) it took 8 ms for 200 row\(s\)\. In production: public\.orders .*: about 1-3 min \(scaled/);
   });
+
+  it('a validating scan or an index build outside a transaction is scaled by the rows it read, and a lock that makes writes wait can cross the threshold', () => {
+    const scans = new Map([['m2', { statements: [{ line: 1, ms: 6, rewrites: [], read: [{ table: 'public.orders', rows: 200 }] }, { line: 2, ms: 5, rewrites: [], read: [{ table: 'public.orders', rows: 200 }] }] }]]);
+    const notNull: Finding = { ...lock(1), migration: 'm2', message: '"ALTER TABLE orders ALTER COLUMN status SET NOT NULL" takes ACCESS EXCLUSIVE (reads and writes wait) on public.orders.' };
+    const index: Finding = { ...lock(2), migration: 'm2', message: '"CREATE INDEX orders_status ON orders (status)" takes SHARE (writes wait) on public.orders.' };
+    const [a, b] = weighByProduction(withDataTimes([notNull, index], scans, 200), { stats, onData: scans, transactions: new Map([['m2', false]]), perTable: 200, thresholdSeconds: 5 });
+    expect(a!.message).toMatch(/it read 200 row\(s\) of public\.orders under that lock in 6 ms; the time grows with the table\. In production: public\.orders \(3 M rows, 200 MB in production\): about .* \(scaled from the time it took on the generated rows\), over check\.thresholds\.rewrite-seconds \(5 s\)\.$/);
+    expect(a!.severity).toBe('error');
+    expect(b!.message).toMatch(/takes SHARE \(writes wait\).* over check\.thresholds\.rewrite-seconds/);
+    expect(b!.severity).toBe('error');
+    // The same scans on a table production keeps small stay notices.
+    const small: StatsFile = { ...stats, tables: [{ table: 'public.orders', rows: 2_000, bytes: 1024 ** 2, columns: {} }] };
+    const [c] = weighByProduction(withDataTimes([notNull], scans, 200), { stats: small, onData: scans, transactions: new Map([['m2', false]]), perTable: 200, thresholdSeconds: 5 });
+    expect(c!.severity).toBe('notice');
+  });
 });

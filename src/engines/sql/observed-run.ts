@@ -37,6 +37,15 @@ SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relf
    AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
    AND (n.nspname IS NULL OR (n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'))`;
 
+// Rows each user table has given this transaction so far (sequential scans and index fetches):
+// what a validating scan, an index build, a rewrite or a data statement read. The counters are the
+// session's own, for the open transaction only.
+const READ_ROWS = `
+SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(relname) AS qname,
+       (seq_tup_read + COALESCE(idx_tup_fetch, 0))::int8::text AS n
+  FROM pg_catalog.pg_stat_xact_user_tables
+ WHERE seq_tup_read + COALESCE(idx_tup_fetch, 0) > 0`;
+
 interface HeldLock {
   oid: string;
   mode: string;
@@ -81,7 +90,9 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
     else await runWrites(client, project.layout.markDirty?.(migration, session) ?? []);
     // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
     let userTransaction = false;
-    let held = inTransaction ? await heldLocks(client) : [];
+    let held = inTransaction ? (await heldLocks(client)).locks : [];
+    // Rows read so far in the open transaction, per table (a new transaction starts from none).
+    let readSoFar = new Map<string, number>();
     for (const [index, statement] of statements.entries()) {
       const control = statement.transactionControl ? transactionControl(statement.text) : undefined;
       // A statement that would run on its own (autocommit) is wrapped in a transaction of its
@@ -92,21 +103,24 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
       let result: pg.QueryResult;
       try {
         if (wrap) await client.query('BEGIN');
-        if (wrap) held = [];
+        if (wrap) (held = []), (readSoFar = new Map());
         result = await client.query(statement.text);
       } catch (error) {
         return fail(applyFailure(script, statement, error), inTransaction || userTransaction || wrap);
       }
       const ms = performance.now() - t0;
-      if (control === 'begin') userTransaction = true;
+      if (control === 'begin') (userTransaction = true), (readSoFar = new Map());
       if (control === 'end') userTransaction = false;
       let locks: ObservedLock[] | undefined;
       let rewrites: string[] = [];
       let created: string[] = [];
+      let read: { table: string; rows: number }[] = [];
       if (watched && control === undefined) {
         const now = await heldLocks(client);
-        ({ locks, rewrites, created } = compare(held, now, snapshot, baseTables));
-        held = now;
+        ({ locks, rewrites, created } = compare(held, now.locks, snapshot, baseTables));
+        read = [...now.read].filter(([table, n]) => baseTables.has(table) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
+        held = now.locks;
+        readSoFar = now.read;
       }
       if (wrap) await client.query('COMMIT');
       const { line, column } = lineAndColumn(script.fileText, script.sqlOffset + statement.offset);
@@ -123,6 +137,7 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
         ...(locks === undefined ? {} : { locks }),
         rewrites,
         created,
+        ...(read.length === 0 ? {} : { read: read.sort((a, b) => a.table.localeCompare(b.table)) }),
       });
     }
     try {
@@ -159,8 +174,10 @@ export async function relations(client: pg.Client): Promise<Map<string, Relation
   return new Map(result.rows.map((row) => [row.oid, { filenode: row.filenode, qname: row.qname, relkind: row.relkind }]));
 }
 
-async function heldLocks(client: pg.Client): Promise<HeldLock[]> {
-  return (await client.query<HeldLock>(HELD_LOCKS)).rows;
+/** The session's relation locks and the rows read per table, in one round trip. */
+async function heldLocks(client: pg.Client): Promise<{ locks: HeldLock[]; read: Map<string, number> }> {
+  const [locks, read] = (await client.query(`${HELD_LOCKS};${READ_ROWS}`)) as unknown as [pg.QueryResult<HeldLock>, pg.QueryResult<{ qname: string; n: string }>];
+  return { locks: locks.rows, read: new Map(read.rows.map((row) => [row.qname, Number(row.n)])) };
 }
 
 function transactionControl(text: string): 'begin' | 'end' | undefined {
