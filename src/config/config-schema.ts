@@ -187,7 +187,7 @@ const efcoreSchema = z
     entities: z
       .array(z.string().min(1))
       .default(['**/*.cs'])
-      .describe('Globs of the files that shape the model, relative to the migrations project (files outside it, e.g. the entities next to the DbContext of a separate migrations assembly: relative to this file); the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration. Migrations, snapshots, bin and obj never count.'),
+      .describe('Globs of the files that shape the model, relative to the migrations project (files outside it, e.g. the entities next to the DbContext of a separate migrations assembly: relative to this file); the gate reports ENTITY_WITHOUT_MIGRATION when they change without a migration. Migrations, snapshots, bin and obj never count. With the default, a file counts only when it declares a type the model snapshot names, a DbContext, a type configuration or an abstract base class.'),
   })
   .describe('EF Core projects (engine: efcore).');
 

@@ -15,7 +15,7 @@ import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
 import type { Engine, GateFiles, MigrationRef, MigrationSource } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
-import { repositoryRoot, resolveBase } from '../git/git.js';
+import { firstChangedLines, repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withPostgresServer, type PostgresOptions } from '../postgres/scratch.js';
 import { withClient } from '../postgres/client.js';
@@ -283,7 +283,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
-      await modelChecks(engine, analysis, findings, loaded, timed, reporter);
+      await modelChecks(engine, analysis, findings, loaded, timed, reporter, (files) => firstChangedLines(base.mergeBase, files, root));
       if (loaded.config.check.lint && analysis.added.length > 0) {
         const lint = await files.lintInputs(analysis.added, analysis.baseLast, reporter);
         const linted = await timed('lint (squawk)', () => squawkLint(lint.inputs, server.major));
@@ -575,7 +575,15 @@ function failedBefore(migration: MigrationSource, later: number): string {
 }
 
 /** The model check (EF's pending model changes; the user's command) and ENTITY_WITHOUT_MIGRATION. */
-async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Finding[], loaded: LoadedConfig, timed: <T>(phase: string, fn: () => Promise<T>) => Promise<T>, reporter: Reporter): Promise<void> {
+async function modelChecks(
+  engine: Engine,
+  analysis: GitAnalysis,
+  findings: Finding[],
+  loaded: LoadedConfig,
+  timed: <T>(phase: string, fn: () => Promise<T>) => Promise<T>,
+  reporter: Reporter,
+  changedLines: (files: readonly string[]) => Promise<Map<string, number>>,
+): Promise<void> {
   const model = engine.capabilities.modelCheck && engine.checkModel !== undefined ? await timed('model check', () => engine.checkModel!(reporter, { secondOpinion: false })) : [];
   // EF Core builds the model from the project's code: a PR that changes none of it (and adds no
   // migration) cannot have made the model drift from the migrations, so pending changes were
@@ -593,7 +601,10 @@ async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Find
   if (analysis.added.length > 0) return;
   const checked = engine.capabilities.modelCheck || loaded.config.sql['schema-file'] !== undefined;
   const pending = findings.some((f) => f.code === 'MODEL_PENDING_CHANGES' || f.code === 'SCHEMA_FILE_STALE');
+  // Each file at the first line its change touches, so that the annotation lands on the change.
+  const lines = await changedLines(analysis.entityFiles).catch(() => new Map<string, number>());
   for (const file of analysis.entityFiles) {
+    const line = lines.get(file);
     findings.push({
       check: 'model',
       code: 'ENTITY_WITHOUT_MIGRATION',
@@ -604,6 +615,7 @@ async function modelChecks(engine: Engine, analysis: GitAnalysis, findings: Find
           ? `${file} changed and this PR adds no migration, and the model check reports pending changes: add a migration`
           : `${file} changed and this PR adds no migration; the model check reports no pending changes (e.g. a [NotMapped] property), so none is needed`,
       file,
+      ...(line === undefined ? {} : { line }),
     });
   }
 }

@@ -133,6 +133,31 @@ export async function changedFiles(base: string, cwd: string): Promise<ChangedFi
   return files;
 }
 
+/**
+ * The first line each file's change touches in the working tree against `base` (files relative to
+ * `cwd`; a file git does not track yet starts at line 1). Files without a line-level change (a
+ * mode change, a binary) are absent.
+ */
+export async function firstChangedLines(base: string, files: readonly string[], cwd: string): Promise<Map<string, number>> {
+  const lines = new Map<string, number>();
+  if (files.length === 0) return lines;
+  const result = await git(['diff', '-U0', '--no-color', '--no-ext-diff', '--relative', base, '--', ...files], cwd);
+  if (result.code !== 0) return lines;
+  let current: string | undefined;
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith('+++ ')) current = line === '+++ /dev/null' ? undefined : line.slice(4).replace(/^b\//, '');
+    else if (current !== undefined && line.startsWith('@@') && !lines.has(current)) {
+      const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@/.exec(line);
+      if (hunk !== null) lines.set(current, Math.max(1, Number(hunk[1])));
+    }
+  }
+  for (const file of files) if (!lines.has(file)) {
+    const tracked = await git(['ls-files', '--error-unmatch', '--', file], cwd);
+    if (tracked.code !== 0) lines.set(file, 1);
+  }
+  return lines;
+}
+
 /** Paths of the files under `dir` (repository-relative) at `ref`. */
 export async function filesAt(ref: string, dir: string, cwd: string): Promise<string[]> {
   const output = await gitOk(['ls-tree', '-r', '--name-only', ref, '--', dir], cwd);

@@ -57,6 +57,8 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     r.git('commit', '-qam', 'forgot the migration');
     const result = await check(r.dir);
     expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.file ?? ''}`).sort()).toEqual(['error MODEL_PENDING_CHANGES Shop.csproj', 'warning ENTITY_WITHOUT_MIGRATION Models.cs']);
+    // At the change: the new property (git may start the hunk at the blank line before it).
+    expect(result.findings.find((f) => f.code === 'ENTITY_WITHOUT_MIGRATION')!.line).toBeOneOf([17, 18]);
     expect(result.verdict).toBe('fail');
   }, DOTNET_TIMEOUT);
 
@@ -72,12 +74,16 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     expect(result.verdict).not.toBe('fail');
   }, DOTNET_TIMEOUT);
 
-  it('ENTITY_WITHOUT_MIGRATION is a notice when the model does not change ([NotMapped])', async () => {
+  it('ENTITY_WITHOUT_MIGRATION is a notice when the model does not change ([NotMapped]); code the model does not know is no entity', async () => {
     const r = repo();
     r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    [NotMapped]\n    public string DisplayName => Name;`);
-    r.git('commit', '-qam', 'computed property');
+    // Neither the entry point nor a new service declares a type the model snapshot names.
+    r.edit('Program.cs', 'var factory', '// Counts the customers.\nvar factory');
+    writeFileSync(path.join(r.dir, 'Greeter.cs'), 'namespace Shop;\n\npublic class Greeter\n{\n    public string Greet(Customer customer) => $"Hello {customer.Name}";\n}\n');
+    r.git('add', '-A');
+    r.git('commit', '-qm', 'computed property, a service');
     const result = await check(r.dir);
-    expect(result.findings).toEqual([expect.objectContaining({ code: 'ENTITY_WITHOUT_MIGRATION', severity: 'notice', file: 'Models.cs' })]);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'ENTITY_WITHOUT_MIGRATION', severity: 'notice', file: 'Models.cs', line: expect.toBeOneOf([17, 18]) })]);
     expect(result.verdict).toBe('pass');
   }, DOTNET_TIMEOUT);
 

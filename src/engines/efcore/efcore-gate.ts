@@ -4,6 +4,7 @@
 // are immutable, the git analysis proves it) unless the PR rewrites history; then from the base
 // commit built in a git worktree.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { addWorktree, repositoryRoot } from '../../git/git.js';
@@ -17,6 +18,10 @@ const MIGRATION_FILE = /^(\d{14}_\w+?)(?:\.Designer)?\.cs$/;
 export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; root: string; projectDir: string; self: () => Engine; relocated: (loaded: LoadedConfig, cwd: string) => Engine }): GateFiles {
   const { loaded, root, projectDir } = options;
   const patterns = loaded.config.efcore.entities.map(globToRegExp);
+  // With the default glob (every .cs file), a file counts only when it shapes the model as the
+  // model snapshot knows it; a controller or a service that changes is not an entity.
+  const byModel = loaded.config.efcore.entities.length === 1 && loaded.config.efcore.entities[0] === '**/*.cs';
+  let modelTypes: ReadonlySet<string> | undefined | null = null;
   const contexts = loaded.config.efcore.context;
   // Several contexts gated: each migration is reported under its DbContext.
   const groupOf = Array.isArray(contexts) && contexts.length > 1 ? (text: string): string | undefined => {
@@ -43,7 +48,10 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
       const base = inProject(file) ? projectDir : root;
       const relative = path.relative(base, path.join(root, file)).split(path.sep).join('/');
       if (relative.startsWith('../') || /(^|\/)(bin|obj)\//.test(relative) || /ModelSnapshot\.cs$/.test(relative)) return false;
-      return patterns.some((p) => p.test(relative));
+      if (!patterns.some((p) => p.test(relative))) return false;
+      if (!byModel) return true;
+      if (modelTypes === null) modelTypes = snapshotTypes(projectDir);
+      return modelTypes === undefined || shapesModel(path.join(root, file), modelTypes);
     },
     reorderHint: 'Regenerate it (dotnet ef migrations remove, then add) so that it comes last',
     rebaseHint: "rebase, then remove and re-add this PR's migrations so that the model snapshot includes theirs",
@@ -62,4 +70,54 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
       return { inputs: [{ file: added.at(-1)!.file, sql, lineOffset: 0 }], linesMatchFiles: false };
     },
   });
+}
+
+/**
+ * The CLR type names the model snapshots name (entities, owned and complex types, related types and
+ * property types such as enums), by simple name; undefined when the project has no snapshot yet.
+ */
+export function snapshotTypes(projectDir: string): ReadonlySet<string> | undefined {
+  const snapshots: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory()) {
+        if (depth < 8 && !/^(bin|obj|node_modules|\..*)$/.test(entry.name)) walk(path.join(dir, entry.name), depth + 1);
+      } else if (entry.name.endsWith('ModelSnapshot.cs')) snapshots.push(path.join(dir, entry.name));
+    }
+  };
+  walk(projectDir, 0);
+  if (snapshots.length === 0) return undefined;
+  const names = new Set<string>();
+  const add = (qualified: string): void => {
+    for (const part of qualified.split(/[<>,?\s]+/)) {
+      const simple = part.split('.').at(-1)?.replace(/\W/g, '');
+      if (simple) names.add(simple);
+    }
+  };
+  for (const file of snapshots) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/\b(?:Entity|OwnsOne|OwnsMany|HasOne|HasMany|WithOne|WithMany|HasBaseType|ComplexProperty)\(\s*"([^"]+)"/g)) add(m[1]!.replace(/\+.*$/, ''));
+    for (const m of text.matchAll(/\b(?:Property|ComplexProperty|PrimitiveCollection)<([^>(]+(?:<[^>]*>)?)>\(/g)) add(m[1]!);
+    for (const m of text.matchAll(/typeof\(([\w.]+)\)/g)) add(m[1]!);
+  }
+  return names;
+}
+
+/** Whether a C# file declares a type the model knows, or configures the model (a DbContext, a type configuration, an abstract base class). */
+function shapesModel(file: string, modelTypes: ReadonlySet<string>): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return true;
+  }
+  if (/\bDbContext\b|\bModelBuilder\b|\bIEntityTypeConfiguration\s*<|\bEntityTypeBuilder\s*<|\[(Owned|ComplexType)\]|\babstract\s+(partial\s+)?(class|record)\b/.test(text)) return true;
+  for (const m of text.matchAll(/\b(?:class|record|struct|enum|interface)\s+(\w+)/g)) if (modelTypes.has(m[1]!)) return true;
+  return false;
 }
