@@ -39,6 +39,8 @@ export interface EfResult {
   readonly info: readonly string[];
   readonly warnings: readonly string[];
   readonly errors: readonly string[];
+  /** Every line but data and verbose ones, in order, without prefixes (an error's continuation lines follow it). */
+  readonly output: readonly string[];
   readonly elapsedMs: number;
 }
 
@@ -161,6 +163,7 @@ export class DotnetEf {
     const info: string[] = [];
     const warnings: string[] = [];
     const errors: string[] = [];
+    const output: string[] = [];
     const result = await runProcess('dotnet', full, {
       cwd: s.root,
       env,
@@ -173,6 +176,7 @@ export class DotnetEf {
         else if (kind === 'warn') warnings.push(text);
         else if (kind === 'error') errors.push(text);
         else if (kind === 'info') info.push(text);
+        if (kind !== 'data' && kind !== 'verbose') output.push(text);
         options.onLine?.(kind, text);
       },
     });
@@ -186,7 +190,7 @@ export class DotnetEf {
     for (const warning of warnings) {
       if (/tools version .* is older than that of the runtime/i.test(warning)) this.reporter.warn(`dotnet-ef: ${warning} (update the version pinned in .config/dotnet-tools.json)`);
     }
-    return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, elapsedMs };
+    return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, output, elapsedMs };
   }
 
   /** Runs a command that must succeed; a failure becomes an environment error carrying EF's words. */

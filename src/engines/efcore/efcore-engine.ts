@@ -124,7 +124,9 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     }
     const failed = current ?? { id: todo[results.length]?.id ?? target, index: results.length + 1, started: performance.now() };
     const file = fileOf(failed.id, scan);
-    const finding: Finding = { check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `dotnet ef database update failed: ${efErrorText(result)}`, ...(file === undefined ? {} : { file }) };
+    const main = scan.migrations.find((m) => m.id === failed.id)?.main;
+    const line = main === undefined ? undefined : failingLine(main, result.output, direction);
+    const finding: Finding = { check: 'apply', code: 'APPLY_FAILED', severity: 'error', message: `dotnet ef database update failed: ${efErrorText(result)}`, ...(file === undefined ? {} : { file }), ...(line === undefined ? {} : { line }) };
     emit({ event: 'failed', direction, index: failed.index, total: todo.length, migration: failed.id, version: failed.id, ms: performance.now() - failed.started, finding, statementsApplied: 0 });
     results.push({ migration: failed.id, version: failed.id, direction, status: 'failed' });
     for (const rest of todo.filter((m) => !results.some((r) => r.migration === m.id))) results.push({ migration: rest.id, version: rest.id, direction, status: 'not-executed' });
@@ -414,4 +416,39 @@ export function pascalCase(name: string): string {
   const joined = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
   if (joined === '' || /^\d/.test(joined)) throw new DriftGuardError('USAGE', `"${name}" cannot be a migration class name; start it with a letter, e.g. AddOrders`);
   return joined;
+}
+
+/**
+ * The line of a migration's C# that made the command EF reports as failed: in its Up (or Down)
+ * method, the first line naming the most specific identifier the failed SQL quotes (a constraint or
+ * index name before a column, before a table), or holding the SQL itself (migrationBuilder.Sql);
+ * else the method's own line. Undefined when the file
+ * cannot be read or has no such method.
+ */
+export function failingLine(file: string, output: readonly string[], direction: 'up' | 'down'): number | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(file, 'utf8').split(/\r?\n/);
+  } catch {
+    return undefined;
+  }
+  const start = lines.findIndex((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l));
+  if (start === -1) return undefined;
+  const next = lines.findIndex((l, i) => i > start && /\boverride\s+void\s+(Up|Down|BuildTargetModel)\s*\(/.test(l));
+  const body = lines.slice(start, next === -1 ? lines.length : next);
+  // The failed command: the lines after the last "Failed executing DbCommand" (EF logs a benign
+  // one first when the history table does not exist yet), up to the exception.
+  const at = output.findLastIndex((l) => l.includes('Failed executing DbCommand'));
+  const after = at === -1 ? [] : output.slice(at + 1);
+  const end = after.findIndex((l) => /^\s*(Npgsql\.|System\.|Microsoft\.|at |Exception data:|[0-9A-Z]{5}: )/.test(l));
+  const command = end === -1 ? after.slice(0, 40) : after.slice(0, end);
+  const identifiers = [...new Set(command.join('\n').match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])].sort((a, b) => b.length - a.length);
+  for (const name of identifiers) {
+    const index = body.findIndex((l) => l.includes(`"${name}"`));
+    if (index !== -1) return start + index + 1;
+  }
+  // SQL the migration carries itself (migrationBuilder.Sql): the line that holds its first line.
+  const first = command.map((l) => l.trim()).find((l) => l.length >= 8);
+  const holding = first === undefined ? -1 : body.findIndex((l) => l.includes(first.replace(/;$/, '')));
+  return start + (holding === -1 ? 0 : holding) + 1;
 }

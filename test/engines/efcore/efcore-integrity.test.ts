@@ -165,7 +165,7 @@ describe('a runtime the app targets is missing', () => {
       'To install missing framework, download:',
       'https://aka.ms/dotnet-core-applaunch?framework=Microsoft.NETCore.App&framework_version=9.0.0&arch=x64&rid=linux-x64&os=debian.12',
     ];
-    expect(efErrorText({ exitCode: 150, data: '', info, warnings: [], errors: [], elapsedMs: 1 })).toBe(
+    expect(efErrorText({ exitCode: 150, data: '', info, warnings: [], errors: [], output: info, elapsedMs: 1 })).toBe(
       'the app needs the .NET runtime Microsoft.NETCore.App 9.0.0, which is not installed here (installed: 10.0.12): install it (actions/setup-dotnet with dotnet-version: 9.0.x), or let dotnet run it on the newer runtime with DOTNET_ROLL_FORWARD=Major in the environment',
     );
   });

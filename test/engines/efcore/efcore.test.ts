@@ -114,10 +114,28 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
     await server.withDatabase(async (db) => {
       const result = await runCli(['migrate', '--database-url', db.url], { cwd: dir });
       expect(result.code).toBe(1);
-      expect(result.stdout).toContain(`error APPLY_FAILED Migrations/${file}: dotnet ef database update failed:`);
+      // At the line of the migrationBuilder.Sql call that carries the failing SQL.
+      const line = readFileSync(full, 'utf8').split('\n').findIndex((l) => l.includes('no_such_table')) + 1;
+      expect(result.stdout).toContain(`error APPLY_FAILED Migrations/${file}:${line}: dotnet ef database update failed:`);
       expect(result.stdout).toContain('no_such_table');
       expect(result.stdout + result.stderr).not.toContain(decodeURIComponent(new URL(db.url).password));
       expect(await tables(db.url)).toEqual(['Customers', 'Products', '__EFMigrationsHistory']);
+    });
+  }, DOTNET_TIMEOUT);
+
+  it('puts APPLY_FAILED on the line of the migration code whose command failed', async () => {
+    const dir = copyExample();
+    const file = readdirSync(path.join(dir, 'Migrations')).find((f) => /_AddOrders\.cs$/.test(f))!;
+    const full = path.join(dir, 'Migrations', file);
+    const text = readFileSync(full, 'utf8');
+    writeFileSync(full, text.replace('column: "CustomerId");', 'column: "CustomerIdx");'));
+    // The failed CREATE INDEX names the index first: the line that names it.
+    const line = text.split('\n').findIndex((l) => l.includes('name: "IX_Orders_CustomerId"')) + 1;
+    expect(line).toBeGreaterThan(1);
+    await server.withDatabase(async (db) => {
+      const result = await runCli(['migrate', '--database-url', db.url], { cwd: dir });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(new RegExp(`error APPLY_FAILED Migrations/${file.replace('.', '\\.')}:${line}(:\\d+)?: dotnet ef database update failed: .*CustomerIdx`));
     });
   }, DOTNET_TIMEOUT);
 
