@@ -146,9 +146,10 @@ export interface Engine {
   readonly gate?: GateFiles;
   /**
    * Applies one migration (already next in line) and reports what PostgreSQL did, statement by
-   * statement; only when capabilities.granularity is `statement`.
+   * statement; only when capabilities.granularity is `statement`. Undefined, having applied
+   * nothing: this one cannot be watched (e.g. SQL the parser cannot read); apply it with migrate.
    */
-  applyObserved?(context: RunContext, id: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration>;
+  applyObserved?(context: RunContext, id: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration | undefined>;
 }
 
 /** A lock a statement took on a relation, read from pg_locks for the runner's own session. */

@@ -441,8 +441,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     for (const [index, migration] of added.entries()) {
       const t0 = performance.now();
       let failure: Finding | undefined;
-      if (granularity === 'statement' && target.applyObserved !== undefined) {
-        const observed = await target.applyObserved(context, migration.id, baseTables);
+      const observed = granularity === 'statement' && target.applyObserved !== undefined ? await target.applyObserved(context, migration.id, baseTables) : undefined;
+      if (observed !== undefined) {
         failure = observed.outcome.ok ? undefined : observed.outcome.findings.find((f) => f.severity === 'error');
         onData.set(migration.id, {
           ms: Math.round(performance.now() - t0),
@@ -490,8 +490,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       const t0 = performance.now();
       reporter.info(`${index + 1}/${added.length} ${migration.label}`);
       let fact: Omit<MigrationFacts, 'delta' | 'schemaAfter'>;
-      if (granularity === 'statement' && target.applyObserved !== undefined) {
-        const observed = await target.applyObserved(context, migration.id, baseTables);
+      const filenodes = granularity === 'statement' ? undefined : await storage(context.databaseUrl);
+      const observed = granularity === 'statement' && target.applyObserved !== undefined ? await target.applyObserved(context, migration.id, baseTables) : undefined;
+      if (observed !== undefined) {
         if (!observed.outcome.ok) {
           findings.push(...observed.outcome.findings.map((f) => ({ ...f, migration: migration.id })));
           notChecked('the rest', failedBefore(migration, added.length - index - 1));
@@ -499,7 +500,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         }
         fact = { source: migration, ids: [migration.id], granularity, statements: observed.statements, transaction: observed.transaction, ms: performance.now() - t0 };
       } else {
-        const filenodes = await storage(context.databaseUrl);
+        const before = filenodes ?? (await storage(context.databaseUrl));
         const outcome = await target.migrate(context, { target: migration.id });
         findings.push(...outcome.findings.filter((f) => f.severity !== 'notice').map((f) => ({ ...f, migration: migration.id, ...(f.file === undefined ? { file: migration.file } : {}) })));
         if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -507,7 +508,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           return undefined;
         }
         const ms = performance.now() - t0;
-        fact = { source: migration, ids: [migration.id], granularity: 'migration', rewrites: rewritten(filenodes, await storage(context.databaseUrl), baseTables), ms };
+        fact = { source: migration, ids: [migration.id], granularity: 'migration', rewrites: rewritten(before, await storage(context.databaseUrl), baseTables), ms };
       }
       const last = index === added.length - 1;
       // What else runs after the versioned migrations (Flyway's repeatables) belongs to the last step.

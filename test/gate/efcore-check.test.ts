@@ -45,10 +45,32 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     r.git('add', '-A');
     r.git('commit', '-qm', 'phone');
     const result = await check(r.dir);
-    expect(result.findings).toEqual([]);
     expect(result.verdict).toBe('pass');
     expect(result.migrations.added).toEqual([expect.stringMatching(/^Migrations\/\d{14}_AddPhone\.cs$/)]);
+    // Measured statement by statement (its SQL from one `migrations script`), at the C# call that made it.
+    const file = result.migrations.added[0]!;
+    const call = readFileSync(path.join(r.dir, file), 'utf8').split('\n').findIndex((l) => l.includes('migrationBuilder.AddColumn<string>(')) + 1;
+    expect(result.facts[0]).toEqual(expect.objectContaining({ granularity: 'statement', transaction: true }));
+    expect(result.facts[0]!.statements).toEqual([expect.objectContaining({ line: call, kind: 'AlterTableStmt', locks: ['public."Customers" AccessExclusiveLock'] })]);
+    // The one thing to know: the lock it takes on a table that exists, measured, at that call.
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'LOCKING_CHANGE', severity: 'notice', evidence: 'measured', file, line: call, message: expect.stringContaining('takes ACCESS EXCLUSIVE (reads and writes wait) on public."Customers"') })]);
     expect(result.schemaChanges.map((c) => c.description)).toEqual(['add column public."Customers"."Phone" text']);
+  }, DOTNET_TIMEOUT);
+
+  it('FAILS_ON_DATA at the C# call when a migration narrows a column that existing rows do not fit', async () => {
+    const r = repo();
+    r.edit('Models.cs', '[MaxLength(200)]\n    public required string Name', '[MaxLength(3)]\n    public required string Name');
+    expect((await runCli(['new', 'ShortNames'], { cwd: r.dir })).code).toBe(0);
+    r.git('add', '-A');
+    r.git('commit', '-qm', 'short names');
+    const result = await check(r.dir);
+    const file = result.migrations.added[0]!;
+    const call = readFileSync(path.join(r.dir, file), 'utf8').split('\n').findIndex((l) => l.includes('migrationBuilder.AlterColumn<string>(')) + 1;
+    expect(call).toBeGreaterThan(0);
+    expect(result.findings.filter((f) => f.code === 'FAILS_ON_DATA' || f.code === 'APPLY_FAILED')).toEqual([
+      expect.objectContaining({ code: 'FAILS_ON_DATA', severity: 'error', evidence: 'measured', file, line: call, message: expect.stringMatching(/applies to empty tables but fails once they hold rows .*value too long for type character varying\(3\)/) }),
+    ]);
+    expect(result.verdict).toBe('fail');
   }, DOTNET_TIMEOUT);
 
   it('ENTITY_WITHOUT_MIGRATION (warning) and MODEL_PENDING_CHANGES when an entity changes without a migration', async () => {

@@ -16,10 +16,12 @@ import { diffSchemas } from '../../schema/diff.js';
 import { HISTORY_TABLES } from '../../schema/rows-to-model.js';
 import { loadSqlFile, modelOptions } from '../../schema/sources.js';
 import type { Reporter } from '../../util/reporter.js';
-import type { Engine, EngineStatus, RunContext } from '../engine.js';
+import type { Engine, EngineStatus, ObservedMigration, RunContext } from '../engine.js';
 import type { MigrationStatus } from '../sql/integrity.js';
 import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
+import { relations, watchStatements } from '../sql/observed-run.js';
 import { projectRoot } from '../sql/project.js';
+import { loadParser, parseScript, type SqlStatement } from '../sql/sql-script.js';
 import { connectionVariables, DotnetEf, efErrorText, efProductVersion, findProject, type EfSettings } from './dotnet-ef.js';
 import { scanMigrationFiles, type ScannedMigrations } from './efcore-integrity.js';
 import { efcoreGateFiles } from './efcore-gate.js';
@@ -150,6 +152,44 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
     return found;
   };
 
+  // Each new migration's SQL, split out of one `migrations script` from the migration before the
+  // first one asked for to the last discovered (the gate asks in order, then again for the rows).
+  const scriptsFrom = new Map<string, Promise<Map<string, string> | undefined>>();
+  const migrationSql = async (id: string, log: Reporter): Promise<string | undefined> => {
+    for (const cached of scriptsFrom.values()) {
+      const found = (await cached)?.get(id);
+      if (found !== undefined) return found;
+    }
+    const all = await discovered();
+    const index = all.findIndex((m) => m.id === id);
+    if (index === -1) return undefined;
+    const from = index === 0 ? '0' : all[index - 1]!.id;
+    let split = scriptsFrom.get(from);
+    if (split === undefined) {
+      split = engine.script({ from, to: all.at(-1)!.id }, log).then(splitEfScript, () => undefined);
+      scriptsFrom.set(from, split);
+    }
+    return (await split)?.get(id);
+  };
+
+  const scriptCache = new Map<string, Promise<string>>();
+  const writeScript = async (options: { from?: string; to?: string; idempotent?: boolean }, dbContext: string | undefined): Promise<string> => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
+    try {
+      const output = path.join(dir, 'script.sql');
+      const args = ['migrations', 'script'];
+      if (options.from !== undefined || options.to !== undefined) args.push(options.from ?? '0');
+      if (options.to !== undefined) args.push(options.to);
+      if (options.idempotent === true) args.push('--idempotent');
+      args.push('--output', output);
+      await ef.runOrThrow(args, { context: dbContext });
+      // EF writes the file with a UTF-8 byte order mark: not SQL.
+      return readFileSync(output, 'utf8').replace(/^\uFEFF/, '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
   const onlyContext = (what: string): string | undefined => {
     if (several) throw new DriftGuardError('USAGE', `${what} works on one DbContext; efcore.context lists ${contexts.length} (${contexts.join(', ')}): run it with a config that names one`);
     return contexts[0];
@@ -159,7 +199,9 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
 
   const engine: Engine = {
     name: 'efcore',
-    capabilities: { rollback: true, modelCheck: true, history: true, granularity: 'migration' },
+    // One context: each migration's SQL (from one `migrations script`) runs statement by statement,
+    // watched like a SQL migration. Several: `database update` per migration.
+    capabilities: { rollback: true, modelCheck: true, history: true, granularity: several ? 'migration' : 'statement' },
     gate: efcoreGateFiles({ loaded, cwd, root, projectDir, self: () => engine, relocated: (other, at) => efcoreEngine(other, at, env, reporter, postgres) }),
     location: relative(project),
     details: { project: relative(project), historyTable, ...(contexts[0] === undefined ? {} : { context: contexts.join(', ') }) },
@@ -310,25 +352,34 @@ export function efcoreEngine(loaded: LoadedConfig, cwd: string, env: NodeJS.Proc
       ef.invalidate();
       listed.clear();
       scannedCache = undefined;
+      scriptCache.clear();
+      scriptsFrom.clear();
       const files = JSON.parse(result.data) as Record<string, string>;
       return Object.values(files).map(relative);
     },
 
+    ...(several
+      ? {}
+      : {
+          async applyObserved(context, id, baseTables) {
+            const sql = await migrationSql(id, context.reporter);
+            const main = (await scanned()).migrations.find((m) => m.id === id)?.main;
+            if (sql === undefined || main === undefined) return undefined;
+            return applyEfObserved(context.databaseUrl, sql, { id, file: relative(main), text: readFileSync(main, 'utf8') }, baseTables);
+          },
+        }),
+
     async script(options) {
       const dbContext = onlyContext('drift-guard script');
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-ef-'));
-      try {
-        const output = path.join(dir, 'script.sql');
-        const args = ['migrations', 'script'];
-        if (options.from !== undefined || options.to !== undefined) args.push(options.from ?? '0');
-        if (options.to !== undefined) args.push(options.to);
-        if (options.idempotent === true) args.push('--idempotent');
-        args.push('--output', output);
-        await ef.runOrThrow(args, { context: dbContext });
-        return readFileSync(output, 'utf8');
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+      // The gate asks for the same range twice (the watched apply and the lint): one dotnet start.
+      const key = JSON.stringify([options.from ?? null, options.to ?? null, options.idempotent === true]);
+      let cached = scriptCache.get(key);
+      if (cached === undefined) {
+        cached = writeScript(options, dbContext);
+        scriptCache.set(key, cached);
+        cached.catch(() => scriptCache.delete(key));
       }
+      return cached;
     },
 
     async checkModel(checkReporter, options) {
@@ -432,23 +483,119 @@ export function failingLine(file: string, output: readonly string[], direction: 
   } catch {
     return undefined;
   }
-  const start = lines.findIndex((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l));
-  if (start === -1) return undefined;
-  const next = lines.findIndex((l, i) => i > start && /\boverride\s+void\s+(Up|Down|BuildTargetModel)\s*\(/.test(l));
-  const body = lines.slice(start, next === -1 ? lines.length : next);
+  if (!lines.some((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l))) return undefined;
   // The failed command: the lines after the last "Failed executing DbCommand" (EF logs a benign
   // one first when the history table does not exist yet), up to the exception.
   const at = output.findLastIndex((l) => l.includes('Failed executing DbCommand'));
   const after = at === -1 ? [] : output.slice(at + 1);
   const end = after.findIndex((l) => /^\s*(Npgsql\.|System\.|Microsoft\.|at |Exception data:|[0-9A-Z]{5}: )/.test(l));
-  const command = end === -1 ? after.slice(0, 40) : after.slice(0, end);
-  const identifiers = [...new Set(command.join('\n').match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])].sort((a, b) => b.length - a.length);
-  for (const name of identifiers) {
-    const index = body.findIndex((l) => l.includes(`"${name}"`));
-    if (index !== -1) return start + index + 1;
+  return csPosition(lines, (end === -1 ? after.slice(0, 40) : after.slice(0, end)).join('\n'), direction).line;
+}
+
+/**
+ * A `dotnet ef migrations script` cut into its migrations: each ends with the history INSERT of
+ * its id (and the COMMIT after it). Undefined when the script has no such INSERT.
+ */
+export function splitEfScript(script: string): Map<string, string> | undefined {
+  const blocks = new Map<string, string>();
+  const end = /INSERT INTO [^\n(]+\("MigrationId", "ProductVersion"\)\s*VALUES \('([^']+)', '[^']*'\);[ \t]*(?:\r?\n\s*COMMIT;)?/g;
+  let start = 0;
+  for (const match of script.matchAll(end)) {
+    const stop = match.index + match[0].length;
+    blocks.set(match[1]!, script.slice(start, stop));
+    start = stop;
   }
-  // SQL the migration carries itself (migrationBuilder.Sql): the line that holds its first line.
-  const first = command.map((l) => l.trim()).find((l) => l.length >= 8);
-  const holding = first === undefined ? -1 : body.findIndex((l) => l.includes(first.replace(/;$/, '')));
-  return start + (holding === -1 ? 0 : holding) + 1;
+  return blocks.size === 0 ? undefined : blocks;
+}
+
+/**
+ * One EF migration's SQL applied statement by statement, watched like a SQL migration (locks,
+ * rewrites, rows read and written, time); each statement is put on the line of the migration's C#
+ * that made it. Undefined when the SQL cannot be parsed (the caller applies it with EF instead).
+ */
+async function applyEfObserved(url: string, sql: string, migration: { id: string; file: string; text: string }, baseTables: ReadonlySet<string>): Promise<ObservedMigration | undefined> {
+  await loadParser();
+  const parsed = parseScript(sql);
+  if (!parsed.ok) return undefined;
+  const statements = parsed.statements;
+  const csLines = migration.text.split(/\r?\n/);
+  // One transaction when the migration's SQL is one START TRANSACTION ... COMMIT.
+  const controls = statements.filter((st) => st.transactionControl);
+  const transaction = controls.length === 2 && statements[0]?.transactionControl === true && statements.at(-1)?.transactionControl === true;
+  const started = performance.now();
+  return withClient(url, async (client) => {
+    const snapshot = await relations(client);
+    const watched = await watchStatements(statements, {
+      client,
+      baseTables,
+      snapshot,
+      inTransaction: false,
+      position: (statement) => csPosition(csLines, statement.text, 'up'),
+    });
+    const ms = performance.now() - started;
+    const label = { migration: migration.id, version: migration.id, direction: 'up' as const };
+    // EF's own wrapping (START TRANSACTION, COMMIT) and bookkeeping (the history row) are not the migration's work.
+    const observed = watched.observed.filter((st) => st.kind !== 'TransactionStmt' && !/"MigrationId", "ProductVersion"/.test(st.text));
+    if (watched.failure !== undefined) {
+      if (watched.failure.inOpenTransaction) await client.query('ROLLBACK').catch(() => undefined);
+      const error = watched.failure.error as { message?: string; code?: string; detail?: string; hint?: string };
+      const { line, column } = csPosition(csLines, watched.failure.statement.text, 'up');
+      const finding: Finding = {
+        check: 'apply',
+        code: 'APPLY_FAILED',
+        severity: 'error',
+        message: error.message ?? String(error),
+        file: migration.file,
+        line,
+        column,
+        details: {
+          statement: statementExcerpt(watched.failure.statement),
+          ...(error.code === undefined ? {} : { sqlstate: error.code }),
+          ...(error.detail === undefined ? {} : { detail: error.detail }),
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+        },
+      };
+      return { outcome: { ok: false, findings: [finding], results: [{ ...label, status: 'failed', ms }] }, file: migration.file, transaction, statements: observed };
+    }
+    return { outcome: { ok: true, findings: [], results: [{ ...label, status: 'applied', ms }] }, file: migration.file, transaction, statements: observed };
+  });
+}
+
+function statementExcerpt(statement: SqlStatement): string {
+  const text = statement.text.replace(/\s+/g, ' ').trim();
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+/**
+ * Where in a migration's C# a SQL statement came from: in its Up (or Down) method, the first line
+ * naming the most specific identifier the SQL quotes (a constraint or index name before a column,
+ * before a table), or holding the SQL itself (migrationBuilder.Sql); else the method's own line.
+ * Transaction control (START TRANSACTION, COMMIT) and the history INSERT are EF's own: the method's line.
+ */
+export function csPosition(lines: readonly string[], sql: string, direction: 'up' | 'down'): { line: number; column: number } {
+  const start = lines.findIndex((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l));
+  if (start === -1) return { line: 1, column: 1 };
+  const next = lines.findIndex((l, i) => i > start && /\boverride\s+void\s+(Up|Down|BuildTargetModel)\s*\(/.test(l));
+  const body = lines.slice(start, next === -1 ? lines.length : next);
+  const at = (index: number): { line: number; column: number } => ({ line: start + index + 1, column: Math.max(0, body[index]!.search(/\S/)) + 1 });
+  if (/^\s*(START\s+TRANSACTION|BEGIN|COMMIT)\b/i.test(sql) || /"MigrationId", "ProductVersion"/.test(sql)) return at(0);
+  // The method's calls (migrationBuilder.AddColumn(...), .Sql(...)), each from its first line.
+  const calls: { index: number; text: string }[] = [];
+  body.forEach((l, i) => {
+    if (/\bmigrationBuilder\s*\.\s*\w+/.test(l) || calls.length === 0) calls.push({ index: i, text: l });
+    else calls.at(-1)!.text += `\n${l}`;
+  });
+  // The call naming most of what the SQL quotes (longer names weigh more: an index or a
+  // constraint name says more than a table's).
+  const identifiers = [...new Set(sql.match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])];
+  let best: { index: number; score: number } | undefined;
+  for (const call of calls) {
+    const score = identifiers.filter((name) => call.text.includes(`"${name}"`)).reduce((sum, name) => sum + name.length, 0);
+    if (score > 0 && (best === undefined || score > best.score)) best = { index: call.index, score };
+  }
+  if (best !== undefined) return at(best.index);
+  // SQL the migration carries itself (migrationBuilder.Sql): the call holding its first line.
+  const first = sql.split('\n').map((l) => l.trim()).find((l) => l.length >= 8)?.replace(/;$/, '');
+  const holding = first === undefined ? undefined : calls.find((call) => call.text.includes(first));
+  return at(holding?.index ?? 0);
 }

@@ -88,58 +88,9 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
     };
     if (inTransaction) await client.query('BEGIN');
     else await runWrites(client, project.layout.markDirty?.(migration, session) ?? []);
-    // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
-    let userTransaction = false;
-    let held = inTransaction ? (await heldLocks(client)).locks : [];
-    // Rows read so far in the open transaction, per table (a new transaction starts from none).
-    let readSoFar = new Map<string, number>();
-    for (const [index, statement] of statements.entries()) {
-      const control = statement.transactionControl ? transactionControl(statement.text) : undefined;
-      // A statement that would run on its own (autocommit) is wrapped in a transaction of its
-      // own, which is what autocommit does anyway, so that its locks can be read before commit.
-      const wrap = !inTransaction && !userTransaction && control === undefined && statement.nonTransactional === undefined;
-      const watched = inTransaction || userTransaction || wrap;
-      const t0 = performance.now();
-      let result: pg.QueryResult;
-      try {
-        if (wrap) await client.query('BEGIN');
-        if (wrap) (held = []), (readSoFar = new Map());
-        result = await client.query(statement.text);
-      } catch (error) {
-        return fail(applyFailure(script, statement, error), inTransaction || userTransaction || wrap);
-      }
-      const ms = performance.now() - t0;
-      if (control === 'begin') (userTransaction = true), (readSoFar = new Map());
-      if (control === 'end') userTransaction = false;
-      let locks: ObservedLock[] | undefined;
-      let rewrites: string[] = [];
-      let created: string[] = [];
-      let read: { table: string; rows: number }[] = [];
-      if (watched && control === undefined) {
-        const now = await heldLocks(client);
-        ({ locks, rewrites, created } = compare(held, now.locks, snapshot, baseTables));
-        read = [...now.read].filter(([table, n]) => baseTables.has(table) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
-        held = now.locks;
-        readSoFar = now.read;
-      }
-      if (wrap) await client.query('COMMIT');
-      const { line, column } = lineAndColumn(script.fileText, script.sqlOffset + statement.offset);
-      const rows = /^(INSERT|UPDATE|DELETE|MERGE|COPY)$/.test(result.command ?? '') && typeof result.rowCount === 'number' ? result.rowCount : undefined;
-      observed.push({
-        index,
-        line,
-        column,
-        kind: statement.kind,
-        text: statement.text.length > 300 ? `${statement.text.slice(0, 297)}...` : statement.text,
-        ms: Math.round(ms * 10) / 10,
-        ...(rows === undefined ? {} : { rows }),
-        transaction: watched && control === undefined,
-        ...(locks === undefined ? {} : { locks }),
-        rewrites,
-        created,
-        ...(read.length === 0 ? {} : { read: read.sort((a, b) => a.table.localeCompare(b.table)) }),
-      });
-    }
+    const watched = await watchStatements(statements, { client, baseTables, snapshot, inTransaction, position: (statement) => lineAndColumn(script.fileText, script.sqlOffset + statement.offset) });
+    observed.push(...watched.observed);
+    if (watched.failure !== undefined) return fail(applyFailure(script, watched.failure.statement, watched.failure.error), watched.failure.inOpenTransaction);
     try {
       await runWrites(client, project.layout.recordUp(migration, session, performance.now() - started));
       if (inTransaction) await client.query('COMMIT');
@@ -153,6 +104,85 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
       statements: observed,
     };
   });
+}
+
+/** How statements are watched: the session, what the base has, and where each statement is. */
+export interface StatementWatch {
+  readonly client: pg.Client;
+  /** Tables the base schema has: locks and rewrites elsewhere harm nobody. */
+  readonly baseTables: ReadonlySet<string>;
+  /** User relations before the migration (relations()); updated as storage changes. */
+  readonly snapshot: Map<string, Relation>;
+  /** Whether the caller opened the transaction the statements run in. */
+  readonly inTransaction: boolean;
+  /** A statement's place in the file it came from. */
+  readonly position: (statement: SqlStatement) => { line: number; column: number };
+}
+
+/**
+ * Runs statements one at a time and reads after each what PostgreSQL did (locks, rewrites, rows
+ * read and written, time). A statement that would run on its own (autocommit) is wrapped in a
+ * transaction of its own, which is what autocommit does anyway, so that its locks can be read
+ * before commit; statements that manage transactions (BEGIN, START TRANSACTION, COMMIT) are run as
+ * they are. Stops at the first failure, saying whether a transaction is still open.
+ */
+export async function watchStatements(
+  statements: readonly SqlStatement[],
+  watch: StatementWatch,
+): Promise<{ observed: ObservedStatement[]; failure?: { statement: SqlStatement; error: unknown; inOpenTransaction: boolean } }> {
+  const { client, baseTables, snapshot, inTransaction } = watch;
+  const observed: ObservedStatement[] = [];
+  // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
+  let userTransaction = false;
+  let held = inTransaction ? (await heldLocks(client)).locks : [];
+  // Rows read so far in the open transaction, per table (a new transaction starts from none).
+  let readSoFar = new Map<string, number>();
+  for (const [index, statement] of statements.entries()) {
+    const control = statement.transactionControl ? transactionControl(statement.text) : undefined;
+    const wrap = !inTransaction && !userTransaction && control === undefined && statement.nonTransactional === undefined;
+    const watched = inTransaction || userTransaction || wrap;
+    const t0 = performance.now();
+    let result: pg.QueryResult;
+    try {
+      if (wrap) await client.query('BEGIN');
+      if (wrap) (held = []), (readSoFar = new Map());
+      result = await client.query(statement.text);
+    } catch (error) {
+      return { observed, failure: { statement, error, inOpenTransaction: inTransaction || userTransaction || wrap } };
+    }
+    const ms = performance.now() - t0;
+    if (control === 'begin') (userTransaction = true), (readSoFar = new Map());
+    if (control === 'end') userTransaction = false;
+    let locks: ObservedLock[] | undefined;
+    let rewrites: string[] = [];
+    let created: string[] = [];
+    let read: { table: string; rows: number }[] = [];
+    if (watched && control === undefined) {
+      const now = await heldLocks(client);
+      ({ locks, rewrites, created } = compare(held, now.locks, snapshot, baseTables));
+      read = [...now.read].filter(([table, n]) => baseTables.has(table) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
+      held = now.locks;
+      readSoFar = now.read;
+    }
+    if (wrap) await client.query('COMMIT');
+    const { line, column } = watch.position(statement);
+    const rows = /^(INSERT|UPDATE|DELETE|MERGE|COPY)$/.test(result.command ?? '') && typeof result.rowCount === 'number' ? result.rowCount : undefined;
+    observed.push({
+      index,
+      line,
+      column,
+      kind: statement.kind,
+      text: statement.text.length > 300 ? `${statement.text.slice(0, 297)}...` : statement.text,
+      ms: Math.round(ms * 10) / 10,
+      ...(rows === undefined ? {} : { rows }),
+      transaction: watched && control === undefined,
+      ...(locks === undefined ? {} : { locks }),
+      rewrites,
+      created,
+      ...(read.length === 0 ? {} : { read: read.sort((a, b) => a.table.localeCompare(b.table)) }),
+    });
+  }
+  return { observed };
 }
 
 /** The migration's script with its statements, for callers that need lines (attribution). */

@@ -129,8 +129,9 @@ describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
     const full = path.join(dir, 'Migrations', file);
     const text = readFileSync(full, 'utf8');
     writeFileSync(full, text.replace('column: "CustomerId");', 'column: "CustomerIdx");'));
-    // The failed CREATE INDEX names the index first: the line that names it.
-    const line = text.split('\n').findIndex((l) => l.includes('name: "IX_Orders_CustomerId"')) + 1;
+    // The call that names what the failed CREATE INDEX names (the index, the table): its first line.
+    const lines = text.split('\n');
+    const line = lines.findIndex((l, i) => l.includes('migrationBuilder.CreateIndex(') && lines[i + 1]!.includes('name: "IX_Orders_CustomerId"')) + 1;
     expect(line).toBeGreaterThan(1);
     await server.withDatabase(async (db) => {
       const result = await runCli(['migrate', '--database-url', db.url], { cwd: dir });
