@@ -36,7 +36,7 @@ export function renderDoctor(report: DoctorReport, t: Terminal): string {
       report.dotnet.version === null ? bad('not found (needed only for engine: efcore)') : ok(report.dotnet.version),
       ...(report.dotnet.version === null
         ? []
-        : [ef === null ? t.style('dim', 'dotnet-ef: not pinned (an EF Core project pins it in .config/dotnet-tools.json)') : `dotnet-ef ${ef.version} pinned in ${ef.pinnedIn}`]),
+        : [ef === null ? t.style('dim', 'dotnet-ef: not pinned (an EF Core project pins it in its tool manifest, dotnet-tools.json)') : `dotnet-ef ${ef.version} pinned in ${ef.pinnedIn}`]),
     ],
   ]);
   const provider = report.provider;

@@ -97,7 +97,7 @@ export class DotnetEf {
       if (manifest === undefined) {
         throw new DriftGuardError(
           'TOOL_MISSING',
-          `dotnet-ef is not pinned for ${path.relative(this.settings.root, this.settings.startupProject) || this.settings.startupProject}: run "dotnet new tool-manifest" and "dotnet tool install dotnet-ef --version <your EF Core version>" in the repository, and commit .config/dotnet-tools.json`,
+          `dotnet-ef is not pinned for ${path.relative(this.settings.root, this.settings.startupProject) || this.settings.startupProject}: run "dotnet new tool-manifest" and "dotnet tool install dotnet-ef --version <your EF Core version>" in the repository, and commit the dotnet-tools.json it writes`,
         );
       }
       const cwd = path.dirname(manifest.endsWith(`${path.sep}.config${path.sep}dotnet-tools.json`) ? path.dirname(manifest) : manifest);
@@ -188,7 +188,7 @@ export class DotnetEf {
     this.timings.push({ label, ms: elapsedMs });
     this.reporter.info(`${label}: ${(elapsedMs / 1000).toFixed(1)} s`);
     for (const warning of warnings) {
-      if (/tools version .* is older than that of the runtime/i.test(warning)) this.reporter.warn(`dotnet-ef: ${warning} (update the version pinned in .config/dotnet-tools.json)`);
+      if (/tools version .* is older than that of the runtime/i.test(warning)) this.reporter.warn(`dotnet-ef: ${warning} (update the version pinned in the tool manifest, dotnet-tools.json)`);
     }
     return { exitCode: result.code, data: data.join('\n'), info, warnings, errors, output, elapsedMs };
   }
