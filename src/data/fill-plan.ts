@@ -86,6 +86,13 @@ function saltOf(tableIndex: number, columnIndex: number): number {
   return tableIndex * 977 + columnIndex * 31 + 7;
 }
 
+/** A type whose values have a fixed width (resolved past domains): an array of them is indexed by offset. */
+function fixedWidth(types: TypeLookup, oid: number | undefined): boolean {
+  if (oid === undefined) return false;
+  const resolved = resolveDomain(types, oid, -1);
+  return resolved !== undefined && resolved.type.length > 0;
+}
+
 export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options: InsertOptions): InsertPlan {
   const { table } = planned;
   const types: TypeLookup = (oid) => catalog.types.get(oid);
@@ -109,16 +116,26 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     const parent = tables.get(fk.parent);
     if (parent === undefined) return; // a parent outside the user schemas: left to the columns' own values
     const alias = `f${index}`;
-    const keys = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
     const present = fk.parentColumns.map((name) => `${quoteIdent(name)} IS NOT NULL`).join(' AND ');
-    ctes.push(`${alias} AS (SELECT row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${keys} FROM ${parent.qname} WHERE ${present})`);
-    ctes.push(`${alias}n AS (SELECT count(*) AS n FROM ${alias})`);
     const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, 500 + index), nullable: false, unique: false, tame: options.tame };
-    const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}n), 0))`;
-    joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = ${pick}`);
     const allNullable = fk.columns.every((name) => table.columns.find((c) => c.name === name)?.notNull === false);
+    const keys: string[] = [];
+    if (fk.parentColumns.every((name) => fixedWidth(types, parent.columns.find((c) => c.name === name)?.type))) {
+      // The parent's keys as arrays in physical order, read once: a fixed-width element is found
+      // by its offset, cheaper than a join (a variable-width one would be searched for).
+      ctes.push(`${alias} AS (SELECT ${fk.parentColumns.map((name, j) => `array_agg(${quoteIdent(name)} ORDER BY tableoid, ctid) AS a${j}`).join(', ')}, count(*) AS n FROM ${parent.qname} WHERE ${present})`);
+      const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}), 0))`;
+      fk.parentColumns.forEach((_, j) => keys.push(`((SELECT a${j} FROM ${alias}))[${pick}]`));
+    } else {
+      const columns = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
+      ctes.push(`${alias} AS (SELECT row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${columns} FROM ${parent.qname} WHERE ${present})`);
+      ctes.push(`${alias}n AS (SELECT count(*) AS n FROM ${alias})`);
+      const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}n), 0))`;
+      joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = ${pick}`);
+      fk.parentColumns.forEach((_, j) => keys.push(`${alias}.k${j}`));
+    }
     fk.columns.forEach((name, j) => {
-      fkValue.set(name, allNullable ? `(CASE WHEN ${variantSql(ctx)} = 0 THEN NULL ELSE ${alias}.k${j} END)` : `${alias}.k${j}`);
+      fkValue.set(name, allNullable ? `(CASE WHEN ${variantSql(ctx)} = 0 THEN NULL ELSE ${keys[j]} END)` : keys[j]!);
     });
   });
 
@@ -175,14 +192,17 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
         ...table.checks.filter((check) => check.columns.length === 1 && check.columns[0] === column.name).map((check) => check.expression),
       ];
       if (value !== undefined && ownChecks.length > 0 && !ctx.unique) {
+        // The pool's non-NULL values as an array, read once; NULL (where allowed) is drawn apart,
+        // so that the array has no NULLs and a fixed-width value is found by its offset (a
+        // variable-width one is searched for from the start). A few hundred candidates keep every
+        // edge case the column's generator makes, and values repeat anyway.
         const alias = `p${index}`;
-        const poolSize = Math.max(200, Math.min(options.rows * 2, 4000));
+        const poolSize = 256;
         ctes.push(
-          `${alias} AS (SELECT row_number() OVER (ORDER BY x.${ROW}) AS rn, x.${name} AS v FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
-          `${alias}n AS (SELECT count(*) AS n FROM ${alias})`,
+          `${alias} AS (SELECT array_agg(x.${name} ORDER BY x.${ROW}) AS a, count(*) AS n FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE x.${name} IS NOT NULL AND ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
         );
-        joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = 1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}n), 0))`);
-        value = `${alias}.v`;
+        const drawn = `((SELECT a FROM ${alias}))[1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}), 0))]`;
+        value = ctx.nullable ? `(CASE WHEN ${hashSql(ctx, 7)} % 10 = 0 THEN NULL ELSE ${drawn} END)` : drawn;
         pooled = true;
       }
       const bounds = table.partitioning?.boundValues.get(column.name);

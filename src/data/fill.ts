@@ -20,7 +20,7 @@ import {
   uncheckedForeignKeys,
   type UncheckedForeignKey,
 } from './fill-plan.js';
-import type { FillCatalog } from './fill-catalog.js';
+import type { FillCatalog, FillForeignKey } from './fill-catalog.js';
 
 export { explainFailure } from './explain-failure.js';
 
@@ -145,8 +145,28 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
 
   const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
   // Foreign keys whose values come from the parents' rows anyway are dropped while rows go in and
-  // added back at the end: a trigger call per row becomes one set-based validation per key.
+  // added back: a trigger call per row becomes one set-based validation per key.
   const unchecked = await dropForeignKeys(client, uncheckedForeignKeys(catalog, order));
+  const pending = new Set(unchecked);
+  const runUpdate = async (db: pg.Client, index: number, fk: FillForeignKey): Promise<void> => {
+    const planned = order[index]!;
+    const { table } = planned;
+    if (!filled.get(table.oid)) return;
+    const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
+    if (sql === undefined) return;
+    const outcome = outcomes[index]!;
+    if (performance.now() >= deadline) {
+      outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
+      return;
+    }
+    const updateStarted = performance.now();
+    try {
+      await db.query(sql);
+    } catch (error) {
+      outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
+    }
+    if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
+  };
   try {
     // One statement can use the whole budget; between statements the deadline is checked here.
     // JIT compiling the generator's expressions costs more than it saves on a few thousand rows.
@@ -156,11 +176,25 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
 
     // A table starts once every parent it takes keys from has finished (fillOrder puts those
     // first), so its rows, picked from the parents' rows in their physical order, are the same
-    // whatever the number of connections.
+    // whatever the number of connections. A table has finished once its rows are in and its
+    // self-references are set (that UPDATE moves rows, so its children wait for it).
     const inOrder = new Set(order.map((p) => p.table.oid));
     const parents = order.map((p) =>
       p.table.foreignKeys.filter((fk) => !p.deferred.includes(fk) && fk.parent !== p.table.oid && inOrder.has(fk.parent)).map((fk) => fk.parent),
     );
+    // A table's dropped keys go back as soon as its own rows are final, on the connection that
+    // filled it, each in a transaction of its own: it locks the table, then its parent, so two
+    // connections can wait for each other only over a reference cycle, whose keys (and the keys of
+    // the tables in it) wait for the end. Keys into a parent column that is set at the end wait too.
+    const late = new Set(order.flatMap((p) => p.deferred.filter((fk) => fk.parent !== p.table.oid).flatMap((fk) => [p.table.oid, fk.parent])));
+    const deferredColumns = new Map(order.map((p) => [p.table.oid, new Set(p.deferred.flatMap((fk) => fk.columns))]));
+    const restoreNow = (index: number): UncheckedForeignKey[] => {
+      const { table } = order[index]!;
+      if (late.has(table.oid)) return [];
+      return [...pending].filter(
+        (key) => key.table.oid === table.oid && !late.has(key.fk.parent) && !key.fk.parentColumns.some((c) => deferredColumns.get(key.fk.parent)?.has(c) === true && key.fk.parent !== table.oid),
+      );
+    };
     const state = order.map(() => 'waiting' as 'waiting' | 'running' | 'done');
     const finished = new Set<number>();
     let wake: () => void = () => undefined;
@@ -174,38 +208,32 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
           continue;
         }
         state[index] = 'running';
+        const planned = order[index]!;
         try {
           outcomes[index] = await fillTable(db, index);
+          for (const fk of planned.deferred) if (fk.parent === planned.table.oid) await runUpdate(db, index, fk);
         } finally {
           state[index] = 'done';
-          finished.add(order[index]!.table.oid);
+          finished.add(planned.table.oid);
           const notify = wake;
           changed = new Promise<void>((resolve) => (wake = resolve));
           notify();
+        }
+        for (const key of restoreNow(index)) {
+          pending.delete(key);
+          const notices = await restoreForeignKeys(db, catalog, [key]).catch(() => {
+            pending.add(key); // left to the end, with the others
+            return [];
+          });
+          outcomes[index]!.notices.push(...notices);
         }
       }
     };
     await Promise.all(clients.map(worker));
 
+    // Keys through a reference cycle, once every table has rows.
     for (const [index, planned] of order.entries()) {
-      const { table } = planned;
-      if (!filled.get(table.oid)) continue;
-      for (const fk of planned.deferred) {
-        const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
-        if (sql === undefined) continue;
-        const outcome = outcomes[index]!;
-        if (performance.now() >= deadline) {
-          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
-          continue;
-        }
-        const updateStarted = performance.now();
-        try {
-          await client.query(sql);
-        } catch (error) {
-          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
-        }
-        if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
-      }
+      for (const fk of planned.deferred) if (fk.parent !== planned.table.oid) await runUpdate(client, index, fk);
     }
   } finally {
     if (previous !== undefined) {
@@ -213,7 +241,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
         .query(`SET statement_timeout = ${literalSetting(previous.timeout)}; SET jit = ${literalSetting(previous.jit)}; SET enable_mergejoin = ${literalSetting(previous.mergejoin)}`)
         .catch(() => undefined);
     }
-    const removed = await restoreForeignKeys(client, catalog, unchecked);
+    const removed = await restoreForeignKeys(client, catalog, unchecked.filter((key) => pending.has(key)));
     for (const [index, planned] of order.entries()) {
       for (const notice of removed.filter((r) => r.table === planned.table.display)) {
         (outcomes[index] ??= { notices: [] }).notices.push(notice);

@@ -91,7 +91,10 @@ describe('fillDatabase', () => {
             (SELECT count(*) FROM customers WHERE prefs IS NOT NULL AND jsonb_typeof(prefs) = 'object') AS objects,
             (SELECT count(*) FROM customers WHERE cardinality(tags) > 1) AS tag_lists,
             (SELECT count(*) FROM customers WHERE isempty(active_during)) AS empty_ranges,
-            (SELECT count(*) FROM customers WHERE email ~ '[^\\x01-\\x7f]') AS non_ascii`)
+            (SELECT count(*) FROM customers WHERE email ~ '[^\\x01-\\x7f]') AS non_ascii,
+            (SELECT count(*) FROM customers WHERE age IS NULL) AS null_ages,
+            (SELECT count(DISTINCT age) FROM customers) AS ages,
+            (SELECT count(*) FROM customers WHERE age <= 0) AS bad_ages`)
         ).rows[0];
         expect(Number(facts.self_refs)).toBeGreaterThan(100);
         expect(Number(facts.roots)).toBeGreaterThan(0);
@@ -105,6 +108,10 @@ describe('fillDatabase', () => {
         expect(Number(facts.objects)).toBeGreaterThan(0);
         expect(Number(facts.tag_lists)).toBeGreaterThan(0);
         expect(Number(facts.empty_ranges)).toBeGreaterThan(0);
+        // A column with CHECKs of its own draws from a pool of values that pass them, NULL apart.
+        expect(Number(facts.null_ages)).toBeGreaterThan(0);
+        expect(Number(facts.ages)).toBeGreaterThan(20);
+        expect(Number(facts.bad_ages)).toBe(0);
       });
     });
   });
@@ -123,6 +130,30 @@ describe('fillDatabase', () => {
     const first = await fill(7, 1);
     expect(await fill(7, 3)).toBe(first);
     expect(await fill(8, 1)).not.toBe(first);
+  });
+
+  it('takes foreign keys from parents keyed by fixed-width and by variable-width values, several children per parent', async () => {
+    const schema = `
+      CREATE TABLE codes (code varchar(12) PRIMARY KEY, n int NOT NULL CHECK (n > 0));
+      CREATE TABLE pairs (a int, b date, PRIMARY KEY (a, b));
+      CREATE TABLE uses (id int PRIMARY KEY, code varchar(12) NOT NULL REFERENCES codes (code), other varchar(12) REFERENCES codes (code),
+        a int, b date, FOREIGN KEY (a, b) REFERENCES pairs (a, b));`;
+    await asOwner(schema, async (url) => {
+      const report = await fillDatabase(url, options({ rowsPerTable: 150 }));
+      expect(report.notices).toEqual([]);
+      expect(report.totalRows).toBe(450);
+      await withClient(url, async (c) => {
+        const facts = (
+          await c.query(`SELECT (SELECT count(DISTINCT code) FROM uses) AS codes, (SELECT count(*) FROM uses WHERE other IS NULL) AS null_others,
+            (SELECT count(*) FROM uses WHERE a IS NOT NULL) AS pairs, (SELECT count(DISTINCT (a, b)) FROM uses WHERE a IS NOT NULL) AS distinct_pairs`)
+        ).rows[0];
+        expect(Number(facts.codes)).toBeGreaterThan(20);
+        expect(Number(facts.codes)).toBeLessThan(150);
+        expect(Number(facts.null_others)).toBeGreaterThan(0);
+        expect(Number(facts.distinct_pairs)).toBeGreaterThan(20);
+        expect(Number(facts.distinct_pairs)).toBeLessThan(Number(facts.pairs));
+      });
+    });
   });
 
   it('reports a table it cannot fill as a notice, not an exception, and skips tables by glob', async () => {
