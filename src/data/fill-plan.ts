@@ -60,7 +60,13 @@ export type InsertPlan =
    * `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate
    * more than wanted. Duplicates of a unique key (ON CONFLICT) are rare; the next round makes up for them.
    */
-  | { readonly kind: 'insert'; readonly sql: string; readonly filtered: boolean }
+  | {
+      readonly kind: 'insert';
+      readonly sql: string;
+      readonly filtered: boolean;
+      /** A self-reference this statement set itself (its rows need no UPDATE for it). */
+      readonly inlined?: FillForeignKey;
+    }
   | { readonly kind: 'impossible'; readonly reason: string };
 
 interface InsertOptions {
@@ -97,7 +103,19 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
   const { table } = planned;
   const types: TypeLookup = (oid) => catalog.types.get(oid);
   const tables = new Map(catalog.tables.map((t) => [t.oid, t]));
-  const deferredColumns = new Set(planned.deferred.flatMap((fk) => fk.columns));
+  const sequenced = (column: FillColumn): boolean => column.identity !== '' || /\bnextval\(/i.test(column.default ?? '');
+  // A self-reference to a sequenced key is set by the INSERT itself: the kept rows take their
+  // keys from the sequence in row order (as the default would) and point at earlier rows of the
+  // same statement, so that no UPDATE has to move every row afterwards. Not with ON CONFLICT,
+  // which may skip a row that a later one points at.
+  const selfKey = (fk: FillForeignKey): FillColumn | undefined => {
+    if (fk.parent !== table.oid || fk.columns.length !== 1 || fk.parentColumns.length !== 1 || table.partitioning !== undefined) return undefined;
+    const key = table.columns.find((c) => c.name === fk.parentColumns[0]);
+    return key !== undefined && key.generated === '' && sequenced(key) && fk.columns[0] !== key.name ? key : undefined;
+  };
+  const inlined = options.onConflict === false ? planned.deferred.find((fk) => selfKey(fk) !== undefined) : undefined;
+  const inlinedKey = inlined === undefined ? undefined : selfKey(inlined);
+  const deferredColumns = new Set(planned.deferred.filter((fk) => fk !== inlined).flatMap((fk) => fk.columns));
   for (const fk of planned.deferred) {
     const notNull = fk.columns.find((name) => table.columns.find((c) => c.name === name)?.notNull === true);
     if (notNull !== undefined) {
@@ -140,7 +158,6 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
   });
 
   // Columns that must differ between rows: one per unique key that nothing else keeps unique.
-  const sequenced = (column: FillColumn): boolean => column.identity !== '' || /\bnextval\(/i.test(column.default ?? '');
   const uniqueColumns = new Set<string>();
   for (const key of table.uniqueKeys) {
     const served = key.some((name) => {
@@ -175,7 +192,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     const omitted = (): void => {
       selectList.push(`NULL::${baseSql} AS ${name}`);
     };
-    if (sequenced(column) || deferredColumns.has(column.name)) {
+    if (sequenced(column) || deferredColumns.has(column.name) || column.name === inlined?.columns[0]) {
       omitted();
       continue;
     }
@@ -264,15 +281,31 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     .filter((part) => part !== '')
     .join('\n');
   const outputs = insertColumns.map((name) => late.get(name) ?? `g."dg$c${early.indexOf(name)}"`);
+  let source = `(${kept}) AS g`;
+  let overriding = '';
+  if (inlined !== undefined && inlinedKey !== undefined) {
+    const sequence =
+      inlinedKey.identity !== ''
+        ? `pg_catalog.nextval((SELECT pg_catalog.pg_get_serial_sequence(${literal(table.qname)}, ${literal(inlinedKey.name)})::regclass))`
+        : `(${inlinedKey.default})`;
+    if (inlinedKey.identity === 'a') overriding = ' OVERRIDING SYSTEM VALUE';
+    ctes.push(`"dg$k" AS MATERIALIZED (SELECT g.*, row_number() OVER (ORDER BY g.i) AS "dg$rn", ${sequence} AS "dg$key" FROM ${source})`);
+    source = '"dg$k" AS g';
+    const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, 900), nullable: true, unique: false, tame: options.tame };
+    const unique = table.uniqueKeys.some((key) => key.length === 1 && key[0] === inlined.columns[0]);
+    const earlier = unique ? 'g."dg$rn" - 1' : `1 + (${hashSql(ctx)} % (g."dg$rn" - 1))`;
+    insertColumns.push(quoteIdent(inlinedKey.name), quoteIdent(inlined.columns[0]!));
+    outputs.push('g."dg$key"', `(CASE WHEN g."dg$rn" = 1 OR ${variantSql(ctx)} = 0 THEN NULL ELSE ((SELECT array_agg(k."dg$key" ORDER BY k."dg$rn") FROM "dg$k" AS k))[${earlier}] END)`);
+  }
   const sql = [
     ctes.length > 0 ? `WITH ${ctes.join(', ')}` : '',
-    `INSERT INTO ${table.qname} (${insertColumns.join(', ')})`,
-    `SELECT ${outputs.join(', ')} FROM (${kept}) AS g`,
+    `INSERT INTO ${table.qname} (${insertColumns.join(', ')})${overriding}`,
+    `SELECT ${outputs.join(', ')} FROM ${source}`,
     onConflict,
   ]
     .filter((part) => part !== '')
     .join('\n');
-  return { kind: 'insert', filtered, sql };
+  return { kind: 'insert', filtered, sql, ...(inlined === undefined ? {} : { inlined }) };
 }
 
 /**

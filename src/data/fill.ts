@@ -79,6 +79,8 @@ export function fillWithClient(client: pg.Client, options: FillOptions): Promise
 interface TableOutcome {
   readonly entry?: { table: string; rows: number; ms: number };
   readonly notices: FillNotice[];
+  /** A self-reference every INSERT set itself. */
+  readonly inlined?: FillForeignKey;
 }
 
 async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
@@ -108,6 +110,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     // Without ON CONFLICT until a statement meets a duplicate of a unique key; from then on with it.
     let onConflict = false;
     let next = 1;
+    const inlined: (FillForeignKey | undefined)[] = [];
     // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
     // kept too few is followed by a larger one over the next row numbers (at most three rounds).
     for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
@@ -122,6 +125,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
       if (plan.kind === 'impossible') break;
       try {
         inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
+        inlined.push(plan.inlined);
         failure = undefined;
       } catch (error) {
         if (!onConflict && (error as { code?: unknown }).code === '23505') {
@@ -140,7 +144,8 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     if (inserted === undefined) return { notices: [{ table: table.display, reason: failure ?? 'not filled' }] };
     filled.set(table.oid, inserted);
     const notices = inserted === 0 && rows > 0 ? [{ table: table.display, reason: emptyReason(table, catalog.tables, filled) }] : [];
-    return { entry: { table: table.display, rows: inserted, ms }, notices };
+    const selfSet = inlined[0] !== undefined && inlined.every((fk) => fk === inlined[0]) ? inlined[0] : undefined;
+    return { entry: { table: table.display, rows: inserted, ms }, notices, ...(selfSet === undefined ? {} : { inlined: selfSet }) };
   };
 
   const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
@@ -182,51 +187,66 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     const parents = order.map((p) =>
       p.table.foreignKeys.filter((fk) => !p.deferred.includes(fk) && fk.parent !== p.table.oid && inOrder.has(fk.parent)).map((fk) => fk.parent),
     );
-    // A table's dropped keys go back as soon as its own rows are final, on the connection that
-    // filled it, each in a transaction of its own: it locks the table, then its parent, so two
-    // connections can wait for each other only over a reference cycle, whose keys (and the keys of
-    // the tables in it) wait for the end. Keys into a parent column that is set at the end wait too.
+    // A table's dropped keys go back once its own rows are final and its parents' keys are back,
+    // in one ALTER TABLE on whichever connection is free. That locks the table, then its parents
+    // in the order of their oids; since a table's parents are done first, two connections can only
+    // wait for each other over a reference cycle, whose tables (and keys into them) wait for the
+    // end. Keys into a parent column that is set at the end wait too.
     const late = new Set(order.flatMap((p) => p.deferred.filter((fk) => fk.parent !== p.table.oid).flatMap((fk) => [p.table.oid, fk.parent])));
     const deferredColumns = new Map(order.map((p) => [p.table.oid, new Set(p.deferred.flatMap((fk) => fk.columns))]));
-    const restoreNow = (index: number): UncheckedForeignKey[] => {
-      const { table } = order[index]!;
-      if (late.has(table.oid)) return [];
-      return [...pending].filter(
-        (key) => key.table.oid === table.oid && !late.has(key.fk.parent) && !key.fk.parentColumns.some((c) => deferredColumns.get(key.fk.parent)?.has(c) === true && key.fk.parent !== table.oid),
-      );
-    };
+    const restoreKeys = order.map(({ table }) =>
+      late.has(table.oid)
+        ? []
+        : unchecked
+            .filter((key) => key.table.oid === table.oid && !late.has(key.fk.parent))
+            .filter((key) => key.fk.parent === table.oid || !key.fk.parentColumns.some((c) => deferredColumns.get(key.fk.parent)?.has(c) === true))
+            .sort((a, b) => a.fk.parent - b.fk.parent),
+    );
+    const positions = new Map(order.map((p, i) => [p.table.oid, i]));
+    const restoreAfter = restoreKeys.map((keys, i) => [...new Set(keys.map((key) => positions.get(key.fk.parent)).filter((p): p is number => p !== undefined && p !== i))]);
     const state = order.map(() => 'waiting' as 'waiting' | 'running' | 'done');
+    const restoring = restoreKeys.map((keys) => (keys.length === 0 ? 'done' : 'waiting') as 'waiting' | 'running' | 'done');
     const finished = new Set<number>();
     let wake: () => void = () => undefined;
     let changed = new Promise<void>((resolve) => (wake = resolve));
+    const notifyAll = (): void => {
+      const notify = wake;
+      changed = new Promise<void>((resolve) => (wake = resolve));
+      notify();
+    };
     const worker = async (db: pg.Client): Promise<void> => {
       for (;;) {
         const index = state.findIndex((s, i) => s === 'waiting' && parents[i]!.every((oid) => finished.has(oid)));
-        if (index < 0) {
-          if (!state.includes('waiting')) return;
-          await changed;
+        if (index >= 0) {
+          state[index] = 'running';
+          const planned = order[index]!;
+          try {
+            outcomes[index] = await fillTable(db, index);
+            for (const fk of planned.deferred) if (fk.parent === planned.table.oid && fk !== outcomes[index].inlined) await runUpdate(db, index, fk);
+          } finally {
+            state[index] = 'done';
+            finished.add(planned.table.oid);
+            notifyAll();
+          }
           continue;
         }
-        state[index] = 'running';
-        const planned = order[index]!;
-        try {
-          outcomes[index] = await fillTable(db, index);
-          for (const fk of planned.deferred) if (fk.parent === planned.table.oid) await runUpdate(db, index, fk);
-        } finally {
-          state[index] = 'done';
-          finished.add(planned.table.oid);
-          const notify = wake;
-          changed = new Promise<void>((resolve) => (wake = resolve));
-          notify();
+        const ready = restoring.findIndex((r, i) => r === 'waiting' && state[i] === 'done' && restoreAfter[i]!.every((p) => restoring[p] === 'done'));
+        if (ready >= 0) {
+          restoring[ready] = 'running';
+          const keys = restoreKeys[ready]!;
+          for (const key of keys) pending.delete(key);
+          try {
+            await db.query(addForeignKeysSql(keys));
+          } catch {
+            for (const key of keys) pending.add(key); // one at a time at the end, with the others
+          } finally {
+            restoring[ready] = 'done';
+            notifyAll();
+          }
+          continue;
         }
-        for (const key of restoreNow(index)) {
-          pending.delete(key);
-          const notices = await restoreForeignKeys(db, catalog, [key]).catch(() => {
-            pending.add(key); // left to the end, with the others
-            return [];
-          });
-          outcomes[index]!.notices.push(...notices);
-        }
+        if (!state.includes('waiting') && !restoring.includes('waiting')) return;
+        await changed;
       }
     };
     await Promise.all(clients.map(worker));

@@ -82,6 +82,7 @@ describe('fillDatabase', () => {
           await c.query(`SELECT
             (SELECT count(*) FROM categories WHERE parent_id IS NOT NULL) AS self_refs,
             (SELECT count(*) FROM categories WHERE parent_id IS NULL) AS roots,
+            (SELECT count(*) FROM categories WHERE parent_id >= id) AS later_parents,
             (SELECT count(*) FROM teams WHERE captain_id IS NOT NULL) AS captains,
             (SELECT count(*) FROM events_2023) AS e2023, (SELECT count(*) FROM events_2024) AS e2024,
             (SELECT count(DISTINCT mood) FROM customers) AS moods,
@@ -98,6 +99,8 @@ describe('fillDatabase', () => {
         ).rows[0];
         expect(Number(facts.self_refs)).toBeGreaterThan(100);
         expect(Number(facts.roots)).toBeGreaterThan(0);
+        // The INSERT set the self-reference itself, each row pointing at an earlier one (no UPDATE).
+        expect(Number(facts.later_parents)).toBe(0);
         expect(Number(facts.captains)).toBeGreaterThan(100);
         expect(Number(facts.e2023)).toBeGreaterThan(0);
         expect(Number(facts.e2024)).toBeGreaterThan(0);
