@@ -111,7 +111,14 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
   const selfKey = (fk: FillForeignKey): FillColumn | undefined => {
     if (fk.parent !== table.oid || fk.columns.length !== 1 || fk.parentColumns.length !== 1 || table.partitioning !== undefined) return undefined;
     const key = table.columns.find((c) => c.name === fk.parentColumns[0]);
-    return key !== undefined && key.generated === '' && sequenced(key) && fk.columns[0] !== key.name ? key : undefined;
+    const column = table.columns.find((c) => c.name === fk.columns[0]);
+    // The candidates are filtered before the reference is set: a CHECK on it, or another foreign
+    // key over the same column, could not be kept.
+    const checked =
+      table.checks.some((check) => check.columns.includes(fk.columns[0]!)) ||
+      (column !== undefined && (resolveDomain(types, column.type, column.typmod)?.checks.length ?? 0) > 0) ||
+      table.foreignKeys.some((other) => other !== fk && other.columns.includes(fk.columns[0]!));
+    return key !== undefined && key.generated === '' && sequenced(key) && fk.columns[0] !== key.name && !checked ? key : undefined;
   };
   const inlined = options.onConflict === false ? planned.deferred.find((fk) => selfKey(fk) !== undefined) : undefined;
   const inlinedKey = inlined === undefined ? undefined : selfKey(inlined);
@@ -166,7 +173,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     });
     if (served) continue;
     if (table.foreignKeys.some((fk) => fkValue.has(fk.columns[0]!) && uniqueOf(fk.columns) && fk.columns.every((c) => key.includes(c)))) continue;
-    const candidate = [...key].reverse().find((name) => !fkValue.has(name) && !deferredColumns.has(name));
+    const candidate = [...key].reverse().find((name) => !fkValue.has(name) && !deferredColumns.has(name) && name !== inlined?.columns[0]);
     if (candidate !== undefined) uniqueColumns.add(candidate);
   }
 
