@@ -1,6 +1,7 @@
 // The row generator's plan, pure: which tables to fill in which order (foreign keys first; in a
-// cycle or a self-reference the nullable side is inserted as NULL and updated afterwards), and
-// the one INSERT ... SELECT ... FROM generate_series per table that makes the rows.
+// cycle or a self-reference the nullable side is inserted as NULL and updated afterwards, except a
+// self-reference to a sequenced key, which the INSERT sets), and the one
+// INSERT ... SELECT ... FROM generate_series per table that makes the rows.
 //
 // A table's statement generates more candidate rows than it needs, keeps the ones that pass every
 // CHECK (table and domain: `IS NOT FALSE`, as PostgreSQL judges them), every NOT NULL and the

@@ -1,7 +1,7 @@
 // Fills every user table of a database with generated rows that satisfy its constraints, so that
 // the PR's migrations run on tables that hold data (the data-aware gate). Set-based: one
 // INSERT ... SELECT ... FROM generate_series per table, plus one UPDATE per foreign key that had to
-// wait (cycles, self-references). Runs as whatever role the URL names. A table it cannot fill is a
+// wait (cycles, self-references other than to an identity or serial key, which the INSERT sets). Runs as whatever role the URL names. A table it cannot fill is a
 // notice with the reason, never an exception; only an unreachable database throws.
 
 import os from 'node:os';
