@@ -12,6 +12,8 @@ export interface FillType {
   /** pg_type.typtype: b base, c composite, d domain, e enum, p pseudo, r range, m multirange. */
   readonly typtype: string;
   readonly category: string;
+  /** pg_type.typlen: bytes for a fixed-width type, -1 / -2 for variable-width ones. */
+  readonly length: number;
   readonly baseType: number;
   readonly typmod: number;
   readonly notNull: boolean;
@@ -107,7 +109,7 @@ WITH RECURSIVE used(oid) AS (
   WHERE v.x IS NOT NULL AND v.x <> 0
 )
 SELECT t.oid::int8 AS oid, pg_catalog.format_type(t.oid, NULL) AS sql, t.typname AS name, t.typtype::text AS typtype,
-  t.typcategory::text AS category, t.typbasetype::int8 AS base, t.typtypmod AS typmod, t.typnotnull AS not_null,
+  t.typcategory::text AS category, t.typlen::int AS length, t.typbasetype::int8 AS base, t.typtypmod AS typmod, t.typnotnull AS not_null,
   t.typelem::int8 AS elem, r.rngsubtype::int8 AS subtype,
   (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) AS labels,
   (SELECT array_agg(pg_catalog.pg_get_constraintdef(k.oid) ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c') AS checks
@@ -187,6 +189,7 @@ export function rowsToFillCatalog(rows: FillCatalogRows): FillCatalog {
       name: text(row.name),
       typtype: text(row.typtype),
       category: text(row.category),
+      length: Number(row.length ?? -1),
       baseType: Number(row.base ?? 0),
       typmod: Number(row.typmod ?? -1),
       notNull: row.not_null === true,

@@ -1,6 +1,7 @@
 // The row generator's plan, pure: which tables to fill in which order (foreign keys first; in a
-// cycle or a self-reference the nullable side is inserted as NULL and updated afterwards), and
-// the one INSERT ... SELECT ... FROM generate_series per table that makes the rows.
+// cycle or a self-reference the nullable side is inserted as NULL and updated afterwards, except a
+// self-reference to a sequenced key, which the INSERT sets), and the one
+// INSERT ... SELECT ... FROM generate_series per table that makes the rows.
 //
 // A table's statement generates more candidate rows than it needs, keeps the ones that pass every
 // CHECK (table and domain: `IS NOT FALSE`, as PostgreSQL judges them), every NOT NULL and the
@@ -60,7 +61,13 @@ export type InsertPlan =
    * `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate
    * more than wanted. Duplicates of a unique key (ON CONFLICT) are rare; the next round makes up for them.
    */
-  | { readonly kind: 'insert'; readonly sql: string; readonly filtered: boolean }
+  | {
+      readonly kind: 'insert';
+      readonly sql: string;
+      readonly filtered: boolean;
+      /** A self-reference this statement set itself (its rows need no UPDATE for it). */
+      readonly inlined?: FillForeignKey;
+    }
   | { readonly kind: 'impossible'; readonly reason: string };
 
 interface InsertOptions {
@@ -86,11 +93,37 @@ function saltOf(tableIndex: number, columnIndex: number): number {
   return tableIndex * 977 + columnIndex * 31 + 7;
 }
 
+/** A type whose values have a fixed width (resolved past domains): an array of them is indexed by offset. */
+function fixedWidth(types: TypeLookup, oid: number | undefined): boolean {
+  if (oid === undefined) return false;
+  const resolved = resolveDomain(types, oid, -1);
+  return resolved !== undefined && resolved.type.length > 0;
+}
+
 export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options: InsertOptions): InsertPlan {
   const { table } = planned;
   const types: TypeLookup = (oid) => catalog.types.get(oid);
   const tables = new Map(catalog.tables.map((t) => [t.oid, t]));
-  const deferredColumns = new Set(planned.deferred.flatMap((fk) => fk.columns));
+  const sequenced = (column: FillColumn): boolean => column.identity !== '' || /\bnextval\(/i.test(column.default ?? '');
+  // A self-reference to a sequenced key is set by the INSERT itself: the kept rows take their
+  // keys from the sequence in row order (as the default would) and point at earlier rows of the
+  // same statement, so that no UPDATE has to move every row afterwards. Not with ON CONFLICT,
+  // which may skip a row that a later one points at.
+  const selfKey = (fk: FillForeignKey): FillColumn | undefined => {
+    if (fk.parent !== table.oid || fk.columns.length !== 1 || fk.parentColumns.length !== 1 || table.partitioning !== undefined) return undefined;
+    const key = table.columns.find((c) => c.name === fk.parentColumns[0]);
+    const column = table.columns.find((c) => c.name === fk.columns[0]);
+    // The candidates are filtered before the reference is set: a CHECK on it, or another foreign
+    // key over the same column, could not be kept.
+    const checked =
+      table.checks.some((check) => check.columns.includes(fk.columns[0]!)) ||
+      (column !== undefined && (resolveDomain(types, column.type, column.typmod)?.checks.length ?? 0) > 0) ||
+      table.foreignKeys.some((other) => other !== fk && other.columns.includes(fk.columns[0]!));
+    return key !== undefined && key.generated === '' && sequenced(key) && fk.columns[0] !== key.name && !checked ? key : undefined;
+  };
+  const inlined = options.onConflict === false ? planned.deferred.find((fk) => selfKey(fk) !== undefined) : undefined;
+  const inlinedKey = inlined === undefined ? undefined : selfKey(inlined);
+  const deferredColumns = new Set(planned.deferred.filter((fk) => fk !== inlined).flatMap((fk) => fk.columns));
   for (const fk of planned.deferred) {
     const notNull = fk.columns.find((name) => table.columns.find((c) => c.name === name)?.notNull === true);
     if (notNull !== undefined) {
@@ -109,21 +142,30 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     const parent = tables.get(fk.parent);
     if (parent === undefined) return; // a parent outside the user schemas: left to the columns' own values
     const alias = `f${index}`;
-    const keys = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
     const present = fk.parentColumns.map((name) => `${quoteIdent(name)} IS NOT NULL`).join(' AND ');
-    ctes.push(`${alias} AS (SELECT row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${keys} FROM ${parent.qname} WHERE ${present})`);
-    ctes.push(`${alias}n AS (SELECT count(*) AS n FROM ${alias})`);
     const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, 500 + index), nullable: false, unique: false, tame: options.tame };
-    const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}n), 0))`;
-    joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = ${pick}`);
     const allNullable = fk.columns.every((name) => table.columns.find((c) => c.name === name)?.notNull === false);
+    const keys: string[] = [];
+    if (fk.parentColumns.every((name) => fixedWidth(types, parent.columns.find((c) => c.name === name)?.type))) {
+      // The parent's keys as arrays in physical order, read once: a fixed-width element is found
+      // by its offset, cheaper than a join (a variable-width one would be searched for).
+      ctes.push(`${alias} AS (SELECT ${fk.parentColumns.map((name, j) => `array_agg(${quoteIdent(name)} ORDER BY tableoid, ctid) AS a${j}`).join(', ')}, count(*) AS n FROM ${parent.qname} WHERE ${present})`);
+      const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}), 0))`;
+      fk.parentColumns.forEach((_, j) => keys.push(`((SELECT a${j} FROM ${alias}))[${pick}]`));
+    } else {
+      const columns = fk.parentColumns.map((name, j) => `${quoteIdent(name)} AS k${j}`).join(', ');
+      ctes.push(`${alias} AS (SELECT row_number() OVER (ORDER BY tableoid, ctid) AS rn, ${columns} FROM ${parent.qname} WHERE ${present})`);
+      ctes.push(`${alias}n AS (SELECT count(*) AS n FROM ${alias})`);
+      const pick = uniqueOf(fk.columns) ? 'g.i' : `1 + (${hashSql(ctx)} % NULLIF((SELECT n FROM ${alias}n), 0))`;
+      joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = ${pick}`);
+      fk.parentColumns.forEach((_, j) => keys.push(`${alias}.k${j}`));
+    }
     fk.columns.forEach((name, j) => {
-      fkValue.set(name, allNullable ? `(CASE WHEN ${variantSql(ctx)} = 0 THEN NULL ELSE ${alias}.k${j} END)` : `${alias}.k${j}`);
+      fkValue.set(name, allNullable ? `(CASE WHEN ${variantSql(ctx)} = 0 THEN NULL ELSE ${keys[j]} END)` : keys[j]!);
     });
   });
 
   // Columns that must differ between rows: one per unique key that nothing else keeps unique.
-  const sequenced = (column: FillColumn): boolean => column.identity !== '' || /\bnextval\(/i.test(column.default ?? '');
   const uniqueColumns = new Set<string>();
   for (const key of table.uniqueKeys) {
     const served = key.some((name) => {
@@ -132,7 +174,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     });
     if (served) continue;
     if (table.foreignKeys.some((fk) => fkValue.has(fk.columns[0]!) && uniqueOf(fk.columns) && fk.columns.every((c) => key.includes(c)))) continue;
-    const candidate = [...key].reverse().find((name) => !fkValue.has(name) && !deferredColumns.has(name));
+    const candidate = [...key].reverse().find((name) => !fkValue.has(name) && !deferredColumns.has(name) && name !== inlined?.columns[0]);
     if (candidate !== undefined) uniqueColumns.add(candidate);
   }
 
@@ -158,7 +200,7 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     const omitted = (): void => {
       selectList.push(`NULL::${baseSql} AS ${name}`);
     };
-    if (sequenced(column) || deferredColumns.has(column.name)) {
+    if (sequenced(column) || deferredColumns.has(column.name) || column.name === inlined?.columns[0]) {
       omitted();
       continue;
     }
@@ -175,14 +217,17 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
         ...table.checks.filter((check) => check.columns.length === 1 && check.columns[0] === column.name).map((check) => check.expression),
       ];
       if (value !== undefined && ownChecks.length > 0 && !ctx.unique) {
+        // The pool's non-NULL values as an array, read once; NULL (where allowed) is drawn apart,
+        // so that the array has no NULLs and a fixed-width value is found by its offset (a
+        // variable-width one is searched for from the start). A few hundred candidates keep every
+        // edge case the column's generator makes, and values repeat anyway.
         const alias = `p${index}`;
-        const poolSize = Math.max(200, Math.min(options.rows * 2, 4000));
+        const poolSize = 256;
         ctes.push(
-          `${alias} AS (SELECT row_number() OVER (ORDER BY x.${ROW}) AS rn, x.${name} AS v FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
-          `${alias}n AS (SELECT count(*) AS n FROM ${alias})`,
+          `${alias} AS (SELECT array_agg(x.${name} ORDER BY x.${ROW}) AS a, count(*) AS n FROM (SELECT g.i AS ${ROW}, ${value} AS ${name} FROM generate_series(1, ${poolSize}) AS g(i) OFFSET 0) AS x WHERE x.${name} IS NOT NULL AND ${ownChecks.map((c) => `(${c}) IS NOT FALSE`).join(' AND ')})`,
         );
-        joins.push(`LEFT JOIN ${alias} ON ${alias}.rn = 1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}n), 0))`);
-        value = `${alias}.v`;
+        const drawn = `((SELECT a FROM ${alias}))[1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}), 0))]`;
+        value = ctx.nullable ? `(CASE WHEN ${hashSql(ctx, 7)} % 10 = 0 THEN NULL ELSE ${drawn} END)` : drawn;
         pooled = true;
       }
       const bounds = table.partitioning?.boundValues.get(column.name);
@@ -244,15 +289,31 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
     .filter((part) => part !== '')
     .join('\n');
   const outputs = insertColumns.map((name) => late.get(name) ?? `g."dg$c${early.indexOf(name)}"`);
+  let source = `(${kept}) AS g`;
+  let overriding = '';
+  if (inlined !== undefined && inlinedKey !== undefined) {
+    const sequence =
+      inlinedKey.identity !== ''
+        ? `pg_catalog.nextval((SELECT pg_catalog.pg_get_serial_sequence(${literal(table.qname)}, ${literal(inlinedKey.name)})::regclass))`
+        : `(${inlinedKey.default})`;
+    if (inlinedKey.identity === 'a') overriding = ' OVERRIDING SYSTEM VALUE';
+    ctes.push(`"dg$k" AS MATERIALIZED (SELECT g.*, row_number() OVER (ORDER BY g.i) AS "dg$rn", ${sequence} AS "dg$key" FROM ${source})`);
+    source = '"dg$k" AS g';
+    const ctx: ValueContext = { seed: options.seed, salt: saltOf(options.tableIndex, 900), nullable: true, unique: false, tame: options.tame };
+    const unique = table.uniqueKeys.some((key) => key.length === 1 && key[0] === inlined.columns[0]);
+    const earlier = unique ? 'g."dg$rn" - 1' : `1 + (${hashSql(ctx)} % (g."dg$rn" - 1))`;
+    insertColumns.push(quoteIdent(inlinedKey.name), quoteIdent(inlined.columns[0]!));
+    outputs.push('g."dg$key"', `(CASE WHEN g."dg$rn" = 1 OR ${variantSql(ctx)} = 0 THEN NULL ELSE ((SELECT array_agg(k."dg$key" ORDER BY k."dg$rn") FROM "dg$k" AS k))[${earlier}] END)`);
+  }
   const sql = [
     ctes.length > 0 ? `WITH ${ctes.join(', ')}` : '',
-    `INSERT INTO ${table.qname} (${insertColumns.join(', ')})`,
-    `SELECT ${outputs.join(', ')} FROM (${kept}) AS g`,
+    `INSERT INTO ${table.qname} (${insertColumns.join(', ')})${overriding}`,
+    `SELECT ${outputs.join(', ')} FROM ${source}`,
     onConflict,
   ]
     .filter((part) => part !== '')
     .join('\n');
-  return { kind: 'insert', filtered, sql };
+  return { kind: 'insert', filtered, sql, ...(inlined === undefined ? {} : { inlined }) };
 }
 
 /**

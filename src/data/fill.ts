@@ -1,7 +1,7 @@
 // Fills every user table of a database with generated rows that satisfy its constraints, so that
 // the PR's migrations run on tables that hold data (the data-aware gate). Set-based: one
 // INSERT ... SELECT ... FROM generate_series per table, plus one UPDATE per foreign key that had to
-// wait (cycles, self-references). Runs as whatever role the URL names. A table it cannot fill is a
+// wait (cycles, self-references other than to an identity or serial key, which the INSERT sets). Runs as whatever role the URL names. A table it cannot fill is a
 // notice with the reason, never an exception; only an unreachable database throws.
 
 import os from 'node:os';
@@ -20,7 +20,7 @@ import {
   uncheckedForeignKeys,
   type UncheckedForeignKey,
 } from './fill-plan.js';
-import type { FillCatalog } from './fill-catalog.js';
+import type { FillCatalog, FillForeignKey } from './fill-catalog.js';
 
 export { explainFailure } from './explain-failure.js';
 
@@ -79,6 +79,8 @@ export function fillWithClient(client: pg.Client, options: FillOptions): Promise
 interface TableOutcome {
   readonly entry?: { table: string; rows: number; ms: number };
   readonly notices: FillNotice[];
+  /** A self-reference every INSERT set itself. */
+  readonly inlined?: FillForeignKey;
 }
 
 async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
@@ -108,6 +110,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     // Without ON CONFLICT until a statement meets a duplicate of a unique key; from then on with it.
     let onConflict = false;
     let next = 1;
+    const inlined: (FillForeignKey | undefined)[] = [];
     // Rounds: candidates are generated, filtered by the constraints and inserted; a round that
     // kept too few is followed by a larger one over the next row numbers (at most three rounds).
     for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
@@ -122,6 +125,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
       if (plan.kind === 'impossible') break;
       try {
         inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
+        inlined.push(plan.inlined);
         failure = undefined;
       } catch (error) {
         if (!onConflict && (error as { code?: unknown }).code === '23505') {
@@ -140,13 +144,34 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     if (inserted === undefined) return { notices: [{ table: table.display, reason: failure ?? 'not filled' }] };
     filled.set(table.oid, inserted);
     const notices = inserted === 0 && rows > 0 ? [{ table: table.display, reason: emptyReason(table, catalog.tables, filled) }] : [];
-    return { entry: { table: table.display, rows: inserted, ms }, notices };
+    const selfSet = inlined[0] !== undefined && inlined.every((fk) => fk === inlined[0]) ? inlined[0] : undefined;
+    return { entry: { table: table.display, rows: inserted, ms }, notices, ...(selfSet === undefined ? {} : { inlined: selfSet }) };
   };
 
   const outcomes: TableOutcome[] = new Array<TableOutcome>(order.length);
   // Foreign keys whose values come from the parents' rows anyway are dropped while rows go in and
-  // added back at the end: a trigger call per row becomes one set-based validation per key.
+  // added back: a trigger call per row becomes one set-based validation per key.
   const unchecked = await dropForeignKeys(client, uncheckedForeignKeys(catalog, order));
+  const pending = new Set(unchecked);
+  const runUpdate = async (db: pg.Client, index: number, fk: FillForeignKey): Promise<void> => {
+    const planned = order[index]!;
+    const { table } = planned;
+    if (!filled.get(table.oid)) return;
+    const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
+    if (sql === undefined) return;
+    const outcome = outcomes[index]!;
+    if (performance.now() >= deadline) {
+      outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
+      return;
+    }
+    const updateStarted = performance.now();
+    try {
+      await db.query(sql);
+    } catch (error) {
+      outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
+    }
+    if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
+  };
   try {
     // One statement can use the whole budget; between statements the deadline is checked here.
     // JIT compiling the generator's expressions costs more than it saves on a few thousand rows.
@@ -156,56 +181,79 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
 
     // A table starts once every parent it takes keys from has finished (fillOrder puts those
     // first), so its rows, picked from the parents' rows in their physical order, are the same
-    // whatever the number of connections.
+    // whatever the number of connections. A table has finished once its rows are in and its
+    // self-references are set (that UPDATE moves rows, so its children wait for it).
     const inOrder = new Set(order.map((p) => p.table.oid));
     const parents = order.map((p) =>
       p.table.foreignKeys.filter((fk) => !p.deferred.includes(fk) && fk.parent !== p.table.oid && inOrder.has(fk.parent)).map((fk) => fk.parent),
     );
+    // A table's dropped keys go back once its own rows are final and its parents' keys are back,
+    // in one ALTER TABLE on whichever connection is free. That locks the table, then its parents
+    // in the order of their oids; since a table's parents are done first, two connections can only
+    // wait for each other over a reference cycle, whose tables (and keys into them) wait for the
+    // end. Keys into a parent column that is set at the end wait too.
+    const late = new Set(order.flatMap((p) => p.deferred.filter((fk) => fk.parent !== p.table.oid).flatMap((fk) => [p.table.oid, fk.parent])));
+    const deferredColumns = new Map(order.map((p) => [p.table.oid, new Set(p.deferred.flatMap((fk) => fk.columns))]));
+    const restoreKeys = order.map(({ table }) =>
+      late.has(table.oid)
+        ? []
+        : unchecked
+            .filter((key) => key.table.oid === table.oid && !late.has(key.fk.parent))
+            .filter((key) => key.fk.parent === table.oid || !key.fk.parentColumns.some((c) => deferredColumns.get(key.fk.parent)?.has(c) === true))
+            .sort((a, b) => a.fk.parent - b.fk.parent),
+    );
+    const positions = new Map(order.map((p, i) => [p.table.oid, i]));
+    const restoreAfter = restoreKeys.map((keys, i) => [...new Set(keys.map((key) => positions.get(key.fk.parent)).filter((p): p is number => p !== undefined && p !== i))]);
     const state = order.map(() => 'waiting' as 'waiting' | 'running' | 'done');
+    const restoring = restoreKeys.map((keys) => (keys.length === 0 ? 'done' : 'waiting') as 'waiting' | 'running' | 'done');
     const finished = new Set<number>();
     let wake: () => void = () => undefined;
     let changed = new Promise<void>((resolve) => (wake = resolve));
+    const notifyAll = (): void => {
+      const notify = wake;
+      changed = new Promise<void>((resolve) => (wake = resolve));
+      notify();
+    };
     const worker = async (db: pg.Client): Promise<void> => {
       for (;;) {
         const index = state.findIndex((s, i) => s === 'waiting' && parents[i]!.every((oid) => finished.has(oid)));
-        if (index < 0) {
-          if (!state.includes('waiting')) return;
-          await changed;
+        if (index >= 0) {
+          state[index] = 'running';
+          const planned = order[index]!;
+          try {
+            outcomes[index] = await fillTable(db, index);
+            for (const fk of planned.deferred) if (fk.parent === planned.table.oid && fk !== outcomes[index].inlined) await runUpdate(db, index, fk);
+          } finally {
+            state[index] = 'done';
+            finished.add(planned.table.oid);
+            notifyAll();
+          }
           continue;
         }
-        state[index] = 'running';
-        try {
-          outcomes[index] = await fillTable(db, index);
-        } finally {
-          state[index] = 'done';
-          finished.add(order[index]!.table.oid);
-          const notify = wake;
-          changed = new Promise<void>((resolve) => (wake = resolve));
-          notify();
+        const ready = restoring.findIndex((r, i) => r === 'waiting' && state[i] === 'done' && restoreAfter[i]!.every((p) => restoring[p] === 'done'));
+        if (ready >= 0) {
+          restoring[ready] = 'running';
+          const keys = restoreKeys[ready]!;
+          for (const key of keys) pending.delete(key);
+          try {
+            await db.query(addForeignKeysSql(keys));
+          } catch {
+            for (const key of keys) pending.add(key); // one at a time at the end, with the others
+          } finally {
+            restoring[ready] = 'done';
+            notifyAll();
+          }
+          continue;
         }
+        if (!state.includes('waiting') && !restoring.includes('waiting')) return;
+        await changed;
       }
     };
     await Promise.all(clients.map(worker));
 
+    // Keys through a reference cycle, once every table has rows.
     for (const [index, planned] of order.entries()) {
-      const { table } = planned;
-      if (!filled.get(table.oid)) continue;
-      for (const fk of planned.deferred) {
-        const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
-        if (sql === undefined) continue;
-        const outcome = outcomes[index]!;
-        if (performance.now() >= deadline) {
-          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${budgetText}` });
-          continue;
-        }
-        const updateStarted = performance.now();
-        try {
-          await client.query(sql);
-        } catch (error) {
-          outcome.notices.push({ table: table.display, reason: `foreign key ${fk.name} left NULL: ${failureText(error, budgetText)}` });
-        }
-        if (outcome.entry !== undefined) outcome.entry.ms += performance.now() - updateStarted;
-      }
+      for (const fk of planned.deferred) if (fk.parent !== planned.table.oid) await runUpdate(client, index, fk);
     }
   } finally {
     if (previous !== undefined) {
@@ -213,7 +261,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
         .query(`SET statement_timeout = ${literalSetting(previous.timeout)}; SET jit = ${literalSetting(previous.jit)}; SET enable_mergejoin = ${literalSetting(previous.mergejoin)}`)
         .catch(() => undefined);
     }
-    const removed = await restoreForeignKeys(client, catalog, unchecked);
+    const removed = await restoreForeignKeys(client, catalog, unchecked.filter((key) => pending.has(key)));
     for (const [index, planned] of order.entries()) {
       for (const notice of removed.filter((r) => r.table === planned.table.display)) {
         (outcomes[index] ??= { notices: [] }).notices.push(notice);
