@@ -24,6 +24,7 @@ import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
+import { modelFromText, modelToText } from '../schema/model-json.js';
 import { modelOptions } from '../schema/sources.js';
 import { HISTORY_TABLES } from '../schema/rows-to-model.js';
 import { projectRoot } from '../engines/sql/project.js';
@@ -151,6 +152,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let analysis!: GitAnalysis;
   let data: DataSummary | undefined;
   const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
+  // Diffing two 1,000-table schemas takes a tenth of a second: a PR with one migration asks for
+  // the same pair twice (its step's delta, then base against head).
+  let lastDiff: { from: SchemaModel; to: SchemaModel; diff: ReturnType<typeof diffSchemas> } | undefined;
+  const diffOf = (from: SchemaModel, to: SchemaModel): ReturnType<typeof diffSchemas> => {
+    if (lastDiff?.from !== from || lastDiff.to !== to) lastDiff = { from, to, diff: diffSchemas(from, to) };
+    return lastDiff.diff;
+  };
 
   // The base-schema cache's key, computed from git while the server starts (which waits for it).
   const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
@@ -180,9 +188,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       const role = db.role.superuser ? undefined : db.role.name;
       /** Keeps the base (and its filled copy) in the cache once both are built, on a cache miss. */
       let keepBase: ((filled?: { name: string; note: string }) => Promise<void>) | undefined;
+      // The base database's schema, read once: kept in the cache with the base, and from there on a hit.
+      let baseSchemaRead: Promise<SchemaModel> | undefined;
+      const inspectBase = (): Promise<SchemaModel> => (baseSchemaRead ??= timed('inspect the base schema', () => introspectUrl(db.url, ignore)));
       // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
+        const t0 = performance.now();
+        const model = cachedBase.schema === undefined ? undefined : modelFromText(cachedBase.schema, ignore);
+        if (model !== undefined) {
+          baseSchemaRead = Promise.resolve(model);
+          timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });
+        }
       } else if (baseWanted) {
         const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
         try {
@@ -193,7 +210,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
             keepBase = async (filled) => {
-              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
+              // Read before the snapshot (the server stops for it): the base as it is kept.
+              const schema = modelToText(await inspectBase(), ignore);
+              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
             };
             // With the data-aware gate the filled copy is kept too, once it is filled.
             if (!dataWanted) await keepBase();
@@ -255,7 +274,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
 
       async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
-      const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
+      const baseSchema = await inspectBase();
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -278,7 +297,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
 
       // 3. Checks that need the database or the schemas.
-      const diff = diffSchemas(baseSchema, headSchema);
+      const diff = diffOf(baseSchema, headSchema);
       schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
@@ -516,7 +535,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         if (!rest.ok || hasErrors(rest.findings)) return undefined;
       }
       const after = await introspectUrl(context.databaseUrl, ignore);
-      collected.push({ ...fact, delta: diffSchemas(before, after).changes, schemaAfter: after });
+      collected.push({ ...fact, delta: diffOf(before, after).changes, schemaAfter: after });
       before = after;
     }
     return collected;

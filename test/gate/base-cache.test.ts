@@ -87,6 +87,10 @@ describe('the base-schema cache (embedded server)', () => {
     const warm = await check(repo());
     expect(basePhase(warm)).toBe(`base: cached (key ${entries()[0]!.slice(0, 12)})`);
     expect(phases(warm).some((p) => p.startsWith('base: applied') || p.startsWith('base: kept'))).toBe(false);
+    // The base's schema model came with it: the base is not inspected again.
+    expect(phases(cold)).toContain('inspect the base schema');
+    expect(phases(warm)).toContain('base schema: cached with the base');
+    expect(phases(warm)).not.toContain('inspect the base schema');
     // The data-aware gate's filled copy came with it: no rows generated again, the same summary.
     expect(cold.data?.rows).toBeGreaterThan(0);
     expect(phases(warm)).toContain(`generate rows: cached with the base (${cold.data!.rows} rows)`);
@@ -124,8 +128,17 @@ describe('the base-schema cache (embedded server)', () => {
     expect(basePhase(unreadable)).toMatch(/cache miss: the entry could not be read/);
     expect(withoutTimes(unreadable)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(unreadable) as { base: unknown }).base });
 
+    // A schema model that is not the one the record names (a hit would diff against a wrong base).
+    const schema = path.join(bases, entryOf(unreadable), 'schema.json');
+    writeFileSync(schema, readFileSync(schema, 'utf8').replace('"customers"', '"clients"'));
+    const wrongModel = await check(first);
+    expect(basePhase(wrongModel)).toMatch(/cache miss: the entry could not be read \(schema\.json does not match its record\)/);
+    expect(phases(wrongModel)).toContain('inspect the base schema');
+    expect(withoutTimes(wrongModel)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(wrongModel) as { base: unknown }).base });
+    expect(phases(await check(first))).toContain('base schema: cached with the base');
+
     // An archive cut short.
-    const archive = path.join(bases, entryOf(cold), 'data.tar');
+    const archive = path.join(bases, entryOf(wrongModel), 'data.tar');
     truncateSync(archive, 10_000);
     const truncated = await check(first);
     expect(basePhase(truncated)).toMatch(/cache miss: the entry could not be copied \(tar -x failed/);

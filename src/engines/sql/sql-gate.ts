@@ -12,7 +12,8 @@ import type { Engine, GateFiles, MigrationSource } from '../engine.js';
 import type { Migration } from './layout.js';
 import { discover, downFileHint, type SqlMigrations } from './migrator.js';
 
-export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: string, makeEngine: (project: SqlMigrations) => Engine): GateFiles {
+/** `current`: the working tree's migrations as discover() reads them, read once and shared with the engine. */
+export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: string, makeEngine: (project: SqlMigrations) => Engine, current: () => ReturnType<typeof discover>): GateFiles {
   const { layout } = project;
   const dirFromRoot = path.relative(project.root, project.dir);
   const entities = loaded.config.sql.entities.map(globToRegExp);
@@ -26,10 +27,6 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
     ...(m.down === undefined || m.down.file === m.up.file ? {} : { downFile: m.down.file }),
   });
   const versioned = (p: SqlMigrations): Migration[] => (p === project ? current() : discover(p)).migrations.filter((m) => m.kind === 'versioned');
-  // The working tree's migrations, read once per gate: head, problems, hints and lint all ask (a
-  // thousand files are read and split on every discover).
-  let discovered: ReturnType<typeof discover> | undefined;
-  const current = (): ReturnType<typeof discover> => (discovered ??= discover(project));
   /** The migrations directory as it was at `commit`, in a temp folder laid out like the working tree. */
   const extract = async (commit: string): Promise<{ project: SqlMigrations; dispose(): void }> => {
     const repo = await repositoryRoot(cwd);
