@@ -274,7 +274,29 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
 
       async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
-      const baseSchema = await inspectBase();
+        const baseSchema = await inspectBase();
+        // 4. The PR's migrations on the filled copy, once it is full: on a database and a session of
+        // their own, beside the run on the empty base, the head's inspection and the checks. What
+        // they find joins the report after those, and only when the run on the empty base succeeded.
+        const dataRun =
+          dataUrl === undefined
+            ? undefined
+            : (async (): Promise<Finding[]> => {
+                if (filling !== undefined) await filling;
+                if (data === undefined) return [];
+                return timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
+              })();
+        dataRun?.catch(() => undefined);
+        try {
+          await checksAfterBase(baseSchema, dataRun);
+        } finally {
+          // The copy is dropped after this returns: its run must be over.
+          await dataRun?.catch(() => undefined);
+          if (facts.length === 0) onData.clear();
+        }
+      }
+
+      async function checksAfterBase(baseSchema: SchemaModel, dataRun: Promise<Finding[]> | undefined): Promise<void> {
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -326,11 +348,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           )),
         );
       }
-      // 4. The PR's migrations on the filled copy, once it is full; then the hazards, which use both runs.
-      if (filling !== undefined) await filling;
-      if (dataUrl !== undefined && data !== undefined && facts.length > 0) {
-        await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
-      }
+      // The run on the filled copy (started above); then the hazards, which use both runs.
+      const onDataFindings = dataRun === undefined ? [] : await dataRun;
+      if (facts.length > 0) findings.push(...onDataFindings);
       if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
@@ -452,7 +472,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * empty tables but fails here fails on existing rows: FAILS_ON_DATA at its statement and line,
    * with PostgreSQL's error and the offending row it names.
    */
-  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<void> {
+  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<Finding[]> {
     const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
     const context = { databaseUrl: url, reporter };
     const granularity = target.capabilities.granularity;
@@ -472,12 +492,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         onData.set(migration.id, { ms: Math.round(performance.now() - t0) });
       }
       if (failure !== undefined) {
-        findings.push(failsOnData(migration, failure, data!));
-        if (index < added.length - 1) notChecked('data', `${added.length - index - 1} later migration(s) did not run on the generated rows`);
-        return;
+        const later = added.length - index - 1;
+        const notRun: Finding = { check: 'data', code: 'NOT_CHECKED', severity: 'notice', message: `data not checked: ${later} later migration(s) did not run on the generated rows` };
+        return [failsOnData(migration, failure, data!), ...(later > 0 ? [notRun] : [])];
       }
-      if (granularity === 'batch') return;
+      if (granularity === 'batch') return [];
     }
+    return [];
   }
 
   /** The PR's whole history on an empty database; undefined (and APPLY_FAILED) when it fails. */
