@@ -249,7 +249,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         // Keeping the base stops the server for its snapshot: the copy is filled and kept first.
         await server.withDatabase(
           async (copy) => {
-            const note = await fill(copy.url);
+            // The base is read (for the cache too) while its copy fills: another database, another session.
+            const reading = inspectBase();
+            reading.catch(() => undefined);
+            let note: string;
+            try {
+              note = await fill(copy.url);
+            } finally {
+              await reading.catch(() => undefined);
+            }
             await keepBase!({ name: copy.name, note });
             await afterBase(copy.url, undefined);
           },

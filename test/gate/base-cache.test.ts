@@ -99,6 +99,28 @@ describe('the base-schema cache (embedded server)', () => {
     expect(entries()).toHaveLength(1);
   }, 240_000);
 
+  it('the base commit is read once: a later PR on the same base that edits or deletes a base migration is still caught', async () => {
+    const kept = path.join(tmp, 'cache', 'gate-migrations');
+    // The first test's gates kept what they read of the base (the same files in every clone).
+    expect(readdirSync(kept).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+    const edited = repo();
+    edited.commit({ 'db/migrations/20240101000002_tables.sql': BASE['db/migrations/20240101000002_tables.sql']!.replace('total numeric(12, 2)', 'total numeric(12, 2),\n  note text') }, 'edit');
+    const result = await check(edited);
+    expect(result.findings.find((f) => f.code === 'MIGRATION_MODIFIED')).toMatchObject({ file: path.join('db', 'migrations', '20240101000002_tables.sql'), line: 2 });
+    const deleted = repo();
+    deleted.commit({ 'db/migrations/20240101000003_logic.sql': null }, 'delete');
+    expect((await check(deleted)).findings.map((f) => f.code)).toContain('MIGRATION_DELETED');
+    expect(readdirSync(kept).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+    // The base's migrations really come from there: an entry saying otherwise is what the gate compares with.
+    const entry = path.join(kept, readdirSync(kept).find((name) => name.endsWith('.json'))!);
+    writeFileSync(entry, readFileSync(entry, 'utf8').replace("COMMENT ON TABLE customers IS 'who pays'", "COMMENT ON TABLE customers IS 'who owes'"));
+    expect((await check(repo())).findings.find((f) => f.code === 'MIGRATION_MODIFIED')).toMatchObject({ file: path.join('db', 'migrations', '20240101000003_logic.sql') });
+    // Text that is not an entry is ignored and written again.
+    writeFileSync(entry, '{ cut');
+    expect((await check(repo())).findings.map((f) => f.code)).not.toContain('MIGRATION_MODIFIED');
+    expect(readFileSync(entry, 'utf8')).toContain('who pays');
+  }, 240_000);
+
   it('a changed base file misses, and gets its own entry', async () => {
     const changed = repo({ ...BASE, 'db/migrations/20240101000002_tables.sql': BASE['db/migrations/20240101000002_tables.sql']!.replace('email text NOT NULL', 'email varchar(200) NOT NULL') });
     const result = await check(changed);
