@@ -283,20 +283,25 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
 
       async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
         const baseSchema = await inspectBase();
-        // 4. The PR's migrations on the filled copy, once it is full: on a database and a session of
-        // their own, beside the run on the empty base, the head's inspection and the checks. What
-        // they find joins the report after those, and only when the run on the empty base succeeded.
-        const dataRun =
-          dataUrl === undefined
-            ? undefined
-            : (async (): Promise<Finding[]> => {
-                if (filling !== undefined) await filling;
-                if (data === undefined) return [];
-                return timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
-              })();
-        dataRun?.catch(() => undefined);
+        // 4. The PR's migrations on the filled copy, once it is full. An engine that runs them itself
+        // statement by statement (SQL) does so on a database and a session of their own, beside the
+        // run on the empty base, the head's inspection and the checks; others (a tool's process per
+        // step) after those. What the run finds joins the report after the checks, and only when
+        // the run on the empty base succeeded.
+        let dataRun: Promise<Finding[]> | undefined;
+        const startDataRun = (): Promise<Finding[]> | undefined => {
+          if (dataUrl === undefined || dataRun !== undefined) return dataRun;
+          dataRun = (async (): Promise<Finding[]> => {
+            if (filling !== undefined) await filling;
+            if (data === undefined) return [];
+            return timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
+          })();
+          dataRun.catch(() => undefined);
+          return dataRun;
+        };
+        if (engine.capabilities.granularity === 'statement' && engine.applyObserved !== undefined) startDataRun();
         try {
-          await checksAfterBase(baseSchema, dataRun);
+          await checksAfterBase(baseSchema, startDataRun);
         } finally {
           // The copy is dropped after this returns: its run must be over.
           await dataRun?.catch(() => undefined);
@@ -304,7 +309,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         }
       }
 
-      async function checksAfterBase(baseSchema: SchemaModel, dataRun: Promise<Finding[]> | undefined): Promise<void> {
+      async function checksAfterBase(baseSchema: SchemaModel, startDataRun: () => Promise<Finding[]> | undefined): Promise<void> {
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -356,9 +361,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           )),
         );
       }
-      // The run on the filled copy (started above); then the hazards, which use both runs.
-      const onDataFindings = dataRun === undefined ? [] : await dataRun;
-      if (facts.length > 0) findings.push(...onDataFindings);
+      // The run on the filled copy (started above, or now); then the hazards, which use both runs.
+      if (facts.length > 0) findings.push(...((await startDataRun()) ?? []));
       if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
