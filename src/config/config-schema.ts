@@ -260,7 +260,7 @@ const checkSchema = z
     cache: z
       .boolean()
       .default(true)
-      .describe("Keep the base schema (and its generated rows) that the embedded server built in the cache directory (DRIFT_GUARD_CACHE_DIR), keyed by the base's migration files, so the next gate on the same base skips applying them. false: build it every time."),
+      .describe("Keep the base schema (its generated rows and schema model too) that the embedded server built, and the base commit's migrations as the gate read them, in the cache directory (DRIFT_GUARD_CACHE_DIR), keyed by the base's migration files, so the next gate on the same base skips applying and reading them. false: build and read them every time."),
   })
   .describe('The PR gate (drift-guard check).');
 

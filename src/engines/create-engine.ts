@@ -28,5 +28,5 @@ export function createEngine(options: EngineOptions): Engine {
   if (options.loaded.config.engine === 'efcore') return efcoreEngine(options.loaded, options.cwd, options.env, options.reporter, options.postgres);
   if (options.loaded.config.engine === 'command') return commandEngine(options.loaded, options.cwd, options.env);
   const project = resolveSqlMigrations(options.loaded, options.cwd, { dir: options.dir, layout: options.layout }, { mayBeEmpty: options.mayBeEmpty === true });
-  return sqlEngine(options.loaded, options.forGate === true ? { ...project, failOnUnrecognized: false } : project, options.cwd);
+  return options.forGate === true ? sqlEngine(options.loaded, { ...project, failOnUnrecognized: false }, options.cwd, options.env) : sqlEngine(options.loaded, project, options.cwd);
 }

@@ -24,6 +24,7 @@ import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
+import { modelFromText, modelToText } from '../schema/model-json.js';
 import { modelOptions } from '../schema/sources.js';
 import { HISTORY_TABLES } from '../schema/rows-to-model.js';
 import { projectRoot } from '../engines/sql/project.js';
@@ -152,6 +153,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let analysis!: GitAnalysis;
   let data: DataSummary | undefined;
   const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
+  // Diffing two 1,000-table schemas takes a tenth of a second: a PR with one migration asks for
+  // the same pair twice (its step's delta, then base against head).
+  let lastDiff: { from: SchemaModel; to: SchemaModel; diff: ReturnType<typeof diffSchemas> } | undefined;
+  const diffOf = (from: SchemaModel, to: SchemaModel): ReturnType<typeof diffSchemas> => {
+    if (lastDiff?.from !== from || lastDiff.to !== to) lastDiff = { from, to, diff: diffSchemas(from, to) };
+    return lastDiff.diff;
+  };
 
   // The base-schema cache's key, computed from git while the server starts (which waits for it).
   const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
@@ -181,9 +189,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       const role = db.role.superuser ? undefined : db.role.name;
       /** Keeps the base (and its filled copy) in the cache once both are built, on a cache miss. */
       let keepBase: ((filled?: { name: string; note: string }) => Promise<void>) | undefined;
+      // The base database's schema, read once: kept in the cache with the base, and from there on a hit.
+      let baseSchemaRead: Promise<SchemaModel> | undefined;
+      const inspectBase = (): Promise<SchemaModel> => (baseSchemaRead ??= timed('inspect the base schema', () => introspectUrl(db.url, ignore)));
       // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
+        const t0 = performance.now();
+        const model = cachedBase.schema === undefined ? undefined : modelFromText(cachedBase.schema, ignore);
+        if (model !== undefined) {
+          baseSchemaRead = Promise.resolve(model);
+          timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });
+        }
       } else if (baseWanted) {
         const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
         try {
@@ -194,7 +211,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
             keepBase = async (filled) => {
-              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
+              // Read before the snapshot (the server stops for it): the base as it is kept.
+              const schema = modelToText(await inspectBase(), ignore);
+              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
             };
             // With the data-aware gate the filled copy is kept too, once it is filled.
             if (!dataWanted) await keepBase();
@@ -231,7 +250,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         // Keeping the base stops the server for its snapshot: the copy is filled and kept first.
         await server.withDatabase(
           async (copy) => {
-            const note = await fill(copy.url);
+            // The base is read (for the cache too) while its copy fills: another database, another session.
+            const reading = inspectBase();
+            reading.catch(() => undefined);
+            let note: string;
+            try {
+              note = await fill(copy.url);
+            } finally {
+              await reading.catch(() => undefined);
+            }
             await keepBase!({ name: copy.name, note });
             await afterBase(copy.url, undefined);
           },
@@ -256,7 +283,34 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
 
       async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
-      const baseSchema = await timed('inspect the base schema', () => introspectUrl(db.url, ignore));
+        const baseSchema = await inspectBase();
+        // 4. The PR's migrations on the filled copy, once it is full. An engine that runs them itself
+        // statement by statement (SQL) does so on a database and a session of their own, beside the
+        // run on the empty base, the head's inspection and the checks; others (a tool's process per
+        // step) after those. What the run finds joins the report after the checks, and only when
+        // the run on the empty base succeeded.
+        let dataRun: Promise<Finding[]> | undefined;
+        const startDataRun = (): Promise<Finding[]> | undefined => {
+          if (dataUrl === undefined || dataRun !== undefined) return dataRun;
+          dataRun = (async (): Promise<Finding[]> => {
+            if (filling !== undefined) await filling;
+            if (data === undefined) return [];
+            return timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
+          })();
+          dataRun.catch(() => undefined);
+          return dataRun;
+        };
+        if (engine.capabilities.granularity === 'statement' && engine.applyObserved !== undefined) startDataRun();
+        try {
+          await checksAfterBase(baseSchema, startDataRun);
+        } finally {
+          // The copy is dropped after this returns: its run must be over.
+          await dataRun?.catch(() => undefined);
+          if (facts.length === 0) onData.clear();
+        }
+      }
+
+      async function checksAfterBase(baseSchema: SchemaModel, startDataRun: () => Promise<Finding[]> | undefined): Promise<void> {
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -279,7 +333,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
 
       // 3. Checks that need the database or the schemas.
-      const diff = diffSchemas(baseSchema, headSchema);
+      const diff = diffOf(baseSchema, headSchema);
       schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
@@ -308,11 +362,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           )),
         );
       }
-      // 4. The PR's migrations on the filled copy, once it is full; then the hazards, which use both runs.
-      if (filling !== undefined) await filling;
-      if (dataUrl !== undefined && data !== undefined && facts.length > 0) {
-        await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
-      }
+      // The run on the filled copy (started above, or now); then the hazards, which use both runs.
+      if (facts.length > 0) findings.push(...((await startDataRun()) ?? []));
       if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()), ...(data === undefined ? {} : { onData: { perTable: data.perTable, times: onData } }) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
@@ -434,7 +485,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * empty tables but fails here fails on existing rows: FAILS_ON_DATA at its statement and line,
    * with PostgreSQL's error and the offending row it names.
    */
-  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<void> {
+  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<Finding[]> {
     const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
     const context = { databaseUrl: url, reporter };
     const granularity = target.capabilities.granularity;
@@ -454,12 +505,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         onData.set(migration.id, { ms: Math.round(performance.now() - t0) });
       }
       if (failure !== undefined) {
-        findings.push(failsOnData(migration, failure, data!));
-        if (index < added.length - 1) notChecked('data', `${added.length - index - 1} later migration(s) did not run on the generated rows`);
-        return;
+        const later = added.length - index - 1;
+        const notRun: Finding = { check: 'data', code: 'NOT_CHECKED', severity: 'notice', message: `data not checked: ${later} later migration(s) did not run on the generated rows` };
+        return [failsOnData(migration, failure, data!), ...(later > 0 ? [notRun] : [])];
       }
-      if (granularity === 'batch') return;
+      if (granularity === 'batch') return [];
     }
+    return [];
   }
 
   /** The PR's whole history on an empty database; undefined (and APPLY_FAILED) when it fails. */
@@ -518,7 +570,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         if (!rest.ok || hasErrors(rest.findings)) return undefined;
       }
       const after = await introspectUrl(context.databaseUrl, ignore);
-      collected.push({ ...fact, delta: diffSchemas(before, after).changes, schemaAfter: after });
+      collected.push({ ...fact, delta: diffOf(before, after).changes, schemaAfter: after });
       before = after;
     }
     return collected;

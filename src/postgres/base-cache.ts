@@ -1,8 +1,9 @@
 // The PR gate's base schema kept across runs, as a stopped PostgreSQL cluster. The first gate on a
 // given set of base migration files applies them, stops its embedded server cleanly and copies the
 // whole data directory (the base database and the role that owns it inside) to
-// <cache root>/bases/<key>/data.tar; the next gate on the same base copies that directory instead of
-// initdb, starts the server on it and applies only the pull request's migrations. Unpacking a
+// <cache root>/bases/<key>/data.tar, with the caller's serialized base schema (schema.json) next to
+// it; the next gate on the same base copies that directory instead of initdb, starts the server on
+// it, takes the base's schema from schema.json and applies only the pull request's migrations. Unpacking a
 // cluster (about 100 MB and 8,000 files for 1,000 tables) costs a fraction of applying a long
 // history, which a pg_dump/pg_restore round trip does not (it replays the same DDL).
 //
@@ -29,13 +30,16 @@ import type { CachedBaseContents } from './server.js';
 import { VERSION } from '../version.js';
 
 /** Bumped when an entry's layout or meaning changes: older entries then miss. */
-export const BASE_CACHE_FORMAT = 1;
+// 2: the generated rows changed (fill algorithm of session 5) and entries keep the schema model.
+export const BASE_CACHE_FORMAT = 2;
 /** Entries kept after a store (most recently stored or used first). */
 export const BASE_CACHE_KEEP = 3;
 const RECORD = 'entry.json';
 const PASSWORD = 'password';
 /** The stopped cluster's data directory, as a tar archive. */
 const DATA = 'data.tar';
+/** The caller's serialized base schema (CachedBaseContents.schema), checked against the record's hash. */
+const SCHEMA = 'schema.json';
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 /** What an entry says about itself (entry.json). */
@@ -51,6 +55,8 @@ export interface BaseEntryRecord {
   /** The filled copy of the base (the data-aware gate), and the caller's note about it. */
   readonly filled?: string;
   readonly note?: string;
+  /** SHA-256 of the serialized base schema kept next to the cluster (schema.json), when there is one. */
+  readonly schema?: string;
   readonly storedAt: string;
 }
 
@@ -74,7 +80,9 @@ export function shortKey(key: string): string {
   return key.slice(0, 12);
 }
 
-export type LoadedEntry = { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string } | { readonly ok: false; readonly reason: string };
+export type LoadedEntry =
+  | { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string; readonly schema?: string | undefined }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Copies the entry's data directory to `target` (which must not exist). A miss says why; an entry
@@ -90,9 +98,14 @@ export async function loadBaseEntry(key: string, installation: PostgresInstallat
   };
   let record: BaseEntryRecord;
   let password: string;
+  let schema: string | undefined;
   try {
     record = JSON.parse(readFileSync(recordFile, 'utf8')) as BaseEntryRecord;
     password = readFileSync(path.join(entry, PASSWORD), 'utf8').trim();
+    if (record.schema !== undefined) {
+      schema = readFileSync(path.join(entry, SCHEMA), 'utf8');
+      if (sha256(schema) !== record.schema) throw new Error(`${SCHEMA} does not match its record`);
+    }
   } catch (error) {
     return discard(`the entry could not be read (${describeError(error)})`);
   }
@@ -117,7 +130,7 @@ export async function loadBaseEntry(key: string, installation: PostgresInstallat
   } catch {
     // A read-only cache still serves.
   }
-  return { ok: true, record, password };
+  return { ok: true, record, password, ...(schema === undefined ? {} : { schema }) };
 }
 
 /** Removes an entry (one that failed to load, start or verify). */
@@ -147,6 +160,7 @@ export async function storeBaseEntry(
     await runTar(['-c', '-f', path.join(temp, DATA), '-C', dataDir, '.']);
     chmodSync(path.join(temp, DATA), 0o600);
     writeFileSync(path.join(temp, PASSWORD), `${contents.password}\n`, { mode: 0o600 });
+    if (contents.schema !== undefined) writeFileSync(path.join(temp, SCHEMA), contents.schema, { mode: 0o600 });
     const record: BaseEntryRecord = {
       format: BASE_CACHE_FORMAT,
       key,
@@ -156,6 +170,7 @@ export async function storeBaseEntry(
       ...(contents.role === undefined ? {} : { role: contents.role }),
       ...(contents.filled === undefined ? {} : { filled: contents.filled }),
       ...(contents.note === undefined ? {} : { note: contents.note }),
+      ...(contents.schema === undefined ? {} : { schema: sha256(contents.schema) }),
       storedAt: new Date().toISOString(),
     };
     // The record last: an entry without one is incomplete and never read.
@@ -220,6 +235,10 @@ function runTar(args: readonly string[]): Promise<void> {
       else reject(new Error(`tar ${args[0]} failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim().split('\n').slice(0, 2).join(' / ') || 'no message'}`));
     });
   });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function binaryPath(installation: PostgresInstallation): string {

@@ -45,10 +45,11 @@ export async function findInstallations(env: NodeJS.ProcessEnv = process.env): P
     found.push({ source, origin, binDir, postgres, initdb, version, major: majorOf(version) });
   };
 
+  // Each asks its binary for its version (a process each): side by side. The npm one is considered
+  // first, so that it wins when a system directory holds the same binary.
   const npmBin = npmBinDir();
-  if (npmBin !== undefined) await consider('npm', npmPlatformPackage(), npmBin);
   const system = systemBinDirs(env);
-  await Promise.all(system.map((dir) => consider('system', dir, dir)));
+  await Promise.all([...(npmBin === undefined ? [] : [consider('npm', npmPlatformPackage(), npmBin)]), ...system.map((dir) => consider('system', dir, dir))]);
   return found.sort((a, b) => sourceRank(a) - sourceRank(b) || b.major - a.major);
 }
 

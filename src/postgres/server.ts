@@ -37,6 +37,8 @@ export interface CachedBaseContents {
   readonly filled?: string | undefined;
   /** What the caller keeps with the entry (JSON text: e.g. the fill's report). */
   readonly note?: string | undefined;
+  /** The base database's schema as the caller read it (serialized), kept next to the cluster and checked on load. */
+  readonly schema?: string | undefined;
 }
 
 /** What decides the base database apart from the server, computed by the gate while the server starts; undefined: nothing to cache. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCheck, type CheckResult } from '../../src/gate/check.js';
-import { baseCacheDir } from '../../src/postgres/base-cache.js';
+import { BASE_CACHE_FORMAT, baseCacheDir } from '../../src/postgres/base-cache.js';
 import { RecordingReporter } from '../../src/util/reporter.js';
 import { cleanEnv, makeTempDir, pgOptions, prRepository, removeDir, writeTree, type PrRepository } from '../helpers.js';
 
@@ -81,18 +81,44 @@ describe('the base-schema cache (embedded server)', () => {
     expect(statSync(entry).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(entry, 'password')).mode & 0o777).toBe(0o600);
     expect(statSync(path.join(entry, 'data.tar')).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(path.join(entry, 'entry.json'), 'utf8'))).toMatchObject({ format: 1, key: entries()[0], version: expect.stringMatching(/^\d+\.\d+/) });
+    expect(JSON.parse(readFileSync(path.join(entry, 'entry.json'), 'utf8'))).toMatchObject({ format: BASE_CACHE_FORMAT, key: entries()[0], version: expect.stringMatching(/^\d+\.\d+/) });
 
     // Another clone of the same base (other commits, same files): a hit.
     const warm = await check(repo());
     expect(basePhase(warm)).toBe(`base: cached (key ${entries()[0]!.slice(0, 12)})`);
     expect(phases(warm).some((p) => p.startsWith('base: applied') || p.startsWith('base: kept'))).toBe(false);
+    // The base's schema model came with it: the base is not inspected again.
+    expect(phases(cold)).toContain('inspect the base schema');
+    expect(phases(warm)).toContain('base schema: cached with the base');
+    expect(phases(warm)).not.toContain('inspect the base schema');
     // The data-aware gate's filled copy came with it: no rows generated again, the same summary.
     expect(cold.data?.rows).toBeGreaterThan(0);
     expect(phases(warm)).toContain(`generate rows: cached with the base (${cold.data!.rows} rows)`);
     expect(phases(warm).some((p) => p.startsWith('generate rows for'))).toBe(false);
     expect(withoutTimes(warm)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(warm) as { base: unknown }).base });
     expect(entries()).toHaveLength(1);
+  }, 240_000);
+
+  it('the base commit is read once: a later PR on the same base that edits or deletes a base migration is still caught', async () => {
+    const kept = path.join(tmp, 'cache', 'gate-migrations');
+    // The first test's gates kept what they read of the base (the same files in every clone).
+    expect(readdirSync(kept).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+    const edited = repo();
+    edited.commit({ 'db/migrations/20240101000002_tables.sql': BASE['db/migrations/20240101000002_tables.sql']!.replace('total numeric(12, 2)', 'total numeric(12, 2),\n  note text') }, 'edit');
+    const result = await check(edited);
+    expect(result.findings.find((f) => f.code === 'MIGRATION_MODIFIED')).toMatchObject({ file: path.join('db', 'migrations', '20240101000002_tables.sql'), line: 2 });
+    const deleted = repo();
+    deleted.commit({ 'db/migrations/20240101000003_logic.sql': null }, 'delete');
+    expect((await check(deleted)).findings.map((f) => f.code)).toContain('MIGRATION_DELETED');
+    expect(readdirSync(kept).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+    // The base's migrations really come from there: an entry saying otherwise is what the gate compares with.
+    const entry = path.join(kept, readdirSync(kept).find((name) => name.endsWith('.json'))!);
+    writeFileSync(entry, readFileSync(entry, 'utf8').replace("COMMENT ON TABLE customers IS 'who pays'", "COMMENT ON TABLE customers IS 'who owes'"));
+    expect((await check(repo())).findings.find((f) => f.code === 'MIGRATION_MODIFIED')).toMatchObject({ file: path.join('db', 'migrations', '20240101000003_logic.sql') });
+    // Text that is not an entry is ignored and written again.
+    writeFileSync(entry, '{ cut');
+    expect((await check(repo())).findings.map((f) => f.code)).not.toContain('MIGRATION_MODIFIED');
+    expect(readFileSync(entry, 'utf8')).toContain('who pays');
   }, 240_000);
 
   it('a changed base file misses, and gets its own entry', async () => {
@@ -124,8 +150,17 @@ describe('the base-schema cache (embedded server)', () => {
     expect(basePhase(unreadable)).toMatch(/cache miss: the entry could not be read/);
     expect(withoutTimes(unreadable)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(unreadable) as { base: unknown }).base });
 
+    // A schema model that is not the one the record names (a hit would diff against a wrong base).
+    const schema = path.join(bases, entryOf(unreadable), 'schema.json');
+    writeFileSync(schema, readFileSync(schema, 'utf8').replace('"customers"', '"clients"'));
+    const wrongModel = await check(first);
+    expect(basePhase(wrongModel)).toMatch(/cache miss: the entry could not be read \(schema\.json does not match its record\)/);
+    expect(phases(wrongModel)).toContain('inspect the base schema');
+    expect(withoutTimes(wrongModel)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(wrongModel) as { base: unknown }).base });
+    expect(phases(await check(first))).toContain('base schema: cached with the base');
+
     // An archive cut short.
-    const archive = path.join(bases, entryOf(cold), 'data.tar');
+    const archive = path.join(bases, entryOf(wrongModel), 'data.tar');
     truncateSync(archive, 10_000);
     const truncated = await check(first);
     expect(basePhase(truncated)).toMatch(/cache miss: the entry could not be copied \(tar -x failed/);

@@ -9,7 +9,7 @@ import { DriftGuardError } from '../../errors.js';
 import type { Finding } from '../../report/finding.js';
 import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
 import { applyFailure, planScript, runWrites, wholeFileRefusal } from './execute.js';
-import type { Migration, MigrationScript } from './layout.js';
+import type { Discovered, Migration, MigrationScript } from './layout.js';
 import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
 import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
 
@@ -60,9 +60,9 @@ interface HeldLock {
  * `baseTables` are the tables the base schema has: a lock or rewrite on any other table (one this
  * PR creates) harms nobody and is recorded as not existing.
  */
-export async function applyObserved(project: SqlMigrations, settings: RunSettings, version: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration> {
+export async function applyObserved(project: SqlMigrations, settings: RunSettings, version: string, baseTables: ReadonlySet<string>, discovered: Discovered = discover(project)): Promise<ObservedMigration> {
   await loadParser();
-  const { migrations } = discover(project);
+  const { migrations } = discovered;
   const migration = migrations.find((m) => m.kind === 'versioned' && project.layout.compareVersions(m.version, version) === 0);
   if (migration === undefined) throw new DriftGuardError('USAGE', `no migration has version ${version} in ${project.dir}`);
   return withMigrationSession(project, settings, async (client, session) => {

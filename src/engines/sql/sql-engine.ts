@@ -13,17 +13,22 @@ import { applyObserved } from './observed-run.js';
 import { sqlGateFiles } from './sql-gate.js';
 import { loadParser } from './sql-script.js';
 
-export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: string): Engine {
+/** `gateEnv`: the PR gate's environment (its cache directory); given, the gate keeps what it reads of base commits there. */
+export function sqlEngine(loaded: LoadedConfig, project: SqlMigrations, cwd: string, gateEnv?: NodeJS.ProcessEnv): Engine {
   const settings = { lockTimeoutMs: loaded.config.sql['lock-timeout'] * 1000, allowOutOfOrder: loaded.config.sql['allow-out-of-order'] };
   const location = path.relative(cwd, project.dir) || '.';
+  // The PR gate reads the directory once (a thousand files are read and split on every discover):
+  // its git analysis, hints, lint and each observed apply share this reading.
+  let discovered: ReturnType<typeof discover> | undefined;
+  const current = (): ReturnType<typeof discover> => (discovered ??= discover(project));
   return {
     name: 'sql',
     capabilities: { rollback: true, modelCheck: false, history: true, granularity: 'statement' },
     location,
     details: { layout: project.layout.name, historyTable: project.layout.historyTable },
     migrate: (context, options) => migrateUp(project, { ...settings, ...context }, options),
-    applyObserved: (context, id, baseTables) => applyObserved(project, { ...settings, ...context }, id, baseTables),
-    gate: sqlGateFiles(loaded, project, cwd, (other) => sqlEngine(loaded, other, cwd)),
+    applyObserved: (context, id, baseTables) => applyObserved(project, { ...settings, ...context }, id, baseTables, current()),
+    gate: sqlGateFiles(loaded, project, cwd, (other) => sqlEngine(loaded, other, cwd), current, gateEnv),
     rollback: (context, options) => migrateDown(project, { ...settings, ...context }, options),
     async status(context) {
       const status = await migrationStatus(project, { databaseUrl: context.databaseUrl, allowOutOfOrder: settings.allowOutOfOrder });

@@ -10,9 +10,22 @@ import { DriftGuardError } from '../../errors.js';
 import { globToRegExp } from '../../util/glob.js';
 import type { Engine, GateFiles, MigrationSource } from '../engine.js';
 import type { Migration } from './layout.js';
+import { gateMigrationsCache, gateMigrationsKey } from './gate-migrations.js';
 import { discover, downFileHint, type SqlMigrations } from './migrator.js';
 
-export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: string, makeEngine: (project: SqlMigrations) => Engine): GateFiles {
+/**
+ * `current`: the working tree's migrations as discover() reads them, read once and shared with the
+ * engine. `env`: where the migrations read at a base commit are kept (gate-migrations.ts), unless
+ * check.cache is false.
+ */
+export function sqlGateFiles(
+  loaded: LoadedConfig,
+  project: SqlMigrations,
+  cwd: string,
+  makeEngine: (project: SqlMigrations) => Engine,
+  current: () => ReturnType<typeof discover>,
+  env?: NodeJS.ProcessEnv,
+): GateFiles {
   const { layout } = project;
   const dirFromRoot = path.relative(project.root, project.dir);
   const entities = loaded.config.sql.entities.map(globToRegExp);
@@ -26,10 +39,6 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
     ...(m.down === undefined || m.down.file === m.up.file ? {} : { downFile: m.down.file }),
   });
   const versioned = (p: SqlMigrations): Migration[] => (p === project ? current() : discover(p)).migrations.filter((m) => m.kind === 'versioned');
-  // The working tree's migrations, read once per gate: head, problems, hints and lint all ask (a
-  // thousand files are read and split on every discover).
-  let discovered: ReturnType<typeof discover> | undefined;
-  const current = (): ReturnType<typeof discover> => (discovered ??= discover(project));
   /** The migrations directory as it was at `commit`, in a temp folder laid out like the working tree. */
   const extract = async (commit: string): Promise<{ project: SqlMigrations; dispose(): void }> => {
     const repo = await repositoryRoot(cwd);
@@ -37,25 +46,47 @@ export function sqlGateFiles(loaded: LoadedConfig, project: SqlMigrations, cwd: 
     const root = path.join(extracted.root, path.relative(repo, project.root));
     return { project: { ...project, dir: extracted.dir, root }, dispose: () => rmSync(extracted.root, { recursive: true, force: true }) };
   };
+  /** The migrations directory at a commit as git stores it (ls-tree: mode, object id, path), once per commit. */
+  const listings = new Map<string, Promise<string>>();
+  const listing = (commit: string): Promise<string> => {
+    let listed = listings.get(commit);
+    if (listed === undefined) {
+      listed = (async () => {
+        const repo = await repositoryRoot(cwd);
+        // With the .gitattributes on the way to the directory: git archive (which extracts it) obeys them.
+        const dir = path.relative(repo, project.dir).split(path.sep).join('/');
+        const parents = dir === '' ? [] : dir.split('/').slice(0, -1).map((_, i, parts) => `${parts.slice(0, i + 1).join('/')}/.gitattributes`);
+        const result = await git(['ls-tree', '-r', '--full-tree', commit, '--', dir || '.', ...(dir === '' ? [] : ['.gitattributes', ...parents])], repo);
+        if (result.code !== 0) throw new DriftGuardError('USAGE', `git ls-tree ${commit} failed: ${result.stderr.trim().split('\n')[0] ?? ''}`);
+        return result.stdout;
+      })();
+      listings.set(commit, listed);
+    }
+    return listed;
+  };
+  const kept = env === undefined || !loaded.config.check.cache ? undefined : gateMigrationsCache(env);
   return {
     async head() {
       return versioned(project).map(source);
     },
     async at(commit) {
+      // What the layout reads at a commit depends on the files there and the settings only: a base
+      // seen before (the same listing) is not extracted and read again.
+      const repo = await repositoryRoot(cwd);
+      const key = kept === undefined ? undefined : gateMigrationsKey(await listing(commit), [JSON.stringify(loaded.config.sql), project.layout.name, path.relative(repo, project.root), path.relative(repo, project.dir)], repo);
+      const known = key === undefined ? undefined : kept!.read(key);
+      if (known !== undefined) return known;
       const base = await extract(commit);
       try {
-        return versioned(base.project).map(source);
+        const found = versioned(base.project).map(source);
+        if (key !== undefined) kept!.write(key, found);
+        return found;
       } finally {
         base.dispose();
       }
     },
-    async baseFingerprint(commit) {
-      const repo = await repositoryRoot(cwd);
-      // Object ids are content hashes: a changed, added, removed or renamed file changes the listing.
-      const listed = await git(['ls-tree', '-r', '--full-tree', commit, '--', path.relative(repo, project.dir) || '.'], repo);
-      if (listed.code !== 0) throw new DriftGuardError('USAGE', `git ls-tree ${commit} failed: ${listed.stderr.trim().split('\n')[0] ?? ''}`);
-      return listed.stdout;
-    },
+    // Object ids are content hashes: a changed, added, removed or renamed file changes the listing.
+    baseFingerprint: (commit) => listing(commit),
     compare: (a, b) => layout.compareVersions(a, b),
     plainSql: true,
     runsAfterVersioned: () => current().migrations.some((m) => m.kind === 'repeatable'),

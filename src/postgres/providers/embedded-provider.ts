@@ -122,7 +122,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
           await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
-          return { ...server, baseCache: { hit: true, key, database, role, filled, note, ms: Math.round(performance.now() - t0) } };
+          return { ...server, baseCache: { hit: true, key, database, role, filled, note, schema: entry.schema, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           if (stopping !== undefined) throw error;
           await killServer();
