@@ -3,6 +3,7 @@
 // same server: `drift-guard diff A B --format sql` (a whole process), `pg_dump --schema-only A`,
 // and @pgkit/migra A B. Prints medians, the ratios and drift-guard's peak memory.
 //   npm run bench:diff [-- tables runs]      (needs psql, pg_dump and /usr/bin/time)
+// BENCH_BEFORE_CLI=<another build's dist/cli.js> adds a "(before)" row, timed in the same run.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
 const migra = path.join(root, 'node_modules', '@pgkit', 'migra', 'dist', 'command.js');
 const tables = Number(process.argv[2] ?? 1000);
+const beforeCli = process.env.BENCH_BEFORE_CLI;
 const runs = Number(process.argv[3] ?? 3);
 
 if (process.env.DATABASE_URL === undefined) {
@@ -90,9 +92,10 @@ function measure(command, args, okCodes = [0], env = process.env) {
   return { seconds, mib: kb / 1024, stdout: result.stdout };
 }
 
-const results = { diff: [], pgdump: [], migra: [] };
+const results = { diff: [], before: [], pgdump: [], migra: [] };
 let statements = 0;
 for (let r = 0; r < runs; r++) {
+  if (beforeCli !== undefined) results.before.push(measure(process.execPath, [beforeCli, '--quiet', 'diff', urls.a, urls.b, '--format', 'sql'], [1]));
   const diff = measure(process.execPath, [cli, '--quiet', 'diff', urls.a, urls.b, '--format', 'sql'], [1]);
   statements = diff.stdout.split('\n').filter((line) => line.endsWith(';')).length;
   results.diff.push(diff);
@@ -108,6 +111,10 @@ const m = median(results.migra, 'seconds');
 console.log(`${tables} tables per database, about 5% different; median of ${runs} runs; ${statements} statements in the diff`);
 console.log(`  pg_dump --schema-only (one database)  ${p.toFixed(2)} s`);
 console.log(`  @pgkit/migra                          ${m.toFixed(2)} s`);
+if (beforeCli !== undefined) {
+  const b = median(results.before, 'seconds');
+  console.log(`  drift-guard diff (before)             ${b.toFixed(2)} s   ${(b / p).toFixed(2)}x pg_dump, peak ${median(results.before, 'mib').toFixed(0)} MiB`);
+}
 console.log(`  drift-guard diff --format sql         ${d.toFixed(2)} s   ${(d / p).toFixed(2)}x pg_dump, ${(m / d).toFixed(1)}x faster than migra, peak ${median(results.diff, 'mib').toFixed(0)} MiB`);
 // Node reads NODE_EXTRA_CA_CERTS at every process start, before any of drift-guard's code runs;
 // pg_dump has no such cost. Say so when it is set (the figures above include it).

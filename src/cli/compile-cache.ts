@@ -23,6 +23,9 @@ export interface LoadedBundle {
   saveCache(): void;
 }
 
+/** How long a cache file of another bundle is kept after it was last written. */
+const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+
 export function cacheDirectory(env: NodeJS.ProcessEnv): string | undefined {
   if (env.DRIFT_GUARD_NO_COMPILE_CACHE === '1' || env.NODE_DISABLE_COMPILE_CACHE === '1') return undefined;
   return path.join(cacheRoot(env), 'v8');
@@ -47,8 +50,16 @@ export function loadBundle(file: string, command: string, env: NodeJS.ProcessEnv
         const temporary = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
         renameSync(temporary, cacheFile);
-        // Caches of other bundles (an older drift-guard, another Node) are dead weight.
-        for (const name of readdirSync(dir!)) if (name.startsWith('cli-') && !name.startsWith(prefix) && !name.endsWith('.tmp')) unlinkSync(path.join(dir!, name));
+        // Caches of other bundles (an older drift-guard, another Node) are dead weight once
+        // nobody has written them for a day. Not sooner: two builds used in turn (a benchmark's
+        // before and after, two projects pinned to different versions) would otherwise delete
+        // each other's cache on every run and both start without one.
+        const stale = Date.now() - STALE_AFTER_MS;
+        for (const name of readdirSync(dir!)) {
+          if (!name.startsWith('cli-') || name.startsWith(prefix) || name.endsWith('.tmp')) continue;
+          const other = path.join(dir!, name);
+          if (statSync(other).mtimeMs < stale) unlinkSync(other);
+        }
       } catch {
         // A read-only home or a full disk: run without a cache.
       }

@@ -4,6 +4,10 @@
 
 import * as z from 'zod';
 
+// Each command parses one config once: zod's per-schema code generation (new Function) costs more
+// than it saves there. Set before the schemas below are built, which read it.
+z.config({ jitless: true });
+
 export const POSTGRES_PROVIDERS = ['auto', 'url', 'docker', 'embedded'] as const;
 export type PostgresProviderSetting = (typeof POSTGRES_PROVIDERS)[number];
 export const POSTGRES_STORAGE = ['auto', 'memory', 'disk'] as const;

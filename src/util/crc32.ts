@@ -13,7 +13,8 @@ const TABLE = (() => {
 
 /** Continues a CRC over `bytes` (start with 0); returns the unsigned 32-bit value. */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  let crc = (previous ^ 0xffffffff) >>> 0;
-  for (const byte of bytes) crc = TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  // An indexed loop: an iterator per byte made this a tenth of `migrate`'s own time on Flyway histories.
+  let crc = ~previous;
+  for (let i = 0, n = bytes.length; i < n; i++) crc = TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
 }

@@ -1,7 +1,7 @@
 // The launcher's V8 code cache: written once per command, reused, never trusted blindly, never in
 // the way of the command itself.
 
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, makeTempDir, removeDir, runCli } from '../helpers.js';
@@ -37,7 +37,7 @@ describe('compile cache', () => {
     expect(statSync(file).mtimeMs).toBe(written);
   });
 
-  it('replaces a corrupt cache and removes the caches of other builds', async () => {
+  it('replaces a corrupt cache and removes the caches of other builds not written for a day', async () => {
     const { dir, env } = cacheHome();
     await runCli(['--version'], { env });
     const [name] = caches(dir);
@@ -45,12 +45,18 @@ describe('compile cache', () => {
     writeFileSync(file, 'not a code cache');
     const stale = path.join(dir, 'cli-0123456789abcdef-none.v8cache');
     writeFileSync(stale, 'from an older drift-guard');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    utimesSync(stale, twoDaysAgo, twoDaysAgo);
+    // Another build in use (a benchmark's "before" build): kept, or the two would delete each other's cache on every run.
+    const recent = path.join(dir, 'cli-fedcba9876543210-none.v8cache');
+    writeFileSync(recent, 'from another build used an hour ago');
     const result = await runCli(['--version'], { env });
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(result.stderr).toBe('');
     expect(readFileSync(file, 'utf8')).not.toBe('not a code cache');
     expect(existsSync(stale)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
   });
 
   it('is off with DRIFT_GUARD_NO_COMPILE_CACHE=1, and an unusable cache directory changes nothing', async () => {

@@ -11,7 +11,7 @@ import { abortConnection, connect } from '../../postgres/client.js';
 import { hasErrors, type Finding } from '../../report/finding.js';
 import { registerCleanup } from '../../util/cleanup.js';
 import type { Reporter } from '../../util/reporter.js';
-import { applyFailure, type ExecutionPlan, needsParsing, planScript, runStatements, runWrites, scriptFailure, sendInTransaction, type SentOutcome, StatementError, wholeFileRefusal } from './execute.js';
+import { applyFailure, beforeScript, type ExecutionPlan, needsParsing, planScript, runStatements, runWrites, scriptFailure, sendInTransaction, type SentOutcome, StatementError, wholeFileRefusal } from './execute.js';
 import { verify, type Verification } from './integrity.js';
 import type { Discovered, HistorySession, HistoryWrite, Layout, Migration, MigrationScript } from './layout.js';
 import { currentSchema } from './layouts/common.js';
@@ -257,6 +257,7 @@ async function run(
     // The parser is loaded on the first script that needs it: most histories have none.
     if (needsParsing(script)) await loadParser();
     const plan = planScript(script);
+    beforeScript(client, script);
     const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;
     if (refusal !== undefined) {
       const failed = await settleAll();

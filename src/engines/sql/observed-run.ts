@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { DriftGuardError } from '../../errors.js';
 import type { Finding } from '../../report/finding.js';
 import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
-import { applyFailure, planScript, runWrites, wholeFileRefusal } from './execute.js';
+import { applyFailure, beforeScript, planScript, runWrites, wholeFileRefusal } from './execute.js';
 import type { Discovered, Migration, MigrationScript } from './layout.js';
 import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
 import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
@@ -69,6 +69,7 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
     await project.layout.ensureHistory(client);
     const script = migration.up;
     const plan = planScript(script);
+    beforeScript(client, script);
     const statements: SqlStatement[] = plan.unparsed === undefined ? [...plan.statements] : [{ text: script.sql, offset: 0, kind: 'Unparsed', transactionControl: false }];
     const inTransaction = plan.outsideTransaction === undefined;
     const refusal = project.layout.sendsWholeFile === true ? wholeFileRefusal(script, plan, project.layout.name) : undefined;

@@ -60,10 +60,14 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
     } catch {
       return; // An unreadable folder is the layout's to report.
     }
+    // Paths joined by hand (entry names are single segments): a normalization per file is
+    // measurable on a long history.
+    const relativeFolder = path.relative(root, folder);
+    const relativeOf = (entry: string): string => (relativeFolder === '' ? entry : `${relativeFolder}${path.sep}${entry}`);
     for (const dirent of entries) {
       const entry = dirent.name;
       if (entry.startsWith('.') || entry === 'node_modules') continue;
-      const full = path.join(folder, entry);
+      const full = folder.endsWith(path.sep) ? `${folder}${entry}` : `${folder}${path.sep}${entry}`;
       if (ignored.length > 0 && isIgnored(path.relative(dir, full).split(path.sep).join('/'))) continue;
       let isDirectory: boolean;
       try {
@@ -77,7 +81,7 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
       if (isDirectory) {
         if (depth > 8) continue;
         const shaped = safeList(full).some((name) => /^up\.sql$/i.test(name));
-        const readInside = foldersRead.has(path.relative(root, full));
+        const readInside = foldersRead.has(relativeOf(entry));
         if (shaped && !readInside) {
           report(full, 'a migration-shaped folder (it holds up.sql)');
           continue;
@@ -86,7 +90,7 @@ export function unrecognizedFiles(dir: string, root: string, layout: LayoutName,
         continue;
       }
       if (!/\.sql$/i.test(entry)) continue;
-      if (!read.has(path.relative(root, full))) report(full, 'an SQL file');
+      if (!read.has(relativeOf(entry))) report(full, 'an SQL file');
     }
   };
   walk(dir, 0);

@@ -281,6 +281,18 @@ describe.each(layouts)('%s layout', (layout) => {
     });
   });
 
+  it('records every migration after one that deallocates the session\'s prepared statements (history writes are prepared)', async () => {
+    await server.withDatabase(async (db) => {
+      const deallocates: Spec = { n: 2, name: 'create_b', up: 'CREATE TABLE b (id int);\nDEALLOCATE ALL;\n' };
+      const p = project(layout, [A, deallocates, C3]);
+      const outcome = await migrateUp(p, settings(db));
+      expect(outcome.findings).toEqual([]);
+      expect(outcome.results.map((r) => r.status)).toEqual(['applied', 'applied', 'applied']);
+      expect(await tables(db)).toEqual(['a', 'b', 'c']);
+      expect(await withClient(db.url, (c) => history(layout, c))).toEqual(expectedAfterUp[layout]);
+    });
+  });
+
   it('reports a missing file for an applied migration', async () => {
     await server.withDatabase(async (db) => {
       const p = project(layout, [A, B]);

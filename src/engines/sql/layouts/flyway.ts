@@ -4,7 +4,7 @@
 // ChecksumCalculator, PostgreSQLDatabase, JdbcTableSchemaHistory, DbMigrate and
 // PostgreSQLAdvisoryLockTemplate.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Finding } from '../../../report/finding.js';
@@ -33,13 +33,20 @@ export const flywayLayout: Layout = {
     const versioned = new Map<string, Migration>();
     const undo = new Map<string, MigrationScript>();
     const repeatables: Migration[] = [];
-    for (const relativePath of walk(dir)) {
+    const files = walk(dir);
+    // Per-script .conf files, from the listing: no stat per migration.
+    const listed = new Set(files);
+    // walk() gives normalized relative paths, so joining by hand gives what path.join and
+    // path.relative would (a normalization per file is measurable on a long history).
+    const folder = dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`;
+    const displayFolder = path.relative(root, dir) === '' ? '' : `${path.relative(root, dir)}${path.sep}`;
+    for (const relativePath of files) {
       const file = path.basename(relativePath);
       const name = parseResourceName(file);
       if (name === undefined) continue;
-      const full = path.join(dir, relativePath);
+      const full = `${folder}${relativePath}`;
       const text = readMigrationFile(full);
-      const display = path.relative(root, full);
+      const display = `${displayFolder}${relativePath}`;
       const placeholder = /\$\{([^}]*)\}/.exec(text);
       if (placeholder !== null) {
         problems.push({
@@ -52,7 +59,7 @@ export const flywayLayout: Layout = {
         });
         continue;
       }
-      const script: MigrationScript = { file: display, fileText: text, sql: text, sqlOffset: 0, transaction: executeInTransaction(`${full}.conf`) };
+      const script: MigrationScript = { file: display, fileText: text, sql: text, sqlOffset: 0, transaction: !listed.has(`${relativePath}.conf`) || executeInTransaction(`${full}.conf`) };
       const checksum = String(flywayChecksum(text));
       // The history's "script" column holds the path relative to the location, with "/".
       const scriptPath = relativePath.split(path.sep).join('/');
@@ -243,9 +250,17 @@ export function compareFlywayVersions(a: string, b: string): number {
   return 0;
 }
 
-function versionParts(version: string): bigint[] {
-  const parts = version.replace(/_/g, '.').split(/\.(?=\d)/).map((part) => BigInt(part));
-  while (parts.length > 1 && parts.at(-1) === 0n) parts.pop();
+/** Parsed versions, kept: a sort of a 1,000-migration history compares each version about twenty times. */
+const parsedVersions = new Map<string, readonly bigint[]>();
+
+function versionParts(version: string): readonly bigint[] {
+  let parts = parsedVersions.get(version);
+  if (parts === undefined) {
+    const parsed = version.replace(/_/g, '.').split(/\.(?=\d)/).map((part) => BigInt(part));
+    while (parsed.length > 1 && parsed.at(-1) === 0n) parsed.pop();
+    parts = parsed;
+    if (parsedVersions.size < 100_000) parsedVersions.set(version, parts);
+  }
   return parts;
 }
 
@@ -272,7 +287,6 @@ export function javaStringHashCode(value: string): number {
 
 /** SqlScriptMetadata: executeInTransaction=false in <script>.conf runs the file outside a transaction. */
 function executeInTransaction(confFile: string): boolean {
-  if (!existsSync(confFile)) return true;
   const match = /^\s*executeInTransaction\s*=\s*(true|false)\s*$/im.exec(readFileSync(confFile, 'utf8'));
   return match === null || match[1]!.toLowerCase() === 'true';
 }
@@ -284,8 +298,8 @@ function abbreviate(description: string): string {
 
 function walk(dir: string, prefix = ''): string[] {
   const out: string[] = [];
-  for (const entry of directoryEntries(path.join(dir, prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const relative = path.join(prefix, entry.name);
+  for (const entry of directoryEntries(prefix === '' ? dir : path.join(dir, prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const relative = prefix === '' ? entry.name : `${prefix}${path.sep}${entry.name}`;
     if (entry.stats.isDirectory()) out.push(...walk(dir, relative));
     else out.push(relative);
   }

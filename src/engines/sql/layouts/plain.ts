@@ -113,5 +113,11 @@ export const plainLayout: Layout = {
 };
 
 function firstLines(text: string): string {
-  return text.split('\n').slice(0, 5).join('\n');
+  // The first five lines, without splitting the whole file.
+  let end = -1;
+  for (let line = 0; line < 5; line++) {
+    end = text.indexOf('\n', end + 1);
+    if (end === -1) return text;
+  }
+  return text.slice(0, end);
 }
