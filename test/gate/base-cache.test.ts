@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -175,6 +175,20 @@ describe('the base-schema cache (embedded server)', () => {
     const broken = await check(first);
     expect(basePhase(broken)).toMatch(/cache miss: the cached entry was unusable \(.*\) and was removed/);
     expect(withoutTimes(broken)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(broken) as { base: unknown }).base });
+    expect(basePhase(await check(first))).toMatch(/^base: cached/);
+
+    // The databases' folders gone from the cluster, which still lists them in its catalog.
+    const current = path.join(bases, entryOf(broken), 'data.tar');
+    const folderless = path.join(tmp, 'folderless');
+    mkdirSync(folderless);
+    execFileSync('tar', ['-x', '-p', '-f', current, '-C', folderless]);
+    const removed = readdirSync(path.join(folderless, 'base')).filter((dir) => Number(dir) >= 16384);
+    expect(removed.length).toBeGreaterThan(0);
+    for (const dir of removed) rmSync(path.join(folderless, 'base', dir), { recursive: true, force: true });
+    execFileSync('tar', ['-c', '-f', current, '-C', folderless, '.']);
+    const missing = await check(first);
+    expect(basePhase(missing)).toMatch(/cache miss: the cached entry was unusable \(.*\) and was removed/);
+    expect(withoutTimes(missing)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(missing) as { base: unknown }).base });
     expect(basePhase(await check(first))).toMatch(/^base: cached/);
   }, 300_000);
 });

@@ -184,7 +184,7 @@ function marker(key: string): string {
   return `drift-guard base cache ${key}`;
 }
 
-/** A cached cluster must hold the databases it was stored with (marked with its key) and their owner role. */
+/** A cached cluster must hold the databases it was stored with (marked with its key, their files readable) and their owner role. */
 async function verifyCachedBase(adminUrl: string, key: string, databases: readonly string[], role: string | undefined): Promise<void> {
   await withClient(
     adminUrl,
@@ -197,6 +197,12 @@ async function verifyCachedBase(adminUrl: string, key: string, databases: readon
     },
     { connectTimeoutMs: 10_000 },
   );
+  // The catalog lists a database whose folder may still be gone: open each and read its catalog.
+  for (const database of databases) {
+    const url = new URL(adminUrl);
+    url.pathname = `/${encodeURIComponent(database)}`;
+    await withClient(url.toString(), (client) => client.query('SELECT count(*) FROM pg_catalog.pg_class'), { connectTimeoutMs: 10_000 });
+  }
 }
 
 interface Launched {
