@@ -477,19 +477,20 @@ export function pascalCase(name: string): string {
  * cannot be read or has no such method.
  */
 export function failingLine(file: string, output: readonly string[], direction: 'up' | 'down'): number | undefined {
-  let lines: string[];
+  let text: string;
   try {
-    lines = readFileSync(file, 'utf8').split(/\r?\n/);
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
-  if (!lines.some((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l))) return undefined;
+  const locate = callLocator(text, direction);
+  if (locate === undefined) return undefined;
   // The failed command: the lines after the last "Failed executing DbCommand" (EF logs a benign
   // one first when the history table does not exist yet), up to the exception.
   const at = output.findLastIndex((l) => l.includes('Failed executing DbCommand'));
   const after = at === -1 ? [] : output.slice(at + 1);
   const end = after.findIndex((l) => /^\s*(Npgsql\.|System\.|Microsoft\.|at |Exception data:|[0-9A-Z]{5}: )/.test(l));
-  return csPosition(lines, (end === -1 ? after.slice(0, 40) : after.slice(0, end)).join('\n'), direction).line;
+  return locate((end === -1 ? after.slice(0, 40) : after.slice(0, end)).join('\n')).line;
 }
 
 /**
@@ -518,7 +519,7 @@ async function applyEfObserved(url: string, sql: string, migration: { id: string
   const parsed = parseScript(sql);
   if (!parsed.ok) return undefined;
   const statements = parsed.statements;
-  const csLines = migration.text.split(/\r?\n/);
+  const locate = callLocator(migration.text, 'up') ?? (() => ({ line: 1, column: 1 }));
   // One transaction when the migration's SQL is one START TRANSACTION ... COMMIT.
   const controls = statements.filter((st) => st.transactionControl);
   const transaction = controls.length === 2 && statements[0]?.transactionControl === true && statements.at(-1)?.transactionControl === true;
@@ -530,7 +531,7 @@ async function applyEfObserved(url: string, sql: string, migration: { id: string
       baseTables,
       snapshot,
       inTransaction: false,
-      position: (statement) => csPosition(csLines, statement.text, 'up'),
+      position: (statement) => locate(statement.text),
     });
     const ms = performance.now() - started;
     const label = { migration: migration.id, version: migration.id, direction: 'up' as const };
@@ -539,7 +540,7 @@ async function applyEfObserved(url: string, sql: string, migration: { id: string
     if (watched.failure !== undefined) {
       if (watched.failure.inOpenTransaction) await client.query('ROLLBACK').catch(() => undefined);
       const error = watched.failure.error as { message?: string; code?: string; detail?: string; hint?: string };
-      const { line, column } = csPosition(csLines, watched.failure.statement.text, 'up');
+      const { line, column } = locate(watched.failure.statement.text);
       const finding: Finding = {
         check: 'apply',
         code: 'APPLY_FAILED',
@@ -567,35 +568,37 @@ function statementExcerpt(statement: SqlStatement): string {
 }
 
 /**
- * Where in a migration's C# a SQL statement came from: in its Up (or Down) method, the first line
- * naming the most specific identifier the SQL quotes (a constraint or index name before a column,
- * before a table), or holding the SQL itself (migrationBuilder.Sql); else the method's own line.
- * Transaction control (START TRANSACTION, COMMIT) and the history INSERT are EF's own: the method's line.
+ * Where in a migration's C# a SQL statement came from, for one file: in its Up (or Down) method,
+ * the migrationBuilder call naming most of what the SQL quotes (a constraint or index name weighs
+ * more than a column's or a table's), or holding the SQL itself (migrationBuilder.Sql); else the
+ * method's own line. Transaction control and the history INSERT are EF's own: the method's line.
+ * Undefined when the file has no such method.
  */
-export function csPosition(lines: readonly string[], sql: string, direction: 'up' | 'down'): { line: number; column: number } {
-  const start = lines.findIndex((l) => new RegExp(`\\boverride\\s+void\\s+${direction === 'up' ? 'Up' : 'Down'}\\s*\\(`).test(l));
-  if (start === -1) return { line: 1, column: 1 };
+export function callLocator(text: string, direction: 'up' | 'down'): ((sql: string) => { line: number; column: number }) | undefined {
+  const lines = text.split(/\r?\n/);
+  const method = direction === 'up' ? /\boverride\s+void\s+Up\s*\(/ : /\boverride\s+void\s+Down\s*\(/;
+  const start = lines.findIndex((l) => method.test(l));
+  if (start === -1) return undefined;
   const next = lines.findIndex((l, i) => i > start && /\boverride\s+void\s+(Up|Down|BuildTargetModel)\s*\(/.test(l));
   const body = lines.slice(start, next === -1 ? lines.length : next);
   const at = (index: number): { line: number; column: number } => ({ line: start + index + 1, column: Math.max(0, body[index]!.search(/\S/)) + 1 });
-  if (/^\s*(START\s+TRANSACTION|BEGIN|COMMIT)\b/i.test(sql) || /"MigrationId", "ProductVersion"/.test(sql)) return at(0);
   // The method's calls (migrationBuilder.AddColumn(...), .Sql(...)), each from its first line.
   const calls: { index: number; text: string }[] = [];
   body.forEach((l, i) => {
     if (/\bmigrationBuilder\s*\.\s*\w+/.test(l) || calls.length === 0) calls.push({ index: i, text: l });
     else calls.at(-1)!.text += `\n${l}`;
   });
-  // The call naming most of what the SQL quotes (longer names weigh more: an index or a
-  // constraint name says more than a table's).
-  const identifiers = [...new Set(sql.match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])];
-  let best: { index: number; score: number } | undefined;
-  for (const call of calls) {
-    const score = identifiers.filter((name) => call.text.includes(`"${name}"`)).reduce((sum, name) => sum + name.length, 0);
-    if (score > 0 && (best === undefined || score > best.score)) best = { index: call.index, score };
-  }
-  if (best !== undefined) return at(best.index);
-  // SQL the migration carries itself (migrationBuilder.Sql): the call holding its first line.
-  const first = sql.split('\n').map((l) => l.trim()).find((l) => l.length >= 8)?.replace(/;$/, '');
-  const holding = first === undefined ? undefined : calls.find((call) => call.text.includes(first));
-  return at(holding?.index ?? 0);
+  return (sql) => {
+    if (/^\s*(START\s+TRANSACTION|BEGIN|COMMIT)\b/i.test(sql) || /"MigrationId", "ProductVersion"/.test(sql)) return at(0);
+    const identifiers = [...new Set(sql.match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])];
+    let best: { index: number; score: number } | undefined;
+    for (const call of calls) {
+      const score = identifiers.filter((name) => call.text.includes(`"${name}"`)).reduce((sum, name) => sum + name.length, 0);
+      if (score > 0 && (best === undefined || score > best.score)) best = { index: call.index, score };
+    }
+    if (best !== undefined) return at(best.index);
+    const first = sql.split('\n').map((l) => l.trim()).find((l) => l.length >= 8)?.replace(/;$/, '');
+    const holding = first === undefined ? undefined : calls.find((call) => call.text.includes(first));
+    return at(holding?.index ?? 0);
+  };
 }
