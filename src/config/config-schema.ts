@@ -217,7 +217,7 @@ const SEVERITIES = ['error', 'warning', 'notice'] as const;
 
 const dataSchema = z
   .strictObject({
-    enabled: z.boolean().default(true).describe("Fill the base schema's tables with generated rows before the PR's migrations run, so that migrations that only fail (or only hurt) on rows are caught."),
+    enabled: z.boolean().default(true).describe("Run the PR's migrations again on a copy of the base whose tables they touch (and the tables those reference) hold generated rows, so that migrations that only fail (or only hurt) on rows are caught."),
     rows: z.int().min(1).max(100_000).default(200).describe('Generated rows per table.'),
     seed: z.int().min(0).max(2_147_483_647).default(1).describe('Seed of the generated rows: the same seed gives the same rows, so a failure reproduces.'),
     budget: z.number().min(1).max(3600).default(60).describe('Seconds the filling may take; tables not filled by then are reported as notices.'),
@@ -226,7 +226,7 @@ const dataSchema = z
       .default([])
       .describe('Tables not filled: globs on "schema.table" (a pattern without a dot matches the table name in any schema), e.g. audit.*, public.big_*.'),
   })
-  .describe('The data-aware gate: generated rows in every table of the base schema.');
+  .describe("The data-aware gate: the PR's migrations on generated rows in the tables they touch.");
 
 const thresholdsSchema = z
   .strictObject({
@@ -264,7 +264,7 @@ const checkSchema = z
     cache: z
       .boolean()
       .default(true)
-      .describe("Keep the base schema (its generated rows and schema model too) that the embedded server built, and the base commit's migrations as the gate read them, in the cache directory (DRIFT_GUARD_CACHE_DIR), keyed by the base's migration files, so the next gate on the same base skips applying and reading them. false: build and read them every time."),
+      .describe("Keep the base schema (and its schema model) that the embedded server built, and the base commit's migrations as the gate read them, in the cache directory (DRIFT_GUARD_CACHE_DIR), keyed by the base's migration files, so the next gate on the same base skips applying and reading them. false: build and read them every time."),
   })
   .describe('The PR gate (drift-guard check).');
 

@@ -1,5 +1,6 @@
-// Fills every user table of a database with generated rows that satisfy its constraints, so that
-// the PR's migrations run on tables that hold data (the data-aware gate). Set-based: one
+// Fills the user tables of a database (every one, or the ones named and those they take foreign keys
+// from) with generated rows that satisfy their constraints, so that the PR's migrations run on
+// tables that hold data (the data-aware gate). Set-based: one
 // INSERT ... SELECT ... FROM generate_series per table, plus one UPDATE per foreign key that had to
 // wait (cycles, self-references other than to an identity or serial key, which the INSERT sets). Runs as whatever role the URL names. A table it cannot fill is a
 // notice with the reason, never an exception; only an unreachable database throws.
@@ -33,6 +34,12 @@ export interface FillOptions {
   readonly skip: readonly string[];
   /** Connections fillDatabase fills independent tables on (default: up to 4, one per CPU). */
   readonly connections?: number;
+  /**
+   * Only these relations (qualified names as quote_ident writes them; a partition stands for its
+   * partitioned table) and every table they take foreign keys from, transitively; the others stay
+   * empty. Each table filled gets the same rows as in a fill of every table.
+   */
+  readonly only?: readonly string[];
 }
 
 export interface FillNotice {
@@ -45,6 +52,12 @@ export interface FillReport {
   readonly notices: FillNotice[];
   readonly totalRows: number;
   readonly ms: number;
+  /**
+   * With `only`: the relations the fill answered for (the names given, the tables filled with
+   * them and those tables' partitions). A statement that touches a table outside it met an empty
+   * table where production has rows.
+   */
+  readonly scope?: ReadonlySet<string>;
 }
 
 /** Candidates per wanted row in each round. */
@@ -88,7 +101,12 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
   const catalog = await readFillCatalog(client);
   const clients = [client, ...(await more)];
   const skipped = (table: FillTable): boolean => matchesSkip(table, options.skip);
-  const order = fillOrder(catalog.tables.filter((table) => !skipped(table)));
+  // A table's values are salted with its place in the order of every table, so filling a few of
+  // them gives each the rows it has when all are filled: a failure reproduces either way.
+  const everyTable = fillOrder(catalog.tables.filter((table) => !skipped(table)));
+  const chosen = options.only === undefined ? undefined : await chooseTables(client, catalog, options.only);
+  const order = chosen === undefined ? everyTable : everyTable.filter((p) => chosen.tables.has(p.table.oid));
+  const salts = chosen === undefined ? order.map((_, i) => i) : everyTable.flatMap((p, i) => (chosen.tables.has(p.table.oid) ? [i] : []));
   const rows = Math.max(0, Math.floor(options.rowsPerTable));
   const filled = new Map<number, number>();
   const deadline = started + options.budgetMs;
@@ -115,13 +133,13 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     // kept too few is followed by a larger one over the next row numbers (at most three rounds).
     for (let round = 0; round < ROUND_FACTORS.length && (inserted ?? 0) < rows; ) {
       const want = rows - (inserted ?? 0);
-      const probe = insertPlan(catalog, planned, { rows: want, from: next, to: next, seed: options.seed, tame, tableIndex: index });
+      const probe = insertPlan(catalog, planned, { rows: want, from: next, to: next, seed: options.seed, tame, tableIndex: salts[index]! });
       if (probe.kind === 'impossible') {
         failure = probe.reason;
         break;
       }
       const size = probe.filtered || round > 0 ? want * ROUND_FACTORS[round]! : want;
-      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: index, onConflict });
+      const plan = insertPlan(catalog, planned, { rows: want, from: next, to: next + size - 1, seed: options.seed, tame, tableIndex: salts[index]!, onConflict });
       if (plan.kind === 'impossible') break;
       try {
         inserted = (inserted ?? 0) + ((await db.query(plan.sql)).rowCount ?? 0);
@@ -157,7 +175,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
     const planned = order[index]!;
     const { table } = planned;
     if (!filled.get(table.oid)) return;
-    const sql = deferredUpdateSql(catalog, table, fk, options.seed, index);
+    const sql = deferredUpdateSql(catalog, table, fk, options.seed, salts[index]!);
     if (sql === undefined) return;
     const outcome = outcomes[index]!;
     if (performance.now() >= deadline) {
@@ -270,7 +288,39 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
   }
   const tables = outcomes.flatMap((o) => (o?.entry === undefined ? [] : [o.entry]));
   const notices = outcomes.flatMap((o) => o?.notices ?? []);
-  return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started };
+  return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started, ...(chosen === undefined ? {} : { scope: chosen.scope }) };
+}
+
+/** The tables `names` stand for (a partition for its root), with every table they take foreign keys from. */
+async function chooseTables(client: pg.Client, catalog: FillCatalog, names: readonly string[]): Promise<{ tables: Set<number>; scope: Set<string> }> {
+  const roots = await client.query<{ oid: string }>(
+    `SELECT DISTINCT COALESCE(pg_catalog.pg_partition_root(r.oid), r.oid)::int8::text AS oid
+       FROM unnest($1::text[]) AS x(name) CROSS JOIN LATERAL (SELECT pg_catalog.to_regclass(x.name) AS oid) r
+      WHERE r.oid IS NOT NULL`,
+    [[...names]],
+  );
+  const byOid = new Map(catalog.tables.map((t) => [t.oid, t]));
+  const tables = new Set<number>();
+  const visit = (oid: number): void => {
+    const table = byOid.get(oid);
+    if (table === undefined || tables.has(oid)) return;
+    tables.add(oid);
+    for (const fk of table.foreignKeys) visit(fk.parent);
+  };
+  for (const row of roots.rows) visit(Number(row.oid));
+  const scope = new Set(names);
+  for (const oid of tables) scope.add(byOid.get(oid)!.qname);
+  const partitioned = [...tables].filter((oid) => byOid.get(oid)!.partitioning !== undefined);
+  if (partitioned.length > 0) {
+    const members = await client.query<{ qname: string }>(
+      `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS qname
+         FROM unnest($1::int8[]) AS r(oid) CROSS JOIN LATERAL pg_catalog.pg_partition_tree(r.oid::regclass) p
+         JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+      [partitioned],
+    );
+    for (const row of members.rows) scope.add(row.qname);
+  }
+  return { tables, scope };
 }
 
 /** Drops `keys` in one transaction; none when any of them cannot be dropped (e.g. a table the role does not own). */

@@ -13,11 +13,11 @@
 
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
-import type { Engine, GateFiles, MigrationRef, MigrationSource } from '../engines/engine.js';
+import type { Engine, GateFiles, MigrationRef, MigrationSource, ObservedStatement } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
 import { firstChangedLines, repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
-import { withPostgresServer, type PostgresOptions } from '../postgres/scratch.js';
+import { withPostgresServer, type PostgresOptions, type PostgresServer } from '../postgres/scratch.js';
 import { withClient } from '../postgres/client.js';
 import { shortKey } from '../postgres/base-cache.js';
 import { erDiagram } from '../report/er-diagram.js';
@@ -42,7 +42,7 @@ import { squawkLint } from './lint.js';
 import { outsideDatabaseStatements } from '../engines/sql/outside-database.js';
 import { loadParser } from '../engines/sql/sql-script.js';
 import { relations, type Relation } from '../engines/sql/observed-run.js';
-import { explainFailure, fillDatabase } from '../data/fill.js';
+import { explainFailure, fillDatabase, type FillOptions, type FillReport } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
 import { schemaFileFindings } from './schema-file.js';
 
@@ -106,6 +106,8 @@ export interface DataSummary {
   readonly perTable: number;
   readonly seed: number;
   readonly ms: number;
+  /** touched: only the tables the PR's migrations touched and those they reference were filled; all: every table. */
+  readonly scope: 'touched' | 'all';
 }
 
 export interface CheckResult {
@@ -137,6 +139,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const repo = await repositoryRoot(cwd);
   const base = await resolveBase(cwd, options.base, options.env);
   const ignore = modelOptions(loaded);
+  // An engine that runs the PR's migrations statement by statement says which tables they touch.
+  const byStatement = engine.capabilities.granularity === 'statement' && engine.applyObserved !== undefined;
 
   // Facts that need no database start at once, in parallel with the server (and the engine's build).
   const started = performance.now();
@@ -187,8 +191,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
       const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
       const role = db.role.superuser ? undefined : db.role.name;
-      /** Keeps the base (and its filled copy) in the cache once both are built, on a cache miss. */
-      let keepBase: ((filled?: { name: string; note: string }) => Promise<void>) | undefined;
       // The base database's schema, read once: kept in the cache with the base, and from there on a hit.
       let baseSchemaRead: Promise<SchemaModel> | undefined;
       const inspectBase = (): Promise<SchemaModel> => (baseSchemaRead ??= timed('inspect the base schema', () => introspectUrl(db.url, ignore)));
@@ -210,13 +212,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           const applied = outcome.results.length > 0 ? `${outcome.results.length} migration(s)` : "the base's migrations";
           timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
-            keepBase = async (filled) => {
-              // Read before the snapshot (the server stops for it): the base as it is kept.
-              const schema = modelToText(await inspectBase(), ignore);
-              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: filled.note }) }));
-            };
-            // With the data-aware gate the filled copy is kept too, once it is filled.
-            if (!dataWanted) await keepBase();
+            // Read before the snapshot (the server stops for it): the base as it is kept.
+            const schema = modelToText(await inspectBase(), ignore);
+            await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema }));
           }
           if (!outcome.ok || hasErrors(outcome.findings)) {
             findings.push({
@@ -239,78 +237,37 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           await baseSide.dispose();
         }
       }
-      const cachedFill = cachedBase?.filled === undefined ? undefined : readFillNote(cachedBase.note);
-      if (!dataWanted) await afterBase(undefined, undefined);
-      else if (cachedBase?.filled !== undefined && cachedFill !== undefined) {
-        // The filled copy came with the cached base: its rows and report as the run that kept it made them.
-        timings.push({ phase: `generate rows: cached with the base (${cachedFill.data.rows} rows)`, ms: 0 });
-        restoreFill(cachedFill);
-        await server.withDatabase((copy) => afterBase(copy.url, undefined), { adopt: cachedBase.filled });
-      } else if (keepBase !== undefined) {
-        // Keeping the base stops the server for its snapshot: the copy is filled and kept first.
-        await server.withDatabase(
-          async (copy) => {
-            // The base is read (for the cache too) while its copy fills: another database, another session.
-            const reading = inspectBase();
-            reading.catch(() => undefined);
-            let note: string;
-            try {
-              note = await fill(copy.url);
-            } finally {
-              await reading.catch(() => undefined);
-            }
-            await keepBase!({ name: copy.name, note });
-            await afterBase(copy.url, undefined);
-          },
-          { template: db.name },
-        );
-      } else {
-        // The copy fills on a session of its own while the base is inspected, the PR's migrations
-        // run on the empty database and the checks below run: only the part of filling that
-        // outlasts them all adds to the gate's time.
-        await server.withDatabase(
-          async (copy) => {
-            const filling = fill(copy.url).then(() => undefined);
-            try {
-              await afterBase(copy.url, filling);
-            } finally {
-              // The copy is dropped after this returns: no session may still be filling it.
-              await filling.catch(() => undefined);
-            }
-          },
-          { template: db.name },
-        );
-      }
+      if (!dataWanted) await afterBase(undefined);
+      // The data-aware gate runs the PR's migrations again on copies of the base filled with rows:
+      // a copy of the base as it is now is kept for them before the PR's migrations change it.
+      else await server.withDatabase((pristine) => afterBase(pristine.name), { template: db.name });
 
-      async function afterBase(dataUrl: string | undefined, filling: Promise<void> | undefined): Promise<void> {
+      async function afterBase(pristine: string | undefined): Promise<void> {
         const baseSchema = await inspectBase();
-        // 4. The PR's migrations on the filled copy, once it is full. An engine that runs them itself
-        // statement by statement (SQL) does so on a database and a session of their own, beside the
-        // run on the empty base, the head's inspection and the checks; others (a tool's process per
-        // step) after those. What the run finds joins the report after the checks, and only when
-        // the run on the empty base succeeded.
-        let dataRun: Promise<Finding[]> | undefined;
-        const startDataRun = (): Promise<Finding[]> | undefined => {
-          if (dataUrl === undefined || dataRun !== undefined) return dataRun;
-          dataRun = (async (): Promise<Finding[]> => {
-            if (filling !== undefined) await filling;
-            if (data === undefined) return [];
-            return timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, dataUrl, analysis.added, baseSchema));
-          })();
-          dataRun.catch(() => undefined);
-          return dataRun;
-        };
-        if (engine.capabilities.granularity === 'statement' && engine.applyObserved !== undefined) startDataRun();
+        // 4. The PR's migrations on generated rows. The first copy of the base is made while they
+        // run on the empty base. An engine that runs them itself statement by statement (SQL, EF's
+        // script) says which tables they touch: only those are filled, and the run on the rows
+        // goes on beside the head's inspection and the checks. Others (a tool's process per step)
+        // fill every table at once and run after the checks. What the run finds joins the report
+        // after the checks, and only when the run on the empty base succeeded.
+        let go!: (scope: RowsScope) => void;
+        const scope = new Promise<RowsScope>((resolve) => (go = resolve));
+        const dataRun = pristine === undefined ? undefined : checkOnRows(server, pristine, baseSchema, scope);
+        dataRun?.catch(() => undefined);
         try {
-          await checksAfterBase(baseSchema, startDataRun);
+          await checksAfterBase(baseSchema, (tables) => {
+            go(tables);
+            return dataRun;
+          });
         } finally {
-          // The copy is dropped after this returns: its run must be over.
+          // The copies are dropped after this returns: their runs must be over.
+          go('none');
           await dataRun?.catch(() => undefined);
           if (facts.length === 0) onData.clear();
         }
       }
 
-      async function checksAfterBase(baseSchema: SchemaModel, startDataRun: () => Promise<Finding[]> | undefined): Promise<void> {
+      async function checksAfterBase(baseSchema: SchemaModel, onRows: (scope: RowsScope) => Promise<Finding[]> | undefined): Promise<void> {
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -330,6 +287,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         if (collected === undefined) return;
         facts = collected;
         headSchema = facts.at(-1)?.schemaAfter ?? baseSchema;
+        // The run on generated rows starts now, beside what follows, when the migrations were
+        // watched statement by statement: on the tables they touched.
+        if (byStatement) void onRows(touchedBy(facts, baseSchema));
       }
 
       // 3. Checks that need the database or the schemas.
@@ -362,8 +322,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           )),
         );
       }
-      // The run on the filled copy (started above, or now); then the hazards, which use both runs.
-      if (facts.length > 0) findings.push(...((await startDataRun()) ?? []));
+      // The run on generated rows (started above, or now); then the hazards, which use both runs.
+      if (facts.length > 0) findings.push(...((await onRows('every table')) ?? []));
       if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()), ...(data === undefined ? {} : { onData: { perTable: data.perTable, times: onData } }) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
@@ -408,8 +368,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       engine.name,
       JSON.stringify(engine.details),
       JSON.stringify(loaded.config.sql),
-      // The data-aware gate's filled copy is kept with the base.
-      JSON.stringify(loaded.config.check.data),
       loaded.config.efcore['history-table'],
       options.postgres.superuserReason === undefined ? 'scratch owner role' : 'superuser',
       await files.baseFingerprint(base.mergeBase),
@@ -462,39 +420,81 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return file === undefined ? undefined : loadStatsFile(path.resolve(root, file));
   }
 
-  /** Generated rows in every table of the base's copy; tables that could not be filled are notices. Returns the report as the base cache keeps it. */
-  async function fill(url: string): Promise<string> {
+  /**
+   * The PR's migrations again, on a copy of the base filled with generated rows (made from
+   * `pristine`, the base as it was before them). With the tables the run on the empty base touched,
+   * only those are filled, with the tables they take foreign keys from: a statement's outcome
+   * depends on no other table's rows, since it locks every table it reads or writes. Should the run
+   * on the rows touch a table outside them (a trigger, a cascade, a branch taken only when rows
+   * exist), it runs again on a new copy with those filled too; should it fail, again on a copy
+   * with every table filled, so that a failure is reported only as a fill of every table gives it.
+   */
+  async function checkOnRows(server: PostgresServer, pristine: string, baseSchema: SchemaModel, scope: Promise<RowsScope>): Promise<Finding[]> {
     const settings = loaded.config.check.data;
-    const report = await timed(`generate rows for the base schema (${settings.rows} per table)`, () =>
-      // The migration tools' history tables hold the migrations' own bookkeeping, not data.
-      fillDatabase(url, { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] }),
-    );
-    const kept: FillNote = { data: { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms) }, notices: report.notices.map((n) => ({ table: n.table, reason: n.reason })) };
-    restoreFill(kept);
-    return JSON.stringify(kept);
+    const options = { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] };
+    // Whose rows make PostgreSQL refuse nothing on an empty table: the copy is filled at once for an
+    // engine that cannot say which tables its migrations touch, while they run on the empty base.
+    let only: readonly string[] | undefined;
+    for (let round = 1; ; round++) {
+      const outcome = await server.withDatabase(
+        async (copy) => {
+          let report: FillReport | undefined;
+          if (round === 1 && !byStatement) report = await fillRows(copy.url, options, undefined);
+          if (round === 1) {
+            const wanted = await scope;
+            if (wanted === 'none') return undefined;
+            only = wanted === 'every table' ? undefined : wanted;
+          }
+          report ??= await fillRows(copy.url, options, only);
+          data = { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms), scope: report.scope === undefined ? 'all' : 'touched' };
+          onData.clear();
+          const run = await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, copy.url, analysis.added, baseSchema));
+          return { report, run };
+        },
+        { template: pristine },
+      );
+      if (outcome === undefined) return [];
+      const { report, run } = outcome;
+      const outside = report.scope === undefined ? [] : [...run.touched].filter((table) => !report.scope!.has(table)).sort();
+      let next: readonly string[] | undefined | 'done' = 'done';
+      if (report.scope !== undefined && run.failed) next = undefined;
+      else if (outside.length > 0) next = [...(only ?? []), ...outside];
+      if (next === 'done') {
+        for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+        return run.findings;
+      }
+      timings.push({
+        phase: next === undefined ? 'generated rows: the run failed with only the tables it touched filled; again with every table filled' : `generated rows: the run touched ${outside.join(', ')}, which had none; again with those filled too`,
+        ms: 0,
+      });
+      only = next;
+    }
   }
 
-  /** The fill's outcome in the report: from this run's fill, or from the cached base's. */
-  function restoreFill(note: FillNote): void {
-    data = note.data;
-    for (const notice of note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+  /** Generated rows in the copy: in every table, or in `only` and the tables they reference. */
+  function fillRows(url: string, options: FillOptions, only: readonly string[] | undefined): Promise<FillReport> {
+    const what = only === undefined ? 'every table' : `the ${only.length} table(s) the PR's migrations touch and their foreign-key parents`;
+    return timed(`generate rows (${options.rowsPerTable} per table) in ${what}`, () => fillDatabase(url, only === undefined ? options : { ...options, only }));
   }
 
   /**
    * The PR's migrations on the filled copy, watched like the first time. One that applied to the
    * empty tables but fails here fails on existing rows: FAILS_ON_DATA at its statement and line,
-   * with PostgreSQL's error and the offending row it names.
+   * with PostgreSQL's error and the offending row it names. Also returns the base's tables the
+   * statements touched (locked, read, rewrote): what the rows they met were generated in.
    */
-  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<Finding[]> {
+  async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<{ findings: Finding[]; failed: boolean; touched: Set<string> }> {
     const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
     const context = { databaseUrl: url, reporter };
     const granularity = target.capabilities.granularity;
+    const touched = new Set<string>();
     for (const [index, migration] of added.entries()) {
       const t0 = performance.now();
       let failure: Finding | undefined;
       const observed = granularity === 'statement' && target.applyObserved !== undefined ? await target.applyObserved(context, migration.id, baseTables) : undefined;
       if (observed !== undefined) {
         failure = observed.outcome.ok ? undefined : observed.outcome.findings.find((f) => f.severity === 'error');
+        for (const table of tablesOf(observed.statements)) touched.add(table);
         onData.set(migration.id, {
           ms: Math.round(performance.now() - t0),
           statements: observed.statements.map((s) => ({ line: s.line, ms: s.ms, ...(s.rows === undefined ? {} : { rows: s.rows }), rewrites: s.rewrites, ...(s.read === undefined ? {} : { read: s.read }) })),
@@ -507,11 +507,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (failure !== undefined) {
         const later = added.length - index - 1;
         const notRun: Finding = { check: 'data', code: 'NOT_CHECKED', severity: 'notice', message: `data not checked: ${later} later migration(s) did not run on the generated rows` };
-        return [failsOnData(migration, failure, data!), ...(later > 0 ? [notRun] : [])];
+        return { findings: [failsOnData(migration, failure, data!), ...(later > 0 ? [notRun] : [])], failed: true, touched };
       }
-      if (granularity === 'batch') return [];
+      if (granularity === 'batch') break;
     }
-    return [];
+    return { findings: [], failed: false, touched };
   }
 
   /** The PR's whole history on an empty database; undefined (and APPLY_FAILED) when it fails. */
@@ -577,20 +577,28 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   }
 }
 
-/** The data-aware gate's fill as the base cache keeps it with the filled copy. */
-interface FillNote {
-  readonly data: DataSummary;
-  readonly notices: readonly { readonly table: string; readonly reason: string }[];
+/**
+ * Which tables the run on generated rows fills: the tables the run on the empty base touched,
+ * every table, or none (that run failed, so nothing runs on rows).
+ */
+type RowsScope = readonly string[] | 'every table' | 'none';
+
+/** The base's tables the statements locked, read or rewrote. */
+function tablesOf(statements: readonly ObservedStatement[]): string[] {
+  return statements.flatMap((s) => [...(s.locks ?? []).filter((l) => l.existing).map((l) => l.table), ...(s.read ?? []).map((r) => r.table), ...s.rewrites]);
 }
 
-/** A cached fill's note, or undefined when it is not one (the copy is then filled again). */
-function readFillNote(note: string | undefined): FillNote | undefined {
-  try {
-    const parsed = JSON.parse(note ?? '') as FillNote;
-    return typeof parsed.data?.rows === 'number' && Array.isArray(parsed.notices) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The base's tables the PR's migrations touched on the empty base: locked, read or rewrote, and
+ * the tables their schema changes are on (a statement outside a transaction, such as CREATE INDEX
+ * CONCURRENTLY, leaves no locks to read). Every table when a migration was not watched statement
+ * by statement.
+ */
+function touchedBy(facts: readonly MigrationFacts[], baseSchema: SchemaModel): RowsScope {
+  if (facts.some((f) => f.statements === undefined)) return 'every table';
+  const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+  const tables = new Set(facts.flatMap((f) => [...tablesOf(f.statements!), ...f.delta.flatMap((c) => (c.table !== undefined && baseTables.has(c.table) ? [c.table] : []))]));
+  return [...tables].sort();
 }
 
 /** What to do about a statement that fails on existing rows, by PostgreSQL's error class. */

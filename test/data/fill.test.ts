@@ -135,6 +135,24 @@ describe('fillDatabase', () => {
     expect(await fill(8, 1)).not.toBe(first);
   });
 
+  it('fills only the named tables (a partition for its table) and what they reference, with the rows a full fill gives them', async () => {
+    const dump = (url: string): Promise<string> =>
+      withClient(url, async (c) => JSON.stringify((await c.query(`SELECT (SELECT json_agg(p ORDER BY p.id) FROM players p)::text AS p, (SELECT json_agg(t ORDER BY t.id) FROM teams t)::text AS t, (SELECT json_agg(e ORDER BY e.id) FROM events e)::text AS e, (SELECT json_agg(x ORDER BY x.id) FROM customers x)::text AS c`)).rows[0]));
+    const full = await asOwner(SCHEMA, async (url) => {
+      await fillDatabase(url, options({ rowsPerTable: 40 }));
+      return dump(url);
+    });
+    await asOwner(SCHEMA, async (url) => {
+      // players references teams and customers, customers references categories; a partition of
+      // events stands for events, which references customers too. t is left empty.
+      const report = await fillDatabase(url, options({ rowsPerTable: 40, only: ['public.players', 'public.events_2024', 'public.nonexistent'] }));
+      expect(report.tables.map((t) => t.table).sort()).toEqual(['public.categories', 'public.customers', 'public.events', 'public.players', 'public.teams']);
+      expect(await count(url, 't')).toBe(0);
+      expect([...report.scope!].sort()).toEqual(['public.categories', 'public.customers', 'public.events', 'public.events_2023', 'public.events_2024', 'public.nonexistent', 'public.players', 'public.teams']);
+      expect(await dump(url)).toBe(full);
+    });
+  });
+
   it('takes foreign keys from parents keyed by fixed-width and by variable-width values, several children per parent', async () => {
     const schema = `
       CREATE TABLE codes (code varchar(12) PRIMARY KEY, n int NOT NULL CHECK (n > 0));

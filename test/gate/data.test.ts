@@ -49,7 +49,10 @@ describe('the data-aware gate', () => {
       expect.objectContaining({ code: 'FAILS_ON_DATA', severity: 'error', evidence: 'measured', file: 'db/migrations/20240102000001_change.sql', line: 2, migration: '20240102000001', message: expect.stringMatching(error) }),
     ]);
     expect(failing(result)[0]!.message).toContain('applies to empty tables but fails once they hold rows');
-    expect(result.data).toEqual(expect.objectContaining({ tables: 2, perTable: 200, seed: 1 }));
+    // It failed with only the tables it touched filled, so it ran again with every table filled:
+    // the failure reported is the one a fill of every table gives.
+    expect(result.timings.map((t) => t.phase)).toContain('generated rows: the run failed with only the tables it touched filled; again with every table filled');
+    expect(result.data).toEqual(expect.objectContaining({ tables: 2, rows: 400, perTable: 200, seed: 1, scope: 'all' }));
   });
 
   it.each([
@@ -101,5 +104,70 @@ describe('the data-aware gate', () => {
     const result = await check(r);
     expect(result.data).toBeUndefined();
     expect(result.findings.filter((f) => f.code === 'FAILS_ON_DATA')).toEqual([expect.objectContaining({ severity: 'warning', evidence: 'inferred', line: 1 })]);
+  });
+});
+
+// Only the tables the PR's migrations touch get rows (with the tables they reference); what the run
+// on the rows touches besides (a cascade, a trigger) is filled in a second run, and a failure is
+// confirmed with every table filled.
+describe('the data-aware gate fills what the PR touches', () => {
+  const TOUCHED_BASE = {
+    'db/migrations/20240101000001_base.sql': [
+      'CREATE TABLE accounts (id bigint PRIMARY KEY);',
+      'CREATE TABLE users (id bigint PRIMARY KEY, email text);',
+      'CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id) ON DELETE RESTRICT, note text);',
+      'CREATE TABLE docs (id bigint PRIMARY KEY, title text);',
+      'CREATE TABLE audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id bigint REFERENCES accounts (id), doc_id bigint);',
+      'CREATE TABLE strict_audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts (id));',
+      'CREATE TABLE unrelated (id bigint PRIMARY KEY, body text);',
+      // Rows written elsewhere only when rows change: invisible on empty tables.
+      'CREATE FUNCTION docs_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit (account_id, doc_id) VALUES ((SELECT min(id) FROM accounts), NEW.id); RETURN NEW; END $$;',
+      'CREATE TRIGGER docs_audit AFTER UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION docs_audit();',
+      'CREATE FUNCTION users_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO strict_audit (account_id) VALUES ((SELECT min(id) FROM accounts)); RETURN NEW; END $$;',
+      'CREATE TRIGGER users_audit AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION users_audit();',
+      '',
+    ].join('\n'),
+  };
+  const touchedRepo = (statement: string): PrRepository => {
+    const dir = path.join(tmp, `t${n++}`);
+    writeTree(dir, { '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n', ...TOUCHED_BASE });
+    const r = prRepository(dir);
+    r.commit({ 'db/migrations/20240102000001_change.sql': `${statement}\n` }, 'pr');
+    return r;
+  };
+  const phases = (result: CheckResult): string[] => result.timings.map((t) => t.phase);
+
+  it('fills only the touched table and the tables it references, with the rows a full fill gives them', async () => {
+    const result = await check(touchedRepo("ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';"));
+    expect(result.verdict).not.toBe('fail');
+    // orders and its parent users: 2 of the 7 tables.
+    expect(result.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 2, rows: 400 }));
+    expect(phases(result)).toContain("generate rows (200 per table) in the 1 table(s) the PR's migrations touch and their foreign-key parents");
+    expect(phases(result).filter((p) => p.startsWith('generated rows:'))).toEqual([]);
+  });
+
+  it('a cascade the rows set off reaches a table the empty run never touched: filled and run again, the failure found', async () => {
+    // On empty tables the DELETE deletes nothing; on users' rows alone it succeeds (orders is
+    // empty), but its foreign-key check read orders: with orders' rows too, it fails.
+    const result = await check(touchedRepo('DELETE FROM users;'));
+    expect(phases(result)).toContain('generated rows: the run touched public.orders, which had none; again with those filled too');
+    expect(result.verdict).toBe('fail');
+    expect(failing(result)).toEqual([expect.objectContaining({ code: 'FAILS_ON_DATA', line: 1, message: expect.stringMatching(/violates foreign key constraint "orders_user_id_fkey"/) })]);
+  });
+
+  it('a trigger that writes another table: filled and run again, no failure from the first run', async () => {
+    const result = await check(touchedRepo('UPDATE docs SET title = upper(title);'));
+    expect(phases(result)).toContain('generated rows: the run touched public.accounts, public.audit, which had none; again with those filled too');
+    expect(failing(result)).toEqual([]);
+    expect(result.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 3, rows: 600 }));
+  });
+
+  it('a failure met with only the touched tables filled is checked with every table filled: none when their rows make it pass', async () => {
+    // The trigger's NOT NULL account comes from accounts, empty in the first run: a failure that
+    // production's rows would not cause.
+    const result = await check(touchedRepo("UPDATE users SET email = 'x';"));
+    expect(phases(result)).toContain('generated rows: the run failed with only the tables it touched filled; again with every table filled');
+    expect(failing(result)).toEqual([]);
+    expect(result.data).toEqual(expect.objectContaining({ scope: 'all', tables: 7 }));
   });
 });
