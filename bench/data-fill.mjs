@@ -2,7 +2,9 @@
 // keys including NOT NULL ones, self-references and a few partitioned tables) built from 200
 // migration files, each applied in its own transaction (time), then filled by the data-aware
 // gate's row generator at 1,000 rows per table (time). Prints both, the ratio and the rows made.
-// Target: filling takes no longer than applying. Median of N runs, each on a fresh schema.
+// Target: filling takes no longer than applying. Median of N runs, each on a fresh schema. Also
+// what the gate fills for a PR that touches one table deep in the foreign-key graph (the last
+// table, with the tables it references, transitively): the data-aware gate fills no more.
 //   npm run bench:data [-- tables rows runs]
 
 import { spawnSync } from 'node:child_process';
@@ -95,11 +97,13 @@ async function applied() {
   return { name, ms: performance.now() - started, cpu: serverCpuMs() - cpu };
 }
 for (let run = 0; run < runs; run++) {
-  // The same schema filled on parallel connections (the default) and on one.
-  for (const connections of [undefined, 1]) {
+  // The same schema filled on parallel connections (the default) and on one, and only the tables
+  // a PR touching the last table needs.
+  for (const connections of [undefined, 1, 'touched']) {
     const db = await applied();
     const cpu = serverCpuMs();
-    const report = await fillDatabase(url, { rowsPerTable: rows, seed: 1, budgetMs: 600_000, skip: [], ...(connections === undefined ? {} : { connections }) });
+    const scope = connections === 'touched' ? { only: [`${db.name}.t${tables - 1}`] } : connections === undefined ? {} : { connections };
+    const report = await fillDatabase(url, { rowsPerTable: rows, seed: 1, budgetMs: 600_000, skip: [], ...scope });
     if (process.env.DG_BENCH_VERBOSE === '1') {
       for (const t of [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 5)) console.log(`  slowest: ${t.table} ${t.ms.toFixed(0)} ms, ${t.rows} rows`);
     }
@@ -117,11 +121,13 @@ const parallel = samples.filter((s) => s.connections === 'default');
 const serial = samples.filter((s) => s.connections === 1);
 const fill = median(parallel, 'fill');
 const fillSerial = median(serial, 'fill');
+const touched = samples.filter((s) => s.connections === 'touched');
 console.log(`${files.length} migrations, ${samples[0].tables} tables; medians of ${runs} runs, each on a fresh schema; ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
 console.log(`  ${'apply the migrations (one transaction each)'.padEnd(48)} ${(apply / 1000).toFixed(2)} s`);
 console.log(`  ${`fill at ${rows} rows per table`.padEnd(48)} ${(fill / 1000).toFixed(2)} s   ${samples[0].rows} rows, ${samples[0].notices.length} notices`);
 console.log(`  ${'the same on one connection'.padEnd(48)} ${(fillSerial / 1000).toFixed(2)} s`);
 console.log(`  ${'fill / apply'.padEnd(48)} ${(fill / apply).toFixed(2)}   target <= 1`);
+console.log(`  ${`fill for a PR touching t${tables - 1} (${touched[0].tables} tables)`.padEnd(48)} ${(median(touched, 'fill') / 1000).toFixed(2)} s   ${touched[0].rows} rows; / apply ${(median(touched, 'fill') / apply).toFixed(2)}`);
 if (postmaster !== undefined) {
   const applyCpu = median(samples, 'applyCpu');
   const fillCpu = median(serial, 'fillCpu');
