@@ -68,16 +68,19 @@ export async function fillDatabase(url: string, options: FillOptions): Promise<F
   return withClient(
     url,
     async (client) => {
-      // Tables whose parents are filled go in parallel, one per connection; a connection the
-      // server refuses (max_connections) just means fewer.
-      // They connect while the catalog is read.
-      const more = Promise.allSettled(Array.from({ length: wanted - 1 }, () => connect(url, { applicationName: 'drift-guard fill' }))).then((results) =>
-        results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
-      );
+      // Tables whose parents are filled go in parallel, one per connection (no more than there are
+      // tables); a connection the server refuses (max_connections) just means fewer. For every
+      // table they connect while the catalog is read; for a few, once it says how many.
+      let opened: Promise<pg.Client[]> | undefined;
+      const more = (tables: number): Promise<readonly pg.Client[]> =>
+        (opened ??= Promise.allSettled(Array.from({ length: Math.max(0, Math.min(wanted, tables) - 1) }, () => connect(url, { applicationName: 'drift-guard fill' }))).then((results) =>
+          results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+        ));
+      if (options.only === undefined) void more(wanted);
       try {
         return await fillOn(client, more, options);
       } finally {
-        await Promise.all((await more).map((c) => c.end().catch(() => undefined)));
+        if (opened !== undefined) await Promise.all((await opened).map((c) => c.end().catch(() => undefined)));
       }
     },
     { applicationName: 'drift-guard fill' },
@@ -86,7 +89,7 @@ export async function fillDatabase(url: string, options: FillOptions): Promise<F
 
 /** The same on one connection the caller holds (e.g. the gate's own session). Leaves statement_timeout and jit as it found them. */
 export function fillWithClient(client: pg.Client, options: FillOptions): Promise<FillReport> {
-  return fillOn(client, Promise.resolve([]), options);
+  return fillOn(client, () => Promise.resolve([]), options);
 }
 
 interface TableOutcome {
@@ -96,10 +99,9 @@ interface TableOutcome {
   readonly inlined?: FillForeignKey;
 }
 
-async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
+async function fillOn(client: pg.Client, more: (tables: number) => Promise<readonly pg.Client[]>, options: FillOptions): Promise<FillReport> {
   const started = performance.now();
   const catalog = await readFillCatalog(client);
-  const clients = [client, ...(await more)];
   const skipped = (table: FillTable): boolean => matchesSkip(table, options.skip);
   // A table's values are salted with its place in the order of every table, so filling a few of
   // them gives each the rows it has when all are filled: a failure reproduces either way.
@@ -107,6 +109,7 @@ async function fillOn(client: pg.Client, more: Promise<readonly pg.Client[]>, op
   const chosen = options.only === undefined ? undefined : await chooseTables(client, catalog, options.only);
   const order = chosen === undefined ? everyTable : everyTable.filter((p) => chosen.tables.has(p.table.oid));
   const salts = chosen === undefined ? order.map((_, i) => i) : everyTable.flatMap((p, i) => (chosen.tables.has(p.table.oid) ? [i] : []));
+  const clients = [client, ...(await more(order.length))];
   const rows = Math.max(0, Math.floor(options.rowsPerTable));
   const filled = new Map<number, number>();
   const deadline = started + options.budgetMs;
