@@ -99,6 +99,29 @@ describe('the data-aware gate', () => {
     expect(result.findings.map((f) => f.message).join('\n')).not.toContain('on empty tables');
   });
 
+  it('rows read are counted per statement also where each statement is its own transaction', async () => {
+    // CREATE INDEX CONCURRENTLY makes the file run outside a transaction: each statement commits on
+    // its own, and PostgreSQL's per-transaction counters still hold the earlier ones' until flushed.
+    const r = repo({ 'db/migrations/20240102000001_scan.sql': "UPDATE users SET email = '' WHERE email IS NULL;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n" });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    const statements = result.facts[0]!.onData!.statements!;
+    expect(statements.find((s) => s.line === 1)!.read).toEqual([{ table: 'public.users', rows: 200 }]);
+    expect(statements.find((s) => s.line === 2)!.read).toEqual([{ table: 'public.users', rows: 200 }]);
+  });
+
+  it("a file's own transactions: each one's locks and rows read are its statements' own", async () => {
+    const r = repo({ 'db/migrations/20240102000001_txns.sql': "BEGIN;\nALTER TABLE users ADD COLUMN a int;\nUPDATE users SET a = 1;\nCOMMIT;\nBEGIN;\nALTER TABLE users ADD COLUMN b int;\nUPDATE users SET b = 2;\nCOMMIT;\n" });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    const locks = (line: number) => result.facts[0]!.statements!.find((s) => s.line === line)!.locks;
+    expect(locks(2)).toContain('public.users AccessExclusiveLock');
+    expect(locks(6)).toContain('public.users AccessExclusiveLock');
+    const read = (line: number) => result.facts[0]!.onData!.statements!.find((s) => s.line === line)!.read;
+    expect(read(3)).toEqual([{ table: 'public.users', rows: 200 }]);
+    expect(read(7)).toEqual([{ table: 'public.users', rows: 200 }]);
+  });
+
   it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {
     const r = repo({ 'db/migrations/20240102000001_change.sql': 'ALTER TABLE users ADD COLUMN tier integer NOT NULL;\n' }, '  data:\n    enabled: false\n');
     const result = await check(r);

@@ -37,9 +37,11 @@ SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relf
    AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
    AND (n.nspname IS NULL OR (n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'))`;
 
-// Rows each user table has given this transaction so far (sequential scans and index fetches):
-// what a validating scan, an index build, a rewrite or a data statement read. The counters are the
-// session's own, for the open transaction only.
+// Rows each user table has given so far (sequential scans and index fetches): what a validating
+// scan, an index build, a rewrite or a data statement read. The counters are the session's own:
+// the open transaction's, plus what earlier transactions of the session read until the session
+// reports them to the statistics system (at most once a second), so a statement's rows are the
+// difference from a reading taken when its transaction began.
 const READ_ROWS = `
 SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(relname) AS qname,
        (seq_tup_read + COALESCE(idx_tup_fetch, 0))::int8::text AS n
@@ -135,24 +137,31 @@ export async function watchStatements(
   const observed: ObservedStatement[] = [];
   // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
   let userTransaction = false;
-  let held = inTransaction ? (await heldLocks(client)).locks : [];
-  // Rows read so far in the open transaction, per table (a new transaction starts from none).
-  let readSoFar = new Map<string, number>();
+  const start = inTransaction ? await heldLocks(client) : { locks: [], read: new Map<string, number>() };
+  let held = start.locks;
+  // The counters of rows read per table as the last statement left them.
+  let readSoFar = start.read;
   for (const [index, statement] of statements.entries()) {
     const control = statement.transactionControl ? transactionControl(statement.text) : undefined;
     const wrap = !inTransaction && !userTransaction && control === undefined && statement.nonTransactional === undefined;
     const watched = inTransaction || userTransaction || wrap;
-    const t0 = performance.now();
+    let t0 = performance.now();
     let result: pg.QueryResult;
     try {
-      if (wrap) await client.query('BEGIN');
-      if (wrap) (held = []), (readSoFar = new Map());
+      if (wrap) {
+        const [, rows] = (await client.query(`BEGIN;${READ_ROWS}`)) as unknown as [pg.QueryResult, pg.QueryResult<{ qname: string; n: string }>];
+        held = [];
+        readSoFar = readCounts(rows);
+        t0 = performance.now();
+      }
       result = await client.query(statement.text);
     } catch (error) {
       return { observed, failure: { statement, error, inOpenTransaction: inTransaction || userTransaction || wrap } };
     }
     const ms = performance.now() - t0;
-    if (control === 'begin') (userTransaction = true), (readSoFar = new Map());
+    // The file's own transaction boundaries: what an earlier transaction held is released.
+    if (control !== undefined) held = [];
+    if (control === 'begin') (userTransaction = true), (readSoFar = readCounts(await client.query<{ qname: string; n: string }>(READ_ROWS)));
     if (control === 'end') userTransaction = false;
     let locks: ObservedLock[] | undefined;
     let rewrites: string[] = [];
@@ -208,7 +217,11 @@ export async function relations(client: pg.Client): Promise<Map<string, Relation
 /** The session's relation locks and the rows read per table, in one round trip. */
 async function heldLocks(client: pg.Client): Promise<{ locks: HeldLock[]; read: Map<string, number> }> {
   const [locks, read] = (await client.query(`${HELD_LOCKS};${READ_ROWS}`)) as unknown as [pg.QueryResult<HeldLock>, pg.QueryResult<{ qname: string; n: string }>];
-  return { locks: locks.rows, read: new Map(read.rows.map((row) => [row.qname, Number(row.n)])) };
+  return { locks: locks.rows, read: readCounts(read) };
+}
+
+function readCounts(result: pg.QueryResult<{ qname: string; n: string }>): Map<string, number> {
+  return new Map(result.rows.map((row) => [row.qname, Number(row.n)]));
 }
 
 function transactionControl(text: string): 'begin' | 'end' | undefined {
