@@ -432,8 +432,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   async function checkOnRows(server: PostgresServer, pristine: string, baseSchema: SchemaModel, scope: Promise<RowsScope>): Promise<Finding[]> {
     const settings = loaded.config.check.data;
     const options = { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] };
-    // Whose rows make PostgreSQL refuse nothing on an empty table: the copy is filled at once for an
-    // engine that cannot say which tables its migrations touch, while they run on the empty base.
+    // An engine that cannot say which tables its migrations touch gets every table filled at once,
+    // while they run on the empty base.
     let only: readonly string[] | undefined;
     for (let round = 1; ; round++) {
       const outcome = await server.withDatabase(
@@ -455,19 +455,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       );
       if (outcome === undefined) return [];
       const { report, run } = outcome;
-      const outside = report.scope === undefined ? [] : [...run.touched].filter((table) => !report.scope!.has(table)).sort();
-      let next: readonly string[] | undefined | 'done' = 'done';
-      if (report.scope !== undefined && run.failed) next = undefined;
-      else if (outside.length > 0) next = [...(only ?? []), ...outside];
-      if (next === 'done') {
+      const again = runAgain(report.scope, run, only);
+      if (again === undefined) {
         for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
         return run.findings;
       }
-      timings.push({
-        phase: next === undefined ? 'generated rows: the run failed with only the tables it touched filled; again with every table filled' : `generated rows: the run touched ${outside.join(', ')}, which had none; again with those filled too`,
-        ms: 0,
-      });
-      only = next;
+      timings.push({ phase: `generated rows: ${again.why}`, ms: 0 });
+      only = again.only;
     }
   }
 
@@ -582,6 +576,17 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
  * every table, or none (that run failed, so nothing runs on rows).
  */
 type RowsScope = readonly string[] | 'every table' | 'none';
+
+/**
+ * Whether the run on rows filled only `only` (its fill's `scope`) must run again, and on what:
+ * with the tables it touched outside them filled too, or, when it failed, with every table.
+ */
+function runAgain(scope: ReadonlySet<string> | undefined, run: { failed: boolean; touched: ReadonlySet<string> }, only: readonly string[] | undefined): { only: readonly string[] | undefined; why: string } | undefined {
+  if (scope === undefined) return undefined;
+  if (run.failed) return { only: undefined, why: 'the run failed with only the tables it touched filled; again with every table filled' };
+  const outside = [...run.touched].filter((table) => !scope.has(table)).sort();
+  return outside.length === 0 ? undefined : { only: [...(only ?? []), ...outside], why: `the run touched ${outside.join(', ')}, which had none; again with those filled too` };
+}
 
 /** The base's tables the statements locked, read or rewrote. */
 function tablesOf(statements: readonly ObservedStatement[]): string[] {
