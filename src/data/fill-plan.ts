@@ -56,6 +56,29 @@ export function fillOrder(tables: readonly FillTable[]): PlannedTable[] {
   return order;
 }
 
+/**
+ * How many tables filling one of them takes, on average: the table and every table it references,
+ * transitively. Near half the tables for a long chain of foreign keys (each table referencing the
+ * one before), a few where tables reference a few others.
+ */
+export function meanAncestry(tables: readonly FillTable[]): number {
+  if (tables.length === 0) return 0;
+  const byOid = new Map(tables.map((t) => [t.oid, t]));
+  let total = 0;
+  for (const table of tables) {
+    const seen = new Set([table.oid]);
+    const queue = [table];
+    for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+      for (const fk of next.foreignKeys) {
+        const parent = byOid.get(fk.parent);
+        if (parent !== undefined && !seen.has(parent.oid)) seen.add(parent.oid), queue.push(parent);
+      }
+    }
+    total += seen.size;
+  }
+  return total / tables.length;
+}
+
 export type InsertPlan =
   /**
    * `filtered`: candidates may be rejected (CHECKs, partitions, NOT NULL foreign keys), so generate

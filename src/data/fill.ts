@@ -18,6 +18,7 @@ import {
   fillOrder,
   insertPlan,
   matchesSkip,
+  meanAncestry,
   uncheckedForeignKeys,
   type UncheckedForeignKey,
 } from './fill-plan.js';
@@ -85,6 +86,13 @@ export async function fillDatabase(url: string, options: FillOptions): Promise<F
     },
     { applicationName: 'drift-guard fill' },
   );
+}
+
+/** meanAncestry of the tables a fill would fill (those `skip` leaves out aside), and how many they are. */
+export async function ancestry(url: string, skip: readonly string[]): Promise<{ mean: number; tables: number }> {
+  const catalog = await withClient(url, (client) => readFillCatalog(client), { applicationName: 'drift-guard fill' });
+  const tables = catalog.tables.filter((table) => !matchesSkip(table, skip));
+  return { mean: meanAncestry(tables), tables: tables.length };
 }
 
 /** The same on one connection the caller holds (e.g. the gate's own session). Leaves statement_timeout and jit as it found them. */

@@ -42,7 +42,7 @@ import { squawkLint } from './lint.js';
 import { outsideDatabaseStatements } from '../engines/sql/outside-database.js';
 import { loadParser } from '../engines/sql/sql-script.js';
 import { relations, type Relation } from '../engines/sql/observed-run.js';
-import { explainFailure, fillDatabase, type FillOptions, type FillReport } from '../data/fill.js';
+import { ancestry, explainFailure, fillDatabase, type FillOptions, type FillReport } from '../data/fill.js';
 import { rollbackCheck } from './rollback.js';
 import { schemaFileFindings } from './schema-file.js';
 
@@ -191,6 +191,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       // The data-aware gate: a copy of the base, filled with generated rows, gets the PR's migrations too.
       const dataWanted = loaded.config.check.data.enabled && !nothingToApply && !analysis.historyRewritten;
       const role = db.role.superuser ? undefined : db.role.name;
+      /** Keeps the base and its copy filled in every table in the cache, once that is filled (a miss on a base whose tables reference most of the others). */
+      let keepFilled: ((filled: string, note: FillNote) => Promise<void>) | undefined;
       // The base database's schema, read once: kept in the cache with the base, and from there on a hit.
       let baseSchemaRead: Promise<SchemaModel> | undefined;
       const inspectBase = (): Promise<SchemaModel> => (baseSchemaRead ??= timed('inspect the base schema', () => introspectUrl(db.url, ignore)));
@@ -214,7 +216,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
             // Read before the snapshot (the server stops for it): the base as it is kept.
             const schema = modelToText(await inspectBase(), ignore);
-            await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema }));
+            const keep = (filled?: { name: string; note: FillNote }): Promise<boolean> =>
+              timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: JSON.stringify(filled.note) }) }));
+            // Where a PR touching any table needs most of the base filled anyway (its tables reference
+            // most of the others: a long chain of foreign keys), every table is filled once and kept
+            // with the base, so that later gates on it generate no rows.
+            if (dataWanted && byStatement && deepAncestry(await ancestry(db.url, fillOptions().skip))) keepFilled = async (name, note) => void (await keep({ name, note }));
+            else await keep();
           }
           if (!outcome.ok || hasErrors(outcome.findings)) {
             findings.push({
@@ -237,12 +245,26 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           await baseSide.dispose();
         }
       }
+      // The data-aware gate runs the PR's migrations again on copies of the base with rows in their
+      // tables: copies of the cached copy filled in every table, or of a copy of the base as it is
+      // now, kept for them before the PR's migrations change it.
+      const cachedFill = cachedBase?.filled === undefined ? undefined : readFillNote(cachedBase.note);
       if (!dataWanted) await afterBase(undefined);
-      // The data-aware gate runs the PR's migrations again on copies of the base filled with rows:
-      // a copy of the base as it is now is kept for them before the PR's migrations change it.
-      else await server.withDatabase((pristine) => afterBase(pristine.name), { template: db.name });
+      else if (cachedBase?.filled !== undefined && cachedFill !== undefined) {
+        timings.push({ phase: `generate rows: cached with the base (${cachedFill.data.rows} rows in every table)`, ms: 0 });
+        await server.withDatabase((filled) => afterBase({ template: filled.name, filled: cachedFill }), { adopt: cachedBase.filled });
+      } else if (keepFilled !== undefined) {
+        await server.withDatabase(
+          async (filled) => {
+            const note = noteOf(await fillRows(filled.url, fillOptions(), undefined));
+            await keepFilled!(filled.name, note);
+            await afterBase({ template: filled.name, filled: note });
+          },
+          { template: db.name },
+        );
+      } else await server.withDatabase((pristine) => afterBase({ template: pristine.name }), { template: db.name });
 
-      async function afterBase(pristine: string | undefined): Promise<void> {
+      async function afterBase(rows: RowsSource | undefined): Promise<void> {
         const baseSchema = await inspectBase();
         // 4. The PR's migrations on generated rows. The first copy of the base is made while they
         // run on the empty base. An engine that runs them itself statement by statement (SQL, EF's
@@ -252,7 +274,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         // after the checks, and only when the run on the empty base succeeded.
         let go!: (scope: RowsScope) => void;
         const scope = new Promise<RowsScope>((resolve) => (go = resolve));
-        const dataRun = pristine === undefined ? undefined : checkOnRows(server, pristine, baseSchema, scope);
+        const dataRun = rows === undefined ? undefined : checkOnRows(server, rows, baseSchema, scope);
         dataRun?.catch(() => undefined);
         try {
           await checksAfterBase(baseSchema, (tables) => {
@@ -422,47 +444,64 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
 
   /**
    * The PR's migrations again, on a copy of the base filled with generated rows (made from
-   * `pristine`, the base as it was before them). With the tables the run on the empty base touched,
+   * `rows.template`: the base as it was before them, or its copy filled in every table, `rows.filled`,
+   * which needs no more rows). With the tables the run on the empty base touched,
    * only those are filled, with the tables they take foreign keys from: a statement's outcome
    * depends on no other table's rows, since it locks every table it reads or writes. Should the run
    * on the rows touch a table outside them (a trigger, a cascade, a branch taken only when rows
    * exist), it runs again on a new copy with those filled too; should it fail, again on a copy
    * with every table filled, so that a failure is reported only as a fill of every table gives it.
    */
-  async function checkOnRows(server: PostgresServer, pristine: string, baseSchema: SchemaModel, scope: Promise<RowsScope>): Promise<Finding[]> {
-    const settings = loaded.config.check.data;
-    const options = { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] };
-    // An engine that cannot say which tables its migrations touch gets every table filled at once,
-    // while they run on the empty base.
+  async function checkOnRows(server: PostgresServer, rows: RowsSource, baseSchema: SchemaModel, scope: Promise<RowsScope>): Promise<Finding[]> {
+    const options = fillOptions();
     let only: readonly string[] | undefined;
     for (let round = 1; ; round++) {
       const outcome = await server.withDatabase(
         async (copy) => {
-          let report: FillReport | undefined;
-          if (round === 1 && !byStatement) report = await fillRows(copy.url, options, undefined);
+          let fill: { note: FillNote; scope?: ReadonlySet<string> } | undefined = round === 1 && rows.filled !== undefined ? { note: rows.filled } : undefined;
+          // An engine that cannot say which tables its migrations touch gets every table filled at
+          // once, while they run on the empty base.
+          if (round === 1 && fill === undefined && !byStatement) fill = { note: noteOf(await fillRows(copy.url, options, undefined)) };
           if (round === 1) {
             const wanted = await scope;
             if (wanted === 'none') return undefined;
             only = wanted === 'every table' ? undefined : wanted;
           }
-          report ??= await fillRows(copy.url, options, only);
-          data = { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms), scope: report.scope === undefined ? 'all' : 'touched' };
+          if (fill === undefined) {
+            const report = await fillRows(copy.url, options, only);
+            fill = { note: noteOf(report), ...(report.scope === undefined ? {} : { scope: report.scope }) };
+          }
+          data = fill.note.data;
           onData.clear();
           const run = await timed(`apply the PR's migrations again on ${data.rows} generated rows`, () => applyOnData(engine, copy.url, analysis.added, baseSchema));
-          return { report, run };
+          return { fill, run };
         },
-        { template: pristine },
+        { template: rows.template },
       );
       if (outcome === undefined) return [];
-      const { report, run } = outcome;
-      const again = runAgain(report.scope, run, only);
+      const { fill, run } = outcome;
+      const again = runAgain(fill.scope, run, only);
       if (again === undefined) {
-        for (const notice of report.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
+        for (const notice of fill.note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
         return run.findings;
       }
       timings.push({ phase: `generated rows: ${again.why}`, ms: 0 });
       only = again.only;
     }
+  }
+
+  function fillOptions(): FillOptions {
+    const settings = loaded.config.check.data;
+    return { rowsPerTable: settings.rows, seed: settings.seed, budgetMs: settings.budget * 1000, skip: [...settings.skip, ...HISTORY_TABLES, loaded.config.efcore['history-table']] };
+  }
+
+  /** The fill's outcome as the report (and the base cache) keeps it. */
+  function noteOf(report: FillReport): FillNote {
+    const settings = loaded.config.check.data;
+    return {
+      data: { rows: report.totalRows, tables: report.tables.length, perTable: settings.rows, seed: settings.seed, ms: Math.round(report.ms), scope: report.scope === undefined ? 'all' : 'touched' },
+      notices: report.notices.map((n) => ({ table: n.table, reason: n.reason })),
+    };
   }
 
   /** Generated rows in the copy: in every table, or in `only` and the tables they reference. */
@@ -568,6 +607,37 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       before = after;
     }
     return collected;
+  }
+}
+
+/**
+ * Whether a PR touching one table of the base needs most of it filled anyway: on average more
+ * than 50 tables, and more than a quarter of them (a long chain of foreign keys). Such a base is
+ * kept in the cache with a copy filled in every table.
+ */
+function deepAncestry(ancestry: { mean: number; tables: number }): boolean {
+  return ancestry.mean > 50 && ancestry.mean > ancestry.tables / 4;
+}
+
+/** What the data-aware gate's copies are made from, and the fill they hold when it is every table. */
+interface RowsSource {
+  readonly template: string;
+  readonly filled?: FillNote;
+}
+
+/** The data-aware gate's fill as the report and the base cache keep it. */
+interface FillNote {
+  readonly data: DataSummary;
+  readonly notices: readonly { readonly table: string; readonly reason: string }[];
+}
+
+/** A cached fill's note, or undefined when it is not one (the copy is then not used). */
+function readFillNote(note: string | undefined): FillNote | undefined {
+  try {
+    const parsed = JSON.parse(note ?? '') as FillNote;
+    return typeof parsed.data?.rows === 'number' && Array.isArray(parsed.notices) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -31,7 +31,8 @@ import { VERSION } from '../version.js';
 
 /** Bumped when an entry's layout or meaning changes: older entries then miss. */
 // 2: the generated rows changed (fill algorithm of session 5) and entries keep the schema model.
-// 3: entries keep the base only (the data-aware gate fills the tables each PR touches, per run).
+// 3: the data-aware gate fills the tables each PR touches, per run; an entry keeps a copy of the base
+// filled in every table only for a base whose tables reference most of the others.
 export const BASE_CACHE_FORMAT = 3;
 /** Entries kept after a store (most recently stored or used first). */
 export const BASE_CACHE_KEEP = 3;
@@ -53,6 +54,9 @@ export interface BaseEntryRecord {
   /** The base database inside the cluster, and the role that owns it (absent: the superuser). */
   readonly database: string;
   readonly role?: string;
+  /** The filled copy of the base (the data-aware gate), and the caller's note about it. */
+  readonly filled?: string;
+  readonly note?: string;
   /** SHA-256 of the serialized base schema kept next to the cluster (schema.json), when there is one. */
   readonly schema?: string;
   readonly storedAt: string;
@@ -166,6 +170,8 @@ export async function storeBaseEntry(
       postgres: binaryPath(installation),
       database: contents.database,
       ...(contents.role === undefined ? {} : { role: contents.role }),
+      ...(contents.filled === undefined ? {} : { filled: contents.filled }),
+      ...(contents.note === undefined ? {} : { note: contents.note }),
       ...(contents.schema === undefined ? {} : { schema: sha256(contents.schema) }),
       storedAt: new Date().toISOString(),
     };

@@ -33,6 +33,10 @@ export interface CachedBaseContents {
   /** The base database, and the role that owns it (undefined: the superuser). */
   readonly database: string;
   readonly role: string | undefined;
+  /** A copy of the base filled with generated rows (the data-aware gate), when there is one. */
+  readonly filled?: string | undefined;
+  /** What the caller keeps with the entry (JSON text: e.g. the fill's report). */
+  readonly note?: string | undefined;
   /** The base database's schema as the caller read it (serialized), kept next to the cluster and checked on load. */
   readonly schema?: string | undefined;
 }

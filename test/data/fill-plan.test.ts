@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { boundLiterals, checkExpression, type FillTable } from '../../src/data/fill-catalog.js';
-import { fillOrder, matchesSkip } from '../../src/data/fill-plan.js';
+import { fillOrder, matchesSkip, meanAncestry } from '../../src/data/fill-plan.js';
 import { substituteValue } from '../../src/data/value-sql.js';
 
 // The row generator's pure parts on hand-written input.
@@ -40,6 +40,19 @@ describe('fillOrder', () => {
   it('ignores foreign keys to tables outside the set (skipped ones)', () => {
     const order = fillOrder([table(1, 'a', [{ parent: 99, columns: ['x'], notNull: true }])]);
     expect(order[0]!.deferred).toEqual([]);
+  });
+});
+
+describe('meanAncestry', () => {
+  it('is half the tables for a chain of foreign keys and about 2 where tables reference one hub', () => {
+    const chain = Array.from({ length: 10 }, (_, i) => table(i + 1, `c${i}`, i === 0 ? [] : [{ parent: i, columns: ['prev'] }]));
+    // Each table needs itself and every table before it: (1 + 2 + ... + 10) / 10.
+    expect(meanAncestry(chain)).toBeCloseTo(5.5);
+    const hub = [table(1, 'users'), ...Array.from({ length: 9 }, (_, i) => table(i + 2, `t${i}`, [{ parent: 1, columns: ['user_id'] }]))];
+    expect(meanAncestry(hub)).toBeCloseTo((1 + 9 * 2) / 10);
+    // A cycle counts each table once; a reference outside the set counts nothing.
+    expect(meanAncestry([table(1, 'a', [{ parent: 2, columns: ['b'] }]), table(2, 'b', [{ parent: 1, columns: ['a'] }, { parent: 99, columns: ['x'] }])])).toBe(2);
+    expect(meanAncestry([])).toBe(0);
   });
 });
 

@@ -189,6 +189,28 @@ describe('the base-schema cache (embedded server)', () => {
     expect(withoutTimes(missing)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(missing) as { base: unknown }).base });
     expect(basePhase(await check(first))).toMatch(/^base: cached/);
   }, 300_000);
+
+  it('a base whose tables reference most of the others is kept with a copy filled in every table, which later gates use as it is', async () => {
+    // A chain of 120 foreign keys: a PR touching a table needs 60 tables filled on average.
+    const chain = Array.from({ length: 120 }, (_, i) => `CREATE TABLE link${i} (id bigint PRIMARY KEY, label text${i === 0 ? '' : `, prev_id bigint REFERENCES link${i - 1} (id)`});`).join('\n');
+    const chained = (): PrRepository => {
+      const dir = path.join(tmp, `r${n++}`);
+      writeTree(dir, { '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\n', 'db/migrations/20240101000001_chain.sql': `${chain}\n` });
+      const r = prRepository(dir);
+      r.commit({ 'db/migrations/20240102000001_pr.sql': 'ALTER TABLE link119 ALTER COLUMN label SET NOT NULL;\n' }, 'pr');
+      return r;
+    };
+    const coldChain = await check(chained());
+    expect(phases(coldChain)).toContain('generate rows (200 per table) in every table');
+    expect(phases(coldChain)).toContainEqual(expect.stringMatching(/^base: kept in the cache/));
+    expect(coldChain.data).toMatchObject({ scope: 'all', tables: 120, rows: 24000 });
+    expect(coldChain.findings.map((f) => f.code)).toContain('FAILS_ON_DATA');
+    const warmChain = await check(chained());
+    expect(basePhase(warmChain)).toMatch(/^base: cached/);
+    expect(phases(warmChain)).toContain('generate rows: cached with the base (24000 rows in every table)');
+    expect(phases(warmChain).some((p) => p.startsWith('generate rows ('))).toBe(false);
+    expect(withoutTimes(warmChain)).toEqual({ ...(withoutTimes(coldChain) as object), base: (withoutTimes(warmChain) as { base: unknown }).base });
+  }, 240_000);
 });
 
 /** The entry a gate kept its base in (the report names the key's first 12 characters). */

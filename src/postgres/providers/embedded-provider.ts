@@ -120,9 +120,9 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
         try {
           const port = await boot();
           const server = running(port, entry.password, undefined);
-          const { database, role } = entry.record;
-          await verifyCachedBase(server.adminUrl, key, [database], role);
-          return { ...server, baseCache: { hit: true, key, database, role, schema: entry.schema, ms: Math.round(performance.now() - t0) } };
+          const { database, role, filled, note } = entry.record;
+          await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
+          return { ...server, baseCache: { hit: true, key, database, role, filled, note, schema: entry.schema, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           if (stopping !== undefined) throw error;
           await killServer();
@@ -141,7 +141,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     const server = running(port, password, undefined);
     if (key === undefined) return server;
     const store = async (contents: CachedBaseContents): Promise<boolean> => {
-      const databases = [contents.database];
+      const databases = [contents.database, ...(contents.filled === undefined ? [] : [contents.filled])];
       // The mark a hit checks: the database is the one this entry was made for.
       const wal = await withClient(server.adminUrl, async (client) => {
         for (const database of databases) await client.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${marker(key)}'`);
