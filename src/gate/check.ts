@@ -214,14 +214,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           const applied = outcome.results.length > 0 ? `${outcome.results.length} migration(s)` : "the base's migrations";
           timings.push({ phase: `base: applied ${applied} (${baseSide.how}; ${cacheNote})`, ms: Math.round(performance.now() - t0) });
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
-            // Read before the snapshot (the server stops for it): the base as it is kept.
-            const schema = modelToText(await inspectBase(), ignore);
-            const keep = (filled?: { name: string; note: FillNote }): Promise<boolean> =>
-              timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: JSON.stringify(filled.note) }) }));
+            const keep = async (filled?: { name: string; note: FillNote }): Promise<void> => {
+              // Read before the snapshot (the server stops for it): the base as it is kept.
+              const schema = modelToText(await inspectBase(), ignore);
+              await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: JSON.stringify(filled.note) }) }));
+            };
             // Where a PR touching any table needs most of the base filled anyway (its tables reference
             // most of the others: a long chain of foreign keys), every table is filled once and kept
             // with the base, so that later gates on it generate no rows.
-            if (dataWanted && byStatement && deepAncestry(await ancestry(db.url, fillOptions().skip))) keepFilled = async (name, note) => void (await keep({ name, note }));
+            if (dataWanted && byStatement && deepAncestry(await ancestry(db.url, fillOptions().skip))) keepFilled = (name, note) => keep({ name, note });
             else await keep();
           }
           if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -256,7 +257,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       } else if (keepFilled !== undefined) {
         await server.withDatabase(
           async (filled) => {
-            const note = noteOf(await fillRows(filled.url, fillOptions(), undefined));
+            // The base is read (for the cache too) while its copy fills: another database, another session.
+            const reading = inspectBase();
+            reading.catch(() => undefined);
+            let note: FillNote;
+            try {
+              note = noteOf(await fillRows(filled.url, fillOptions(), undefined));
+            } finally {
+              await reading.catch(() => undefined);
+            }
             await keepFilled!(filled.name, note);
             await afterBase({ template: filled.name, filled: note });
           },
