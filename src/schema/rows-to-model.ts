@@ -39,6 +39,8 @@ export interface CatalogRows {
   readonly sequences: readonly Row[];
   readonly relations: readonly Row[];
   readonly columns: readonly Row[];
+  /** Column comments (table_oid, position, comment); a column row's own `comment` is used too. */
+  readonly columnComments?: readonly Row[];
   readonly constraints: readonly Row[];
   readonly indexes: readonly Row[];
   readonly functions: readonly Row[];
@@ -300,6 +302,10 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     }
     setText(column, 'comment', row.comment);
     table.columns.push(column);
+  });
+  await read.each('columnComments', (row) => {
+    const column = tables.get(Number(row.table_oid))?.columns.find((c) => c.position === Number(row.position)) as Mutable<ColumnDef> | undefined;
+    if (column !== undefined) setText(column, 'comment', row.comment);
   });
   // pg_attribute comes back in attribute order almost always; sort the rare table that does not.
   for (const table of tables.values()) {
