@@ -41,7 +41,7 @@ describe('introspect', () => {
         `);
       });
       const model = await introspectUrl(db.adminUrl, WITH_PRIVILEGES);
-      const columns = (id: string): ColumnDef[] => (model.objects.get(id) as TableDef).columns;
+      const columns = (id: string): readonly ColumnDef[] => (model.objects.get(id) as TableDef).columns;
       expect(columns('table:public.orders').map((c) => [c.name, c.comment])).toEqual([
         ['id', 'the key'],
         ['Note', 'free text'],
