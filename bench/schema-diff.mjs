@@ -92,11 +92,16 @@ function measure(command, args, okCodes = [0], env = process.env) {
   return { seconds, mib: kb / 1024, stdout: result.stdout };
 }
 
+// The machine's load (other processes compete for the same cores): printed with the figures.
+const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const results = { diff: [], before: [], pgdump: [], migra: [] };
 let statements = 0;
 for (let r = 0; r < runs; r++) {
-  if (beforeCli !== undefined) results.before.push(measure(process.execPath, [beforeCli, '--quiet', 'diff', urls.a, urls.b, '--format', 'sql'], [1]));
+  // With a "before" build, the two take turns going first (neither always meets the colder caches).
+  const before = () => results.before.push(measure(process.execPath, [beforeCli, '--quiet', 'diff', urls.a, urls.b, '--format', 'sql'], [1]));
+  if (beforeCli !== undefined && r % 2 === 0) before();
   const diff = measure(process.execPath, [cli, '--quiet', 'diff', urls.a, urls.b, '--format', 'sql'], [1]);
+  if (beforeCli !== undefined && r % 2 === 1) before();
   statements = diff.stdout.split('\n').filter((line) => line.endsWith(';')).length;
   results.diff.push(diff);
   results.pgdump.push(measure('pg_dump', ['--schema-only', urls.a]));
@@ -108,7 +113,7 @@ const median = (list, key) => [...list].map((x) => x[key]).sort((a, b) => a - b)
 const d = median(results.diff, 'seconds');
 const p = median(results.pgdump, 'seconds');
 const m = median(results.migra, 'seconds');
-console.log(`${tables} tables per database, about 5% different; median of ${runs} runs; ${statements} statements in the diff`);
+console.log(`${tables} tables per database, about 5% different; median of ${runs} runs; ${statements} statements in the diff; load average ${loadBefore} before, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} after`);
 console.log(`  pg_dump --schema-only (one database)  ${p.toFixed(2)} s`);
 console.log(`  @pgkit/migra                          ${m.toFixed(2)} s`);
 if (beforeCli !== undefined) {

@@ -6,17 +6,53 @@ import { describeError, ExitCode, isDriftGuardError } from '../errors.js';
 import { escapeControlCharacters } from '../util/control-chars.js';
 import { maskSecrets } from '../util/secrets.js';
 import { VERSION } from '../version.js';
-import { configCommand } from './commands/config-command.js';
-import { doctorCommand } from './commands/doctor-command.js';
-import { scratchCommand } from './commands/scratch-command.js';
-import { diffCommand, inspectCommand } from './commands/schema-commands.js';
-import { checkCommand } from './commands/check-command.js';
-import { backupCommand, baselineCommand, deployCommand, driftCommand, initCommand, resetCommand, restoreCommand, statsCommand } from './commands/ops-commands.js';
-import { migrateCommand, modelCheckCommand, newCommand, rollbackCommand, scriptCommand, statusCommand } from './commands/migration-commands.js';
+import type * as ConfigCommands from './commands/config-command.js';
+import type * as DoctorCommands from './commands/doctor-command.js';
+import type * as ScratchCommands from './commands/scratch-command.js';
+import type * as SchemaCommands from './commands/schema-commands.js';
+import type * as CheckCommands from './commands/check-command.js';
+import type * as OpsCommands from './commands/ops-commands.js';
+import type * as MigrationCommands from './commands/migration-commands.js';
 import { SQL_LAYOUTS, type SqlLayoutSetting } from '../config/config-schema.js';
 import { DriftGuardError } from '../errors.js';
 import { createContext, outputFormat, type CommandContext } from './context.js';
 import { colorWanted, Terminal, type CliStreams } from './terminal.js';
+
+/**
+ * A command's module is loaded when the command runs, not at start: `diff` does not evaluate
+ * the gate, the engines, the data generator or the operations code (the bundle keeps them, in
+ * functions that run on first use; scripts/build.mjs).
+ */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never {
+  return (async (...args: unknown[]) => ((await load())[name] as (...args: unknown[]) => unknown)(...args)) as never;
+}
+const configModule = (): Promise<typeof ConfigCommands> => import('./commands/config-command.js');
+const doctorModule = (): Promise<typeof DoctorCommands> => import('./commands/doctor-command.js');
+const scratchModule = (): Promise<typeof ScratchCommands> => import('./commands/scratch-command.js');
+const schemaModule = (): Promise<typeof SchemaCommands> => import('./commands/schema-commands.js');
+const checkModule = (): Promise<typeof CheckCommands> => import('./commands/check-command.js');
+const opsModule = (): Promise<typeof OpsCommands> => import('./commands/ops-commands.js');
+const migrationModule = (): Promise<typeof MigrationCommands> => import('./commands/migration-commands.js');
+const configCommand = lazy(configModule, 'configCommand');
+const doctorCommand = lazy(doctorModule, 'doctorCommand');
+const scratchCommand = lazy(scratchModule, 'scratchCommand');
+const inspectCommand = lazy(schemaModule, 'inspectCommand');
+const diffCommand = lazy(schemaModule, 'diffCommand');
+const checkCommand = lazy(checkModule, 'checkCommand');
+const backupCommand = lazy(opsModule, 'backupCommand');
+const baselineCommand = lazy(opsModule, 'baselineCommand');
+const deployCommand = lazy(opsModule, 'deployCommand');
+const driftCommand = lazy(opsModule, 'driftCommand');
+const initCommand = lazy(opsModule, 'initCommand');
+const resetCommand = lazy(opsModule, 'resetCommand');
+const restoreCommand = lazy(opsModule, 'restoreCommand');
+const statsCommand = lazy(opsModule, 'statsCommand');
+const migrateCommand = lazy(migrationModule, 'migrateCommand');
+const modelCheckCommand = lazy(migrationModule, 'modelCheckCommand');
+const newCommand = lazy(migrationModule, 'newCommand');
+const rollbackCommand = lazy(migrationModule, 'rollbackCommand');
+const scriptCommand = lazy(migrationModule, 'scriptCommand');
+const statusCommand = lazy(migrationModule, 'statusCommand');
 
 export interface CliEnvironment extends CliStreams {
   readonly env: NodeJS.ProcessEnv;
@@ -67,8 +103,8 @@ Set DRIFT_GUARD_DEBUG=1 to see stack traces.`,
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .option('--json', 'same as --format json')
     .option('--schema', 'print the JSON Schema of .drift-guard.yml')
-    .action((options: { format: 'yaml' | 'json'; json?: boolean; schema?: boolean }) => {
-      exitCode = configCommand(context(), { format: outputFormat(options, 'yaml'), schema: options.schema === true });
+    .action(async (options: { format: 'yaml' | 'json'; json?: boolean; schema?: boolean }) => {
+      exitCode = await configCommand(context(), { format: outputFormat(options, 'yaml'), schema: options.schema === true });
     });
 
   program

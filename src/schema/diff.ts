@@ -117,9 +117,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   // Indexes, triggers, policies and constraints belong to their table or materialized view.
   for (const object of from.objects.values()) {
     if ('table' in object) {
-      const set = dependents.get(object.table) ?? new Set<string>();
-      set.add(object.id);
-      dependents.set(object.table, set);
+      const set = dependents.get(object.table);
+      if (set === undefined) dependents.set(object.table, new Set([object.id]));
+      else set.add(object.id);
     }
   }
   const seeds = [...drops, ...disruptedColumns, ...rebuiltTypes];
@@ -220,10 +220,15 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   // Privileges of objects that stay: GRANT and REVOKE the difference.
   for (const [id, after] of to.objects) {
     const before = from.objects.get(id);
+    if (before === undefined || creates.has(id)) continue;
+    const tables = after.kind === 'table' && before.kind === 'table';
+    // No grants on either side (always so without --privileges): nothing to compare but a table's column grants.
+    const granted = before.privileges !== undefined || after.privileges !== undefined;
+    if (!granted && !tables) continue;
     const target = privilegeTarget(after);
-    if (before === undefined || creates.has(id) || target === undefined) continue;
-    const sql = privilegeChanges(target, before.privileges, after.privileges);
-    if (after.kind === 'table' && before.kind === 'table') sql.push(...columnGrantStatements(after, before));
+    if (target === undefined) continue;
+    const sql = granted ? privilegeChanges(target, before.privileges, after.privileges) : [];
+    if (tables) sql.push(...columnGrantStatements(after, before));
     if (sql.length === 0) continue;
     plan.createSteps.push({ key: `privileges:${id}`, phase: 11.5, after: [id, `alter-table:${id}`], sql });
     plan.changes.push({ id, action: 'alter', kind: after.kind, ...tableOfObject(after), description: `change the privileges on ${describe(after)}`, hazards: [], hints: [] });
@@ -781,9 +786,9 @@ function dedupe(grants: readonly Grant[]): Grant[] {
 function reverse(dependencies: ReadonlyMap<string, readonly string[]>, owners: ColumnOwners): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (target: string, dependent: string): void => {
-    const set = out.get(target) ?? new Set<string>();
-    set.add(dependent);
-    out.set(target, set);
+    const set = out.get(target);
+    if (set === undefined) out.set(target, new Set([dependent]));
+    else set.add(dependent);
   };
   for (const [id, deps] of dependencies) {
     for (const dep of deps) {

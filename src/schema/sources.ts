@@ -1,19 +1,15 @@
 // Schema sources for inspect, diff and drift: a PostgreSQL URL, a .sql file, a migrations
 // directory, or git:REF (the project's migrations at a commit). Everything that is not a URL is
-// loaded into a scratch database on one shared server.
+// loaded into a scratch database on one shared server. What only those need (the scratch server,
+// the SQL engine, git) is imported on first use: `diff URL URL` starts without it.
 
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.js';
-import { migrateUp } from '../engines/sql/migrator.js';
-import { resolveSqlMigrations, projectRoot } from '../engines/sql/project.js';
-import { lineAndColumn } from '../engines/sql/sql-script.js';
-import { findFailingStatement } from '../engines/sql/execute.js';
 import { DriftGuardError } from '../errors.js';
-import { extractDirectory, repositoryRoot } from '../git/git.js';
 import { introspectUrl } from '../introspect/introspect.js';
 import { withClient } from '../postgres/client.js';
-import { withPostgresServer, type PostgresOptions, type PostgresServer } from '../postgres/scratch.js';
+import type { PostgresOptions, PostgresServer } from '../postgres/scratch.js';
 import { hasErrors } from '../report/finding.js';
 import type { Reporter } from '../util/reporter.js';
 import { registerConnectionString } from '../util/secrets.js';
@@ -73,7 +69,9 @@ export async function loadSchemas(sources: readonly SchemaSource[], context: Sou
             }),
       ),
     );
-  return needsServer ? withPostgresServer(context.postgres, load) : load(undefined);
+  if (!needsServer) return load(undefined);
+  const { withPostgresServer } = await import('../postgres/scratch.js');
+  return withPostgresServer(context.postgres, load);
 }
 
 async function loadInto(source: Exclude<SchemaSource, { kind: 'url' }>, url: string, context: SourceContext): Promise<void> {
@@ -107,6 +105,7 @@ export async function loadSqlFile(file: string, url: string, cwd: string): Promi
     try {
       await client.query(sql);
     } catch (error) {
+      const [{ findFailingStatement }, { lineAndColumn }] = await Promise.all([import('../engines/sql/execute.js'), import('../engines/sql/sql-script.js')]);
       // One multi-statement query is all-or-nothing; without a position, replay to find the statement.
       const pgError = error as { message: string; position?: string };
       const located = pgError.position === undefined ? await findFailingStatement(client, sql) : { offset: Number(pgError.position) - 1, error: pgError };
@@ -118,6 +117,7 @@ export async function loadSqlFile(file: string, url: string, cwd: string): Promi
 
 async function applyMigrations(dir: string, url: string, context: SourceContext, label: string): Promise<void> {
   if (!existsSync(dir)) return; // no migrations (yet) at that commit: an empty schema
+  const [{ resolveSqlMigrations }, { migrateUp }] = await Promise.all([import('../engines/sql/project.js'), import('../engines/sql/migrator.js')]);
   const project = resolveSqlMigrations(context.loaded, context.cwd, { dir });
   const outcome = await migrateUp(project, { databaseUrl: url, reporter: context.reporter, lockTimeoutMs: 60_000, allowOutOfOrder: true });
   if (!outcome.ok || hasErrors(outcome.findings)) {
@@ -129,6 +129,7 @@ async function applyMigrations(dir: string, url: string, context: SourceContext,
 
 /** Extracts the configured migrations directory as it was at `ref`. */
 async function extractMigrationsAtRef(ref: string, context: SourceContext): Promise<{ root: string; dir: string }> {
+  const [{ resolveSqlMigrations, projectRoot }, { extractDirectory, repositoryRoot }] = await Promise.all([import('../engines/sql/project.js'), import('../git/git.js')]);
   const project = resolveSqlMigrations(context.loaded, context.cwd, {});
   const top = await repositoryRoot(projectRoot(context.loaded, context.cwd));
   return extractDirectory(ref, path.relative(top, project.dir), top);
