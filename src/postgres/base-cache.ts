@@ -14,7 +14,6 @@
 // again), never an error. Entries are written under a temporary name and renamed into place, are
 // owner-only, and only the most recently used few are kept.
 
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,8 +22,7 @@ import { cacheRoot } from '../util/cache-root.js';
 import type { Reporter } from '../util/reporter.js';
 import { registerSecret } from '../util/secrets.js';
 import type { PostgresInstallation } from './binaries.js';
-import { INITDB_ARGS } from './data-dir-cache.js';
-import { trackChild } from '../util/child-process.js';
+import { INITDB_ARGS, runTar } from './data-dir-cache.js';
 import type { RunAs } from './run-as.js';
 import type { CachedBaseContents } from './server.js';
 import { VERSION } from '../version.js';
@@ -218,23 +216,6 @@ export function trimWal(dataDir: string, current: string, segmentBytes: number):
 function entryDir(env: NodeJS.ProcessEnv, key: string): string {
   if (!KEY_PATTERN.test(key)) throw new Error(`a base cache key is a sha256 hex string (baseCacheKey()), not ${JSON.stringify(key)}`);
   return path.join(baseCacheDir(env), key);
-}
-
-/** Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors. */
-function runTar(args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    void trackChild(child);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
-    child.on('error', (error) => reject(new Error(`cannot run tar: ${error.message}`)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`tar ${args[0]} failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim().split('\n').slice(0, 2).join(' / ') || 'no message'}`));
-    });
-  });
 }
 
 function sha256(text: string): string {

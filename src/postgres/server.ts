@@ -25,7 +25,13 @@ export interface RunningServer {
  * on the same port, so connection strings stay valid; no session may be open meanwhile).
  */
 export type BaseCacheState =
-  | ({ readonly hit: true; readonly key: string; readonly ms: number } & CachedBaseContents)
+  | ({
+      readonly hit: true;
+      readonly key: string;
+      readonly ms: number;
+      /** A new password the base's owner role (`role`) was given at start (registered as a secret). */
+      readonly rolePassword?: string | undefined;
+    } & CachedBaseContents)
   | { readonly hit: false; readonly key: string; readonly reason: string; store(contents: CachedBaseContents): Promise<boolean> };
 
 /** What a cached cluster holds besides the template databases. */
