@@ -134,16 +134,30 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (engine.gate === undefined) throw new DriftGuardError('USAGE', `the PR gate cannot read ${engine.name} migrations`);
   const files: GateFiles = engine.gate;
   const root = projectRoot(loaded, cwd);
+  // Side by side; a directory outside any repository is reported as that, before the base.
+  const resolving = resolveBase(cwd, options.base, options.env);
+  resolving.catch(() => undefined);
   const repo = await repositoryRoot(cwd);
-  const base = await resolveBase(cwd, options.base, options.env);
+  const base = await resolving;
   const ignore = modelOptions(loaded);
 
+  // The base-schema cache's key, computed from git while the server starts (which waits for it).
+  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
+
   // Facts that need no database start at once, in parallel with the server (and the engine's build).
+  // The analysis reads every migration file in one go: it starts once the server's start has its
+  // key and is unpacking its data directory, so that the reading does not hold that start back.
   const started = performance.now();
-  const analysisPromise = analyzeGit(files, base, { root, repo, cwd }).finally(() => timings.push({ phase: 'git analysis', ms: Math.round(performance.now() - started) }));
+  const analysisPromise = baseCacheParts
+    .then(() => new Promise((resolve) => setImmediate(resolve)))
+    .then(() => analyzeGit(files, base, { root, repo, cwd }))
+    .finally(() => timings.push({ phase: 'git analysis', ms: Math.round(performance.now() - started) }));
   const preparePromise = engine.prepare === undefined ? Promise.resolve([] as readonly Finding[]) : timed(`build (${engine.name})`, () => engine.prepare!(reporter));
   analysisPromise.catch(() => undefined);
   preparePromise.catch(() => undefined);
+  // Parsing the new migrations (the SQL parser's load included) needs no database either.
+  const outsidePromise = analysisPromise.then((done) => outsideTheDatabase(done));
+  outsidePromise.catch(() => undefined);
 
   const findings: Finding[] = [];
   const notChecked = (check: string, reason: string): void => void findings.push({ check, code: 'NOT_CHECKED', severity: 'notice', message: `${check} not checked: ${reason}` });
@@ -161,9 +175,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return lastDiff.diff;
   };
 
-  // The base-schema cache's key, computed from git while the server starts (which waits for it).
-  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
-
   await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
@@ -175,7 +186,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       return;
     }
     const nothingToApply = analysis.added.length === 0 && !analysis.historyRewritten;
-    findings.push(...(await outsideTheDatabase(analysis.added)));
+    findings.push(...(await outsidePromise));
     const baseWanted = analysis.baseLast !== undefined && !nothingToApply;
     const cache = server.baseCache;
     const cachedBase = baseWanted && cache?.hit === true ? cache : undefined;
@@ -421,10 +432,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * runs a pull request's SQL on this machine, so they are errors at their file and line whatever
    * role runs them. Engines whose files are code (EF Core) are left to their own review.
    */
-  async function outsideTheDatabase(added: readonly MigrationSource[]): Promise<Finding[]> {
+  async function outsideTheDatabase({ added, baseLast }: GitAnalysis): Promise<Finding[]> {
     if (!files.plainSql || added.length === 0) return [];
     await loadParser();
-    const { inputs } = await files.lintInputs(added, analysis.baseLast, reporter);
+    const { inputs } = await files.lintInputs(added, baseLast, reporter);
     return inputs.flatMap((input) =>
       outsideDatabaseStatements(input.sql).map((hit) => {
         const line = input.sql.slice(0, hit.offset).split('\n').length + input.lineOffset;

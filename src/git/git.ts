@@ -35,10 +35,22 @@ async function gitOk(args: readonly string[], cwd: string): Promise<string> {
   return result.stdout;
 }
 
-export async function repositoryRoot(cwd: string): Promise<string> {
-  const result = await git(['rev-parse', '--show-toplevel'], cwd);
-  if (result.code !== 0) throw new DriftGuardError('USAGE', `${cwd} is not inside a git repository; the PR gate compares a branch with its base`);
-  return result.stdout.trim();
+/** Repository roots asked for, by directory: the gate asks for the same one several times. */
+const roots = new Map<string, Promise<string>>();
+
+export function repositoryRoot(cwd: string): Promise<string> {
+  let root = roots.get(cwd);
+  if (root === undefined) {
+    root = (async () => {
+      const result = await git(['rev-parse', '--show-toplevel'], cwd);
+      if (result.code !== 0) throw new DriftGuardError('USAGE', `${cwd} is not inside a git repository; the PR gate compares a branch with its base`);
+      return result.stdout.trim();
+    })();
+    roots.set(cwd, root);
+    // A directory that is not in a repository yet may become one (git init): asked again then.
+    root.catch(() => roots.delete(cwd));
+  }
+  return root;
 }
 
 export async function commitOf(ref: string, cwd: string): Promise<string | undefined> {
