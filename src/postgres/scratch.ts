@@ -33,7 +33,7 @@ import { urlServer } from './providers/url-provider.js';
 import { runRoot } from './run-root.js';
 import { serverAccount } from './run-as.js';
 import { MEMORY_STORAGE_MIN_BYTES } from './run-root.js';
-import type { BaseCacheRequest, ProviderKind, RunningServer, ServerHandle } from './server.js';
+import type { BaseCacheRequest, CachedBaseContents, ProviderKind, RunningServer, ServerHandle } from './server.js';
 import { quoteIdent } from './sql.js';
 
 export interface PostgresOptions {
@@ -237,8 +237,21 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
   const settleDrops = async (): Promise<void> => {
     while (dropping.size > 0) await Promise.all(dropping);
   };
+  // Keeping the base stops the server for its snapshot: no drop may be cut short into it.
+  const cache = server.baseCache;
+  const baseCache =
+    cache?.hit === false
+      ? {
+          ...cache,
+          async store(contents: CachedBaseContents): Promise<boolean> {
+            await settleDrops();
+            return cache.store(contents);
+          },
+        }
+      : cache;
   return {
     ...server,
+    ...(baseCache === undefined ? {} : { baseCache }),
     dropRole,
     async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string; adopt?: string } = {}): Promise<T> {
       await settleDrops();
