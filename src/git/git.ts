@@ -130,9 +130,12 @@ export interface ChangedFile {
 
 /** Files that differ between `base` and the working tree (what is on disk now, committed or not). */
 export async function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
-  const output = await gitOk(['diff', '--name-status', '-M', '--no-color', base, '--', '.'], cwd);
-  const untracked = await gitOk(['ls-files', '--others', '--exclude-standard'], cwd);
-  const prefix = (await gitOk(['rev-parse', '--show-prefix'], cwd)).trim();
+  const [output, untracked, shownPrefix] = await Promise.all([
+    gitOk(['diff', '--name-status', '-M', '--no-color', base, '--', '.'], cwd),
+    gitOk(['ls-files', '--others', '--exclude-standard'], cwd),
+    gitOk(['rev-parse', '--show-prefix'], cwd),
+  ]);
+  const prefix = shownPrefix.trim();
   const files: ChangedFile[] = [];
   for (const line of output.split('\n')) {
     if (line.trim() === '') continue;
