@@ -177,7 +177,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return lastDiff.diff;
   };
 
-  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts } }, async (server) => {
+  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts, decode: (schema) => modelFromText(schema, ignore) } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
     findings.push(...analysis.findings);
@@ -209,7 +209,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
         const t0 = performance.now();
-        const model = cachedBase.schema === undefined ? undefined : modelFromText(cachedBase.schema, ignore);
+        const model = cachedBase.schema === undefined ? undefined : cachedBase.decoded !== undefined ? (cachedBase.decoded.value as SchemaModel | undefined) : modelFromText(cachedBase.schema, ignore);
         if (model !== undefined) {
           baseSchemaRead = Promise.resolve(model);
           timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });

@@ -79,14 +79,21 @@ export function shortKey(key: string): string {
 }
 
 export type LoadedEntry =
-  | { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string; readonly schema?: string | undefined }
+  | { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string; readonly schema?: string | undefined; readonly decoded?: { readonly value: unknown } | undefined }
   | { readonly ok: false; readonly reason: string };
 
 /**
  * Copies the entry's data directory to `target` (which must not exist). A miss says why; an entry
  * that is unreadable, from another format or another server is removed on the way.
  */
-export async function loadBaseEntry(key: string, installation: PostgresInstallation, account: RunAs | undefined, target: string, env: NodeJS.ProcessEnv): Promise<LoadedEntry> {
+export async function loadBaseEntry(
+  key: string,
+  installation: PostgresInstallation,
+  account: RunAs | undefined,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  decode?: (schema: string) => unknown,
+): Promise<LoadedEntry> {
   const entry = entryDir(env, key);
   const recordFile = path.join(entry, RECORD);
   if (!existsSync(recordFile)) return { ok: false, reason: 'no entry for this base yet' };
@@ -111,11 +118,16 @@ export async function loadBaseEntry(key: string, installation: PostgresInstallat
   if (record.version !== installation.version || record.postgres !== binaryPath(installation)) {
     return discard(`the entry was built on PostgreSQL ${String(record.version)}, this server is ${installation.version}`);
   }
+  let decoded: { value: unknown } | undefined;
   try {
     mkdirSync(target, { mode: 0o700 });
     if (account !== undefined) chownSync(target, account.uid, account.gid);
     // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when root.
-    await runTar(['-x', '-p', '-f', path.join(entry, DATA), '-C', target]);
+    const unpacking = runTar(['-x', '-p', '-f', path.join(entry, DATA), '-C', target]);
+    unpacking.catch(() => undefined);
+    // The caller's reading of the schema, while tar works.
+    if (decode !== undefined && schema !== undefined) decoded = { value: decodeQuietly(decode, schema) };
+    await unpacking;
   } catch (error) {
     rmSync(target, { recursive: true, force: true });
     return discard(`the entry could not be copied (${describeError(error)})`);
@@ -128,7 +140,15 @@ export async function loadBaseEntry(key: string, installation: PostgresInstallat
   } catch {
     // A read-only cache still serves.
   }
-  return { ok: true, record, password, ...(schema === undefined ? {} : { schema }) };
+  return { ok: true, record, password, ...(schema === undefined ? {} : { schema }), ...(decoded === undefined ? {} : { decoded }) };
+}
+
+function decodeQuietly(decode: (schema: string) => unknown, schema: string): unknown {
+  try {
+    return decode(schema);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Removes an entry (one that failed to load, start or verify). */

@@ -116,14 +116,14 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     let missReason = 'no entry for this base yet';
     if (key !== undefined) {
       const t0 = performance.now();
-      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env, options.baseCache?.decode);
       if (entry.ok) {
         try {
           const port = await boot();
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
           const rolePassword = await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
-          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, ms: Math.round(performance.now() - t0) } };
+          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded: entry.decoded, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           if (stopping !== undefined) throw error;
           await killServer();
