@@ -192,6 +192,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     const baseWanted = analysis.baseLast !== undefined && !nothingToApply;
     const cache = server.baseCache;
     const cachedBase = baseWanted && cache?.hit === true ? cache : undefined;
+    // The base's migrations to apply: their files are made ready while the scratch database is made.
+    const baseFiles = baseWanted && cachedBase === undefined ? prefetched(files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast })) : undefined;
     await server.withDatabase(async (db) => {
       const context = { databaseUrl: db.url, reporter };
       if (db.role.superuser && !nothingToApply) {
@@ -215,7 +217,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });
         }
       } else if (baseWanted) {
-        const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
+        const baseSide = await baseFiles!.take();
         try {
           const cacheNote = cache?.hit === false ? `cache miss: ${cache.reason}` : `not cached: ${!loaded.config.check.cache ? 'check.cache is false' : (await baseCacheParts) === undefined ? `the cache keeps bases built from plain SQL files, not by ${engine.name === 'command' ? 'a command' : 'a build'}` : `the cache needs the embedded server (this one is ${server.provider})`}`;
           const t0 = performance.now();
@@ -382,7 +384,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
       }
-    }, cachedBase === undefined ? {} : { adopt: cachedBase.database });
+    }, cachedBase === undefined ? {} : { adopt: cachedBase.database }).finally(() => baseFiles?.release());
   });
 
   const stats = await productionStats();
@@ -792,4 +794,24 @@ export function applySeverities(findings: readonly Finding[], loaded: LoadedConf
     if (severity === undefined || (finding.code === 'DESTRUCTIVE_CHANGE' && finding.severity === 'notice')) return finding;
     return { ...finding, severity };
   });
+}
+
+/**
+ * Something disposable made ahead of its use: `take()` hands it over (the taker disposes of it);
+ * `release()` disposes of it when nobody took it (the run ended before), and is a no-op otherwise.
+ */
+function prefetched<T extends { dispose(): Promise<void> }>(making: Promise<T>): { take(): Promise<T>; release(): Promise<void> } {
+  making.catch(() => undefined);
+  let taken = false;
+  return {
+    take() {
+      taken = true;
+      return making;
+    },
+    async release() {
+      if (taken) return;
+      taken = true;
+      await (await making.catch(() => undefined))?.dispose();
+    },
+  };
 }
