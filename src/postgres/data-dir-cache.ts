@@ -60,8 +60,9 @@ export async function materializeDataDir(
     try {
       mkdirSync(target, { mode: 0o700 });
       if (account !== undefined) chownSync(target, account.uid, account.gid);
-      // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when root.
-      await runTar(['-x', '-p', '-f', path.join(template, TEMPLATE_ARCHIVE), '-C', target]);
+      // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when
+      // root. -m: no modification times set (PostgreSQL has no use for them).
+      await runTar(['-x', '-p', '-m', '-f', path.join(template, TEMPLATE_ARCHIVE), '-C', target]);
       const password = readFileSync(path.join(template, 'password'), 'utf8').trim();
       registerSecret(password);
       return { password, fromCache: true };
