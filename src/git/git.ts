@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DriftGuardError } from '../errors.js';
+import { fastTempRoot } from '../util/fast-temp.js';
 import { trackChild } from '../util/child-process.js';
 
 export interface GitResult {
@@ -224,7 +225,8 @@ export async function extractDirectory(ref: string, relativeDir: string, repoRoo
   if ((await commitOf(ref, repoRoot)) === undefined) {
     throw new DriftGuardError('USAGE', `git:${ref}: no such commit, branch or tag here (fetch it first, e.g. git fetch origin ${ref})`);
   }
-  const root = mkdtempSync(path.join(os.tmpdir(), 'drift-guard-git-'));
+  // A thousand small files: on tmpfs where there is one (a quarter of the time a disk takes).
+  const root = mkdtempSync(path.join(fastTempRoot(), 'drift-guard-git-'));
   const dir = path.join(root, relativeDir);
   const listed = await git(['ls-tree', '--name-only', ref, '--', relativeDir], repoRoot);
   if (listed.stdout.trim() === '') return { root, dir }; // Not there at that commit: an empty directory.
