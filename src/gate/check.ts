@@ -133,8 +133,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const engine = createEngine({ loaded, cwd, env: options.env, reporter, postgres: options.postgres, forGate: true });
   if (engine.gate === undefined) throw new DriftGuardError('USAGE', `the PR gate cannot read ${engine.name} migrations`);
   const files: GateFiles = engine.gate;
-  // The SQL parser (WebAssembly) compiles in the background while git and the server work.
-  if (files.plainSql) loadParser().catch(() => undefined);
   const root = projectRoot(loaded, cwd);
   // Side by side; a directory outside any repository is reported as that, before the base.
   const resolving = resolveBase(cwd, options.base, options.env);
