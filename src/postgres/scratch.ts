@@ -33,7 +33,7 @@ import { urlServer } from './providers/url-provider.js';
 import { runRoot } from './run-root.js';
 import { serverAccount } from './run-as.js';
 import { MEMORY_STORAGE_MIN_BYTES } from './run-root.js';
-import type { BaseCacheRequest, ProviderKind, RunningServer, ServerHandle } from './server.js';
+import type { BaseCacheRequest, CachedBaseContents, ProviderKind, RunningServer, ServerHandle } from './server.js';
 import { quoteIdent } from './sql.js';
 
 export interface PostgresOptions {
@@ -85,7 +85,9 @@ export interface ScratchDatabase {
 
 export interface PostgresServer extends RunningServer {
   /**
-   * Creates a scratch database, runs `fn`, drops it (also on error and on signals). With `template`
+   * Creates a scratch database, runs `fn`, drops it (also on error and on signals; on a
+   * disposable server without waiting: the drop ends before the next database is made, or with
+   * the server). With `template`
    * (another scratch database's name, with no session open on it) the new one starts as its copy.
    * With `adopt` (the cached base database a server started with, `baseCache.database`) no
    * database is created: that one is used, and dropped afterwards like a new one.
@@ -227,10 +229,32 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
       if (!server.disposable) reporter.warn(`could not drop the scratch role ${prepared.role.name}: ${maskSecrets(describeError(error))}; drop it by hand`);
     });
   };
+  // On a server drift-guard owns and stops (embedded, docker), a database's drop is not waited
+  // for: dropping a large database takes a checkpoint and thousands of file removals, which are
+  // wasted when the server stops right after. It finishes before the next database is made (so
+  // the space it holds is freed as before), or is cut short by the server's stop.
+  const dropping = new Set<Promise<void>>();
+  const settleDrops = async (): Promise<void> => {
+    while (dropping.size > 0) await Promise.all(dropping);
+  };
+  // Keeping the base stops the server for its snapshot: no drop may be cut short into it.
+  const cache = server.baseCache;
+  const baseCache =
+    cache?.hit === false
+      ? {
+          ...cache,
+          async store(contents: CachedBaseContents): Promise<boolean> {
+            await settleDrops();
+            return cache.store(contents);
+          },
+        }
+      : cache;
   return {
     ...server,
+    ...(baseCache === undefined ? {} : { baseCache }),
     dropRole,
     async withDatabase<T>(fn: (db: ScratchDatabase) => Promise<T>, options: { template?: string; adopt?: string } = {}): Promise<T> {
+      await settleDrops();
       if (role === undefined) {
         role = prepareRole(server, superuserReason);
         // Registered before the first database's own task, so it runs after it (newest first).
@@ -244,7 +268,13 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
         return await fn(db);
       } finally {
         release();
-        await drop();
+        if (server.disposable) {
+          // dropScratchDatabase never rejects: a drop the server's stop cuts short is no error.
+          const pending = drop().finally(() => dropping.delete(pending));
+          dropping.add(pending);
+        } else {
+          await drop();
+        }
       }
     },
   };
@@ -271,6 +301,12 @@ interface PreparedRole {
  * config opted in. A role that may run programs but cannot make a safer one is refused.
  */
 async function prepareRole(server: RunningServer, superuserReason: string | undefined): Promise<PreparedRole> {
+  // A cluster from the base-schema cache: the base database belongs to the role made when it was
+  // built, so that role is this run's; the provider gave it a new password when it checked the cluster.
+  const cache = server.baseCache?.hit === true ? server.baseCache : undefined;
+  if (superuserReason === undefined && cache?.role !== undefined && cache.rolePassword !== undefined) {
+    return { role: { name: cache.role, superuser: false }, password: cache.rolePassword, created: true };
+  }
   return withClient(server.adminUrl, async (client) => {
     const me = (
       await client.query<{ name: string; superuser: boolean; createrole: boolean; outside: boolean }>(

@@ -25,7 +25,15 @@ export interface RunningServer {
  * on the same port, so connection strings stay valid; no session may be open meanwhile).
  */
 export type BaseCacheState =
-  | ({ readonly hit: true; readonly key: string; readonly ms: number } & CachedBaseContents)
+  | ({
+      readonly hit: true;
+      readonly key: string;
+      readonly ms: number;
+      /** A new password the base's owner role (`role`) was given at start (registered as a secret). */
+      readonly rolePassword?: string | undefined;
+      /** What BaseCacheRequest.decode made of `schema`, while the cluster was unpacked (absent without decode). */
+      readonly decoded?: { readonly value: unknown } | undefined;
+    } & CachedBaseContents)
   | { readonly hit: false; readonly key: string; readonly reason: string; store(contents: CachedBaseContents): Promise<boolean> };
 
 /** What a cached cluster holds besides the template databases. */
@@ -44,6 +52,11 @@ export interface CachedBaseContents {
 /** What decides the base database apart from the server, computed by the gate while the server starts; undefined: nothing to cache. */
 export interface BaseCacheRequest {
   readonly parts: Promise<readonly string[] | undefined>;
+  /**
+   * Reads the kept schema (CachedBaseContents.schema) into what the caller works with, while the
+   * cluster unpacks; undefined (or a throw): not usable.
+   */
+  readonly decode?: ((schema: string) => unknown) | undefined;
 }
 
 /** A server that may not be started yet; stop() is safe to call at any point, any number of times. */

@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInstallations, type PostgresInstallation } from '../../src/postgres/binaries.js';
 import { withClient } from '../../src/postgres/client.js';
 import { MEMORY_STORAGE_MIN_BYTES, tmpfsFreeBytes } from '../../src/postgres/run-root.js';
 import { withPostgresServer, withScratchDatabase } from '../../src/postgres/scratch.js';
-import { makeTempDir, pgOptions, processesMentioning, removeDir, resourcesStillThere, runDirsIn, serverResources, type ServerResources } from '../helpers.js';
+import { cleanEnv, makeTempDir, pgOptions, processesMentioning, removeDir, resourcesStillThere, runDirsIn, serverResources, type ServerResources } from '../helpers.js';
 
 // A private TMPDIR for this file: every run directory the provider creates lands here, so the
 // test can prove that nothing is left behind.
@@ -76,20 +76,48 @@ describe('embedded provider', () => {
     expect(options.reporter.lines.some((line) => line.includes('using embedded PostgreSQL 16.'))).toBe(true);
   });
 
-  it('gives each scratch database on one server its own name and drops each', async () => {
+  it('gives each scratch database on one server its own name and drops each before the next one is made', async () => {
     let seen: ServerResources | undefined;
     await withPostgresServer(pgOptions(), async (server) => {
       seen = held();
       const names = await server.withDatabase((a) => server.withDatabase(async (b) => [a.name, b.name]));
       expect(new Set(names).size).toBe(2);
-      const remaining = await withClient(server.adminUrl, async (client) => {
-        const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [names]);
-        return rows.rows.map((row) => row.datname);
-      });
-      expect(remaining).toEqual([]);
+      // The server is drift-guard's own: a drop is not waited for when its database is done with,
+      // but it is over before the next database is made.
+      const remaining = await server.withDatabase((next) =>
+        withClient(next.adminUrl, async (client) => {
+          const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [[...names, next.name]]);
+          return rows.rows.map((row) => row.datname);
+        }),
+      );
+      expect(remaining).toHaveLength(1);
+      expect(names).not.toContain(remaining[0]);
     });
     assertNothingLeft(seen);
   });
+
+  it("keeps initdb's data directory as one archive; a damaged archive is removed and built again", async () => {
+    const cache = path.join(tmp, 'own-cache');
+    const options = () => pgOptions({ env: cleanEnv({ DRIFT_GUARD_CACHE_DIR: cache }) });
+    const answer = (db: { url: string }): Promise<string | undefined> => withClient(db.url, async (client) => (await client.query<{ n: string }>('SELECT (41 + 1)::text AS n')).rows[0]?.n);
+    expect(await withScratchDatabase(options(), answer)).toBe('42');
+    const templates = readdirSync(path.join(cache, 'pgdata'));
+    expect(templates).toHaveLength(1);
+    const template = path.join(cache, 'pgdata', templates[0]!);
+    expect(readdirSync(template).sort()).toEqual(['data.tar', 'password']);
+
+    truncateSync(path.join(template, 'data.tar'), 4096);
+    const damaged = options();
+    expect(await withScratchDatabase(damaged, answer)).toBe('42');
+    expect(damaged.reporter.lines.find((line) => line.startsWith('warn: the cached PostgreSQL data directory'))).toContain('could not be unpacked');
+    expect(existsSync(template)).toBe(false);
+
+    const rebuilt = options();
+    expect(await withScratchDatabase(rebuilt, answer)).toBe('42');
+    expect(rebuilt.reporter.lines.filter((line) => line.startsWith('warn:'))).toEqual([]);
+    expect(readdirSync(template).sort()).toEqual(['data.tar', 'password']);
+    expect(runDirsIn(tmp)).toEqual([]);
+  }, 120_000);
 
   it('cleans up when the callback throws, and rethrows the error', async () => {
     let seen: ServerResources | undefined;

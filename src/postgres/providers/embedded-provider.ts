@@ -4,16 +4,17 @@
 // on the next start.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { PostgresInstallation } from '../binaries.js';
-import { maskSecrets } from '../../util/secrets.js';
+import { maskSecrets, registerSecret } from '../../util/secrets.js';
 import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
 import { withClient } from '../client.js';
-import { materializeDataDir, serverEnvironment } from '../data-dir-cache.js';
+import { materializeDataDir, removeTree, serverEnvironment } from '../data-dir-cache.js';
 import { quoteIdent } from '../sql.js';
 import { assertReachable, type RunAs } from '../run-as.js';
 import { runRoots } from '../run-root.js';
@@ -68,7 +69,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
           await exited;
         }
       }
-      if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
+      if (runDir !== undefined) await removeTree(runDir);
     })());
 
   const start = async (): Promise<RunningServer> => {
@@ -115,14 +116,14 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     let missReason = 'no entry for this base yet';
     if (key !== undefined) {
       const t0 = performance.now();
-      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env, options.baseCache?.decode);
       if (entry.ok) {
         try {
           const port = await boot();
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
-          await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
-          return { ...server, baseCache: { hit: true, key, database, role, filled, note, schema: entry.schema, ms: Math.round(performance.now() - t0) } };
+          const rolePassword = await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
+          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded: entry.decoded, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           if (stopping !== undefined) throw error;
           await killServer();
@@ -184,25 +185,36 @@ function marker(key: string): string {
   return `drift-guard base cache ${key}`;
 }
 
-/** A cached cluster must hold the databases it was stored with (marked with its key, their files readable) and their owner role. */
-async function verifyCachedBase(adminUrl: string, key: string, databases: readonly string[], role: string | undefined): Promise<void> {
-  await withClient(
-    adminUrl,
-    async (client) => {
-      const found = await client.query<{ name: string; mark: string | null }>(`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS mark FROM pg_database d WHERE d.datname = ANY($1)`, [databases]);
-      for (const database of databases) {
-        if (found.rows.find((row) => row.name === database)?.mark !== marker(key)) throw new Error(`it holds no database ${database} marked for this key`);
-      }
-      if (role !== undefined && (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount !== 1) throw new Error(`its role ${role} is missing`);
-    },
-    { connectTimeoutMs: 10_000 },
-  );
-  // The catalog lists a database whose folder may still be gone: open each and read its catalog.
-  for (const database of databases) {
+/**
+ * A cached cluster must hold the databases it was stored with (marked with its key, their files
+ * readable) and their owner role. Each database is opened (the catalog lists a database whose
+ * folder may still be gone) and its catalog read; the marks and the role are read on the first
+ * (shared catalogs: the same from every database). The role gets a new password there (the one it
+ * had when the base was built was never kept), which this returns.
+ */
+async function verifyCachedBase(adminUrl: string, key: string, databases: readonly string[], role: string | undefined): Promise<string | undefined> {
+  const password = role === undefined ? undefined : randomBytes(18).toString('hex');
+  if (password !== undefined) registerSecret(password);
+  for (const [index, database] of databases.entries()) {
     const url = new URL(adminUrl);
     url.pathname = `/${encodeURIComponent(database)}`;
-    await withClient(url.toString(), (client) => client.query('SELECT count(*) FROM pg_catalog.pg_class'), { connectTimeoutMs: 10_000 });
+    await withClient(
+      url.toString(),
+      async (client) => {
+        await client.query('SELECT count(*) FROM pg_catalog.pg_class');
+        if (index > 0) return;
+        const found = await client.query<{ name: string; mark: string | null }>(`SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS mark FROM pg_database d WHERE d.datname = ANY($1)`, [databases]);
+        for (const name of databases) {
+          if (found.rows.find((row) => row.name === name)?.mark !== marker(key)) throw new Error(`it holds no database ${name} marked for this key`);
+        }
+        if (role !== undefined && (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount !== 1) throw new Error(`its role ${role} is missing`);
+        // Hex password generated here: safe as a literal (ALTER ROLE takes no parameters).
+        if (role !== undefined) await client.query(`ALTER ROLE ${quoteIdent(role)} PASSWORD '${password!}'`);
+      },
+      { connectTimeoutMs: 10_000 },
+    );
   }
+  return password;
 }
 
 interface Launched {

@@ -32,13 +32,13 @@ export function directoryEntries(dir: string): { name: string; stats: Pick<Stats
   return readdirSync(dir, { encoding: 'buffer', withFileTypes: true }).map((entry) => {
     const raw = entry.name;
     const name = raw.toString('utf8');
-    const full = path.join(dir, name);
     if (!Buffer.from(name, 'utf8').equals(raw)) {
       throw new DriftGuardError('USAGE', `${path.join(dir, escapeBytes(raw))}: the file name is not UTF-8; rename it (migration tools and git disagree on such names)`);
     }
     // The entry's own type, without a stat per file (a history has thousands); a symbolic link
     // (or an entry of unknown type) is followed.
     if (entry.isFile() || entry.isDirectory()) return { name, stats: entry };
+    const full = path.join(dir, name);
     try {
       return { name, stats: statSync(full) };
     } catch (error) {

@@ -1,7 +1,6 @@
 // drift-guard's own layout: <yyyymmddHHMMSS>_<name>.sql with an optional <same>.down.sql, and a
 // history table that records what reviewers and auditors ask about: checksum, when, how long, who.
 
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Finding } from '../../../report/finding.js';
 import { type AppliedMigration, type Discovered, type HistoryState, type Layout, type Migration, scriptOf, TRANSACTION_MS_SQL } from '../layout.js';
@@ -27,6 +26,8 @@ export const plainLayout: Layout = {
     const migrations: Migration[] = [];
     const problems: Finding[] = [];
     const downs = new Set(files.filter((file) => DOWN.test(file)));
+    // The folder's files as listed (links followed): no existence check per migration.
+    const present = new Set(downs);
     for (const file of files) {
       const match = UP.exec(file);
       if (match === null) continue;
@@ -34,7 +35,7 @@ export const plainLayout: Layout = {
       const up = wholeFileScript(path.join(dir, file), root);
       const downFile = `${version}_${name}.down.sql`;
       downs.delete(downFile);
-      const down = existsSync(path.join(dir, downFile)) ? wholeFileScript(path.join(dir, downFile), root) : undefined;
+      const down = present.has(downFile) ? wholeFileScript(path.join(dir, downFile), root) : undefined;
       migrations.push({
         version,
         description: name,
