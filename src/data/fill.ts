@@ -55,8 +55,8 @@ export interface FillReport {
   readonly ms: number;
   /**
    * With `only`: the relations the fill answered for (the names given, the tables filled with
-   * them and those tables' partitions). A statement that touches a table outside it met an empty
-   * table where production has rows.
+   * them and those tables' partitions, and the tables `skip` leaves empty in any fill). A statement
+   * that touches a table outside it met an empty table where production has rows.
    */
   readonly scope?: ReadonlySet<string>;
 }
@@ -114,7 +114,7 @@ async function fillOn(client: pg.Client, more: (tables: number) => Promise<reado
   // A table's values are salted with its place in the order of every table, so filling a few of
   // them gives each the rows it has when all are filled: a failure reproduces either way.
   const everyTable = fillOrder(catalog.tables.filter((table) => !skipped(table)));
-  const chosen = options.only === undefined ? undefined : await chooseTables(client, catalog, options.only);
+  const chosen = options.only === undefined ? undefined : await chooseTables(client, catalog, options.only, skipped);
   const order = chosen === undefined ? everyTable : everyTable.filter((p) => chosen.tables.has(p.table.oid));
   const salts = chosen === undefined ? order.map((_, i) => i) : everyTable.flatMap((p, i) => (chosen.tables.has(p.table.oid) ? [i] : []));
   const clients = [client, ...(await more(order.length))];
@@ -302,8 +302,11 @@ async function fillOn(client: pg.Client, more: (tables: number) => Promise<reado
   return { tables, notices, totalRows: tables.reduce((sum, t) => sum + t.rows, 0), ms: performance.now() - started, ...(chosen === undefined ? {} : { scope: chosen.scope }) };
 }
 
-/** The tables `names` stand for (a partition for its root), with every table they take foreign keys from. */
-async function chooseTables(client: pg.Client, catalog: FillCatalog, names: readonly string[]): Promise<{ tables: Set<number>; scope: Set<string> }> {
+/**
+ * The tables `names` stand for (a partition for its root), with every table they take foreign keys
+ * from; the scope adds the tables `skipped` leaves empty in any fill.
+ */
+async function chooseTables(client: pg.Client, catalog: FillCatalog, names: readonly string[], skipped: (table: FillTable) => boolean): Promise<{ tables: Set<number>; scope: Set<string> }> {
   const roots = await client.query<{ oid: string }>(
     `SELECT DISTINCT COALESCE(pg_catalog.pg_partition_root(r.oid), r.oid)::int8::text AS oid
        FROM unnest($1::text[]) AS x(name) CROSS JOIN LATERAL (SELECT pg_catalog.to_regclass(x.name) AS oid) r
@@ -321,6 +324,7 @@ async function chooseTables(client: pg.Client, catalog: FillCatalog, names: read
   for (const row of roots.rows) visit(Number(row.oid));
   const scope = new Set(names);
   for (const oid of tables) scope.add(byOid.get(oid)!.qname);
+  for (const table of catalog.tables) if (skipped(table)) scope.add(table.qname);
   const partitioned = [...tables].filter((oid) => byOid.get(oid)!.partitioning !== undefined);
   if (partitioned.length > 0) {
     const members = await client.query<{ qname: string }>(

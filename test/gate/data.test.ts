@@ -151,9 +151,9 @@ describe('the data-aware gate fills what the PR touches', () => {
       '',
     ].join('\n'),
   };
-  const touchedRepo = (statement: string): PrRepository => {
+  const touchedRepo = (statement: string, config = ''): PrRepository => {
     const dir = path.join(tmp, `t${n++}`);
-    writeTree(dir, { '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n', ...TOUCHED_BASE });
+    writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n${config}`, ...TOUCHED_BASE });
     const r = prRepository(dir);
     r.commit({ 'db/migrations/20240102000001_change.sql': `${statement}\n` }, 'pr');
     return r;
@@ -183,6 +183,13 @@ describe('the data-aware gate fills what the PR touches', () => {
     expect(phases(result)).toContain('generated rows: the run touched public.accounts, public.audit, which had none; again with those filled too');
     expect(failing(result)).toEqual([]);
     expect(result.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 3, rows: 600 }));
+  });
+
+  it('a table check.data.skip names stays empty and asks for no second run', async () => {
+    const result = await check(touchedRepo('UPDATE docs SET title = upper(title);', '  data:\n    skip: [audit, accounts]\n'));
+    expect(phases(result).filter((p) => p.startsWith('generated rows:'))).toEqual([]);
+    expect(failing(result)).toEqual([]);
+    expect(result.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 1, rows: 200 }));
   });
 
   it('a failure met with only the touched tables filled is checked with every table filled: none when their rows make it pass', async () => {
