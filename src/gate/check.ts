@@ -539,7 +539,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * statements touched (locked, read, rewrote): what the rows they met were generated in.
    */
   async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<{ findings: Finding[]; failed: boolean; touched: Set<string> }> {
-    const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+    const baseTables = tableNames(baseSchema);
     const context = { databaseUrl: url, reporter };
     const granularity = target.capabilities.granularity;
     const touched = new Set<string>();
@@ -580,7 +580,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   /** The new migrations one at a time, each watched as finely as the engine allows. */
   async function applyEach(target: Engine, context: { databaseUrl: string; reporter: Reporter }, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<MigrationFacts[] | undefined> {
     const collected: MigrationFacts[] = [];
-    const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+    const baseTables = tableNames(baseSchema);
     const granularity = target.capabilities.granularity;
     let before = baseSchema;
     if (granularity === 'batch') {
@@ -680,6 +680,11 @@ function runAgain(scope: ReadonlySet<string> | undefined, run: { failed: boolean
   return outside.length === 0 ? undefined : { only: [...(only ?? []), ...outside], why: `the run touched ${outside.join(', ')}, which had none; again with those filled too` };
 }
 
+/** The qualified names of a schema's tables. */
+function tableNames(schema: SchemaModel): Set<string> {
+  return new Set([...schema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+}
+
 /** The base's tables the statements locked, read or rewrote. */
 function tablesOf(statements: readonly ObservedStatement[]): string[] {
   return statements.flatMap((s) => [...(s.locks ?? []).filter((l) => l.existing).map((l) => l.table), ...(s.read ?? []).map((r) => r.table), ...s.rewrites]);
@@ -693,7 +698,7 @@ function tablesOf(statements: readonly ObservedStatement[]): string[] {
  */
 function touchedBy(facts: readonly MigrationFacts[], baseSchema: SchemaModel): RowsScope {
   if (facts.some((f) => f.statements === undefined)) return 'every table';
-  const baseTables = new Set([...baseSchema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
+  const baseTables = tableNames(baseSchema);
   const tables = new Set(facts.flatMap((f) => [...tablesOf(f.statements!), ...f.delta.flatMap((c) => (c.table !== undefined && baseTables.has(c.table) ? [c.table] : []))]));
   return [...tables].sort();
 }
