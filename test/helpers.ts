@@ -35,7 +35,8 @@ export function removeDir(dir: string): void {
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key.startsWith('DRIFT_GUARD_') || key.startsWith('PG') || key === 'DATABASE_URL' || key === 'NO_COLOR' || key === 'FORCE_COLOR') delete env[key];
+    // DRIFT_GUARD_VERIFY_INCREMENTAL stays: every test checks the incremental schema reads (vitest.config.ts).
+    if ((key.startsWith('DRIFT_GUARD_') && key !== 'DRIFT_GUARD_VERIFY_INCREMENTAL') || key.startsWith('PG') || key === 'DATABASE_URL' || key === 'NO_COLOR' || key === 'FORCE_COLOR') delete env[key];
   }
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];

@@ -16,7 +16,8 @@ import { createEngine } from '../engines/create-engine.js';
 import type { Engine, GateFiles, MigrationRef, MigrationSource, ObservedStatement } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
 import { firstChangedLines, repositoryRoot, resolveBase } from '../git/git.js';
-import { introspectUrl } from '../introspect/introspect.js';
+import { introspectUrl, readCatalogUrl, type CatalogRead, type CatalogSnapshot } from '../introspect/introspect.js';
+import { openCatalogSession, readFromText, snapshotToText, type CatalogSession } from '../introspect/incremental.js';
 import { withPostgresServer, type PostgresOptions, type PostgresServer } from '../postgres/scratch.js';
 import { withClient } from '../postgres/client.js';
 import { shortKey } from '../postgres/base-cache.js';
@@ -24,7 +25,6 @@ import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { SchemaModel } from '../schema/model.js';
-import { modelFromText, modelToText } from '../schema/model-json.js';
 import { modelOptions } from '../schema/sources.js';
 import { HISTORY_TABLES } from '../schema/rows-to-model.js';
 import { projectRoot } from '../engines/sql/project.js';
@@ -171,6 +171,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let analysis!: GitAnalysis;
   let data: DataSummary | undefined;
   const onData = new Map<string, NonNullable<MigrationReport['onData']>>();
+  /** The head's catalog rows after the PR's last migration, and the session that read them (the rollback check's reads start from them). */
+  let headCatalog: CatalogSnapshot | undefined;
+  let headSession: Promise<CatalogSession> | undefined;
   // Diffing two 1,000-table schemas takes a tenth of a second: a PR with one migration asks for
   // the same pair twice (its step's delta, then base against head).
   let lastDiff: { from: SchemaModel; to: SchemaModel; diff: ReturnType<typeof diffSchemas> } | undefined;
@@ -179,7 +182,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     return lastDiff.diff;
   };
 
-  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts, decode: (schema) => modelFromText(schema, ignore) } }, async (server) => {
+  await withPostgresServer({ ...options.postgres, baseCache: { parts: baseCacheParts, decode: (schema) => readFromText(schema, ignore) } }, async (server) => {
     timings.push({ phase: 'start PostgreSQL', ms: Math.round(performance.now() - started) });
     analysis = await analysisPromise;
     findings.push(...analysis.findings);
@@ -206,16 +209,17 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       const role = db.role.superuser ? undefined : db.role.name;
       /** Keeps the base and its copy filled in every table in the cache, once that is filled (a miss on a base whose tables reference most of the others). */
       let keepFilled: ((filled: string, note: FillNote) => Promise<void>) | undefined;
-      // The base database's schema, read once: kept in the cache with the base, and from there on a hit.
-      let baseSchemaRead: Promise<SchemaModel> | undefined;
-      const inspectBase = (): Promise<SchemaModel> => (baseSchemaRead ??= timed('inspect the base schema', () => introspectUrl(db.url, ignore)));
+      // The base database's schema, read once with its catalog rows (the PR's steps re-read only
+      // what they change): kept in the cache with the base, and from there on a hit.
+      let baseSchemaRead: Promise<CatalogRead> | undefined;
+      const inspectBase = (): Promise<CatalogRead> => (baseSchemaRead ??= timed('inspect the base schema', () => readCatalogUrl(db.url, ignore)));
       // 1. The base schema: from the cache, or the base's migrations, once (and then cached).
       if (cachedBase !== undefined) {
         timings.push({ phase: `base: cached (key ${shortKey(cachedBase.key)})`, ms: cachedBase.ms });
         const t0 = performance.now();
-        const model = cachedBase.schema === undefined ? undefined : cachedBase.decoded !== undefined ? (cachedBase.decoded.value as SchemaModel | undefined) : modelFromText(cachedBase.schema, ignore);
-        if (model !== undefined) {
-          baseSchemaRead = Promise.resolve(model);
+        const kept = cachedBase.schema === undefined ? undefined : await ((cachedBase.decoded?.value as Promise<CatalogRead | undefined> | undefined) ?? readFromText(cachedBase.schema, ignore));
+        if (kept !== undefined) {
+          baseSchemaRead = Promise.resolve(kept);
           timings.push({ phase: 'base schema: cached with the base', ms: Math.round(performance.now() - t0) });
         }
       } else if (baseWanted) {
@@ -229,7 +233,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
           if (outcome.ok && !hasErrors(outcome.findings) && cache?.hit === false) {
             const keep = async (filled?: { name: string; note: FillNote }): Promise<void> => {
               // Read before the snapshot (the server stops for it): the base as it is kept.
-              const schema = modelToText(await inspectBase(), ignore);
+              const schema = snapshotToText((await inspectBase()).snapshot);
               await timed(`base: kept in the cache (key ${shortKey(cache.key)})`, () => cache.store({ database: db.name, role, schema, ...(filled === undefined ? {} : { filled: filled.name, note: JSON.stringify(filled.note) }) }));
             };
             // Where a PR touching any table needs most of the base filled anyway (its tables reference
@@ -287,7 +291,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       } else await server.withDatabase((pristine) => afterBase({ template: pristine.name }), { template: db.name });
 
       async function afterBase(rows: RowsSource | undefined): Promise<void> {
-        const baseSchema = await inspectBase();
+        const baseRead = await inspectBase();
+        const baseSchema = baseRead.model;
         // 4. The PR's migrations on generated rows. The first copy of the base is made while they
         // run on the empty base. An engine that runs them itself statement by statement (SQL, EF's
         // script) says which tables they touch: only those are filled, and the run on the rows
@@ -299,11 +304,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         const dataRun = rows === undefined ? undefined : checkOnRows(server, rows, baseSchema, scope);
         dataRun?.catch(() => undefined);
         try {
-          await checksAfterBase(baseSchema, (tables) => {
+          await checksAfterBase(baseRead, (tables) => {
             go(tables);
             return dataRun;
           });
         } finally {
+          await headSession?.then((session) => session.close(), () => undefined);
           // The copies are dropped after this returns: their runs must be over.
           go('none');
           await dataRun?.catch(() => undefined);
@@ -311,7 +317,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         }
       }
 
-      async function checksAfterBase(baseSchema: SchemaModel, onRows: (scope: RowsScope) => Promise<Finding[]> | undefined): Promise<void> {
+      async function checksAfterBase(baseRead: CatalogRead, onRows: (scope: RowsScope) => Promise<Finding[]> | undefined): Promise<void> {
+      const baseSchema = baseRead.model;
       // 2. The PR's migrations on top of it (or, when it rewrites history, from scratch).
       let headSchema: SchemaModel;
       let headUrl = db.url;
@@ -327,7 +334,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         notChecked('rollback', 'this PR edits, deletes or reorders merged migrations, so its migrations were applied from scratch in one go (no per-migration facts)');
         headUrl = '';
       } else {
-        const collected = await timed(`apply the PR's ${analysis.added.length} migration(s) one at a time`, () => applyEach(engine, context, analysis.added, baseSchema));
+        const collected = await timed(`apply the PR's ${analysis.added.length} migration(s) one at a time`, () => applyEach(engine, context, analysis.added, baseRead));
         if (collected === undefined) return;
         facts = collected;
         headSchema = facts.at(-1)?.schemaAfter ?? baseSchema;
@@ -348,6 +355,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         findings.push(...(lint.linesMatchFiles ? linted : linted.map(({ line: _line, column: _column, ...finding }) => finding)));
       }
       if (headUrl !== '' && analysis.added.length > 0) {
+        // The session the PR's steps were read on (if it opened: a full read otherwise).
+        const session = await headSession?.catch(() => undefined);
         findings.push(
           ...(await timed('rollback check', () =>
             rollbackCheck({
@@ -357,6 +366,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
               added: analysis.added,
               baseSchema,
               headSchema,
+              ...(headCatalog === undefined || session === undefined ? {} : { head: { catalog: headCatalog, session } }),
               baseLast: analysis.baseLast,
               ignore,
               mode: loaded.config.check.rollback,
@@ -578,18 +588,34 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   }
 
   /** The new migrations one at a time, each watched as finely as the engine allows. */
-  async function applyEach(target: Engine, context: { databaseUrl: string; reporter: Reporter }, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<MigrationFacts[] | undefined> {
+  async function applyEach(target: Engine, context: { databaseUrl: string; reporter: Reporter }, added: readonly MigrationSource[], baseRead: CatalogRead): Promise<MigrationFacts[] | undefined> {
+    const baseSchema = baseRead.model;
     const collected: MigrationFacts[] = [];
     const baseTables = tableNames(baseSchema);
     const granularity = target.capabilities.granularity;
-    let before = baseSchema;
+    // Each step's schema is read again only where the step changed it (src/introspect/incremental.ts),
+    // on one session whose catalog caches fill while the first step runs.
+    // The session stays open for the rollback check's reads (closed with the PR's database).
+    const opening = openCatalogSession(context.databaseUrl);
+    opening.catch(() => undefined);
+    headSession = opening;
+    void opening.then((session) => session.warm(baseRead.snapshot), () => undefined);
+    const readAfter = async (since: CatalogRead): Promise<CatalogRead> => {
+      const read = await (await opening).read(since.snapshot, ignore);
+      headCatalog = read.snapshot;
+      return read;
+    };
+    return steps();
+
+    async function steps(): Promise<MigrationFacts[] | undefined> {
+    let before = baseRead;
     if (granularity === 'batch') {
       const t0 = performance.now();
       const filenodes = await storage(context.databaseUrl);
       const outcome = await target.migrate(context, {});
       findings.push(...outcome.findings.filter((f) => f.severity !== 'notice'));
       if (!outcome.ok || hasErrors(outcome.findings)) return undefined;
-      const after = await introspectUrl(context.databaseUrl, ignore);
+      const after = (await readAfter(baseRead)).model;
       const rewrites = rewritten(filenodes, await storage(context.databaseUrl), baseTables);
       return [{ ...wholeBatch(added, diffSchemas(baseSchema, after).changes, after), rewrites, ms: performance.now() - t0 }];
     }
@@ -624,11 +650,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         findings.push(...rest.findings.filter((f) => f.severity === 'error'));
         if (!rest.ok || hasErrors(rest.findings)) return undefined;
       }
-      const after = await introspectUrl(context.databaseUrl, ignore);
-      collected.push({ ...fact, delta: diffOf(before, after).changes, schemaAfter: after });
+      const after = await readAfter(before);
+      collected.push({ ...fact, delta: diffOf(before.model, after.model).changes, schemaAfter: after.model });
       before = after;
     }
     return collected;
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 // steps would only repeat its consequences, so they are not run.
 
 import type { Engine, MigrationSource } from '../engines/engine.js';
-import { introspectUrl } from '../introspect/introspect.js';
+import type { CatalogSession } from '../introspect/incremental.js';
+import { introspectUrl, type CatalogSnapshot } from '../introspect/introspect.js';
 import { hasErrors, type Finding } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import type { EnumDef, SchemaModel } from '../schema/model.js';
@@ -20,6 +21,8 @@ export interface RollbackInput {
   readonly added: readonly MigrationSource[];
   readonly baseSchema: SchemaModel;
   readonly headSchema: SchemaModel;
+  /** The head's catalog rows as read after the last step, and the session on `url` that read them: each read here re-reads only what changed since. */
+  readonly head?: { readonly catalog: CatalogSnapshot; readonly session: CatalogSession };
   readonly baseLast: string | undefined;
   readonly ignore: ModelOptions;
   readonly mode: 'auto' | 'always' | 'never';
@@ -46,6 +49,13 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
     steps.length > 0
       ? steps.map((f, i) => ({ source: f.source, target: i === 0 ? (input.baseLast ?? '0') : steps[i - 1]!.source.id, expected: i === 0 ? input.baseSchema : steps[i - 1]!.schemaAfter })).reverse()
       : [{ source: added.at(-1)!, target: input.baseLast ?? '0', expected: input.baseSchema }];
+  let since = input.head?.catalog;
+  const readSchema = async (): Promise<SchemaModel> => {
+    if (input.head === undefined || since === undefined) return introspectUrl(url, input.ignore);
+    const read = await input.head.session.read(since, input.ignore);
+    since = read.snapshot;
+    return read.model;
+  };
   for (const step of plan) {
     const down = await engine.rollback(context, { target: step.target });
     const downFile = step.source.downFile ?? step.source.file;
@@ -65,7 +75,7 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
         },
       ];
     }
-    const actual = await introspectUrl(url, input.ignore);
+    const actual = await readSchema();
     const left = diffSchemas(step.expected, actual).changes;
     if (left.length > 0) return [incomplete(step.source, downFile, left, step.expected, actual)];
   }
@@ -84,7 +94,7 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
       },
     ];
   }
-  const again = diffSchemas(input.headSchema, await introspectUrl(url, input.ignore)).changes;
+  const again = diffSchemas(input.headSchema, await readSchema()).changes;
   if (again.length > 0) {
     return [
       {

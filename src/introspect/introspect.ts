@@ -19,6 +19,94 @@ type Row = Record<string, unknown>;
  * catalog query is sent at once and the server runs them back to back without waiting for Node.
  */
 export async function introspect(client: pg.Client, options: ModelOptions = DEFAULT_MODEL_OPTIONS, { pipelined = false }: { pipelined?: boolean } = {}): Promise<SchemaModel> {
+  return (await readCatalog(client, options, { pipelined, keep: false })).model;
+}
+
+/** A schema read that keeps its catalog rows, so that a later read can re-read only what changed. */
+export interface CatalogRead {
+  readonly model: SchemaModel;
+  readonly snapshot: CatalogSnapshot;
+}
+
+/**
+ * The catalog queries' rows as a read saw them, with what tells a later read which of them may
+ * have changed since (src/introspect/incremental.ts).
+ */
+export interface CatalogSnapshot {
+  readonly rows: CatalogRows;
+  /** The privilege queries ran (ModelOptions.privileges). */
+  readonly privileges: boolean;
+  /** txid_snapshot_xmin of the read (64-bit, as text): a catalog row written later has an xmin at or after it. */
+  readonly horizon: string;
+  /** The roles (oid:name) when read: a rename changes policies and grants without touching them. */
+  readonly roles: string;
+  /** Rows of pg_depend that make objects members of extensions. */
+  readonly extensionMembers: number;
+}
+
+/** What one read transaction runs: its queries by kind (with their parameters) and how rows become the model. */
+export interface ReadPlan<T> {
+  /** May query the client first (in the transaction, before the plan's queries are sent). */
+  readonly queries: (versionNum: number) => CatalogQueries | Promise<CatalogQueries>;
+  readonly build: (read: CatalogReader, versionNum: number) => Promise<T>;
+}
+
+export type CatalogKind = Exclude<keyof CatalogRows, 'versionNum'>;
+
+type CatalogQueries = Partial<Record<CatalogKind, { readonly sql: string; readonly params?: readonly unknown[] }>>;
+
+/** The state a snapshot keeps besides rows, read in the same transaction as they are. */
+export const SNAPSHOT_STATE = `
+SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS horizon,
+       (SELECT pg_catalog.string_agg(r.oid::text || ':' || r.rolname, ',' ORDER BY r.oid) FROM pg_catalog.pg_roles r) AS roles,
+       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend d WHERE d.deptype = 'e')::int AS extension_members`;
+
+/** The full read: every catalog query; with `keep`, its rows and state as a CatalogSnapshot too. */
+export async function readCatalog(client: pg.Client, options: ModelOptions, { pipelined, keep }: { pipelined: boolean; keep: boolean }): Promise<{ model: SchemaModel; snapshot?: CatalogSnapshot }> {
+  const kept: Partial<Record<CatalogKind, Row[]>> = {};
+  let state: Row | undefined;
+  let versionNum = 0;
+  const model = await inReadTransaction(client, pipelined, {
+    queries: (version) => {
+      versionNum = version;
+      const all: Record<string, string> = { ...catalogQueries(version), ...(options.privileges === true ? PRIVILEGE_QUERIES : {}) };
+      return Object.fromEntries(Object.entries(all).map(([kind, sql]) => [kind, { sql }]));
+    },
+    build: (read, version) => buildModel(keep ? keeping(read, kept) : read, version, options),
+  }, keep ? (row) => (state = row) : undefined);
+  if (!keep) return { model };
+  return { model, snapshot: snapshotOf({ versionNum, ...kept } as unknown as CatalogRows, options.privileges === true, state!) };
+}
+
+export function snapshotOf(rows: CatalogRows, privileges: boolean, state: Row): CatalogSnapshot {
+  return { rows, privileges, horizon: String(state.horizon), roles: String(state.roles ?? ''), extensionMembers: Number(state.extension_members) };
+}
+
+/** A reader that also keeps every row it hands over, by kind. */
+export function keeping(read: CatalogReader, kept: Partial<Record<CatalogKind, Row[]>>): CatalogReader {
+  const into = (kind: CatalogKind): Row[] => (kept[kind] ??= []);
+  return {
+    each: (kind, onRow) => {
+      const rows = into(kind);
+      return read.each(kind, (row) => {
+        rows.push(row);
+        onRow(row);
+      });
+    },
+    all: async (kind) => {
+      const rows = await read.all(kind);
+      into(kind).push(...rows);
+      return rows;
+    },
+  };
+}
+
+/**
+ * Runs a read plan in one READ ONLY REPEATABLE READ transaction with an empty search_path.
+ * `onState`: the snapshot state (SNAPSHOT_STATE) is read in the same transaction, after the
+ * queries, and handed over.
+ */
+export async function inReadTransaction<T>(client: pg.Client, pipelined: boolean, plan: ReadPlan<T>, onState?: (row: Row) => void): Promise<T> {
   const begin = client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   begin.catch(() => undefined); // awaited below; a failure surfaces there
   if (!pipelined) await begin;
@@ -39,20 +127,23 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
     await searchPath;
     const version = await versionQuery;
     const versionNum = Number(version.rows[0]?.version_num ?? 0);
-    const queries: Partial<Record<Exclude<keyof CatalogRows, 'versionNum'>, string>> = {
-      ...catalogQueries(versionNum),
-      ...(options.privileges === true ? PRIVILEGE_QUERIES : {}),
-    };
     // One connection (the snapshot is per transaction). Pipelined, every query is sent now;
     // otherwise each the moment the previous one has finished. Either way the server runs them
     // back to back, and every row is handed to the model builder as it arrives.
     const streams = new Map<string, RowStream>();
-    for (const [kind, sql] of Object.entries(queries)) {
+    for (const [kind, query] of Object.entries(await plan.queries(versionNum))) {
       const stream = new RowStream();
-      stream.done = pipelined ? stream.run(client, sql) : last.then(() => stream.run(client, sql));
-      stream.done.catch(() => undefined); // awaited in order by buildModel; a failure surfaces there
+      stream.done = pipelined ? stream.run(client, query.sql, query.params) : last.then(() => stream.run(client, query.sql, query.params));
+      stream.done.catch(() => undefined); // awaited in order by the builder; a failure surfaces there
       streams.set(kind, stream);
       last = pipelined ? Promise.allSettled([last, stream.done]) : stream.done;
+    }
+    let stateQuery: Promise<pg.QueryResult> | undefined;
+    if (onState !== undefined) {
+      const previous = last;
+      stateQuery = pipelined ? client.query(SNAPSHOT_STATE) : previous.then(() => client.query(SNAPSHOT_STATE));
+      stateQuery.catch(() => undefined);
+      last = Promise.allSettled([previous, stateQuery]);
     }
     const streamOf = (kind: string): RowStream => streams.get(kind) ?? RowStream.empty;
     const read: CatalogReader = {
@@ -63,7 +154,9 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
         return rows;
       },
     };
-    return await buildModel(read, versionNum, options);
+    const built = await plan.build(read, versionNum);
+    if (stateQuery !== undefined) onState!((await stateQuery).rows[0]!);
+    return built;
   } finally {
     await last.catch(() => undefined); // no query of the chain may still be on its way
     await client.query('COMMIT').catch(() => undefined);
@@ -76,8 +169,32 @@ export async function introspect(client: pg.Client, options: ModelOptions = DEFA
  * see ClientOptions (true only for databases that are not dropped afterwards).
  */
 export async function introspectUrl(url: string, options?: ModelOptions, connection: { closeInBackground?: boolean } = {}): Promise<SchemaModel> {
+  return onDatabase(url, (client) => introspect(client, options, { pipelined: true }), connection);
+}
+
+/** introspectUrl() that keeps the catalog rows (CatalogSnapshot) for a later readChangedUrl(). */
+export async function readCatalogUrl(url: string, options: ModelOptions): Promise<CatalogRead> {
+  return onDatabase(url, async (client) => {
+    const read = await readCatalog(client, options, { pipelined: true, keep: true });
+    return { model: read.model, snapshot: read.snapshot! };
+  });
+}
+
+/**
+ * Runs a read on its own pipelined connection. A query the server refuses (a statement timeout,
+ * a permission) is an environment error naming the database, not a crash.
+ */
+export async function onDatabase<T>(url: string, read: (client: pg.Client) => Promise<T>, connection: { closeInBackground?: boolean } = {}): Promise<T> {
+  return readingSchemaOf(url, () => withClient(url, read, { applicationName: INSPECT, pipeline: true, ...connection }));
+}
+
+/** The application name of a schema-reading session. */
+export const INSPECT = 'drift-guard inspect';
+
+/** Runs a read of `url`'s schema: a query the server refuses becomes an environment error naming the database. */
+export async function readingSchemaOf<T>(url: string, read: () => Promise<T>): Promise<T> {
   try {
-    return await withClient(url, (client) => introspect(client, options, { pipelined: true }), { applicationName: 'drift-guard inspect', pipeline: true, ...connection });
+    return await read();
   } catch (error) {
     const sqlstate = (error as { code?: unknown }).code;
     if (error instanceof DriftGuardError || typeof sqlstate !== 'string' || !/^[0-9A-Z]{5}$/.test(sqlstate)) throw error;
@@ -99,9 +216,9 @@ class RowStream {
   private consumer: ((row: Row) => void) | undefined;
   private failure: unknown;
 
-  run(client: pg.Client, sql: string): Promise<void> {
+  run(client: pg.Client, sql: string, params?: readonly unknown[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      const query = new pg.Query(sql);
+      const query = new pg.Query(sql, params as unknown[] | undefined);
       query.on('row', (row: Row) => {
         if (this.consumer === undefined) this.buffered.push(row);
         else this.deliver(row);

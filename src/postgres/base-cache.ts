@@ -31,7 +31,8 @@ import { VERSION } from '../version.js';
 // 2: the generated rows changed (fill algorithm of session 5) and entries keep the schema model.
 // 3: the data-aware gate fills the tables each PR touches, per run; an entry keeps a copy of the base
 // filled in every table only for a base whose tables reference most of the others.
-export const BASE_CACHE_FORMAT = 3;
+// 4: the kept schema is the base read's catalog rows (a CatalogSnapshot), not its model.
+export const BASE_CACHE_FORMAT = 4;
 /** Entries kept after a store (most recently stored or used first). */
 export const BASE_CACHE_KEEP = 3;
 const RECORD = 'entry.json';

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { introspectUrl } from '../../src/introspect/introspect.js';
+import { readChangedUrl } from '../../src/introspect/incremental.js';
+import { introspectUrl, readCatalogUrl } from '../../src/introspect/introspect.js';
+import { modelToText } from '../../src/schema/model-json.js';
 import { withClient } from '../../src/postgres/client.js';
 import { diffSchemas } from '../../src/schema/diff.js';
 import { renderSnapshot } from '../../src/schema/snapshot.js';
@@ -9,7 +11,8 @@ import { repoRoot, startSharedServer, type PostgresServerHandle } from '../helpe
 
 // Convergence: for every fixture pair, load OLD and NEW into scratch databases, diff them, run
 // the diff's SQL on OLD, and require OLD's snapshot to equal NEW's. Then NEW diffed against
-// itself must be empty. Fixture format: see test/fixtures/convergence/README.md.
+// itself must be empty, and OLD read incrementally after the diff's SQL must be OLD read in full
+// (src/introspect/incremental.ts). Fixture format: see test/fixtures/convergence/README.md.
 
 interface Case {
   readonly file: string;
@@ -77,7 +80,8 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
       server.withDatabase(async (newDb) => {
         await load(oldDb.adminUrl, testCase.old);
         await load(newDb.adminUrl, testCase.new);
-        const [from, to] = await Promise.all([introspectUrl(oldDb.adminUrl, WITH_PRIVILEGES), introspectUrl(newDb.adminUrl, WITH_PRIVILEGES)]);
+        const [read, to] = await Promise.all([readCatalogUrl(oldDb.adminUrl, WITH_PRIVILEGES), introspectUrl(newDb.adminUrl, WITH_PRIVILEGES)]);
+        const from = read.model;
         const diff = diffSchemas(from, to);
         expect(diff.unsupported).toEqual([]);
         // Statement by statement, as psql without -1 would: a new enum value must be committed before use.
@@ -91,8 +95,12 @@ describe.each([...new Set(cases.map((c) => c.file))])('%s', (file) => {
             }
           }
         });
-        const converged = renderSnapshot(await introspectUrl(oldDb.adminUrl, WITH_PRIVILEGES), { columnOrder: 'name' });
+        const after = await introspectUrl(oldDb.adminUrl, WITH_PRIVILEGES);
+        const converged = renderSnapshot(after, { columnOrder: 'name' });
         expect(converged, `diff SQL:\n${diff.statements.join('\n')}`).toBe(renderSnapshot(to, { columnOrder: 'name' }));
+        // The diff's SQL is a migration: read incrementally after it, the schema is the full read's.
+        const changed = await readChangedUrl(oldDb.adminUrl, read.snapshot, WITH_PRIVILEGES);
+        expect(modelToText(changed.model, WITH_PRIVILEGES), `incremental read (${changed.full ?? `${changed.reread} keys read again`}) after:\n${diff.statements.join('\n')}`).toBe(modelToText(after, WITH_PRIVILEGES));
         const hazards = new Set(diff.changes.flatMap((c) => c.hazards.map((h) => h.code)));
         for (const code of testCase.expect) expect([...hazards], `expected hazard ${code}`).toContain(code);
         expect(diffSchemas(to, to).statements).toEqual([]);
