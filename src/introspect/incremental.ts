@@ -265,7 +265,7 @@ export async function readChanged(client: pg.Client, since: CatalogSnapshot, opt
         const list = [...keys];
         const all: Record<string, string> = { ...catalogQueries(versionNum), ...(privileges ? PRIVILEGE_QUERIES : {}) };
         return Object.fromEntries(
-          Object.entries(all).map(([kind, sql]) => [kind, ALWAYS.has(kind as CatalogKind) ? { sql } : { sql: filtered(kind as CatalogKind, sql), params: [list] }]),
+          Object.entries(all).map(([kind, sql]) => [kind, ALWAYS.has(kind as CatalogKind) ? { sql } : { sql: filtered(kind as CatalogKind, sql), params: [arrayLiteral(list)] }]),
         );
       },
       build: async (read, versionNum) => {
@@ -310,13 +310,17 @@ async function verifyAgainstFull(client: pg.Client, model: SchemaModel, options:
 /** The previous read's horizon as a 32-bit transaction id (what xmin holds). */
 const horizonXid = (since: CatalogSnapshot): bigint => BigInt(since.horizon) % 4294967296n;
 
+/** An array of numbers or of plain words (deptype letters) as PostgreSQL's array literal. */
+const arrayLiteral = (values: unknown): string => `{${(values as (number | string)[]).join(',')}}`;
+
 /** CHANGES's parameters for a snapshot: computed once per snapshot (thousands of oids). */
 const parametersOf = new WeakMap<CatalogSnapshot, unknown[]>();
 
 /** Runs CHANGES (in the caller's transaction). */
 async function changesSince(client: pg.Client, since: CatalogSnapshot): Promise<{ keys: number[] | null; horizon_age: number; extension_changed: boolean }> {
   let parameters = parametersOf.get(since);
-  if (parameters === undefined) parametersOf.set(since, (parameters = [horizonXid(since).toString(), ...identities(since.rows)]));
+  // Arrays as array literals: node-postgres would quote and escape each of thousands of numbers.
+  if (parameters === undefined) parametersOf.set(since, (parameters = [horizonXid(since).toString(), ...identities(since.rows).map(arrayLiteral)]));
   // Index probes, not hashes of whole catalogs: CHANGES joins a few dozen rows against catalogs of
   // thousands (the planner, misled by CTE estimates, hashes all of pg_class for 30 lookups).
   await client.query("SELECT pg_catalog.set_config('enable_hashjoin', 'off', true), pg_catalog.set_config('enable_mergejoin', 'off', true)");

@@ -12,10 +12,12 @@ import { modelToText } from '../../src/schema/model-json.js';
 import type { ModelOptions } from '../../src/schema/rows-to-model.js';
 import { startSharedServer, type PostgresServerHandle } from '../helpers.js';
 
+// PostgreSQL 16 unless DRIFT_GUARD_TEST_PG_MAJOR names another installed major (as the convergence suite).
+const major = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
-  ({ server, stop } = await startSharedServer());
+  ({ server, stop } = await startSharedServer({ version: major }));
 }, 180_000);
 afterAll(async () => stop());
 
