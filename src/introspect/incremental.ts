@@ -288,8 +288,10 @@ export async function readChanged(client: pg.Client, since: CatalogSnapshot, opt
   );
   if (model === undefined) return fullBecause(reason!);
   const snapshot = snapshotOf({ versionNum: since.rows.versionNum, ...merged } as unknown as CatalogRows, privileges, state!);
-  // A role renamed or dropped prints differently in policies and grants, and is in no row of this database.
-  if (snapshot.roles !== since.roles) return fullBecause('a role was created, renamed or dropped');
+  // A role renamed or dropped prints differently in policies and grants, and is in no row of this
+  // database. A new role is named only by rows written since (a grant, a policy).
+  const roles = new Set(snapshot.roles.split(','));
+  if (since.roles.split(',').some((role) => role !== '' && !roles.has(role))) return fullBecause('a role was renamed or dropped');
   if (snapshot.extensionMembers !== since.extensionMembers) return fullBecause('an extension gained or lost a member');
   if (process.env.DRIFT_GUARD_VERIFY_INCREMENTAL === '1') await verifyAgainstFull(client, model, options, pipelined);
   return { model, snapshot, reread: keys!.size };

@@ -113,6 +113,7 @@ const CASES: Case[] = [
   { name: 'default privileges changed', migration: 'ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO dg_incremental_clerk', options: WITH_PRIVILEGES },
   { name: 'row security forced and a policy changed', migration: 'ALTER TABLE app.orders FORCE ROW LEVEL SECURITY; ALTER POLICY clerk_reads ON app.orders USING (total < 10)' },
   { name: 'a role renamed that a policy names', migration: 'ALTER ROLE dg_incremental_clerk RENAME TO dg_incremental_cashier', full: /role/ },
+  { name: 'a role created and given a policy and a grant', migration: 'CREATE ROLE dg_incremental_auditor; CREATE POLICY auditor_reads ON app.orders FOR SELECT TO dg_incremental_auditor USING (true); GRANT SELECT ON app.customers TO dg_incremental_auditor', options: WITH_PRIVILEGES, atMost: 20 },
 ];
 
 async function run(url: string, sql: string): Promise<void> {
@@ -140,7 +141,7 @@ describe('an incremental read after a migration', () => {
         const again = await readChangedUrl(db.adminUrl, changed.snapshot, options);
         expect(modelToText(again.model, options)).toBe(modelToText(await introspectUrl(db.adminUrl, options), options));
       } finally {
-        for (const role of ['dg_incremental_clerk', 'dg_incremental_cashier']) {
+        for (const role of ['dg_incremental_clerk', 'dg_incremental_cashier', 'dg_incremental_auditor']) {
           await run(db.adminUrl, `DROP OWNED BY ${role}`).catch(() => undefined);
           await run(db.adminUrl, `DROP ROLE ${role}`).catch(() => undefined);
         }
