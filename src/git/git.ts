@@ -130,7 +130,11 @@ export async function resolveBase(cwd: string, explicit: string | undefined, env
   let shallow = false;
   for (let attempt = 0; attempt < 6; attempt++) {
     const merged = await git(['merge-base', baseTip, 'HEAD'], cwd);
-    if (merged.code === 0) return { mergeBase: merged.stdout.trim(), baseTip, baseRef };
+    if (merged.code === 0) {
+      const mergeBase = merged.stdout.trim();
+      startChangedFiles(mergeBase, cwd);
+      return { mergeBase, baseTip, baseRef };
+    }
     shallow = (await git(['rev-parse', '--is-shallow-repository'], cwd)).stdout.trim() === 'true';
     if (!shallow || attempt === 5) break;
     // Deepen both sides: 50, 100, 200, 400, 800 commits (1,550 in all), then give up.
@@ -163,8 +167,29 @@ export interface ChangedFile {
   readonly from?: string;
 }
 
+/**
+ * changedFiles() started by resolveBase() for the merge base it found, kept for the first caller
+ * only (the gate's git analysis, a moment later). A process forked while drift-guard is still
+ * small costs its main thread a fraction of one forked once the base schema is in memory.
+ */
+const started = new Map<string, Promise<ChangedFile[]>>();
+
+function startChangedFiles(base: string, cwd: string): void {
+  const listing = listChangedFiles(base, cwd);
+  listing.catch(() => undefined); // The caller sees the failure, if any comes.
+  started.set(`${cwd}\0${base}`, listing);
+}
+
 /** Files that differ between `base` and the working tree (what is on disk now, committed or not). */
-export async function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
+export function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
+  const key = `${cwd}\0${base}`;
+  const early = started.get(key);
+  if (early === undefined) return listChangedFiles(base, cwd);
+  started.delete(key);
+  return early;
+}
+
+async function listChangedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
   const [output, untracked, { prefix }] = await Promise.all([
     gitOk(['diff', '--name-status', '-M', '--no-color', base, '--', '.'], cwd),
     gitOk(['ls-files', '--others', '--exclude-standard'], cwd),

@@ -1,7 +1,8 @@
 // Where a directory sits in its repository (root, prefix) is asked once, and in the same git
-// process as the first base lookup when the gate asks for both at once: the answers and the errors
-// stay those of separate questions (outside a repository, inside .git, a base that does not exist,
-// a subdirectory with untracked files), with fewer processes.
+// process as the first base lookup when the gate asks for both at once; the changed files are
+// listed as soon as the merge base is known. The answers and the errors stay those of separate
+// questions (outside a repository, inside .git, a base that does not exist, a subdirectory with
+// untracked files, a working tree that changes afterwards), with fewer processes.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -66,6 +67,22 @@ describe('the repository place and the base in one git process', () => {
     ]);
     const revParses = calls().filter((line) => line.startsWith('rev-parse'));
     expect(revParses).toEqual(['rev-parse --show-toplevel --show-prefix --verify --quiet main^{commit}']);
+  });
+
+  it("lists the changed files once, started with the base's merge base, and afresh after that", async () => {
+    const dir = repository();
+    const base = await resolveBase(dir, 'main', cleanEnv());
+    const diffs = (): number => calls().filter((line) => line.startsWith('diff ')).length;
+    expect(await changedFiles(base.mergeBase, dir)).toEqual([{ path: 'db/2.sql', status: 'added' }]);
+    expect(diffs()).toBe(1);
+    // The early answer served its one caller: a later question sees the working tree as it is then.
+    writeTree(dir, { 'db/1.sql': 'select 10;\n', 'db/3.sql': 'select 3;\n' });
+    expect(await changedFiles(base.mergeBase, dir)).toEqual([
+      { path: 'db/1.sql', status: 'modified' },
+      { path: 'db/2.sql', status: 'added' },
+      { path: 'db/3.sql', status: 'added' },
+    ]);
+    expect(diffs()).toBe(2);
   });
 
   it('keeps each error: a base that does not exist, in a repository', async () => {
