@@ -4,8 +4,8 @@
 // built-in compile cache for ES modules, hence a CommonJS bundle compiled with vm.Script.
 //
 // The cache lives in the v8/ folder of drift-guard's cache directory (DRIFT_GUARD_CACHE_DIR,
-// $XDG_CACHE_HOME/drift-guard or ~/.cache/drift-guard), one file per bundle content, Node version
-// and command, written atomically; files owned by another user are never read. DRIFT_GUARD_NO_COMPILE_CACHE=1 (or Node's NODE_DISABLE_COMPILE_CACHE=1) turns it
+// $XDG_CACHE_HOME/drift-guard or ~/.cache/drift-guard), one file per bundle file (bundleKey()), Node
+// version and command, written atomically; files owned by another user are never read. DRIFT_GUARD_NO_COMPILE_CACHE=1 (or Node's NODE_DISABLE_COMPILE_CACHE=1) turns it
 // off. Any problem with the cache (unwritable home, a corrupt or foreign file) only costs the
 // compile time it would have saved.
 
@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { cacheRoot } from '../util/cache-root.js';
+import { VERSION } from '../version.js';
 
 export interface LoadedBundle {
   /** The bundle's module.exports. */
@@ -35,7 +36,7 @@ export function cacheDirectory(env: NodeJS.ProcessEnv): string | undefined {
 export function loadBundle(file: string, command: string, env: NodeJS.ProcessEnv): LoadedBundle {
   const source = readFileSync(file, 'utf8');
   const dir = cacheDirectory(env);
-  const prefix = `cli-${createHash('sha256').update(source).update(process.version).update(process.arch).digest('hex').slice(0, 16)}-`;
+  const prefix = `cli-${bundleKey(file)}-`;
   const cacheFile = dir === undefined ? undefined : path.join(dir, `${prefix}${command.replace(/[^a-z-]/g, '').slice(0, 24) || 'none'}.v8cache`);
   const cachedData = cacheFile === undefined ? undefined : readOwnFile(cacheFile);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData === undefined ? {} : { cachedData }) });
@@ -65,6 +66,21 @@ export function loadBundle(file: string, command: string, env: NodeJS.ProcessEnv
       }
     },
   };
+}
+
+/**
+ * Names the bundle's cache without hashing its 800 KB on every start (16 ms): its size, times and
+ * file number, drift-guard's version, Node's version and the architecture. Any write to the file
+ * changes its ctime (which nobody can set back), so an edited bundle never meets the code cache of
+ * the old one, whose functions V8 would run as they were; copying or reinstalling it costs one
+ * compile.
+ */
+export function bundleKey(file: string): string {
+  const stat = statSync(file, { bigint: true });
+  return createHash('sha256')
+    .update([VERSION, process.version, process.arch, stat.size, stat.mtimeNs, stat.ctimeNs, stat.ino, stat.dev].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function readOwnFile(file: string): Buffer | undefined {

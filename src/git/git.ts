@@ -36,27 +36,61 @@ async function gitOk(args: readonly string[], cwd: string): Promise<string> {
   return result.stdout;
 }
 
-/** Repository roots asked for, by directory: the gate asks for the same one several times. */
-const roots = new Map<string, Promise<string>>();
+interface RepositoryPlace {
+  /** The working tree's top directory. */
+  readonly root: string;
+  /** `cwd` relative to it, with a trailing slash ('' at the top). */
+  readonly prefix: string;
+}
 
-export function repositoryRoot(cwd: string): Promise<string> {
-  let root = roots.get(cwd);
-  if (root === undefined) {
-    root = (async () => {
-      const result = await git(['rev-parse', '--show-toplevel'], cwd);
-      if (result.code !== 0) throw new DriftGuardError('USAGE', `${cwd} is not inside a git repository; the PR gate compares a branch with its base`);
-      return result.stdout.trim();
-    })();
-    roots.set(cwd, root);
-    // A directory that is not in a repository yet may become one (git init): asked again then.
-    root.catch(() => roots.delete(cwd));
-  }
-  return root;
+/**
+ * Where each directory sits in its repository, asked once per directory: the gate needs the root
+ * and the prefix several times, and every git process costs the main thread a spawn.
+ */
+const places = new Map<string, Promise<RepositoryPlace>>();
+
+const REV_PARSE_PLACE = ['rev-parse', '--show-toplevel', '--show-prefix'] as const;
+
+function rememberPlace(cwd: string, place: Promise<RepositoryPlace>): Promise<RepositoryPlace> {
+  places.set(cwd, place);
+  // A directory that is not in a repository yet may become one (git init): asked again then.
+  place.catch(() => places.delete(cwd));
+  return place;
+}
+
+/** The place from the output of `git rev-parse --show-toplevel --show-prefix [...]`. */
+function placeFrom(result: GitResult, cwd: string): RepositoryPlace {
+  const lines = result.stdout.split('\n');
+  if (result.code === 128 || lines.length < 3) throw new DriftGuardError('USAGE', `${cwd} is not inside a git repository; the PR gate compares a branch with its base`);
+  return { root: lines[0]!.trim(), prefix: lines[1]!.trim() };
+}
+
+function repositoryPlace(cwd: string): Promise<RepositoryPlace> {
+  return places.get(cwd) ?? rememberPlace(cwd, git(REV_PARSE_PLACE, cwd).then((result) => placeFrom(result, cwd)));
+}
+
+export async function repositoryRoot(cwd: string): Promise<string> {
+  return (await repositoryPlace(cwd)).root;
 }
 
 export async function commitOf(ref: string, cwd: string): Promise<string | undefined> {
   const result = await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], cwd);
   return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/**
+ * commitOf(), and where `cwd` sits in its repository when nobody asked yet: one git process for
+ * both (the gate asks for the base and the root at the same moment).
+ */
+function commitAndPlace(ref: string, cwd: string): Promise<string | undefined> {
+  if (places.has(cwd)) return commitOf(ref, cwd);
+  const asked = git([...REV_PARSE_PLACE, '--verify', '--quiet', `${ref}^{commit}`], cwd);
+  rememberPlace(cwd, asked.then((result) => placeFrom(result, cwd))).catch(() => undefined);
+  return asked.then((result) => {
+    if (result.code === 0) return result.stdout.split('\n')[2]?.trim() || undefined;
+    // Not in a working tree (inside .git, say): commitOf() alone may still answer, as before.
+    return result.code === 128 ? commitOf(ref, cwd) : undefined;
+  });
 }
 
 export interface BaseResolution {
@@ -77,7 +111,7 @@ export async function resolveBase(cwd: string, explicit: string | undefined, env
   let baseRef: string | undefined;
   let baseTip: string | undefined;
   for (const candidate of candidates) {
-    baseTip = await commitOf(candidate, cwd);
+    baseTip = await commitAndPlace(candidate, cwd);
     if (baseTip === undefined && env.GITHUB_BASE_REF !== undefined && candidate === `origin/${env.GITHUB_BASE_REF}`) {
       await git(['fetch', '--no-tags', '--depth=50', 'origin', `+refs/heads/${env.GITHUB_BASE_REF}:refs/remotes/origin/${env.GITHUB_BASE_REF}`], cwd);
       baseTip = await commitOf(candidate, cwd);
@@ -96,7 +130,11 @@ export async function resolveBase(cwd: string, explicit: string | undefined, env
   let shallow = false;
   for (let attempt = 0; attempt < 6; attempt++) {
     const merged = await git(['merge-base', baseTip, 'HEAD'], cwd);
-    if (merged.code === 0) return { mergeBase: merged.stdout.trim(), baseTip, baseRef };
+    if (merged.code === 0) {
+      const mergeBase = merged.stdout.trim();
+      startChangedFiles(mergeBase, cwd);
+      return { mergeBase, baseTip, baseRef };
+    }
     shallow = (await git(['rev-parse', '--is-shallow-repository'], cwd)).stdout.trim() === 'true';
     if (!shallow || attempt === 5) break;
     // Deepen both sides: 50, 100, 200, 400, 800 commits (1,550 in all), then give up.
@@ -129,14 +167,34 @@ export interface ChangedFile {
   readonly from?: string;
 }
 
+/**
+ * changedFiles() started by resolveBase() for the merge base it found, kept for the first caller
+ * only (the gate's git analysis, a moment later). A process forked while drift-guard is still
+ * small costs its main thread a fraction of one forked once the base schema is in memory.
+ */
+const started = new Map<string, Promise<ChangedFile[]>>();
+
+function startChangedFiles(base: string, cwd: string): void {
+  const listing = listChangedFiles(base, cwd);
+  listing.catch(() => undefined); // The caller sees the failure, if any comes.
+  started.set(`${cwd}\0${base}`, listing);
+}
+
 /** Files that differ between `base` and the working tree (what is on disk now, committed or not). */
-export async function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
-  const [output, untracked, shownPrefix] = await Promise.all([
+export function changedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
+  const key = `${cwd}\0${base}`;
+  const early = started.get(key);
+  if (early === undefined) return listChangedFiles(base, cwd);
+  started.delete(key);
+  return early;
+}
+
+async function listChangedFiles(base: string, cwd: string): Promise<ChangedFile[]> {
+  const [output, untracked, { prefix }] = await Promise.all([
     gitOk(['diff', '--name-status', '-M', '--no-color', base, '--', '.'], cwd),
     gitOk(['ls-files', '--others', '--exclude-standard'], cwd),
-    gitOk(['rev-parse', '--show-prefix'], cwd),
+    repositoryPlace(cwd),
   ]);
-  const prefix = shownPrefix.trim();
   const files: ChangedFile[] = [];
   for (const line of output.split('\n')) {
     if (line.trim() === '') continue;

@@ -2,7 +2,7 @@
 // testcontainers: DOCKER_HOST or a well-known socket, then GET /version on it.
 
 import { existsSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -57,9 +57,11 @@ function dockerEndpoint(env: NodeJS.ProcessEnv): Endpoint | undefined {
   return socketPath === undefined ? undefined : { kind: 'http', display: `unix://${socketPath}`, options: { socketPath, path: '/version' } };
 }
 
-function request(options: http.RequestOptions, timeoutMs: number): Promise<string> {
+async function request(options: http.RequestOptions, timeoutMs: number): Promise<string> {
+  // Loaded here: most runs find no socket and never ask (node:http costs a few ms of every start).
+  const { get } = await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = http.get({ ...options, timeout: timeoutMs }, (res) => {
+    const req = get({ ...options, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

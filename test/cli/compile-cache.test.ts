@@ -1,7 +1,8 @@
 // The launcher's V8 code cache: written once per command, reused, never trusted blindly, never in
 // the way of the command itself.
 
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, makeTempDir, removeDir, runCli } from '../helpers.js';
@@ -57,6 +58,32 @@ describe('compile cache', () => {
     expect(readFileSync(file, 'utf8')).not.toBe('not a code cache');
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(recent)).toBe(true);
+  });
+
+  it('never gives an edited bundle the cache of the one before, even at the same size and mtime', () => {
+    // The bundle's key is its file's size, times and number, not a hash of its content: V8 checks
+    // only the source's length, so a stale cache would run the old code.
+    const { env } = cacheHome();
+    const copy = path.join(tmp, `dist-${next++}`);
+    mkdirSync(copy);
+    const dist = path.resolve(__dirname, '../../dist');
+    for (const name of ['cli.js', 'cli-app.cjs']) copyFileSync(path.join(dist, name), path.join(copy, name));
+    const bundle = path.join(copy, 'cli-app.cjs');
+    const fixed = new Date('2025-01-02T03:04:05Z');
+    utimesSync(bundle, fixed, fixed);
+    const version = (): string => execFileSync(process.execPath, [path.join(copy, 'cli.js'), '--version'], { env, encoding: 'utf8' }).trim();
+    const real = version();
+    expect(real).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version()).toBe(real); // the cache written by the first run, accepted
+    const before = statSync(bundle);
+    const fake = `9${real.slice(1)}`;
+    const text = readFileSync(bundle, 'utf8');
+    expect(text.includes(JSON.stringify(real))).toBe(true);
+    writeFileSync(bundle, text.split(JSON.stringify(real)).join(JSON.stringify(fake)));
+    utimesSync(bundle, fixed, fixed);
+    expect(statSync(bundle).size).toBe(before.size);
+    expect(statSync(bundle).mtimeMs).toBe(before.mtimeMs);
+    expect(version()).toBe(fake);
   });
 
   it('is off with DRIFT_GUARD_NO_COMPILE_CACHE=1, and an unusable cache directory changes nothing', async () => {
