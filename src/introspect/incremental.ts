@@ -49,8 +49,12 @@ const KEY: Partial<Record<CatalogKind, string>> = {
   columnPrivileges: 'table_oid',
 };
 
-/** A composite type's rows are also the rows of its pg_class entry (its attributes). */
-const rowKeys = (kind: CatalogKind, row: Row): number[] => (kind === 'types' ? [Number(row.oid), Number(row.rel_oid)] : [Number(row[KEY[kind]!])]);
+/** Whether a previous row belongs to a key read again (a composite type's also to its pg_class entry, its attributes). */
+const readAgain = (kind: CatalogKind, keys: ReadonlySet<number>): ((row: Row) => boolean) => {
+  if (kind === 'types') return (row) => keys.has(Number(row.oid)) || keys.has(Number(row.rel_oid));
+  const key = KEY[kind]!;
+  return (row) => keys.has(Number(row[key]));
+};
 
 const filtered = (kind: CatalogKind, sql: string): string =>
   `SELECT * FROM (${sql}\n) q WHERE ${kind === 'types' ? 'q.oid = ANY($1::pg_catalog.oid[]) OR q.rel_oid = ANY($1::pg_catalog.oid[])' : `q.${KEY[kind]!} = ANY($1::pg_catalog.oid[])`}`;
@@ -272,7 +276,10 @@ export async function readChanged(client: pg.Client, since: CatalogSnapshot, opt
         if (reason !== undefined) return undefined;
         const mergedRead: CatalogReader = {
           each: async (kind, onRow) => {
-            if (!ALWAYS.has(kind)) for (const row of since.rows[kind] ?? []) if (!rowKeys(kind, row).some((key) => keys!.has(key))) onRow(row);
+            if (!ALWAYS.has(kind)) {
+              const stale = readAgain(kind, keys!);
+              for (const row of since.rows[kind] ?? []) if (!stale(row)) onRow(row);
+            }
             await read.each(kind, onRow);
           },
           all: async (kind) => {
