@@ -5,7 +5,7 @@
 //   npm run bench:head-read [-- tables runs]      e.g. -- 1000 7
 // BENCH_NODE_FLAGS="--cpu-prof ..." is passed to the node that reads (for profiling).
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
