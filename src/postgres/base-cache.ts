@@ -1,11 +1,22 @@
 // The PR gate's base schema kept across runs, as a stopped PostgreSQL cluster. The first gate on a
-// given set of base migration files applies them, stops its embedded server cleanly and copies the
-// whole data directory (the base database and the role that owns it inside) to
-// <cache root>/bases/<key>/data.tar, with the caller's serialized base schema (schema.json) next to
-// it; the next gate on the same base copies that directory instead of initdb, starts the server on
-// it, takes the base's schema from schema.json and applies only the pull request's migrations. Unpacking a
+// given set of base migration files applies them, stops its embedded server cleanly and archives the
+// whole data directory (the base database and the role that owns it inside) in
+// <cache root>/bases/<key>/, with the caller's serialized base schema (schema.json) next to it; the
+// next gate on the same base unpacks that instead of initdb, starts the server on it, takes the
+// base's schema from schema.json and applies only the pull request's migrations. Unpacking a
 // cluster (about 100 MB and 8,000 files for 1,000 tables) costs a fraction of applying a long
 // history, which a pg_dump/pg_restore round trip does not (it replays the same DDL).
+//
+// The cluster is kept as three archives, unpacked at once (tar -x is bound by one core's system
+// calls): cluster.tar, everything but the files of the databases made after initdb (the templates,
+// `postgres`, the shared catalogs, WAL, pg_control), and base-1.tar / base-2.tar, those databases'
+// files split in two halves of about the same cost. The server starts as soon as cluster.tar is
+// out: until a session connects to a database, PostgreSQL reads nothing in its directory. At start
+// it only removes temporary relation files and pg_internal.init (the relation cache's init file)
+// in every base/<oid>; a clean shutdown has no temporary files and the archives never hold
+// pg_internal.init (each database's first session writes it again), so a start racing the halves
+// has nothing of theirs to remove. Unlogged relations are reset only after a crash (recovery),
+// never on a clean shutdown's cluster. The server is handed out once every archive is out.
 //
 // The key is chosen by the caller (the base's files, the engine's settings) and completed here with
 // what the cluster depends on: the server binary and its version, the account it runs as, initdb's
@@ -31,13 +42,20 @@ import { VERSION } from '../version.js';
 // 2: the generated rows changed (fill algorithm of session 5) and entries keep the schema model.
 // 3: the data-aware gate fills the tables each PR touches, per run; an entry keeps a copy of the base
 // filled in every table only for a base whose tables reference most of the others.
-export const BASE_CACHE_FORMAT = 3;
+// 4: the cluster in three archives (cluster.tar, base-1.tar, base-2.tar), without pg_internal.init.
+export const BASE_CACHE_FORMAT = 4;
 /** Entries kept after a store (most recently stored or used first). */
 export const BASE_CACHE_KEEP = 3;
 const RECORD = 'entry.json';
 const PASSWORD = 'password';
-/** The stopped cluster's data directory, as a tar archive. */
-const DATA = 'data.tar';
+/** The stopped cluster's data directory but the files of its own databases, as a tar archive. */
+const CLUSTER = 'cluster.tar';
+/** The files of the databases made after initdb (base/<oid>, oid >= 16384), in two halves. */
+const HALVES = ['base-1.tar', 'base-2.tar'] as const;
+/** The relation cache's init file: removed by the server at start, rebuilt by a database's first session. */
+const RELCACHE_INIT = 'pg_internal.init';
+/** PostgreSQL's FirstNormalObjectId: databases with an oid below it come from initdb. */
+const FIRST_NORMAL_OID = 16384;
 /** The caller's serialized base schema (CachedBaseContents.schema), checked against the record's hash. */
 const SCHEMA = 'schema.json';
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -57,6 +75,8 @@ export interface BaseEntryRecord {
   readonly note?: string;
   /** SHA-256 of the serialized base schema kept next to the cluster (schema.json), when there is one. */
   readonly schema?: string;
+  /** The database directories (base/<oid>) whose files are in the halves; made before they are unpacked. */
+  readonly directories: readonly string[];
   readonly storedAt: string;
 }
 
@@ -81,12 +101,25 @@ export function shortKey(key: string): string {
 }
 
 export type LoadedEntry =
-  | { readonly ok: true; readonly record: BaseEntryRecord; readonly password: string; readonly schema?: string | undefined; readonly decoded?: { readonly value: unknown } | undefined }
+  | {
+      readonly ok: true;
+      readonly record: BaseEntryRecord;
+      readonly password: string;
+      readonly schema?: string | undefined;
+      readonly decoded?: { readonly value: unknown } | undefined;
+      /**
+       * The databases' files, still being unpacked when this is returned (the server may start
+       * meanwhile; no session may open a database until it settles). Never rejects: undefined when
+       * they are out, else why not (the entry is then removed: a miss).
+       */
+      readonly databases: Promise<string | undefined>;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /**
- * Copies the entry's data directory to `target` (which must not exist). A miss says why; an entry
- * that is unreadable, from another format or another server is removed on the way.
+ * Unpacks the entry's cluster to `target` (which must not exist): returns once the server can
+ * start on it, with the databases' files still coming (`databases`). A miss says why; an entry
+ * that is unreadable, incomplete, from another format or another server is removed on the way.
  */
 export async function loadBaseEntry(
   key: string,
@@ -116,21 +149,47 @@ export async function loadBaseEntry(
   } catch (error) {
     return discard(`the entry could not be read (${describeError(error)})`);
   }
-  if (record.format !== BASE_CACHE_FORMAT || record.key !== key || typeof record.database !== 'string' || password === '') return discard('the entry was written by another drift-guard version');
+  if (record.format !== BASE_CACHE_FORMAT || record.key !== key || typeof record.database !== 'string' || !validDirectories(record.directories) || password === '') {
+    return discard('the entry was written by another drift-guard version');
+  }
+  const missing = [CLUSTER, ...HALVES].find((name) => !existsSync(path.join(entry, name)));
+  if (missing !== undefined) return discard(`the entry could not be read (${missing} is missing)`);
   if (record.version !== installation.version || record.postgres !== binaryPath(installation)) {
     return discard(`the entry was built on PostgreSQL ${String(record.version)}, this server is ${installation.version}`);
   }
   let decoded: { value: unknown } | undefined;
+  let databases: Promise<string | undefined>;
   try {
     mkdirSync(target, { mode: 0o700 });
-    if (account !== undefined) chownSync(target, account.uid, account.gid);
+    // The halves' directories first: their archives hold files only, and may be out before cluster.tar.
+    for (const dir of ['base', ...record.directories]) {
+      const made = path.join(target, dir);
+      if (!existsSync(made)) mkdirSync(made, { mode: 0o700 });
+    }
+    if (account !== undefined) for (const dir of ['.', 'base', ...record.directories]) chownSync(path.join(target, dir), account.uid, account.gid);
     // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when
     // root. -m: no modification times set (8,000 calls PostgreSQL has no use for).
-    const unpacking = runTar(['-x', '-p', '-m', '-f', path.join(entry, DATA), '-C', target]);
-    unpacking.catch(() => undefined);
+    const unpack = (name: string): Promise<void> => runTar(['-x', '-p', '-m', '-f', path.join(entry, name), '-C', target]);
+    const cluster = unpack(CLUSTER);
+    const halves = Promise.all(HALVES.map(unpack));
+    cluster.catch(() => undefined);
+    halves.catch(() => undefined);
     // The caller's reading of the schema, while tar works.
     if (decode !== undefined && schema !== undefined) decoded = { value: decodeQuietly(decode, schema) };
-    await unpacking;
+    databases = halves.then(
+      () => undefined,
+      (error: unknown) => {
+        discardBaseEntry(key, env);
+        return describeError(error);
+      },
+    );
+    try {
+      await cluster;
+    } catch (error) {
+      // Nothing may still write there when it is removed.
+      await databases;
+      throw error;
+    }
   } catch (error) {
     rmSync(target, { recursive: true, force: true });
     return discard(`the entry could not be copied (${describeError(error)})`);
@@ -143,7 +202,11 @@ export async function loadBaseEntry(
   } catch {
     // A read-only cache still serves.
   }
-  return { ok: true, record, password, ...(schema === undefined ? {} : { schema }), ...(decoded === undefined ? {} : { decoded }) };
+  return { ok: true, record, password, databases, ...(schema === undefined ? {} : { schema }), ...(decoded === undefined ? {} : { decoded }) };
+}
+
+function validDirectories(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((dir) => typeof dir === 'string' && /^base\/\d+$/.test(dir));
 }
 
 function decodeQuietly(decode: (schema: string) => unknown, schema: string): unknown {
@@ -161,7 +224,10 @@ export function discardBaseEntry(key: string, env: NodeJS.ProcessEnv): void {
 
 /**
  * Keeps a stopped cluster's data directory as the entry for `key`. A failure to store is a
- * warning: the run that built the base has what it needs.
+ * warning: the run that built the base has what it needs. `clusterArchived` is called once only the
+ * databases' own files are still being read (the server may start again then: nothing it does
+ * before a session opens one of those databases touches them); its promise is awaited before this
+ * returns, and its rejection is this call's.
  */
 export async function storeBaseEntry(
   key: string,
@@ -170,16 +236,24 @@ export async function storeBaseEntry(
   contents: CachedBaseContents & { readonly password: string },
   env: NodeJS.ProcessEnv,
   reporter: Reporter,
+  clusterArchived?: () => Promise<void>,
 ): Promise<boolean> {
   const dir = baseCacheDir(env);
   const entry = entryDir(env, key);
   const temp = path.join(dir, `.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let resumed: Promise<void> | undefined;
+  let stored = false;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     mkdirSync(temp, { mode: 0o700 });
-    // One file: writing thousands of small ones (a few per table and index) to a disk costs seconds.
-    await runTar(['-c', '-f', path.join(temp, DATA), '-C', dataDir, '.']);
-    chmodSync(path.join(temp, DATA), 0o600);
+    const split = splitDatabases(dataDir);
+    // Archives, not files: writing thousands of small ones (a few per table and index) to a disk costs seconds.
+    const exclude = [...split.directories.map((d) => `--exclude=./${d}`), `--exclude=${RELCACHE_INIT}`];
+    await runTar(['-c', '-f', path.join(temp, CLUSTER), ...exclude, '-C', dataDir, '.']);
+    resumed = clusterArchived?.();
+    resumed?.catch(() => undefined);
+    await Promise.all(HALVES.map((name, i) => runTar(['-c', '-f', path.join(temp, name), '-C', dataDir, '-T', '-'], split.halves[i]!.map((file) => `${file}\n`).join(''))));
+    for (const name of [CLUSTER, ...HALVES]) chmodSync(path.join(temp, name), 0o600);
     writeFileSync(path.join(temp, PASSWORD), `${contents.password}\n`, { mode: 0o600 });
     if (contents.schema !== undefined) writeFileSync(path.join(temp, SCHEMA), contents.schema, { mode: 0o600 });
     const record: BaseEntryRecord = {
@@ -192,6 +266,7 @@ export async function storeBaseEntry(
       ...(contents.filled === undefined ? {} : { filled: contents.filled }),
       ...(contents.note === undefined ? {} : { note: contents.note }),
       ...(contents.schema === undefined ? {} : { schema: sha256(contents.schema) }),
+      directories: split.directories,
       storedAt: new Date().toISOString(),
     };
     // The record last: an entry without one is incomplete and never read.
@@ -204,10 +279,9 @@ export async function storeBaseEntry(
       if (!existsSync(path.join(entry, RECORD))) throw error;
     }
     prune(dir, entry);
-    return true;
+    stored = true;
   } catch (error) {
     reporter.warn(`could not keep the base schema in the cache (${dir}): ${describeError(error)}; the next run applies the base's migrations again`);
-    return false;
   } finally {
     try {
       rmSync(temp, { recursive: true, force: true });
@@ -215,6 +289,37 @@ export async function storeBaseEntry(
       // Nothing was made there (the cache directory could not be created).
     }
   }
+  await resumed;
+  return stored;
+}
+
+/**
+ * The directories of the databases made after initdb, and their files (but pg_internal.init) in
+ * two lists of about the same cost to archive and unpack: their bytes plus a fixed cost per file
+ * (tar's system calls; most files of a schema-only base are one or two pages).
+ */
+function splitDatabases(dataDir: string): { directories: string[]; halves: [string[], string[]] } {
+  const PER_FILE = 16_384;
+  const directories = readdirSync(path.join(dataDir, 'base'))
+    .filter((name) => /^\d+$/.test(name) && Number(name) >= FIRST_NORMAL_OID)
+    .sort()
+    .map((name) => `base/${name}`);
+  const files: { name: string; cost: number }[] = [];
+  for (const dir of directories) {
+    for (const name of readdirSync(path.join(dataDir, dir))) {
+      if (name === RELCACHE_INIT) continue;
+      files.push({ name: `./${dir}/${name}`, cost: statSync(path.join(dataDir, dir, name)).size + PER_FILE });
+    }
+  }
+  files.sort((a, b) => b.cost - a.cost || (a.name < b.name ? -1 : 1));
+  const halves: [string[], string[]] = [[], []];
+  const cost = [0, 0];
+  for (const file of files) {
+    const i = cost[0]! <= cost[1]! ? 0 : 1;
+    halves[i]!.push(file.name);
+    cost[i]! += file.cost;
+  }
+  return { directories, halves };
 }
 
 /**

@@ -58,6 +58,8 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
   let child: ChildProcess | undefined;
   let exited: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
+  /** A cached cluster's databases still being unpacked (or archived): the run directory waits for them. */
+  let busy: Promise<unknown> | undefined;
 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -69,6 +71,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
           await exited;
         }
       }
+      await busy;
       if (runDir !== undefined) await removeTree(runDir);
     })());
 
@@ -118,18 +121,26 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
       const t0 = performance.now();
       const entry = await loadBaseEntry(key, installation, account, dataDir, env, options.baseCache?.decode);
       if (entry.ok) {
+        busy = entry.databases;
         try {
-          const port = await boot();
+          // The server starts on the cluster while the databases' files are still coming; nothing
+          // connects to them before they are all out.
+          const [port, notCopied] = await Promise.all([boot(), entry.databases]);
+          if (notCopied !== undefined) throw new EntryNotCopied(notCopied);
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
           const rolePassword = await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
           return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded: entry.decoded, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
+          const notCopied = await entry.databases;
           if (stopping !== undefined) throw error;
           await killServer();
           rmSync(dataDir, { recursive: true, force: true });
           discardBaseEntry(key, env);
-          missReason = `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
+          missReason =
+            notCopied !== undefined
+              ? `the entry could not be copied (${notCopied})`
+              : `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
           reporter.warn(`base cache: ${missReason}; applying the base's migrations`);
         }
       } else {
@@ -154,18 +165,29 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
       // A clean (fast) shutdown: the copy then starts without recovery.
       child?.kill('SIGINT');
       const clean = await Promise.race([exited!.then(() => true), delay(30_000).then(() => false)]) && child?.exitCode === 0;
+      // Started again as soon as only the databases' own files are still being archived (see storeBaseEntry).
+      let restarted: Promise<void> | undefined;
+      const restart = (): Promise<void> =>
+        (restarted ??= (async () => {
+          await killServer();
+          if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
+          const launched = launch(installation, account, dataDir, port, cwd);
+          child = launched.child;
+          exited = launched.exited;
+          const outcome = await launched.ready(options.startupTimeoutMs);
+          if (!outcome.ok) throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} did not start again on port ${port} after the base was cached: ${outcome.reason}`);
+        })());
       let stored = false;
-      // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
-      if (clean) trimWal(dataDir, wal.current, wal.segmentBytes);
-      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter);
-      else reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
-      await killServer();
-      if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
-      const launched = launch(installation, account, dataDir, port, cwd);
-      child = launched.child;
-      exited = launched.exited;
-      const outcome = await launched.ready(options.startupTimeoutMs);
-      if (!outcome.ok) throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} did not start again on port ${port} after the base was cached: ${outcome.reason}`);
+      if (clean) {
+        // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
+        trimWal(dataDir, wal.current, wal.segmentBytes);
+        const storing = storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter, restart);
+        busy = storing.catch(() => undefined);
+        stored = await storing;
+      } else {
+        reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
+      }
+      await restart();
       return stored;
     };
     return { ...server, baseCache: { hit: false, key, reason: missReason, store } };
@@ -180,6 +202,9 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
 
   return { start, stop };
 }
+
+/** The cached cluster's databases could not be unpacked (a damaged or missing archive). */
+class EntryNotCopied extends Error {}
 
 function marker(key: string): string {
   return `drift-guard base cache ${key}`;
