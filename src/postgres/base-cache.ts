@@ -8,10 +8,11 @@
 // history, which a pg_dump/pg_restore round trip does not (it replays the same DDL).
 //
 // The cluster is kept as three archives, unpacked at once (tar -x is bound by one core's system
-// calls): cluster.tar, everything but the files of the databases made after initdb (the templates,
-// `postgres`, the shared catalogs, WAL, pg_control), and base-1.tar / base-2.tar, those databases'
-// files split in two halves of about the same cost. The server starts as soon as cluster.tar is
-// out: until a session connects to a database, PostgreSQL reads nothing in its directory. At start
+// calls): cluster.tar, everything but the databases' files (the shared catalogs in global/, WAL,
+// pg_xact, pg_control: a few MB), and base-1.tar / base-2.tar, the files of every database
+// (base/<oid>: the base, template1, template0, postgres) split in two halves of about the same
+// cost. The server starts as soon as cluster.tar is out: until a session connects to a database,
+// PostgreSQL reads nothing in its directory (no process but a session's opens one). At start
 // it only removes temporary relation files and pg_internal.init (the relation cache's init file)
 // in every base/<oid>; a clean shutdown has no temporary files and the archives never hold
 // pg_internal.init (each database's first session writes it again), so a start racing the halves
@@ -50,12 +51,10 @@ const RECORD = 'entry.json';
 const PASSWORD = 'password';
 /** The stopped cluster's data directory but the files of its own databases, as a tar archive. */
 const CLUSTER = 'cluster.tar';
-/** The files of the databases made after initdb (base/<oid>, oid >= 16384), in two halves. */
+/** The files of every database (base/<oid>), in two halves. */
 const HALVES = ['base-1.tar', 'base-2.tar'] as const;
 /** The relation cache's init file: removed by the server at start, rebuilt by a database's first session. */
 const RELCACHE_INIT = 'pg_internal.init';
-/** PostgreSQL's FirstNormalObjectId: databases with an oid below it come from initdb. */
-const FIRST_NORMAL_OID = 16384;
 /** The caller's serialized base schema (CachedBaseContents.schema), checked against the record's hash. */
 const SCHEMA = 'schema.json';
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -106,7 +105,6 @@ export type LoadedEntry =
       readonly record: BaseEntryRecord;
       readonly password: string;
       readonly schema?: string | undefined;
-      readonly decoded?: { readonly value: unknown } | undefined;
       /**
        * The databases' files, still being unpacked when this is returned (the server may start
        * meanwhile; no session may open a database until it settles). Never rejects: undefined when
@@ -127,7 +125,6 @@ export async function loadBaseEntry(
   account: RunAs | undefined,
   target: string,
   env: NodeJS.ProcessEnv,
-  decode?: (schema: string) => unknown,
 ): Promise<LoadedEntry> {
   const entry = entryDir(env, key);
   const recordFile = path.join(entry, RECORD);
@@ -157,7 +154,6 @@ export async function loadBaseEntry(
   if (record.version !== installation.version || record.postgres !== binaryPath(installation)) {
     return discard(`the entry was built on PostgreSQL ${String(record.version)}, this server is ${installation.version}`);
   }
-  let decoded: { value: unknown } | undefined;
   let databases: Promise<string | undefined>;
   try {
     mkdirSync(target, { mode: 0o700 });
@@ -171,18 +167,14 @@ export async function loadBaseEntry(
     // root. -m: no modification times set (8,000 calls PostgreSQL has no use for).
     const unpack = (name: string): Promise<void> => runTar(['-x', '-p', '-m', '-f', path.join(entry, name), '-C', target]);
     const cluster = unpack(CLUSTER);
-    const halves = Promise.all(HALVES.map(unpack));
     cluster.catch(() => undefined);
-    halves.catch(() => undefined);
-    // The caller's reading of the schema, while tar works.
-    if (decode !== undefined && schema !== undefined) decoded = { value: decodeQuietly(decode, schema) };
-    databases = halves.then(
-      () => undefined,
-      (error: unknown) => {
-        discardBaseEntry(key, env);
-        return describeError(error);
-      },
-    );
+    // Settled, both: a half that fails must not leave the other writing into a directory being removed.
+    databases = Promise.allSettled(HALVES.map(unpack)).then((results) => {
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed === undefined) return undefined;
+      discardBaseEntry(key, env);
+      return describeError(failed.reason);
+    });
     try {
       await cluster;
     } catch (error) {
@@ -202,14 +194,15 @@ export async function loadBaseEntry(
   } catch {
     // A read-only cache still serves.
   }
-  return { ok: true, record, password, databases, ...(schema === undefined ? {} : { schema }), ...(decoded === undefined ? {} : { decoded }) };
+  return { ok: true, record, password, databases, ...(schema === undefined ? {} : { schema }) };
 }
 
 function validDirectories(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((dir) => typeof dir === 'string' && /^base\/\d+$/.test(dir));
 }
 
-function decodeQuietly(decode: (schema: string) => unknown, schema: string): unknown {
+/** The caller's reading of a kept schema (BaseCacheRequest.decode); a throw is "not usable" (undefined). */
+export function decodeQuietly(decode: (schema: string) => unknown, schema: string): unknown {
   try {
     return decode(schema);
   } catch {
@@ -294,14 +287,14 @@ export async function storeBaseEntry(
 }
 
 /**
- * The directories of the databases made after initdb, and their files (but pg_internal.init) in
+ * The databases' directories, and their files (but pg_internal.init) in
  * two lists of about the same cost to archive and unpack: their bytes plus a fixed cost per file
  * (tar's system calls; most files of a schema-only base are one or two pages).
  */
 function splitDatabases(dataDir: string): { directories: string[]; halves: [string[], string[]] } {
   const PER_FILE = 16_384;
   const directories = readdirSync(path.join(dataDir, 'base'))
-    .filter((name) => /^\d+$/.test(name) && Number(name) >= FIRST_NORMAL_OID)
+    .filter((name) => /^\d+$/.test(name))
     .sort()
     .map((name) => `base/${name}`);
   const files: { name: string; cost: number }[] = [];

@@ -12,7 +12,7 @@ import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { PostgresInstallation } from '../binaries.js';
 import { maskSecrets, registerSecret } from '../../util/secrets.js';
-import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
+import { baseCacheKey, decodeQuietly, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
 import { withClient } from '../client.js';
 import { materializeDataDir, removeTree, serverEnvironment } from '../data-dir-cache.js';
 import { quoteIdent } from '../sql.js';
@@ -86,9 +86,10 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     const cwd = runDir;
 
     /** Starts the server on the data directory; retries another port when the first is taken. */
-    const boot = async (): Promise<number> => {
+    const boot = async (first?: number): Promise<number> => {
       for (let attempt = 1; ; attempt++) {
-        const port = await freePort();
+        // `first` (chosen beforehand): the server is spawned within this call, before its first await.
+        const port = attempt === 1 && first !== undefined ? first : await freePort();
         // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
         if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
         const launched = launch(installation, account, dataDir, port, cwd);
@@ -119,18 +120,26 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     let missReason = 'no entry for this base yet';
     if (key !== undefined) {
       const t0 = performance.now();
-      const entry = await loadBaseEntry(key, installation, account, dataDir, env, options.baseCache?.decode);
+      const choosing = freePort();
+      choosing.catch(() => undefined);
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
       if (entry.ok) {
         busy = entry.databases;
         try {
           // The server starts on the cluster while the databases' files are still coming; nothing
           // connects to them before they are all out.
-          const [port, notCopied] = await Promise.all([boot(), entry.databases]);
+          const booting = boot(await choosing);
+          booting.catch(() => undefined);
+          // The caller's reading of the kept schema, while the server starts and tar works (the
+          // server is spawned already: this holds the event loop).
+          const decode = options.baseCache?.decode;
+          const decoded = decode !== undefined && entry.schema !== undefined ? { value: decodeQuietly(decode, entry.schema) } : undefined;
+          const [port, notCopied] = await Promise.all([booting, entry.databases]);
           if (notCopied !== undefined) throw new EntryNotCopied(notCopied);
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
           const rolePassword = await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
-          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded: entry.decoded, ms: Math.round(performance.now() - t0) } };
+          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
           const notCopied = await entry.databases;
           if (stopping !== undefined) throw error;
