@@ -105,6 +105,8 @@ export type LoadedEntry =
       readonly record: BaseEntryRecord;
       readonly password: string;
       readonly schema?: string | undefined;
+      /** cluster.tar: already unpacked, unless the caller asked to do it itself (unpackCluster: false). */
+      readonly cluster: string;
       /**
        * The databases' files, still being unpacked when this is returned (the server may start
        * meanwhile; no session may open a database until it settles). Never rejects: undefined when
@@ -116,7 +118,9 @@ export type LoadedEntry =
 
 /**
  * Unpacks the entry's cluster to `target` (which must not exist): returns once the server can
- * start on it, with the databases' files still coming (`databases`). A miss says why; an entry
+ * start on it, with the databases' files still coming (`databases`). With `unpackCluster: false`
+ * cluster.tar is left to the caller (the embedded provider unpacks it in the process that then
+ * becomes the server, so that the server starts however busy this process is). A miss says why; an entry
  * that is unreadable, incomplete, from another format or another server is removed on the way.
  */
 export async function loadBaseEntry(
@@ -125,6 +129,7 @@ export async function loadBaseEntry(
   account: RunAs | undefined,
   target: string,
   env: NodeJS.ProcessEnv,
+  options: { readonly unpackCluster?: boolean } = {},
 ): Promise<LoadedEntry> {
   const entry = entryDir(env, key);
   const recordFile = path.join(entry, RECORD);
@@ -166,7 +171,7 @@ export async function loadBaseEntry(
     // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when
     // root. -m: no modification times set (8,000 calls PostgreSQL has no use for).
     const unpack = (name: string): Promise<void> => runTar(['-x', '-p', '-m', '-f', path.join(entry, name), '-C', target]);
-    const cluster = unpack(CLUSTER);
+    const cluster = options.unpackCluster === false ? Promise.resolve() : unpack(CLUSTER);
     cluster.catch(() => undefined);
     // Settled, both: a half that fails must not leave the other writing into a directory being removed.
     databases = Promise.allSettled(HALVES.map(unpack)).then((results) => {
@@ -194,7 +199,7 @@ export async function loadBaseEntry(
   } catch {
     // A read-only cache still serves.
   }
-  return { ok: true, record, password, databases, ...(schema === undefined ? {} : { schema }) };
+  return { ok: true, record, password, cluster: path.join(entry, CLUSTER), databases, ...(schema === undefined ? {} : { schema }) };
 }
 
 function validDirectories(value: unknown): value is readonly string[] {

@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, chownSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describeError, DriftGuardError } from '../../errors.js';
@@ -86,19 +86,21 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     const cwd = runDir;
 
     /** Starts the server on the data directory; retries another port when the first is taken. */
-    const boot = async (first?: number): Promise<number> => {
+    const boot = async (first?: number, unpackFirst?: string): Promise<number> => {
       for (let attempt = 1; ; attempt++) {
         // `first` (chosen beforehand): the server is spawned within this call, before its first await.
         const port = attempt === 1 && first !== undefined ? first : await freePort();
         // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
         if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
-        const launched = launch(installation, account, dataDir, port, cwd);
+        // The archive only once: a second attempt (another port) finds the cluster out.
+        const launched = launch(installation, account, dataDir, port, cwd, attempt === 1 ? unpackFirst : undefined);
         child = launched.child;
         exited = launched.exited;
         const outcome = await launched.ready(options.startupTimeoutMs);
         if (outcome.ok) return port;
         signalGroup(launched.child, 'SIGKILL');
         await launched.exited;
+        if (outcome.unpackFailed === true) throw new EntryNotCopied(outcome.reason);
         if (!BIND_FAILURE.test(outcome.log) || attempt >= 3) {
           throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} (${installation.origin}) did not start: ${outcome.reason}`);
         }
@@ -122,13 +124,16 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
       const t0 = performance.now();
       const choosing = freePort();
       choosing.catch(() => undefined);
-      const entry = await loadBaseEntry(key, installation, account, dataDir, env);
+      // cluster.tar is unpacked by the process that then becomes the server (see launch()): it
+      // starts however long this process's event loop is held by the gate's own work meanwhile.
+      const chained = process.platform !== 'win32';
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env, { unpackCluster: !chained });
       if (entry.ok) {
         busy = entry.databases;
         try {
           // The server starts on the cluster while the databases' files are still coming; nothing
           // connects to them before they are all out.
-          const booting = boot(await choosing);
+          const booting = boot(await choosing, chained ? entry.cluster : undefined);
           booting.catch(() => undefined);
           // The caller's reading of the kept schema, while the server starts and tar works (the
           // server is spawned already: this holds the event loop).
@@ -147,8 +152,8 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
           rmSync(dataDir, { recursive: true, force: true });
           discardBaseEntry(key, env);
           missReason =
-            notCopied !== undefined
-              ? `the entry could not be copied (${notCopied})`
+            notCopied !== undefined || error instanceof EntryNotCopied
+              ? `the entry could not be copied (${notCopied ?? (error as Error).message})`
               : `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
           reporter.warn(`base cache: ${missReason}; applying the base's migrations`);
         }
@@ -254,20 +259,41 @@ async function verifyCachedBase(adminUrl: string, key: string, databases: readon
 interface Launched {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
-  ready(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string; log: string }>;
+  ready(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string; log: string; unpackFailed?: boolean }>;
 }
 
-function launch(installation: PostgresInstallation, account: RunAs | undefined, dataDir: string, port: number, cwd: string): Launched {
+/** Exit status of the launcher shell when its tar fails (the server never ran). */
+const UNPACK_FAILED = 97;
+/**
+ * Unpacks the archive on standard input into $1, then becomes the server ("$@" after $1). Paths
+ * and settings are arguments, never part of the script.
+ */
+const UNPACK_THEN_EXEC = `tar -x -p -m -f - -C "$1" || exit ${UNPACK_FAILED}; shift; exec "$@"`;
+
+/**
+ * Spawns the server. `unpackFirst`: an archive to unpack into the data directory first, by the
+ * same process (a shell that then execs the server: same pid, same process group): the server
+ * starts the moment tar is done, whatever drift-guard's own event loop is busy with. The archive
+ * is opened here and handed over as standard input, so the account the server runs as needs no
+ * access to the cache.
+ */
+function launch(installation: PostgresInstallation, account: RunAs | undefined, dataDir: string, port: number, cwd: string, unpackFirst?: string): Launched {
   const args = ['-D', dataDir, '-p', String(port)];
   for (const [name, value] of Object.entries(SERVER_SETTINGS)) args.push('-c', `${name}=${value}`);
-  const child = spawn(installation.postgres, args, {
-    cwd,
-    env: serverEnvironment(),
-    // Own process group: a terminal's Ctrl-C reaches drift-guard, which then shuts the server down in order.
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
-  });
+  const archive = unpackFirst === undefined ? undefined : openSync(unpackFirst, 'r');
+  let child: ChildProcess;
+  try {
+    child = spawn(archive === undefined ? installation.postgres : '/bin/sh', archive === undefined ? args : ['-c', UNPACK_THEN_EXEC, 'drift-guard-unpack', dataDir, installation.postgres, ...args], {
+      cwd,
+      env: serverEnvironment(),
+      // Own process group: a terminal's Ctrl-C reaches drift-guard, which then shuts the server down in order.
+      detached: true,
+      stdio: [archive ?? 'ignore', 'ignore', 'pipe'],
+      ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+    });
+  } finally {
+    if (archive !== undefined) closeSync(archive);
+  }
   const log: string[] = [];
   let readyResolve: ((ok: boolean) => void) | undefined;
   const readySeen = new Promise<boolean>((resolve) => (readyResolve = resolve));
@@ -302,6 +328,10 @@ function launch(installation: PostgresInstallation, account: RunAs | undefined, 
       const text = log.join('\n');
       if (spawnError !== undefined) return { ok: false, reason: `cannot run ${installation.postgres}: ${spawnError.message}`, log: text };
       if (result === 'timeout') return { ok: false, reason: `not ready after ${timeoutMs / 1000}s (postgres.startup-timeout)`, log: text };
+      if (archive !== undefined && child.exitCode === UNPACK_FAILED) {
+        const said = log.filter((line) => line.startsWith('tar:')).slice(0, 2).join(' / ');
+        return { ok: false, reason: `tar -x failed (exit ${UNPACK_FAILED}): ${said || 'no message'}`, log: text, unpackFailed: true };
+      }
       const fatal = log.filter((line) => /FATAL|PANIC|ERROR|error while loading/.test(line)).slice(-2);
       return { ok: false, reason: fatal.join(' / ') || `exited with code ${String(child.exitCode)}`, log: text };
     },
