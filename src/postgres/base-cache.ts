@@ -170,11 +170,13 @@ export async function loadBaseEntry(
     if (account !== undefined) for (const dir of ['.', 'base', ...record.directories]) chownSync(path.join(target, dir), account.uid, account.gid);
     // -p: modes as stored (PostgreSQL refuses a data directory others may read); owners too when
     // root. -m: no modification times set (8,000 calls PostgreSQL has no use for).
-    const unpack = (name: string): Promise<void> => runTar(['-x', '-p', '-m', '-f', path.join(entry, name), '-C', target]);
+    const unpack = (name: string, background = false): Promise<void> => runTar(['-x', '-p', '-m', '-f', path.join(entry, name), '-C', target], undefined, { background });
     const cluster = options.unpackCluster === false ? Promise.resolve() : unpack(CLUSTER);
     cluster.catch(() => undefined);
     // Settled, both: a half that fails must not leave the other writing into a directory being removed.
-    databases = Promise.allSettled(HALVES.map(unpack)).then((results) => {
+    // In the background: drift-guard's own work meanwhile (the gate's git analysis, reading the
+    // kept schema) is what a warm gate waits for on 2 cores, not the halves.
+    databases = Promise.allSettled(HALVES.map((name) => unpack(name, true))).then((results) => {
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failed === undefined) return undefined;
       discardBaseEntry(key, env);

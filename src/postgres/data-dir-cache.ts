@@ -155,12 +155,21 @@ async function initdb(installation: PostgresInstallation, account: RunAs | undef
 
 /**
  * Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors.
- * `input`: written to its standard input (a list of names for `-T -`).
+ * `input`: written to its standard input (a list of names for `-T -`). `background`: tar runs at a
+ * lower priority than drift-guard.
  */
-export function runTar(args: readonly string[], input?: string): Promise<void> {
+export function runTar(args: readonly string[], input?: string, options: { readonly background?: boolean } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('tar', args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
     void trackChild(child);
+    if (options.background === true && child.pid !== undefined) {
+      // Below drift-guard's own priority: it gets the cores first, tar the time it leaves idle.
+      try {
+        os.setPriority(child.pid, 10);
+      } catch {
+        // Not permitted here: tar runs at the same priority.
+      }
+    }
     if (input !== undefined) {
       // A tar that fails early closes its end: the error is its exit status, not EPIPE here.
       child.stdin?.on('error', () => undefined);
