@@ -153,13 +153,30 @@ async function initdb(installation: PostgresInstallation, account: RunAs | undef
   return { dir, password };
 }
 
-/** Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors. */
-export function runTar(args: readonly string[]): Promise<void> {
+/**
+ * Runs tar (GNU or bsdtar: both read these options); rejects with its first lines of errors.
+ * `input`: written to its standard input (a list of names for `-T -`). `background`: tar runs at a
+ * lower priority than drift-guard.
+ */
+export function runTar(args: readonly string[], input?: string, options: { readonly background?: boolean } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('tar', args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
     void trackChild(child);
+    if (options.background === true && child.pid !== undefined) {
+      // Below drift-guard's own priority: it gets the cores first, tar the time it leaves idle.
+      try {
+        os.setPriority(child.pid, 10);
+      } catch {
+        // Not permitted here: tar runs at the same priority.
+      }
+    }
+    if (input !== undefined) {
+      // A tar that fails early closes its end: the error is its exit status, not EPIPE here.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(input);
+    }
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < 4096) stderr += chunk.toString();
     });
     child.on('error', (error) => reject(new Error(`cannot run tar: ${error.message}`)));

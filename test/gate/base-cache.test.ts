@@ -80,7 +80,7 @@ describe('the base-schema cache (embedded server)', () => {
     const entry = path.join(bases, entries()[0]!);
     expect(statSync(entry).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(entry, 'password')).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(entry, 'data.tar')).mode & 0o777).toBe(0o600);
+    for (const archive of ['cluster.tar', 'base-1.tar', 'base-2.tar']) expect(statSync(path.join(entry, archive)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(path.join(entry, 'entry.json'), 'utf8'))).toMatchObject({ format: BASE_CACHE_FORMAT, key: entries()[0], version: expect.stringMatching(/^\d+\.\d+/) });
 
     // Another clone of the same base (other commits, same files): a hit.
@@ -157,12 +157,21 @@ describe('the base-schema cache (embedded server)', () => {
     expect(withoutTimes(wrongModel)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(wrongModel) as { base: unknown }).base });
     expect(phases(await check(first))).toContain('base schema: cached with the base');
 
-    // An archive cut short.
-    const archive = path.join(bases, entryOf(wrongModel), 'data.tar');
-    truncateSync(archive, 10_000);
-    const truncated = await check(first);
-    expect(basePhase(truncated)).toMatch(/cache miss: the entry could not be copied \(tar -x failed/);
-    expect(withoutTimes(truncated)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(truncated) as { base: unknown }).base });
+    // An archive cut short: the cluster's, or one of the databases' halves (the server may have started on the cluster by then).
+    for (const part of ['cluster.tar', 'base-2.tar']) {
+      const archive = path.join(bases, entryOf(wrongModel), part);
+      truncateSync(archive, Math.floor(statSync(archive).size / 2) + 100);
+      const truncated = await check(first);
+      expect(basePhase(truncated)).toMatch(/cache miss: the entry could not be copied \(tar -x failed/);
+      expect(phases(truncated)).toContainEqual(expect.stringMatching(/^base: kept in the cache/));
+      expect(withoutTimes(truncated)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(truncated) as { base: unknown }).base });
+    }
+    // A part missing.
+    rmSync(path.join(bases, entryOf(wrongModel), 'base-1.tar'));
+    const partless = await check(first);
+    expect(basePhase(partless)).toMatch(/cache miss: the entry could not be read \(base-1\.tar is missing\)/);
+    expect(withoutTimes(partless)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(partless) as { base: unknown }).base });
+    const archive = path.join(bases, entryOf(partless), 'cluster.tar');
 
     // A data directory the server cannot start on.
     const unpacked = path.join(tmp, 'unpacked');
@@ -175,15 +184,10 @@ describe('the base-schema cache (embedded server)', () => {
     expect(withoutTimes(broken)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(broken) as { base: unknown }).base });
     expect(basePhase(await check(first))).toMatch(/^base: cached/);
 
-    // The databases' folders gone from the cluster, which still lists them in its catalog.
-    const current = path.join(bases, entryOf(broken), 'data.tar');
-    const folderless = path.join(tmp, 'folderless');
-    mkdirSync(folderless);
-    execFileSync('tar', ['-x', '-p', '-f', current, '-C', folderless]);
-    const removed = readdirSync(path.join(folderless, 'base')).filter((dir) => Number(dir) >= 16384);
-    expect(removed.length).toBeGreaterThan(0);
-    for (const dir of removed) rmSync(path.join(folderless, 'base', dir), { recursive: true, force: true });
-    execFileSync('tar', ['-c', '-f', current, '-C', folderless, '.']);
+    // The databases' files gone (their halves empty), while the cluster still lists them in its catalog.
+    const entryNow = path.join(bases, entryOf(broken));
+    expect((JSON.parse(readFileSync(path.join(entryNow, 'entry.json'), 'utf8')) as { directories: string[] }).directories.length).toBeGreaterThan(0);
+    for (const half of ['base-1.tar', 'base-2.tar']) execFileSync('tar', ['-c', '-f', path.join(entryNow, half), '-T', '/dev/null']);
     const missing = await check(first);
     expect(basePhase(missing)).toMatch(/cache miss: the cached entry was unusable \(.*\) and was removed/);
     expect(withoutTimes(missing)).toEqual({ ...(withoutTimes(cold) as object), base: (withoutTimes(missing) as { base: unknown }).base });

@@ -5,14 +5,14 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, chownSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describeError, DriftGuardError } from '../../errors.js';
 import type { Reporter } from '../../util/reporter.js';
 import type { PostgresInstallation } from '../binaries.js';
 import { maskSecrets, registerSecret } from '../../util/secrets.js';
-import { baseCacheKey, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
+import { baseCacheKey, decodeQuietly, discardBaseEntry, loadBaseEntry, storeBaseEntry, trimWal } from '../base-cache.js';
 import { withClient } from '../client.js';
 import { materializeDataDir, removeTree, serverEnvironment } from '../data-dir-cache.js';
 import { quoteIdent } from '../sql.js';
@@ -58,6 +58,8 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
   let child: ChildProcess | undefined;
   let exited: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
+  /** A cached cluster's databases still being unpacked (or archived): the run directory waits for them. */
+  let busy: Promise<unknown> | undefined;
 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -69,6 +71,7 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
           await exited;
         }
       }
+      await busy;
       if (runDir !== undefined) await removeTree(runDir);
     })());
 
@@ -83,18 +86,21 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     const cwd = runDir;
 
     /** Starts the server on the data directory; retries another port when the first is taken. */
-    const boot = async (): Promise<number> => {
+    const boot = async (first?: number, unpackFirst?: string): Promise<number> => {
       for (let attempt = 1; ; attempt++) {
-        const port = await freePort();
+        // `first` (chosen beforehand): the server is spawned within this call, before its first await.
+        const port = attempt === 1 && first !== undefined ? first : await freePort();
         // stop() already ran (a signal while the data directory was prepared): start nothing it cannot stop.
         if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped before it started');
-        const launched = launch(installation, account, dataDir, port, cwd);
+        // The archive only once: a second attempt (another port) finds the cluster out.
+        const launched = launch(installation, account, dataDir, port, cwd, attempt === 1 ? unpackFirst : undefined);
         child = launched.child;
         exited = launched.exited;
         const outcome = await launched.ready(options.startupTimeoutMs);
         if (outcome.ok) return port;
         signalGroup(launched.child, 'SIGKILL');
         await launched.exited;
+        if (outcome.unpackFailed === true) throw new EntryNotCopied(outcome.reason);
         if (!BIND_FAILURE.test(outcome.log) || attempt >= 3) {
           throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} (${installation.origin}) did not start: ${outcome.reason}`);
         }
@@ -116,20 +122,39 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
     let missReason = 'no entry for this base yet';
     if (key !== undefined) {
       const t0 = performance.now();
-      const entry = await loadBaseEntry(key, installation, account, dataDir, env, options.baseCache?.decode);
+      const choosing = freePort();
+      choosing.catch(() => undefined);
+      // cluster.tar is unpacked by the process that then becomes the server (see launch()): it
+      // starts however long this process's event loop is held by the gate's own work meanwhile.
+      const chained = process.platform !== 'win32';
+      const entry = await loadBaseEntry(key, installation, account, dataDir, env, { unpackCluster: !chained });
       if (entry.ok) {
+        busy = entry.databases;
         try {
-          const port = await boot();
+          // The server starts on the cluster while the databases' files are still coming; nothing
+          // connects to them before they are all out.
+          const booting = boot(await choosing, chained ? entry.cluster : undefined);
+          booting.catch(() => undefined);
+          // The caller's reading of the kept schema, while the server starts and tar works (the
+          // server is spawned already: this holds the event loop).
+          const decode = options.baseCache?.decode;
+          const decoded = decode !== undefined && entry.schema !== undefined ? { value: decodeQuietly(decode, entry.schema) } : undefined;
+          const [port, notCopied] = await Promise.all([booting, entry.databases]);
+          if (notCopied !== undefined) throw new EntryNotCopied(notCopied);
           const server = running(port, entry.password, undefined);
           const { database, role, filled, note } = entry.record;
           const rolePassword = await verifyCachedBase(server.adminUrl, key, [database, ...(filled === undefined ? [] : [filled])], role);
-          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded: entry.decoded, ms: Math.round(performance.now() - t0) } };
+          return { ...server, baseCache: { hit: true, key, database, role, rolePassword, filled, note, schema: entry.schema, decoded, ms: Math.round(performance.now() - t0) } };
         } catch (error) {
+          const notCopied = await entry.databases;
           if (stopping !== undefined) throw error;
           await killServer();
           rmSync(dataDir, { recursive: true, force: true });
           discardBaseEntry(key, env);
-          missReason = `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
+          missReason =
+            notCopied !== undefined || error instanceof EntryNotCopied
+              ? `the entry could not be copied (${notCopied ?? (error as Error).message})`
+              : `the cached entry was unusable (${maskSecrets(describeError(error))}) and was removed`;
           reporter.warn(`base cache: ${missReason}; applying the base's migrations`);
         }
       } else {
@@ -154,18 +179,29 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
       // A clean (fast) shutdown: the copy then starts without recovery.
       child?.kill('SIGINT');
       const clean = await Promise.race([exited!.then(() => true), delay(30_000).then(() => false)]) && child?.exitCode === 0;
+      // Started again as soon as only the databases' own files are still being archived (see storeBaseEntry).
+      let restarted: Promise<void> | undefined;
+      const restart = (): Promise<void> =>
+        (restarted ??= (async () => {
+          await killServer();
+          if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
+          const launched = launch(installation, account, dataDir, port, cwd);
+          child = launched.child;
+          exited = launched.exited;
+          const outcome = await launched.ready(options.startupTimeoutMs);
+          if (!outcome.ok) throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} did not start again on port ${port} after the base was cached: ${outcome.reason}`);
+        })());
       let stored = false;
-      // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
-      if (clean) trimWal(dataDir, wal.current, wal.segmentBytes);
-      if (clean) stored = await storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter);
-      else reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
-      await killServer();
-      if (stopping !== undefined) throw new DriftGuardError('POSTGRES_START_FAILED', 'embedded PostgreSQL: stopped while the base was cached');
-      const launched = launch(installation, account, dataDir, port, cwd);
-      child = launched.child;
-      exited = launched.exited;
-      const outcome = await launched.ready(options.startupTimeoutMs);
-      if (!outcome.ok) throw new DriftGuardError('POSTGRES_START_FAILED', `embedded PostgreSQL ${installation.version} did not start again on port ${port} after the base was cached: ${outcome.reason}`);
+      if (clean) {
+        // Only the WAL segment with the shutdown checkpoint is needed: the rest (old and recycled) would make the copy half again as big.
+        trimWal(dataDir, wal.current, wal.segmentBytes);
+        const storing = storeBaseEntry(key, installation, dataDir, { ...contents, password }, env, reporter, restart);
+        busy = storing.catch(() => undefined);
+        stored = await storing;
+      } else {
+        reporter.warn('base cache: the server did not shut down cleanly; the base is not cached');
+      }
+      await restart();
       return stored;
     };
     return { ...server, baseCache: { hit: false, key, reason: missReason, store } };
@@ -180,6 +216,9 @@ export function embeddedServer(options: EmbeddedServerOptions): ServerHandle {
 
   return { start, stop };
 }
+
+/** The cached cluster's databases could not be unpacked (a damaged or missing archive). */
+class EntryNotCopied extends Error {}
 
 function marker(key: string): string {
   return `drift-guard base cache ${key}`;
@@ -220,20 +259,41 @@ async function verifyCachedBase(adminUrl: string, key: string, databases: readon
 interface Launched {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
-  ready(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string; log: string }>;
+  ready(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string; log: string; unpackFailed?: boolean }>;
 }
 
-function launch(installation: PostgresInstallation, account: RunAs | undefined, dataDir: string, port: number, cwd: string): Launched {
+/** Exit status of the launcher shell when its tar fails (the server never ran). */
+const UNPACK_FAILED = 97;
+/**
+ * Unpacks the archive on standard input into $1, then becomes the server ("$@" after $1). Paths
+ * and settings are arguments, never part of the script.
+ */
+const UNPACK_THEN_EXEC = `tar -x -p -m -f - -C "$1" || exit ${UNPACK_FAILED}; shift; exec "$@"`;
+
+/**
+ * Spawns the server. `unpackFirst`: an archive to unpack into the data directory first, by the
+ * same process (a shell that then execs the server: same pid, same process group): the server
+ * starts the moment tar is done, whatever drift-guard's own event loop is busy with. The archive
+ * is opened here and handed over as standard input, so the account the server runs as needs no
+ * access to the cache.
+ */
+function launch(installation: PostgresInstallation, account: RunAs | undefined, dataDir: string, port: number, cwd: string, unpackFirst?: string): Launched {
   const args = ['-D', dataDir, '-p', String(port)];
   for (const [name, value] of Object.entries(SERVER_SETTINGS)) args.push('-c', `${name}=${value}`);
-  const child = spawn(installation.postgres, args, {
-    cwd,
-    env: serverEnvironment(),
-    // Own process group: a terminal's Ctrl-C reaches drift-guard, which then shuts the server down in order.
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
-  });
+  const archive = unpackFirst === undefined ? undefined : openSync(unpackFirst, 'r');
+  let child: ChildProcess;
+  try {
+    child = spawn(archive === undefined ? installation.postgres : '/bin/sh', archive === undefined ? args : ['-c', UNPACK_THEN_EXEC, 'drift-guard-unpack', dataDir, installation.postgres, ...args], {
+      cwd,
+      env: serverEnvironment(),
+      // Own process group: a terminal's Ctrl-C reaches drift-guard, which then shuts the server down in order.
+      detached: true,
+      stdio: [archive ?? 'ignore', 'ignore', 'pipe'],
+      ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+    });
+  } finally {
+    if (archive !== undefined) closeSync(archive);
+  }
   const log: string[] = [];
   let readyResolve: ((ok: boolean) => void) | undefined;
   const readySeen = new Promise<boolean>((resolve) => (readyResolve = resolve));
@@ -268,6 +328,10 @@ function launch(installation: PostgresInstallation, account: RunAs | undefined, 
       const text = log.join('\n');
       if (spawnError !== undefined) return { ok: false, reason: `cannot run ${installation.postgres}: ${spawnError.message}`, log: text };
       if (result === 'timeout') return { ok: false, reason: `not ready after ${timeoutMs / 1000}s (postgres.startup-timeout)`, log: text };
+      if (archive !== undefined && child.exitCode === UNPACK_FAILED) {
+        const said = log.filter((line) => line.startsWith('tar:')).slice(0, 2).join(' / ');
+        return { ok: false, reason: `tar -x failed (exit ${UNPACK_FAILED}): ${said || 'no message'}`, log: text, unpackFailed: true };
+      }
       const fatal = log.filter((line) => /FATAL|PANIC|ERROR|error while loading/.test(line)).slice(-2);
       return { ok: false, reason: fatal.join(' / ') || `exited with code ${String(child.exitCode)}`, log: text };
     },
