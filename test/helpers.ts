@@ -188,6 +188,12 @@ function sysvSegments_(): { shmid: string; cpid: string }[] {
  * One embedded server shared by a test file: started in beforeAll, stopped in afterAll. Tests take
  * scratch databases from it with server.withDatabase().
  */
+/**
+ * The PostgreSQL major the schema suites run on: 16 (the npm binaries) unless
+ * DRIFT_GUARD_TEST_PG_MAJOR names another installed one (e.g. 15 for /usr/lib/postgresql/15).
+ */
+export const TEST_PG_MAJOR = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
+
 export async function startSharedServer(options: Partial<PostgresOptions> = {}): Promise<{ server: PostgresServerHandle; stop: () => Promise<void> }> {
   const { withPostgresServer } = await import('../src/postgres/scratch.js');
   let release!: () => void;

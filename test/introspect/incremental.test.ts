@@ -10,14 +10,12 @@ import { withClient } from '../../src/postgres/client.js';
 import { diffSchemas } from '../../src/schema/diff.js';
 import { modelToText } from '../../src/schema/model-json.js';
 import type { ModelOptions } from '../../src/schema/rows-to-model.js';
-import { startSharedServer, type PostgresServerHandle } from '../helpers.js';
+import { startSharedServer, TEST_PG_MAJOR, type PostgresServerHandle } from '../helpers.js';
 
-// PostgreSQL 16 unless DRIFT_GUARD_TEST_PG_MAJOR names another installed major (as the convergence suite).
-const major = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
 beforeAll(async () => {
-  ({ server, stop } = await startSharedServer({ version: major }));
+  ({ server, stop } = await startSharedServer({ version: TEST_PG_MAJOR }));
 }, 180_000);
 afterAll(async () => stop());
 

@@ -7,7 +7,7 @@ import { modelToText } from '../../src/schema/model-json.js';
 import { withClient } from '../../src/postgres/client.js';
 import { diffSchemas } from '../../src/schema/diff.js';
 import { renderSnapshot } from '../../src/schema/snapshot.js';
-import { repoRoot, startSharedServer, type PostgresServerHandle } from '../helpers.js';
+import { repoRoot, startSharedServer, TEST_PG_MAJOR, type PostgresServerHandle } from '../helpers.js';
 
 // Convergence: for every fixture pair, load OLD and NEW into scratch databases, diff them, run
 // the diff's SQL on OLD, and require OLD's snapshot to equal NEW's. Then NEW diffed against
@@ -45,9 +45,8 @@ function parseCases(file: string, text: string): Case[] {
 
 const WITH_PRIVILEGES = { ignore: [], ignoreHistoryTables: true, privileges: true };
 
-// PostgreSQL 16 (the npm binaries) unless DRIFT_GUARD_TEST_PG_MAJOR names another installed major
-// (e.g. 15 for /usr/lib/postgresql/15): the fixtures must converge on every supported server.
-const major = Number(process.env.DRIFT_GUARD_TEST_PG_MAJOR ?? 16);
+// The fixtures must converge on every supported server (TEST_PG_MAJOR).
+const major = TEST_PG_MAJOR;
 
 let server: PostgresServerHandle;
 let stop: () => Promise<void>;
