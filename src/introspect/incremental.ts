@@ -241,7 +241,12 @@ export interface ChangedRead {
  * Reads the schema after `since` (a read of the same database, before a migration), re-reading
  * only what may have changed. Same transaction, same rules and same model as a full read.
  */
-export async function readChanged(client: pg.Client, since: CatalogSnapshot, options: ModelOptions, { pipelined }: { pipelined: boolean }): Promise<ChangedRead> {
+export async function readChanged(
+  client: pg.Client,
+  since: CatalogSnapshot,
+  options: ModelOptions,
+  { pipelined, verify = process.env.DRIFT_GUARD_VERIFY_INCREMENTAL === '1' }: { pipelined: boolean; verify?: boolean },
+): Promise<ChangedRead> {
   const privileges = options.privileges === true;
   const fullBecause = (reason: string): Promise<ChangedRead> => readCatalog(client, options, { pipelined, keep: true }).then((read) => ({ model: read.model, snapshot: read.snapshot!, full: reason }));
   if (privileges && !since.privileges) return fullBecause('the previous read had no privileges');
@@ -300,7 +305,7 @@ export async function readChanged(client: pg.Client, since: CatalogSnapshot, opt
   const roles = new Set(snapshot.roles.split(','));
   if (since.roles.split(',').some((role) => role !== '' && !roles.has(role))) return fullBecause('a role was renamed or dropped');
   if (snapshot.extensionMembers !== since.extensionMembers) return fullBecause('an extension gained or lost a member');
-  if (process.env.DRIFT_GUARD_VERIFY_INCREMENTAL === '1') await verifyAgainstFull(client, model, options, pipelined);
+  if (verify) await verifyAgainstFull(client, model, options, pipelined);
   return { model, snapshot, reread: keys!.size };
 }
 
@@ -379,9 +384,12 @@ export async function openCatalogSession(url: string): Promise<CatalogSession> {
   };
 }
 
-/** readChanged() on its own connection to `url`. */
-export function readChangedUrl(url: string, since: CatalogSnapshot, options: ModelOptions): Promise<ChangedRead> {
-  return onDatabase(url, (client) => readChanged(client, since, options, { pipelined: true }));
+/**
+ * readChanged() on its own connection to `url`. `verify: false`: no full read to compare with,
+ * even under DRIFT_GUARD_VERIFY_INCREMENTAL (for a caller that compares it itself).
+ */
+export function readChangedUrl(url: string, since: CatalogSnapshot, options: ModelOptions, { verify }: { verify?: boolean } = {}): Promise<ChangedRead> {
+  return onDatabase(url, (client) => readChanged(client, since, options, { pipelined: true, ...(verify === undefined ? {} : { verify }) }));
 }
 
 /** Bumped when a snapshot's rows or fields change meaning: older texts are then not read. */
