@@ -149,8 +149,15 @@ export interface Engine {
    * statement; only when capabilities.granularity is `statement`. Undefined, having applied
    * nothing: this one cannot be watched (e.g. SQL the parser cannot read); apply it with migrate.
    */
-  applyObserved?(context: RunContext, id: string, baseTables: ReadonlySet<string>): Promise<ObservedMigration | undefined>;
+  applyObserved?(context: RunContext, id: string, baseTables: BaseTables): Promise<ObservedMigration | undefined>;
 }
+
+/**
+ * The base's tables, by qualified name and, where the base was read from this database (or a copy
+ * of it), by oid: a table the PR renames keeps its oid, so its locks and rewrites still count as a
+ * base table's. With `oids`, a relation is a base table by oid alone.
+ */
+export type BaseTables = ReadonlySet<string> & { readonly oids?: ReadonlySet<string> };
 
 /** A lock a statement took on a relation, read from pg_locks for the runner's own session. */
 export interface ObservedLock {

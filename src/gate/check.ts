@@ -13,7 +13,7 @@
 
 import type { LoadedConfig } from '../config/load-config.js';
 import { createEngine } from '../engines/create-engine.js';
-import type { Engine, GateFiles, MigrationRef, MigrationSource, ObservedStatement } from '../engines/engine.js';
+import type { BaseTables, Engine, GateFiles, MigrationRef, MigrationSource, ObservedStatement } from '../engines/engine.js';
 import { DriftGuardError } from '../errors.js';
 import { firstChangedLines, repositoryRoot, resolveBase } from '../git/git.js';
 import { introspectUrl, readCatalogUrl, type CatalogRead, type CatalogSnapshot } from '../introspect/introspect.js';
@@ -24,6 +24,7 @@ import { shortKey } from '../postgres/base-cache.js';
 import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
+import { diffAcrossRenames, type RenamedDiff } from '../schema/renames.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
 import { HISTORY_TABLES } from '../schema/rows-to-model.js';
@@ -174,11 +175,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   /** The head's catalog rows after the PR's last migration, and the session that read them (the rollback check's reads start from them). */
   let headCatalog: CatalogSnapshot | undefined;
   let headSession: Promise<CatalogSession> | undefined;
+  /** The PR's renamed tables: head name -> base name (the generated rows are in the base's). */
+  let renamedTables = new Map<string, string>();
   // Diffing two 1,000-table schemas takes a tenth of a second: a PR with one migration asks for
   // the same pair twice (its step's delta, then base against head).
-  let lastDiff: { from: SchemaModel; to: SchemaModel; diff: ReturnType<typeof diffSchemas> } | undefined;
-  const diffOf = (from: SchemaModel, to: SchemaModel): ReturnType<typeof diffSchemas> => {
-    if (lastDiff?.from !== from || lastDiff.to !== to) lastDiff = { from, to, diff: diffSchemas(from, to) };
+  // Both sides are reads of one database (the head is the base with the PR's migrations applied):
+  // renames are known from catalog identities (src/schema/renames.ts), not guessed.
+  let lastDiff: { from: SchemaModel; to: SchemaModel; diff: RenamedDiff } | undefined;
+  const diffOf = (from: SchemaModel, to: SchemaModel): RenamedDiff => {
+    if (lastDiff?.from !== from || lastDiff.to !== to) lastDiff = { from, to, diff: diffAcrossRenames(from, to) };
     return lastDiff.diff;
   };
 
@@ -340,12 +345,17 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         headSchema = facts.at(-1)?.schemaAfter ?? baseSchema;
         // The run on generated rows starts now, beside what follows, when the migrations were
         // watched statement by statement: on the tables they touched.
-        if (byStatement) void onRows(touchedBy(facts, baseSchema));
+        const whole = diffOf(baseSchema, headSchema);
+        renamedTables = baseNamesOf(whole);
+        if (byStatement) void onRows(touchedBy(facts, baseSchema, whole));
       }
 
-      // 3. Checks that need the database or the schemas.
-      const diff = diffOf(baseSchema, headSchema);
-      schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, baseSchema) : diff.changes;
+      // 3. Checks that need the database or the schemas. A history applied from scratch is
+      // another database: its objects are matched by name only.
+      const diff = analysis.historyRewritten ? { ...diffSchemas(baseSchema, headSchema), renames: [], from: baseSchema } : diffOf(baseSchema, headSchema);
+      // The base under the head's names: where "an existing table" is looked up.
+      const namedBase = diff.from;
+      schemaChanges = facts.length > 0 && facts.every((f) => f.statements !== undefined) ? measuredLabels(diff.changes, facts, namedBase) : diff.changes;
       diagram = erDiagram(headSchema, [...new Set(diff.changes.flatMap((c) => (c.table === undefined ? [] : [`table:${c.table}`])))]);
       findings.push(...(await schemaFileFindings(loaded, root, headSchema, server)));
       await modelChecks(engine, analysis, findings, loaded, timed, reporter, (files) => firstChangedLines(base.mergeBase, files, root));
@@ -378,7 +388,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       }
       // The run on generated rows (started above, or now); then the hazards, which use both runs.
       if (facts.length > 0) findings.push(...((await onRows('every table')) ?? []));
-      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema, ranOnData: new Set(onData.keys()), ...(data === undefined ? {} : { onData: { perTable: data.perTable, times: onData } }) }));
+      if (facts.length > 0) findings.push(...hazardFindings(facts, { loaded, labels: options.labels ?? [], baseSchema: namedBase, ranOnData: new Set(onData.keys()), ...(data === undefined ? {} : { onData: { perTable: data.perTable, times: onData } }) }));
       else if (analysis.historyRewritten && diff.changes.length > 0) {
         findings.push(...hazardFindings([{ ...wholeBatch(analysis.added, diff.changes, headSchema), elsewhere: analysis.rewrites }], { loaded, labels: options.labels ?? [], baseSchema }));
       }
@@ -512,7 +522,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       );
       if (outcome === undefined) return [];
       const { fill, run } = outcome;
-      const again = runAgain(fill.scope, run, only);
+      // A table the run touched under a name the base does not have (renamed twice by the PR): every table.
+      const unknown = [...run.touched].filter((table) => !tableNames(baseSchema).has(table));
+      const again = fill.scope !== undefined && unknown.length > 0 ? { only: undefined, why: `the run touched ${unknown.join(', ')}, which the base has under another name; again with every table filled` } : runAgain(fill.scope, run, only);
       if (again === undefined) {
         for (const notice of fill.note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);
         return run.findings;
@@ -549,7 +561,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
    * statements touched (locked, read, rewrote): what the rows they met were generated in.
    */
   async function applyOnData(target: Engine, url: string, added: readonly MigrationSource[], baseSchema: SchemaModel): Promise<{ findings: Finding[]; failed: boolean; touched: Set<string> }> {
-    const baseTables = tableNames(baseSchema);
+    // A copy of the base's database: the same oids.
+    const baseTables = tablesOf(baseSchema);
     const context = { databaseUrl: url, reporter };
     const granularity = target.capabilities.granularity;
     const touched = new Set<string>();
@@ -559,7 +572,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       const observed = granularity === 'statement' && target.applyObserved !== undefined ? await target.applyObserved(context, migration.id, baseTables) : undefined;
       if (observed !== undefined) {
         failure = observed.outcome.ok ? undefined : observed.outcome.findings.find((f) => f.severity === 'error');
-        for (const table of tablesOf(observed.statements)) touched.add(table);
+        for (const table of touchedTables(observed.statements)) touched.add(renamedTables.get(table) ?? table);
         onData.set(migration.id, {
           ms: Math.round(performance.now() - t0),
           statements: observed.statements.map((s) => ({ line: s.line, ms: s.ms, ...(s.rows === undefined ? {} : { rows: s.rows }), rewrites: s.rewrites, ...(s.read === undefined ? {} : { read: s.read }) })),
@@ -591,7 +604,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   async function applyEach(target: Engine, context: { databaseUrl: string; reporter: Reporter }, added: readonly MigrationSource[], baseRead: CatalogRead): Promise<MigrationFacts[] | undefined> {
     const baseSchema = baseRead.model;
     const collected: MigrationFacts[] = [];
-    const baseTables = tableNames(baseSchema);
+    const baseTables = tablesOf(baseSchema);
     const granularity = target.capabilities.granularity;
     // Each step's schema is read again only where the step changed it (src/introspect/incremental.ts),
     // on one session whose catalog caches fill while the first step runs.
@@ -617,7 +630,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (!outcome.ok || hasErrors(outcome.findings)) return undefined;
       const after = (await readAfter(baseRead)).model;
       const rewrites = rewritten(filenodes, await storage(context.databaseUrl), baseTables);
-      return [{ ...wholeBatch(added, diffSchemas(baseSchema, after).changes, after), rewrites, ms: performance.now() - t0 }];
+      return [{ ...wholeBatch(added, diffOf(baseSchema, after).changes, after), rewrites, ms: performance.now() - t0 }];
     }
     for (const [index, migration] of added.entries()) {
       const t0 = performance.now();
@@ -712,8 +725,20 @@ function tableNames(schema: SchemaModel): Set<string> {
   return new Set([...schema.objects.values()].filter((o) => o.kind === 'table').map((o) => o.qname));
 }
 
+/** A schema's tables by name and, where it was read from a database, by oid (src/engines/engine.ts). */
+function tablesOf(schema: SchemaModel): BaseTables {
+  const names = tableNames(schema);
+  if (schema.identities === undefined) return names;
+  const oids = new Set<string>();
+  for (const object of schema.objects.values()) {
+    const identity = object.kind === 'table' ? schema.identities.get(object.id) : undefined;
+    if (identity?.startsWith('pg_class:') === true) oids.add(identity.slice('pg_class:'.length));
+  }
+  return Object.assign(names, { oids });
+}
+
 /** The base's tables the statements locked, read or rewrote. */
-function tablesOf(statements: readonly ObservedStatement[]): string[] {
+function touchedTables(statements: readonly ObservedStatement[]): string[] {
   return statements.flatMap((s) => [...(s.locks ?? []).filter((l) => l.existing).map((l) => l.table), ...(s.read ?? []).map((r) => r.table), ...s.rewrites]);
 }
 
@@ -723,11 +748,24 @@ function tablesOf(statements: readonly ObservedStatement[]): string[] {
  * CONCURRENTLY, leaves no locks to read). Every table when a migration was not watched statement
  * by statement.
  */
-function touchedBy(facts: readonly MigrationFacts[], baseSchema: SchemaModel): RowsScope {
+function touchedBy(facts: readonly MigrationFacts[], baseSchema: SchemaModel, whole: RenamedDiff): RowsScope {
   if (facts.some((f) => f.statements === undefined)) return 'every table';
   const baseTables = tableNames(baseSchema);
-  const tables = new Set(facts.flatMap((f) => [...tablesOf(f.statements!), ...f.delta.flatMap((c) => (c.table !== undefined && baseTables.has(c.table) ? [c.table] : []))]));
-  return [...tables].sort();
+  // The statements name a table the PR renamed by its new name; the rows are generated in the base.
+  const baseName = baseNamesOf(whole);
+  const touched = facts.flatMap((f) => [...touchedTables(f.statements!), ...f.delta.flatMap((c) => (c.table === undefined ? [] : [c.table]))]).map((table) => baseName.get(table) ?? table);
+  // A base table under a name the head does not have either (renamed twice): every table, rather than a guess.
+  if (facts.some((f) => touchedTables(f.statements!).some((table) => !baseTables.has(baseName.get(table) ?? table)))) return 'every table';
+  return [...new Set(touched.filter((table) => baseTables.has(table)))].sort();
+}
+
+/** Head table name -> base table name, for the tables the PR renamed or moved. */
+function baseNamesOf(diff: RenamedDiff): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const rename of diff.renames) {
+    if (rename.kind === 'table') names.set(rename.to.slice('table:'.length), rename.from.slice('table:'.length));
+  }
+  return names;
 }
 
 /** What to do about a statement that fails on existing rows, by PostgreSQL's error class. */

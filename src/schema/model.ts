@@ -243,6 +243,13 @@ export interface SchemaModel {
   readonly unsupported: readonly Unsupported[];
   /** server_version_num of the database it came from. */
   readonly serverVersionNum: number;
+  /**
+   * Where the model was read from a database: each object's and column's catalog identity (an
+   * object's oid with its catalog, a column's table oid and attribute number), which a rename
+   * keeps and a drop and create does not. Only comparable between reads of one database (or copies
+   * of it): src/schema/renames.ts. Never serialized.
+   */
+  readonly identities?: ReadonlyMap<string, string>;
 }
 
 export function tableOf(model: SchemaModel, id: string): TableDef | undefined {

@@ -66,7 +66,7 @@ export interface ModelOptions {
 /** History tables of every supported tool; excluded from schemas by default. */
 export const HISTORY_TABLES = ['flyway_schema_history', 'schema_migrations', 'goose_db_version', '__diesel_schema_migrations', 'drift_guard_migrations', '__EFMigrationsHistory'];
 
-const KIND_ORDER: Record<SchemaObject['kind'], number> = {
+export const KIND_ORDER: Record<SchemaObject['kind'], number> = {
   schema: 0,
   extension: 1,
   enum: 2,
@@ -135,10 +135,13 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     if (value !== null && value !== undefined) (target as Record<string, unknown>)[key] = String(value);
   };
 
+  /** Schema ids by oid (identities). */
+  const schemaIds = new Map<number, string>();
   await read.each('schemas', (row) => {
     const name = str(row.name);
     if (name === 'public' || ignored(name)) return;
     const object: Mutable<SchemaDef> = { kind: 'schema', id: `schema:${str(row.qname)}`, schema: name, name, qname: str(row.qname) };
+    schemaIds.set(Number(row.oid), object.id);
     setText(object, 'comment', row.comment);
     push(object);
   });
@@ -564,8 +567,30 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     dependencies: sortedDependencies,
     unsupported: unsupported.sort((a, b) => (a.id < b.id ? -1 : 1)),
     serverVersionNum: versionNum,
+    identities: identitiesOf(byClass, schemaIds, columnNames),
   };
 }
+
+/**
+ * Each object's catalog identity (SchemaModel.identities): its first registration in the order of
+ * IDENTITY_CLASSES (a table's pg_class row before its row type, a domain's pg_type row before its
+ * checks' constraints), a column's table oid and attribute number.
+ */
+function identitiesOf(byClass: ReadonlyMap<string, ReadonlyMap<number, string>>, schemaIds: ReadonlyMap<number, string>, columnNames: ReadonlyMap<number, { ids: string[] }>): Map<string, string> {
+  const identities = new Map<string, string>();
+  for (const [oid, id] of schemaIds) identities.set(id, `pg_namespace:${oid}`);
+  for (const cls of IDENTITY_CLASSES) {
+    for (const [oid, id] of byClass.get(cls)!) if (!identities.has(id)) identities.set(id, `${cls}:${oid}`);
+  }
+  for (const [tableOid, { ids }] of columnNames) {
+    ids.forEach((id, attnum) => {
+      if (id !== undefined) identities.set(id, `pg_attribute:${tableOid}:${attnum}`);
+    });
+  }
+  return identities;
+}
+
+const IDENTITY_CLASSES = ['pg_class', 'pg_proc', 'pg_trigger', 'pg_policy', 'pg_type', 'pg_constraint'] as const;
 
 /**
  * pg_get_indexdef's text for an index of plain columns with their default operator classes and

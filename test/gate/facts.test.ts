@@ -175,4 +175,28 @@ describe('facts per migration and per statement', () => {
     // Applied as the scratch database's unprivileged owner, it cannot run the program either.
     expect(existsSync(marker)).toBe(false);
   });
+  it('a rename keeps the rows: reported as a rename, and what the migration then does to the renamed table still counts as an existing table', async () => {
+    const r = repo(BASE);
+    r.commit(
+      {
+        'db/migrations/20240102000001_rename.sql': 'ALTER TABLE orders RENAME TO purchases;\nALTER TABLE users RENAME COLUMN email TO login;\n',
+        // After the rename: a plain index on the renamed (existing) table blocks its writes, and
+        // SET NOT NULL fails on its rows.
+        'db/migrations/20240102000002_index.sql': 'CREATE INDEX purchases_user ON purchases (user_id);\nALTER TABLE purchases ALTER COLUMN amount SET NOT NULL;\n',
+      },
+      'pr',
+    );
+    const result = await check(r);
+    expect(result.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE')).toEqual([]);
+    expect(result.schemaChanges.filter((c) => c.description.startsWith('rename')).map((c) => [c.description, c.hazards.map((h) => h.code)])).toEqual([
+      ['rename table public.orders to purchases', ['ACCESS_EXCLUSIVE_LOCK']],
+      ['rename column public.users.email to login', ['ACCESS_EXCLUSIVE_LOCK']],
+    ]);
+    expect(result.schemaChanges.filter((c) => !c.description.startsWith('rename')).map((c) => c.description)).toEqual(['make public.purchases.amount NOT NULL', 'create index public.purchases_user']);
+    // Measured on the renamed table, which the base had under its old name.
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000001_rename.sql:1 measured', 'db/migrations/20240102000001_rename.sql:2 measured', 'db/migrations/20240102000002_index.sql:1 measured', 'db/migrations/20240102000002_index.sql:2 measured']);
+    expect(result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.file === 'db/migrations/20240102000002_index.sql')!.message).toContain('on public.purchases');
+    // The generated rows were made in public.orders (the base's name), and the run on them found the NULLs.
+    expect(where(result, 'FAILS_ON_DATA')).toEqual(['db/migrations/20240102000002_index.sql:2 measured']);
+  });
 });

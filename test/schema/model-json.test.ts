@@ -28,7 +28,11 @@ describe('schema model as text', () => {
         const model = await introspectUrl(db.url, options);
         const back = modelFromText(modelToText(model, options), options);
         expect(back).toBeDefined();
-        expect(back).toEqual(model);
+        // Catalog identities (oids) belong to the database read, not to the text.
+        const { identities, ...portable } = model;
+        expect(identities?.size).toBeGreaterThan(0);
+        expect(back!.identities).toBeUndefined();
+        expect(back).toEqual(portable);
         expect([...back!.objects.keys()]).toEqual([...model.objects.keys()]);
         expect([...back!.dependencies.keys()]).toEqual([...model.dependencies.keys()]);
         expect(renderSnapshot(back!)).toBe(renderSnapshot(model));

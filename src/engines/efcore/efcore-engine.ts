@@ -16,7 +16,7 @@ import { diffSchemas } from '../../schema/diff.js';
 import { HISTORY_TABLES } from '../../schema/rows-to-model.js';
 import { loadSqlFile, modelOptions } from '../../schema/sources.js';
 import type { Reporter } from '../../util/reporter.js';
-import type { Engine, EngineStatus, ObservedMigration, RunContext } from '../engine.js';
+import type { BaseTables, Engine, EngineStatus, ObservedMigration, RunContext } from '../engine.js';
 import type { MigrationStatus } from '../sql/integrity.js';
 import type { MigrationResult, RunOutcome } from '../sql/migrator.js';
 import { relations, watchStatements } from '../sql/observed-run.js';
@@ -514,7 +514,7 @@ export function splitEfScript(script: string): Map<string, string> | undefined {
  * rewrites, rows read and written, time); each statement is put on the line of the migration's C#
  * that made it. Undefined when the SQL cannot be parsed (the caller applies it with EF instead).
  */
-async function applyEfObserved(url: string, sql: string, migration: { id: string; file: string; text: string }, baseTables: ReadonlySet<string>): Promise<ObservedMigration | undefined> {
+async function applyEfObserved(url: string, sql: string, migration: { id: string; file: string; text: string }, baseTables: BaseTables): Promise<ObservedMigration | undefined> {
   await loadParser();
   const parsed = parseScript(sql);
   if (!parsed.ok) return undefined;

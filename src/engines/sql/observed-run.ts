@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { DriftGuardError } from '../../errors.js';
 import type { Finding } from '../../report/finding.js';
-import type { ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
+import type { BaseTables, ObservedLock, ObservedMigration, ObservedStatement } from '../engine.js';
 import { applyFailure, beforeScript, planScript, runWrites, wholeFileRefusal } from './execute.js';
 import type { Discovered, Migration, MigrationScript } from './layout.js';
 import { discover, withMigrationSession, type RunSettings, type SqlMigrations } from './migrator.js';
@@ -29,7 +29,8 @@ SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relf
        CASE WHEN c.oid IS NULL THEN NULL ELSE pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) END AS qname,
        (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname)
           FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class t ON t.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
-         WHERE x.indexrelid = l.relation) AS index_table
+         WHERE x.indexrelid = l.relation) AS index_table,
+       COALESCE((SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = l.relation), l.relation)::int8::text AS table_oid
   FROM pg_catalog.pg_locks l
   LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
   LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -43,7 +44,7 @@ SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relf
 // reports them to the statistics system (at most once a second), so a statement's rows are the
 // difference from a reading taken when its transaction began.
 const READ_ROWS = `
-SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(relname) AS qname,
+SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(relname) AS qname, relid::int8::text AS oid,
        (seq_tup_read + COALESCE(idx_tup_fetch, 0))::int8::text AS n
   FROM pg_catalog.pg_stat_xact_user_tables
  WHERE seq_tup_read + COALESCE(idx_tup_fetch, 0) > 0`;
@@ -55,6 +56,8 @@ interface HeldLock {
   filenode: string | null;
   qname: string | null;
   index_table: string | null;
+  /** The table's oid (an index's: its table's). */
+  table_oid: string;
 }
 
 /**
@@ -62,7 +65,7 @@ interface HeldLock {
  * `baseTables` are the tables the base schema has: a lock or rewrite on any other table (one this
  * PR creates) harms nobody and is recorded as not existing.
  */
-export async function applyObserved(project: SqlMigrations, settings: RunSettings, version: string, baseTables: ReadonlySet<string>, discovered: Discovered = discover(project)): Promise<ObservedMigration> {
+export async function applyObserved(project: SqlMigrations, settings: RunSettings, version: string, baseTables: BaseTables, discovered: Discovered = discover(project)): Promise<ObservedMigration> {
   await loadParser();
   const { migrations } = discovered;
   const migration = migrations.find((m) => m.kind === 'versioned' && project.layout.compareVersions(m.version, version) === 0);
@@ -113,7 +116,7 @@ export async function applyObserved(project: SqlMigrations, settings: RunSetting
 export interface StatementWatch {
   readonly client: pg.Client;
   /** Tables the base schema has: locks and rewrites elsewhere harm nobody. */
-  readonly baseTables: ReadonlySet<string>;
+  readonly baseTables: BaseTables;
   /** User relations before the migration (relations()); updated as storage changes. */
   readonly snapshot: Map<string, Relation>;
   /** Whether the caller opened the transaction the statements run in. */
@@ -137,7 +140,7 @@ export async function watchStatements(
   const observed: ObservedStatement[] = [];
   // Inside the file's own BEGIN ... COMMIT (a file that manages its transactions).
   let userTransaction = false;
-  const start = inTransaction ? await heldLocks(client) : { locks: [], read: new Map<string, number>() };
+  const start = inTransaction ? await heldLocks(client) : { locks: [], read: new Map<string, number>(), oids: new Map<string, string>() };
   let held = start.locks;
   // The counters of rows read per table as the last statement left them.
   let readSoFar = start.read;
@@ -170,7 +173,7 @@ export async function watchStatements(
     if (watched && control === undefined) {
       const now = await heldLocks(client);
       ({ locks, rewrites, created } = compare(held, now.locks, snapshot, baseTables));
-      read = [...now.read].filter(([table, n]) => baseTables.has(table) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
+      read = [...now.read].filter(([table, n]) => isBaseTable(baseTables, table, now.oids.get(table)) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
       held = now.locks;
       readSoFar = now.read;
     }
@@ -215,9 +218,17 @@ export async function relations(client: pg.Client): Promise<Map<string, Relation
 }
 
 /** The session's relation locks and the rows read per table, in one round trip. */
-async function heldLocks(client: pg.Client): Promise<{ locks: HeldLock[]; read: Map<string, number> }> {
-  const [locks, read] = (await client.query(`${HELD_LOCKS};${READ_ROWS}`)) as unknown as [pg.QueryResult<HeldLock>, pg.QueryResult<{ qname: string; n: string }>];
-  return { locks: locks.rows, read: readCounts(read) };
+async function heldLocks(client: pg.Client): Promise<{ locks: HeldLock[]; read: Map<string, number>; oids: Map<string, string> }> {
+  const [locks, read] = (await client.query(`${HELD_LOCKS};${READ_ROWS}`)) as unknown as [pg.QueryResult<HeldLock>, pg.QueryResult<{ qname: string; n: string; oid: string }>];
+  return { locks: locks.rows, read: readCounts(read), oids: new Map(read.rows.map((row) => [row.qname, row.oid])) };
+}
+
+/**
+ * Whether a table was in the base: by oid where the base's are known (a rename keeps the oid, so a
+ * base table renamed by the PR is still one), else by name.
+ */
+function isBaseTable(baseTables: BaseTables, qname: string, oid: string | undefined): boolean {
+  return baseTables.oids !== undefined && oid !== undefined ? baseTables.oids.has(oid) : baseTables.has(qname);
 }
 
 function readCounts(result: pg.QueryResult<{ qname: string; n: string }>): Map<string, number> {
@@ -231,7 +242,7 @@ function transactionControl(text: string): 'begin' | 'end' | undefined {
 }
 
 /** New locks since `before`, per table, and the tables whose storage changed (rewrites) or appeared. */
-function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapshot: Map<string, Relation>, baseTables: ReadonlySet<string>): { locks: ObservedLock[]; rewrites: string[]; created: string[] } {
+function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapshot: Map<string, Relation>, baseTables: BaseTables): { locks: ObservedLock[]; rewrites: string[]; created: string[] } {
   const had = new Set(before.map((l) => `${l.oid}:${l.mode}`));
   const locks = new Map<string, ObservedLock>();
   const rewrites = new Set<string>();
@@ -247,12 +258,12 @@ function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapsh
       created.add(table);
       snapshot.set(lock.oid, { filenode: lock.filenode ?? '', qname: table, relkind: lock.relkind });
     } else if (!isIndex && known !== undefined && lock.filenode !== null && lock.filenode !== known.filenode && known.relkind !== 'p') {
-      if (baseTables.has(known.qname)) rewrites.add(known.qname);
+      if (isBaseTable(baseTables, known.qname, lock.oid)) rewrites.add(lock.qname ?? known.qname);
       known.filenode = lock.filenode;
     }
     if (had.has(`${lock.oid}:${lock.mode}`)) continue;
     const key = `${table}:${lock.mode}`;
-    if (!locks.has(key)) locks.set(key, { table, mode: lock.mode, existing: baseTables.has(table) });
+    if (!locks.has(key)) locks.set(key, { table, mode: lock.mode, existing: isBaseTable(baseTables, table, lock.table_oid) });
   }
   return { locks: [...locks.values()], rewrites: [...rewrites], created: [...created] };
 }

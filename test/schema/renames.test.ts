@@ -1,0 +1,131 @@
+// Renames recognised by catalog identity (src/schema/renames.ts): each case loads a schema, reads
+// it, runs a migration, reads again, and checks what diffAcrossRenames says against what the
+// migration did. What is left besides the renames must be what the same migration shows when the
+// objects keep their names; a drop and create under the same names is never a rename.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { introspectUrl, readCatalogUrl } from '../../src/introspect/introspect.js';
+import { withClient } from '../../src/postgres/client.js';
+import { diffSchemas } from '../../src/schema/diff.js';
+import { modelFromText, modelToText } from '../../src/schema/model-json.js';
+import { diffAcrossRenames } from '../../src/schema/renames.js';
+import type { ModelOptions } from '../../src/schema/rows-to-model.js';
+import { startSharedServer, TEST_PG_MAJOR, type PostgresServerHandle } from '../helpers.js';
+
+let server: PostgresServerHandle;
+let stop: () => Promise<void>;
+beforeAll(async () => {
+  ({ server, stop } = await startSharedServer({ version: TEST_PG_MAJOR }));
+}, 180_000);
+afterAll(async () => stop());
+
+const OPTIONS: ModelOptions = { ignore: [], ignoreHistoryTables: true };
+
+const SCHEMA = `
+CREATE SCHEMA shop;
+CREATE TYPE shop.mood AS ENUM ('sad', 'ok');
+CREATE SEQUENCE shop.ticket_seq;
+CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TABLE shop.orders (id bigint PRIMARY KEY, total numeric NOT NULL CONSTRAINT total_positive CHECK (total > 0), note text, mood shop.mood, ticket bigint DEFAULT nextval('shop.ticket_seq'));
+CREATE TABLE shop.items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int);
+CREATE INDEX items_qty_idx ON shop.items (qty);
+CREATE INDEX orders_note_idx ON shop.orders (note) WHERE note IS NOT NULL;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.touch();
+CREATE VIEW shop.big AS SELECT o.id, o.note, i.qty FROM shop.orders o JOIN shop.items i ON i.order_id = o.id WHERE o.total > 100;
+ALTER TABLE shop.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY cheap ON shop.orders USING (total < 1000 AND note IS NOT NULL);
+`;
+
+interface Case {
+  readonly name: string;
+  readonly migration: string;
+  /** The renames' descriptions, in order. */
+  readonly renames: readonly string[];
+  /** Descriptions of the other changes (empty: the renames are all there is). */
+  readonly rest?: readonly string[];
+  /** Replay the renames' SQL, then the rest's, on the old schema (false: the names collide half-way, or the rest creates what a rename needs). */
+  readonly replay?: false;
+}
+
+const CASES: readonly Case[] = [
+  { name: 'a table renamed', migration: 'ALTER TABLE shop.items RENAME TO line_items', renames: ['rename table shop.items to line_items'] },
+  { name: 'a column renamed that an index, a view and a policy use', migration: 'ALTER TABLE shop.orders RENAME COLUMN note TO remark', renames: ['rename column shop.orders.note to remark'] },
+  { name: 'a schema renamed', migration: 'ALTER SCHEMA shop RENAME TO store', renames: ['rename schema shop to store'] },
+  { name: 'a table moved to another schema', migration: 'CREATE SCHEMA archive; ALTER TABLE shop.items SET SCHEMA archive', renames: ['move table shop.items to schema archive'], rest: ['create schema archive'], replay: false },
+  { name: 'an index and a constraint renamed', migration: 'ALTER INDEX shop.items_qty_idx RENAME TO items_by_qty; ALTER TABLE shop.orders RENAME CONSTRAINT total_positive TO total_above_zero', renames: ['rename constraint total_positive to total_above_zero', 'rename index shop.items_qty_idx to items_by_qty'] },
+  { name: 'a type, a sequence and a function renamed', migration: 'ALTER TYPE shop.mood RENAME TO feeling; ALTER SEQUENCE shop.ticket_seq RENAME TO ticket_numbers; ALTER FUNCTION shop.touch() RENAME TO stamp', renames: ['rename type shop.mood to feeling', 'rename sequence shop.ticket_seq to ticket_numbers', 'rename function shop.touch to stamp'] },
+  { name: 'two tables swapping names', migration: 'ALTER TABLE shop.items RENAME TO tmp; ALTER TABLE shop.orders RENAME TO items; ALTER TABLE shop.tmp RENAME TO orders', renames: ['rename table shop.items to orders', 'rename table shop.orders to items'], replay: false },
+  {
+    name: 'a table renamed and changed',
+    migration: 'ALTER TABLE shop.items RENAME TO line_items; ALTER TABLE shop.line_items ADD COLUMN price numeric; ALTER TABLE shop.line_items DROP COLUMN qty CASCADE',
+    renames: ['rename table shop.items to line_items'],
+    rest: ['drop view shop.big', 'drop index shop.items_qty_idx', 'drop column shop.line_items.qty', 'add column shop.line_items.price numeric'],
+  },
+];
+
+async function run(url: string, sql: string): Promise<void> {
+  await withClient(url, (client) => client.query(sql));
+}
+
+describe('renames between two reads of one database', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    await server.withDatabase(async (db) => {
+      await run(db.adminUrl, SCHEMA);
+      const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
+      await run(db.adminUrl, testCase.migration);
+      const after = await introspectUrl(db.adminUrl, OPTIONS);
+      const diff = diffAcrossRenames(before, after);
+      expect(diff.renames.map((r) => r.description)).toEqual(testCase.renames);
+      const rest = diff.changes.slice(diff.renames.length);
+      expect(rest.map((c) => c.description).sort()).toEqual([...(testCase.rest ?? [])].sort());
+      // A rename keeps the rows: nothing says otherwise.
+      expect(diff.changes.filter((c) => diff.renames.some((r) => r.to === c.id)).flatMap((c) => c.hazards)).toEqual([]);
+      // What the plain diff (names only) says about the same pair: drops with DELETES_DATA where a table or column was renamed.
+      if (testCase.renames.some((r) => /^rename (table|column)/.test(r))) expect(diffSchemas(before, after).changes.some((c) => c.hazards.some((h) => h.code === 'DELETES_DATA'))).toBe(true);
+      // The renaming SQL plus the rest turns the old schema into the new one.
+      if (testCase.replay === false) return;
+      await run(db.adminUrl, `DROP SCHEMA IF EXISTS shop, store, archive CASCADE; DROP TABLE IF EXISTS public.anything`);
+      await run(db.adminUrl, SCHEMA);
+      for (const statement of [...diff.renames.map((r) => r.sql), ...diff.statements]) await run(db.adminUrl, statement);
+      const replayed = await introspectUrl(db.adminUrl, OPTIONS);
+      expect(diffSchemas(after, replayed).changes.map((c) => c.description)).toEqual([]);
+    });
+  });
+
+  it('a table dropped and created again under the same name is no rename', async () => {
+    await server.withDatabase(async (db) => {
+      await run(db.adminUrl, SCHEMA);
+      const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
+      await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int)');
+      const diff = diffAcrossRenames(before, await introspectUrl(db.adminUrl, OPTIONS));
+      expect(diff.renames).toEqual([]);
+      // The same names on both sides: the diff by name (the rows are gone, but the definition is the same).
+      expect(diff.changes.map((c) => c.description)).toEqual(diffSchemas(before, await introspectUrl(db.adminUrl, OPTIONS)).changes.map((c) => c.description));
+    });
+  });
+
+  it('a table dropped and another created with its shape is a drop and a create, not a rename', async () => {
+    await server.withDatabase(async (db) => {
+      await run(db.adminUrl, SCHEMA);
+      const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
+      await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.line_items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int)');
+      const diff = diffAcrossRenames(before, await introspectUrl(db.adminUrl, OPTIONS));
+      expect(diff.renames).toEqual([]);
+      expect(diff.changes.find((c) => c.id === 'table:shop.items')?.hazards.map((h) => h.code)).toContain('DELETES_DATA');
+    });
+  });
+
+  it('models without catalog identities (read from text, or from two databases) are diffed by name', async () => {
+    await server.withDatabase(async (db) => {
+      await run(db.adminUrl, SCHEMA);
+      const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
+      await run(db.adminUrl, 'ALTER TABLE shop.items RENAME TO line_items');
+      const after = await introspectUrl(db.adminUrl, OPTIONS);
+      const fromText = modelFromText(modelToText(before, OPTIONS), OPTIONS)!;
+      expect(fromText.identities).toBeUndefined();
+      const diff = diffAcrossRenames(fromText, after);
+      expect(diff.renames).toEqual([]);
+      expect(diff.changes.map((c) => c.description)).toContain('drop table shop.items');
+    });
+  });
+});
