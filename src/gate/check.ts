@@ -400,6 +400,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const measuredOnData = withDataTimes(findings, onData, data?.perTable);
   const weighed = stats === undefined ? measuredOnData : weighByProduction(measuredOnData, {
           stats,
+          baseNames: renamedTables,
           onData,
           transactions: new Map(facts.map((f) => [f.source.id, f.transaction === true])),
           perTable: data?.perTable,

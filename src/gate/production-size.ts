@@ -32,6 +32,8 @@ export interface ProductionSize {
   /** Generated rows per table, when the data-aware gate ran. */
   readonly perTable: number | undefined;
   readonly thresholdSeconds: number;
+  /** Tables the PR renamed: name in the findings -> the name production has (the base's). */
+  readonly baseNames?: ReadonlyMap<string, string>;
 }
 
 /** "public.orders" from `public.orders` or `"Sales"."Orders"` (statistics name tables unquoted). */
@@ -85,10 +87,11 @@ export function withDataTimes(findings: readonly Finding[], onData: DataTimes, p
 }
 
 export function weighByProduction(findings: readonly Finding[], size: ProductionSize): Finding[] {
+  const production = (name: string): string => unquoted(size.baseNames?.get(name) ?? name);
   return findings.map((finding) => {
     const details = (finding.details ?? {}) as { tables?: unknown; table?: unknown; column?: unknown; backfill?: unknown };
     if (finding.code === 'DESTRUCTIVE_CHANGE' && typeof details.table === 'string') {
-      const table = tableStats(size.stats, unquoted(details.table));
+      const table = tableStats(size.stats, production(details.table));
       if (table === undefined || table.rows === null) return finding;
       const column = typeof details.column === 'string' ? table.columns[details.column] : undefined;
       const held = column === undefined ? `${formatRows(table.rows)}` : `about ${formatRows(Math.round(table.rows * (1 - column.nullFrac)))} non-null value(s) in it`;
@@ -109,7 +112,7 @@ export function weighByProduction(findings: readonly Finding[], size: Production
     const estimates: string[] = [];
     let worst = 0;
     for (const name of details.tables as string[]) {
-      const table = tableStats(size.stats, unquoted(name));
+      const table = tableStats(size.stats, production(name));
       if (table === undefined) continue;
       const estimate = measured === undefined || size.perTable === undefined ? undefined : estimateRewrite(table, { rows: size.perTable, ms: measured.ms });
       if (estimate === undefined) estimates.push(formatTableSize(table));

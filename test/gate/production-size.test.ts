@@ -56,4 +56,12 @@ describe('weighByProduction', () => {
     const [c] = weighByProduction(withDataTimes([notNull], scans, 200), { stats: small, onData: scans, transactions: new Map([['m2', false]]), perTable: 200, thresholdSeconds: 5 });
     expect(c!.severity).toBe('notice');
   });
+  it('a table the PR renamed is weighed by the size production has under its old name', () => {
+    const renamed: Finding = { ...lock(1), message: '"ALTER TABLE purchases ADD COLUMN status text" takes ACCESS EXCLUSIVE (reads and writes wait) on public.purchases.', details: { tables: ['public.purchases'] } };
+    const [unknown] = weighByProduction([renamed], { stats, onData, transactions: new Map([['m1', true]]), perTable: 200, thresholdSeconds: 5 });
+    expect(unknown!.severity).toBe('notice');
+    const [weighed] = weighByProduction([renamed], { stats, onData, transactions: new Map([['m1', true]]), perTable: 200, thresholdSeconds: 5, baseNames: new Map([['public.purchases', 'public.orders']]) });
+    expect(weighed!.severity).toBe('error');
+    expect(weighed!.message).toMatch(/In production: public\.orders \(3 M rows, 200 MB in production\): about 1-3 min/);
+  });
 });
