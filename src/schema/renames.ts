@@ -124,11 +124,34 @@ function renamedIds(from: SchemaModel, to: SchemaModel): Map<string, string> {
 function withNames(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string, string>): SchemaModel {
   const pairs = tokenPairs(from, to, ids);
   const rename = (id: string): string => ids.get(id) ?? id;
+  // What an object TO no longer has is still named after renamed schemas and tables (it goes
+  // after they are renamed): its schema, and its table for table-scoped ones.
+  const schemas = new Map<string, { name: string; qname: string; old: string }>();
+  const tables = new Map<string, { id: string; qname: string; old: string }>();
+  for (const [before, after] of ids) {
+    const a = from.objects.get(before);
+    const b = to.objects.get(after);
+    if (a?.kind === 'schema' && b?.kind === 'schema') schemas.set(a.name, { name: b.name, qname: b.qname, old: a.qname });
+    if (a?.kind === 'table' && b?.kind === 'table') tables.set(a.id, { id: b.id, qname: b.qname, old: a.qname });
+  }
+  const carried = (object: SchemaObject): SchemaObject => {
+    let out = object;
+    const schema = schemas.get(object.schema);
+    if (schema !== undefined && object.kind !== 'schema') {
+      const qname = object.qname.startsWith(`${schema.old}.`) ? `${schema.qname}${object.qname.slice(schema.old.length)}` : object.qname;
+      out = { ...out, schema: schema.name, qname, id: out.id.replace(`:${schema.old}.`, `:${schema.qname}.`) } as SchemaObject;
+    }
+    if ('table' in out && 'tableQname' in out && typeof out.table === 'string') {
+      const table = tables.get(out.table);
+      if (table !== undefined) out = { ...out, table: table.id, tableQname: table.qname, id: out.id.replace(`:${table.old}.`, `:${table.qname}.`) } as SchemaObject;
+    }
+    return out;
+  };
   const objects: SchemaObject[] = [];
   for (const [id, object] of from.objects) {
     const counterpart = to.objects.get(rename(id));
     if (counterpart === undefined || counterpart.kind !== object.kind) {
-      objects.push(object);
+      objects.push(carried(object));
       continue;
     }
     let named = align(object, counterpart, pairs) as SchemaObject;
@@ -141,11 +164,17 @@ function withNames(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string, 
     }
     objects.push(named);
   }
+  // Ids that changed: renamed objects and columns, and what was carried along with them.
+  const moved = new Map(ids);
+  [...from.objects.values()].forEach((object, i) => {
+    if (!ids.has(object.id) && objects[i]!.id !== object.id) moved.set(object.id, objects[i]!.id);
+  });
+  const renameAny = (id: string): string => moved.get(id) ?? id;
   objects.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const dependencies = new Map<string, readonly string[]>();
-  for (const [id, on] of from.dependencies) dependencies.set(rename(id), on.map(rename));
+  for (const [id, on] of from.dependencies) dependencies.set(renameAny(id), on.map(renameAny));
   const identities = new Map<string, string>();
-  for (const [id, identity] of from.identities ?? []) identities.set(rename(id), identity);
+  for (const [id, identity] of from.identities ?? []) identities.set(renameAny(id), identity);
   return { objects: new Map(objects.map((o) => [o.id, o])), dependencies, unsupported: from.unsupported, serverVersionNum: from.serverVersionNum, identities };
 }
 

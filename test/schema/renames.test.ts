@@ -34,6 +34,9 @@ CREATE TRIGGER orders_touch BEFORE UPDATE ON shop.orders FOR EACH ROW EXECUTE FU
 CREATE VIEW shop.big AS SELECT o.id, o.note, i.qty FROM shop.orders o JOIN shop.items i ON i.order_id = o.id WHERE o.total > 100;
 ALTER TABLE shop.orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY cheap ON shop.orders USING (total < 1000 AND note IS NOT NULL);
+ALTER TABLE shop.orders ADD COLUMN gross numeric GENERATED ALWAYS AS (total * 1.2) STORED;
+ALTER TABLE shop.items ADD CONSTRAINT qty_positive CHECK (qty > 0);
+CREATE TRIGGER items_touch BEFORE UPDATE ON shop.items FOR EACH ROW WHEN (OLD.qty IS DISTINCT FROM NEW.qty) EXECUTE FUNCTION shop.touch();
 `;
 
 interface Case {
@@ -51,15 +54,34 @@ const CASES: readonly Case[] = [
   { name: 'a table renamed', migration: 'ALTER TABLE shop.items RENAME TO line_items', renames: ['rename table shop.items to line_items'] },
   { name: 'a column renamed that an index, a view and a policy use', migration: 'ALTER TABLE shop.orders RENAME COLUMN note TO remark', renames: ['rename column shop.orders.note to remark'] },
   { name: 'a schema renamed', migration: 'ALTER SCHEMA shop RENAME TO store', renames: ['rename schema shop to store'] },
+  {
+    name: 'a schema renamed, with a view and an index in it dropped',
+    migration: 'ALTER SCHEMA shop RENAME TO store; DROP VIEW store.big; DROP INDEX store.items_qty_idx',
+    renames: ['rename schema shop to store'],
+    rest: ['drop view store.big', 'drop index store.items_qty_idx'],
+  },
   { name: 'a table moved to another schema', migration: 'CREATE SCHEMA archive; ALTER TABLE shop.items SET SCHEMA archive', renames: ['move table shop.items to schema archive'], rest: ['create schema archive'], replay: false },
   { name: 'an index and a constraint renamed', migration: 'ALTER INDEX shop.items_qty_idx RENAME TO items_by_qty; ALTER TABLE shop.orders RENAME CONSTRAINT total_positive TO total_above_zero', renames: ['rename constraint total_positive to total_above_zero', 'rename index shop.items_qty_idx to items_by_qty'] },
   { name: 'a type, a sequence and a function renamed', migration: 'ALTER TYPE shop.mood RENAME TO feeling; ALTER SEQUENCE shop.ticket_seq RENAME TO ticket_numbers; ALTER FUNCTION shop.touch() RENAME TO stamp', renames: ['rename type shop.mood to feeling', 'rename sequence shop.ticket_seq to ticket_numbers', 'rename function shop.touch to stamp'] },
   { name: 'two tables swapping names', migration: 'ALTER TABLE shop.items RENAME TO tmp; ALTER TABLE shop.orders RENAME TO items; ALTER TABLE shop.tmp RENAME TO orders', renames: ['rename table shop.items to orders', 'rename table shop.orders to items'], replay: false },
   {
+    name: 'a column renamed that a check, a foreign key, a generated column and a trigger condition use',
+    migration: 'ALTER TABLE shop.orders RENAME COLUMN total TO amount; ALTER TABLE shop.orders RENAME COLUMN id TO order_id; ALTER TABLE shop.items RENAME COLUMN qty TO quantity',
+    renames: ['rename column shop.items.qty to quantity', 'rename column shop.orders.id to order_id', 'rename column shop.orders.total to amount'],
+  },
+  { name: 'a column renamed and another added under its old name', migration: 'ALTER TABLE shop.orders RENAME COLUMN note TO remark; ALTER TABLE shop.orders ADD COLUMN note varchar(10)', renames: ['rename column shop.orders.note to remark'], rest: ['add column shop.orders.note character varying(10)'] },
+  { name: 'a table renamed to a name that needs quotes', migration: 'ALTER TABLE shop.items RENAME TO "Order Items"', renames: ['rename table shop.items to "Order Items"'] },
+  {
+    name: 'a view over a renamed column also redefined: the new definition is a change',
+    migration: "ALTER TABLE shop.orders RENAME COLUMN note TO remark; CREATE OR REPLACE VIEW shop.big AS SELECT o.id, o.remark AS note, i.qty FROM shop.orders o JOIN shop.items i ON i.order_id = o.id WHERE o.total > 500",
+    renames: ['rename column shop.orders.note to remark'],
+    rest: ['replace view shop.big'],
+  },
+  {
     name: 'a table renamed and changed',
     migration: 'ALTER TABLE shop.items RENAME TO line_items; ALTER TABLE shop.line_items ADD COLUMN price numeric; ALTER TABLE shop.line_items DROP COLUMN qty CASCADE',
     renames: ['rename table shop.items to line_items'],
-    rest: ['drop view shop.big', 'drop index shop.items_qty_idx', 'drop column shop.line_items.qty', 'add column shop.line_items.price numeric'],
+    rest: ['drop view shop.big', 'drop index shop.items_qty_idx', 'drop check qty_positive on shop.line_items', 'drop trigger items_touch on shop.line_items', 'drop column shop.line_items.qty', 'add column shop.line_items.price numeric'],
   },
 ];
 
