@@ -8,7 +8,8 @@ import type { Engine, MigrationSource } from '../engines/engine.js';
 import type { CatalogSession } from '../introspect/incremental.js';
 import { introspectUrl, type CatalogSnapshot } from '../introspect/introspect.js';
 import { hasErrors, type Finding } from '../report/finding.js';
-import { diffSchemas, type Change } from '../schema/diff.js';
+import type { Change } from '../schema/diff.js';
+import { diffAcrossRenames } from '../schema/renames.js';
 import type { EnumDef, SchemaModel } from '../schema/model.js';
 import type { ModelOptions } from '../schema/rows-to-model.js';
 import type { Reporter } from '../util/reporter.js';
@@ -76,7 +77,8 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
       ];
     }
     const actual = await readSchema();
-    const left = diffSchemas(step.expected, actual).changes;
+    // One database throughout: a rename the down migration does not undo is said as one.
+    const left = diffAcrossRenames(step.expected, actual).changes;
     if (left.length > 0) return [incomplete(step.source, downFile, left, step.expected, actual)];
   }
   const up = await engine.migrate(context, {});
@@ -94,7 +96,7 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
       },
     ];
   }
-  const again = diffSchemas(input.headSchema, await readSchema()).changes;
+  const again = diffAcrossRenames(input.headSchema, await readSchema()).changes;
   if (again.length > 0) {
     return [
       {

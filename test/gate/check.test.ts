@@ -147,6 +147,19 @@ describe('drift-guard check (SQL engine)', () => {
     expect(second.findings.find((f) => f.code === 'ROLLBACK_FAILED')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_c.down.sql', line: 1 });
   });
 
+  it('a rename the down migration does not undo is named as one; one it undoes passes the rollback check', async () => {
+    const kept = repo(USERS);
+    kept.commit({ 'db/migrations/20240102000001_rename.sql': 'ALTER TABLE users RENAME TO members;\nALTER TABLE members RENAME COLUMN email TO login;\n', 'db/migrations/20240102000001_rename.down.sql': 'ALTER TABLE members RENAME TO users;\n' }, 'pr');
+    const first = await check(kept);
+    expect(first.findings.find((f) => f.code === 'ROLLBACK_INCOMPLETE')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_rename.down.sql', details: { changes: ['rename column public.users.email to login'] } });
+    expect(first.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE')).toEqual([]);
+    const undone = repo(USERS);
+    undone.commit({ 'db/migrations/20240102000001_rename.sql': 'ALTER TABLE users RENAME TO members;\n', 'db/migrations/20240102000001_rename.down.sql': 'ALTER TABLE members RENAME TO users;\n' }, 'pr');
+    const second = await check(undone);
+    expect(codes(second)).toEqual(['notice LOCKING_CHANGE']);
+    expect(second.schemaChanges.map((c) => c.description)).toEqual(['rename table public.users to members']);
+  });
+
   it('LINT: squawk on the new migrations, at their lines', async () => {
     const r = repo(USERS, 'check:\n  lint: true\n');
     r.commit({ 'db/migrations/20240102000001_idx.sql': '-- find users by email\nCREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');
