@@ -10,10 +10,14 @@
 // differs from FROM's only by renamed names, token by token (an index on a renamed table, a view
 // over a renamed column, a foreign key to a renamed table). The plain diff of that against TO then
 // holds only what changed besides the names, and each rename is one change of its own: a rename
-// keeps the rows, so it carries no DELETES_DATA. Models from different databases (a rewritten
-// history applied from scratch, `diff` between two servers) must be diffed with diffSchemas.
+// keeps the rows, so it carries no DELETES_DATA. The other way round, a table, column or sequence
+// with the same name on both sides but a new identity was dropped and created again: that is a
+// change with DELETES_DATA, which the diff by name cannot see. Models from different databases (a
+// rewritten history applied from scratch, `diff` between two servers) must be diffed with
+// diffSchemas.
 
 import { diffSchemas, type Change, type SchemaDiff } from './diff.js';
+import { hazard } from './hazards.js';
 import type { ColumnDef, SchemaModel, SchemaObject, TableDef } from './model.js';
 import { KIND_ORDER } from './rows-to-model.js';
 
@@ -87,7 +91,11 @@ export function renamesBetween(from: SchemaModel, to: SchemaModel, ids: Readonly
 /** The diff of two reads of one database, renames recognised by catalog identity (see the header). */
 export function diffAcrossRenames(from: SchemaModel, to: SchemaModel): RenamedDiff {
   const ids = renamedIds(from, to);
-  if (ids.size === 0) return { ...diffSchemas(from, to), renames: [], from };
+  const recreated = recreatedUnderSameName(from, to, ids);
+  if (ids.size === 0) {
+    const plain = diffSchemas(from, to);
+    return { ...plain, changes: [...recreated, ...plain.changes], renames: [], from };
+  }
   const renames = renamesBetween(from, to, ids);
   const renamedFrom = withNames(from, to, ids);
   const plain = diffSchemas(renamedFrom, to);
@@ -100,7 +108,48 @@ export function diffAcrossRenames(from: SchemaModel, to: SchemaModel): RenamedDi
     hazards: [],
     hints: [`a rename keeps the data, but code still using the old name fails once it runs: ship code that no longer uses the old name first (or keep the old name as a view or a generated column until it does)`],
   }));
-  return { changes: [...changes, ...plain.changes], statements: plain.statements, unsupported: plain.unsupported, renames, from: renamedFrom };
+  return { changes: [...changes, ...recreated, ...plain.changes], statements: plain.statements, unsupported: plain.unsupported, renames, from: renamedFrom };
+}
+
+/**
+ * Tables, columns and sequences that have the same name on both sides but not the same identity:
+ * dropped and created again, so what they held is gone unless the migration copied it back. The
+ * diff by name sees nothing there (or only a type change). A column of a table created again is
+ * the table's change.
+ */
+function recreatedUnderSameName(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string, string>): Change[] {
+  if (from.identities === undefined || to.identities === undefined) return [];
+  const targets = new Set(ids.values());
+  const changes: Change[] = [];
+  const tables = new Set<string>();
+  for (const [id, identity] of from.identities) {
+    const now = to.identities.get(id);
+    if (now === undefined || now === identity || ids.has(id) || targets.has(id)) continue;
+    const object = to.objects.get(id);
+    if (object?.kind === 'table') {
+      tables.add(object.qname);
+      changes.push({ id, action: 'replace', kind: 'table', table: object.qname, description: `drop and create table ${object.qname} again`, hazards: [hazard('DELETES_DATA', `${object.qname} is dropped and a new table is created under its name: its rows are lost unless the migration copies them back.`)], hints: [] });
+    } else if (object?.kind === 'sequence') {
+      changes.push({ id, action: 'replace', kind: 'sequence', description: `drop and create sequence ${object.qname} again`, hazards: [hazard('DELETES_DATA', `${object.qname} is dropped and created again: it starts over from its first value.`)], hints: [] });
+    } else if (id.startsWith('column:')) {
+      const column = columnOf(to, id);
+      if (column === undefined || tables.has(column.table.qname) || recreatedTable(from, to, column.table.id)) continue;
+      const at = `${column.table.qname}.${column.column.qname}`;
+      changes.push({ id, action: 'replace', kind: 'column', table: column.table.qname, description: `drop and add column ${at} again`, hazards: [hazard('DELETES_DATA', `${at} is dropped and a new column is added under its name: its values are lost unless the migration copies them back.`)], hints: [] });
+    }
+  }
+  // A serial column's sequence goes with its table.
+  const ownedByRecreated = (change: Change): boolean => {
+    const sequence = change.kind === 'sequence' ? to.objects.get(change.id) : undefined;
+    return sequence?.kind === 'sequence' && sequence.ownedBy !== undefined && [...tables].some((t) => sequence.ownedBy!.startsWith(`${t}.`));
+  };
+  return changes.filter((c) => !ownedByRecreated(c)).sort((a, b) => KIND_RANK(a.kind) - KIND_RANK(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function recreatedTable(from: SchemaModel, to: SchemaModel, tableId: string): boolean {
+  const before = from.identities?.get(tableId);
+  const after = to.identities?.get(tableId);
+  return before !== undefined && after !== undefined && before !== after;
 }
 
 /** FROM id -> TO id of every object and column whose identity is on both sides under another id. */

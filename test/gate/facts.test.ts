@@ -199,4 +199,11 @@ describe('facts per migration and per statement', () => {
     // The generated rows were made in public.orders (the base's name), and the run on them found the NULLs.
     expect(where(result, 'FAILS_ON_DATA')).toEqual(['db/migrations/20240102000002_index.sql:2 measured']);
   });
+  it('a column dropped and added again under its name loses its values: DESTRUCTIVE_CHANGE at the DROP, though the names match', async () => {
+    const r = repo(BASE);
+    r.commit({ 'db/migrations/20240102000001_reset.sql': '-- start legacy over\nALTER TABLE users DROP COLUMN legacy;\nALTER TABLE users ADD COLUMN legacy text;\n' }, 'pr');
+    const result = await check(r);
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_reset.sql:2 measured']);
+    expect(result.findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE')!.message).toContain('drop and add column public.users.legacy again');
+  });
 });

@@ -114,15 +114,20 @@ describe('renames between two reads of one database', () => {
     });
   });
 
-  it('a table dropped and created again under the same name is no rename', async () => {
+  it('a table or a column dropped and created again under the same name is no rename: its data is gone, which the diff by name cannot see', async () => {
     await server.withDatabase(async (db) => {
       await run(db.adminUrl, SCHEMA);
       const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
-      await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int)');
-      const diff = diffAcrossRenames(before, await introspectUrl(db.adminUrl, OPTIONS));
+      await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int); ALTER TABLE shop.orders DROP COLUMN note CASCADE; ALTER TABLE shop.orders ADD COLUMN note text; DROP SEQUENCE shop.ticket_seq CASCADE; CREATE SEQUENCE shop.ticket_seq');
+      const after = await introspectUrl(db.adminUrl, OPTIONS);
+      const diff = diffAcrossRenames(before, after);
       expect(diff.renames).toEqual([]);
-      // The same names on both sides: the diff by name (the rows are gone, but the definition is the same).
-      expect(diff.changes.map((c) => c.description)).toEqual(diffSchemas(before, await introspectUrl(db.adminUrl, OPTIONS)).changes.map((c) => c.description));
+      const recreated = diff.changes.filter((c) => c.action === 'replace' && c.hazards.some((h) => h.code === 'DELETES_DATA'));
+      expect(recreated.map((c) => c.description)).toEqual(['drop and create sequence shop.ticket_seq again', 'drop and create table shop.items again', 'drop and add column shop.orders.note again']);
+      // By name, none of the three is dropped.
+      expect(diffSchemas(before, after).changes.filter((c) => c.hazards.some((h) => h.code === 'DELETES_DATA'))).toEqual([]);
+      // The rest is what the diff by name says.
+      expect(diff.changes.slice(recreated.length).map((c) => c.description)).toEqual(diffSchemas(before, after).changes.map((c) => c.description));
     });
   });
 
