@@ -89,9 +89,10 @@ export function renamesBetween(from: SchemaModel, to: SchemaModel, ids: Readonly
 }
 
 /** The diff of two reads of one database, renames recognised by catalog identity (see the header). */
-export function diffAcrossRenames(from: SchemaModel, to: SchemaModel): RenamedDiff {
+export function diffAcrossRenames(from: SchemaModel, to: SchemaModel, options: { readonly recreated?: boolean } = {}): RenamedDiff {
   const ids = renamedIds(from, to);
-  const recreated = recreatedUnderSameName(from, to, ids);
+  // `recreated: false`: where objects are expected to be created again (a rollback's down and up).
+  const recreated = options.recreated === false ? [] : recreatedUnderSameName(from, to, ids);
   if (ids.size === 0) {
     const plain = diffSchemas(from, to);
     return { ...plain, changes: [...recreated, ...plain.changes], renames: [], from };
@@ -270,16 +271,23 @@ function tokenPairs(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string,
       if (token !== b[i]) pairs.add(`${token}\0${b[i]!}`);
     });
   };
+  // Raw names too (a `name` or `schema` field, a column's name), whole: "LastSeen" is a token
+  // only inside SQL, and "Order Items" is no single token at all.
+  const raw = (x: string, y: string): void => {
+    if (x !== y) pairs.add(`${x}\0${y}`);
+  };
   for (const [before, after] of ids) {
     if (before.startsWith('column:')) {
       const a = columnOf(from, before);
       const b = columnOf(to, after);
-      if (a !== undefined && b !== undefined) add(a.column.qname, b.column.qname);
+      if (a !== undefined && b !== undefined) (add(a.column.qname, b.column.qname), raw(a.column.name, b.column.name));
       continue;
     }
     const a = from.objects.get(before);
     const b = to.objects.get(after);
     if (a === undefined || b === undefined) continue;
+    raw(a.name, b.name);
+    raw(a.schema, b.schema);
     if (a.kind === 'schema') add(a.qname, b.qname);
     else if (tableScoped(a)) add(a.qname.slice(a.qname.lastIndexOf('.') + 1), b.qname.slice(b.qname.lastIndexOf('.') + 1));
     else add(a.qname, b.qname);
@@ -289,6 +297,7 @@ function tokenPairs(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string,
 
 /** Whether `a` becomes `b` by renaming identifiers only: the same tokens, each identifier the same or a renamed pair. */
 function sameButRenamed(a: string, b: string, pairs: ReadonlySet<string>): boolean {
+  if (pairs.has(`${a}\0${b}`)) return true;
   const x = tokens(a);
   const y = tokens(b);
   let j = 0;

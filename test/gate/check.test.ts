@@ -160,6 +160,13 @@ describe('drift-guard check (SQL engine)', () => {
     expect(second.schemaChanges.map((c) => c.description)).toEqual(['rename table public.users to members']);
   });
 
+  it('a down migration that creates again the table its up migration drops restores the schema (a new oid is no difference there)', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240102000001_drop.sql': 'DROP TABLE users;\n', 'db/migrations/20240102000001_drop.down.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n' }, 'pr');
+    const result = await check(r);
+    expect(codes(result)).toEqual(['warning DESTRUCTIVE_CHANGE']);
+  });
+
   it('LINT: squawk on the new migrations, at their lines', async () => {
     const r = repo(USERS, 'check:\n  lint: true\n');
     r.commit({ 'db/migrations/20240102000001_idx.sql': '-- find users by email\nCREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');

@@ -48,6 +48,8 @@ interface Case {
   readonly rest?: readonly string[];
   /** Replay the renames' SQL, then the rest's, on the old schema (false: the names collide half-way, or the rest creates what a rename needs). */
   readonly replay?: false;
+  /** A second migration on top, read against the first's schema: only renames. */
+  readonly then?: { readonly migration: string; readonly renames: readonly string[] };
 }
 
 const CASES: readonly Case[] = [
@@ -71,6 +73,19 @@ const CASES: readonly Case[] = [
   },
   { name: 'a column renamed and another added under its old name', migration: 'ALTER TABLE shop.orders RENAME COLUMN note TO remark; ALTER TABLE shop.orders ADD COLUMN note varchar(10)', renames: ['rename column shop.orders.note to remark'], rest: ['add column shop.orders.note character varying(10)'] },
   { name: 'a table renamed to a name that needs quotes', migration: 'ALTER TABLE shop.items RENAME TO "Order Items"', renames: ['rename table shop.items to "Order Items"'] },
+  {
+    // EF Core's names: every one quoted.
+    name: 'quoted names renamed as EF Core does: a column, a table and its index',
+    migration: `CREATE TABLE shop."Links" ("Id" int PRIMARY KEY, "UserId" int, "OldNote" varchar(20));
+      CREATE INDEX "IX_Links_UserId" ON shop."Links" ("UserId");
+      CREATE VIEW shop."LinkNotes" AS SELECT "Id", "OldNote" FROM shop."Links";`,
+    renames: [],
+    rest: ['create table shop."Links"', 'create primary key "Links_pkey" on shop."Links"', 'create index shop."IX_Links_UserId"', 'create view shop."LinkNotes"'],
+    then: {
+      migration: 'ALTER TABLE shop."Links" RENAME COLUMN "OldNote" TO "NewNote"; ALTER TABLE shop."Links" RENAME TO "UserLinks"; ALTER INDEX shop."IX_Links_UserId" RENAME TO "IX_UserLinks_UserId"',
+      renames: ['rename table shop."Links" to "UserLinks"', 'rename column shop."Links"."OldNote" to "NewNote"', 'rename index shop."IX_Links_UserId" to "IX_UserLinks_UserId"'],
+    },
+  },
   {
     name: 'a view over a renamed column also redefined: the new definition is a change',
     migration: "ALTER TABLE shop.orders RENAME COLUMN note TO remark; CREATE OR REPLACE VIEW shop.big AS SELECT o.id, o.remark AS note, i.qty FROM shop.orders o JOIN shop.items i ON i.order_id = o.id WHERE o.total > 500",
@@ -104,6 +119,12 @@ describe('renames between two reads of one database', () => {
       expect(diff.changes.filter((c) => diff.renames.some((r) => r.to === c.id)).flatMap((c) => c.hazards)).toEqual([]);
       // What the plain diff (names only) says about the same pair: drops with DELETES_DATA where a table or column was renamed.
       if (testCase.renames.some((r) => /^rename (table|column)/.test(r))) expect(diffSchemas(before, after).changes.some((c) => c.hazards.some((h) => h.code === 'DELETES_DATA'))).toBe(true);
+      if (testCase.then !== undefined) {
+        await run(db.adminUrl, testCase.then.migration);
+        const next = diffAcrossRenames(after, await introspectUrl(db.adminUrl, OPTIONS));
+        expect(next.changes.map((c) => c.description)).toEqual(testCase.then.renames);
+        return;
+      }
       // The renaming SQL plus the rest turns the old schema into the new one.
       if (testCase.replay === false) return;
       await run(db.adminUrl, `DROP SCHEMA IF EXISTS shop, store, archive CASCADE; DROP TABLE IF EXISTS public.anything`);
