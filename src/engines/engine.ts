@@ -166,6 +166,8 @@ export interface ObservedLock {
   readonly mode: string;
   /** Whether the relation existed before the PR's first migration (a lock on a new table harms nobody). */
   readonly existing: boolean;
+  /** The table's oid, which a rename keeps: a lock before and one after are on the same table. */
+  readonly tableOid?: string;
 }
 
 /** What one statement did, measured on the scratch database. */

@@ -4,7 +4,7 @@
 // measured or inferred.
 
 import type { LoadedConfig } from '../config/load-config.js';
-import type { ObservedStatement } from '../engines/engine.js';
+import type { ObservedLock, ObservedStatement } from '../engines/engine.js';
 import type { Finding } from '../report/finding.js';
 import type { Change } from '../schema/diff.js';
 import type { Hazard } from '../schema/hazards.js';
@@ -63,7 +63,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
     // What PostgreSQL was seen doing, statement by statement.
     if (statements !== undefined) {
       // The strongest lock each table is already held under, and since which line (one transaction).
-      const heldSince = new Map<string, { mode: string; line: number }>();
+      const heldSince = new Map<string, { mode: string; line: number; table: string }>();
       for (const [i, statement] of statements.entries()) {
         const where = { line: statement.line, column: statement.column };
         if (statement.kind === 'TruncateStmt' && statement.rewrites.length > 0) {
@@ -90,11 +90,13 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
         // A DROP TABLE's lock on the table it drops says nothing more than its DESTRUCTIVE_CHANGE.
         const dropped = (table: string): boolean => statement.kind === 'DropStmt' && !migration.schemaAfter.objects.has(`table:${table}`);
         const strong = (statement.locks ?? []).filter((l) => l.existing && BLOCKING[l.mode] !== undefined && !dropped(l.table));
-        const earlier = strong.map((l) => ({ lock: l, before: heldSince.get(l.table) })).find(({ lock, before }) => before !== undefined && STRENGTH.indexOf(before.mode) > STRENGTH.indexOf(lock.mode));
+        // By oid where known: a table renamed on an earlier line is the same table.
+        const heldKey = (l: ObservedLock): string => l.tableOid ?? l.table;
+        const earlier = strong.map((l) => ({ lock: l, before: heldSince.get(heldKey(l)) })).find(({ lock, before }) => before !== undefined && STRENGTH.indexOf(before.mode) > STRENGTH.indexOf(lock.mode));
         if (migration.transaction === true) {
           for (const l of statement.locks ?? []) {
-            const before = heldSince.get(l.table);
-            if (BLOCKING[l.mode] !== undefined && (before === undefined || STRENGTH.indexOf(l.mode) > STRENGTH.indexOf(before.mode))) heldSince.set(l.table, { mode: l.mode, line: statement.line });
+            const before = heldSince.get(heldKey(l));
+            if (BLOCKING[l.mode] !== undefined && (before === undefined || STRENGTH.indexOf(l.mode) > STRENGTH.indexOf(before.mode))) heldSince.set(heldKey(l), { mode: l.mode, line: statement.line, table: l.table });
           }
         }
         // How long the lock is held: on the generated rows when the migration ran there too.
@@ -118,7 +120,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
         if (strong.length === 0 || statement.kind === 'CreateStmt') continue;
         const strongest = STRENGTH[Math.max(...strong.map((l) => STRENGTH.indexOf(l.mode)))]!;
         const tables = [...new Set(strong.filter((l) => l.mode === strongest).map((l) => l.table))].sort();
-        const under = earlier === undefined ? '' : `; it runs while line ${earlier.before!.line}'s ${BLOCKING[earlier.before!.mode]} on ${earlier.lock.table} is held, so that applies to it too`;
+        const under = earlier === undefined ? '' : `; it runs while line ${earlier.before!.line}'s ${BLOCKING[earlier.before!.mode]} on ${earlier.before!.table === earlier.lock.table ? earlier.lock.table : `${earlier.before!.table} (now ${earlier.lock.table})`} is held, so that applies to it too`;
         findings.push({
           check: 'schema',
           code: 'LOCKING_CHANGE',

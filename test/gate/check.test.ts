@@ -165,6 +165,9 @@ describe('drift-guard check (SQL engine)', () => {
     r.commit({ 'db/migrations/20240102000001_drop.sql': 'DROP TABLE users;\n', 'db/migrations/20240102000001_drop.down.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n' }, 'pr');
     const result = await check(r);
     expect(codes(result)).toEqual(['warning DESTRUCTIVE_CHANGE']);
+    // The dropped table's lock counts as a base table's whichever of its locks (the table's, its
+    // primary key index's) pg_locks lists first.
+    expect(result.schemaChanges.find((c) => c.description === 'drop table public.users')!.hazards.map((h) => h.code)).toEqual(['DELETES_DATA', 'ACCESS_EXCLUSIVE_LOCK']);
   });
 
   it('LINT: squawk on the new migrations, at their lines', async () => {

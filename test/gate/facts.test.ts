@@ -179,7 +179,7 @@ describe('facts per migration and per statement', () => {
     const r = repo(BASE);
     r.commit(
       {
-        'db/migrations/20240102000001_rename.sql': 'ALTER TABLE orders RENAME TO purchases;\nALTER TABLE users RENAME COLUMN email TO login;\n',
+        'db/migrations/20240102000001_rename.sql': 'ALTER TABLE orders ADD COLUMN note text;\nALTER TABLE orders RENAME TO purchases;\nALTER TABLE users RENAME COLUMN email TO login;\nCREATE INDEX purchases_amount ON purchases (amount);\n',
         // After the rename: a plain index on the renamed (existing) table blocks its writes, and
         // SET NOT NULL fails on its rows.
         'db/migrations/20240102000002_index.sql': 'CREATE INDEX purchases_user ON purchases (user_id);\nALTER TABLE purchases ALTER COLUMN amount SET NOT NULL;\n',
@@ -189,12 +189,15 @@ describe('facts per migration and per statement', () => {
     const result = await check(r);
     expect(result.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE')).toEqual([]);
     expect(result.schemaChanges.filter((c) => c.description.startsWith('rename')).map((c) => [c.description, c.hazards.map((h) => h.code)])).toEqual([
-      ['rename table public.orders to purchases', ['ACCESS_EXCLUSIVE_LOCK']],
+      ['rename table public.orders to purchases', []],
       ['rename column public.users.email to login', ['ACCESS_EXCLUSIVE_LOCK']],
     ]);
-    expect(result.schemaChanges.filter((c) => !c.description.startsWith('rename')).map((c) => c.description)).toEqual(['make public.purchases.amount NOT NULL', 'create index public.purchases_user']);
+    expect(result.schemaChanges.filter((c) => !c.description.startsWith('rename')).map((c) => c.description)).toEqual(['add column public.purchases.note text', 'make public.purchases.amount NOT NULL', 'create index public.purchases_amount', 'create index public.purchases_user']);
     // Measured on the renamed table, which the base had under its old name.
-    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000001_rename.sql:1 measured', 'db/migrations/20240102000001_rename.sql:2 measured', 'db/migrations/20240102000002_index.sql:1 measured', 'db/migrations/20240102000002_index.sql:2 measured']);
+    // Line 2's rename needs no new lock: line 1 holds ACCESS EXCLUSIVE on the table already.
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(['db/migrations/20240102000001_rename.sql:1 measured', 'db/migrations/20240102000001_rename.sql:3 measured', 'db/migrations/20240102000001_rename.sql:4 measured', 'db/migrations/20240102000002_index.sql:1 measured', 'db/migrations/20240102000002_index.sql:2 measured']);
+    // Line 4 runs under line 1's lock, taken on the table before its rename.
+    expect(result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.line === 4)!.message).toContain("it runs while line 1's ACCESS EXCLUSIVE (reads and writes wait) on public.orders (now public.purchases) is held");
     expect(result.findings.find((f) => f.code === 'LOCKING_CHANGE' && f.file === 'db/migrations/20240102000002_index.sql')!.message).toContain('on public.purchases');
     // The generated rows were made in public.orders (the base's name), and the run on them found the NULLs.
     expect(where(result, 'FAILS_ON_DATA')).toEqual(['db/migrations/20240102000002_index.sql:2 measured']);

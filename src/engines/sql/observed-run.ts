@@ -15,7 +15,8 @@ import { lineAndColumn, loadParser, type SqlStatement } from './sql-script.js';
 
 const USER_RELATIONS = `
 SELECT c.oid::int8::text AS oid, c.relfilenode::int8::text AS filenode, c.relkind::text AS relkind,
-       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(COALESCE(t.relname, c.relname)) AS qname
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(COALESCE(t.relname, c.relname)) AS qname,
+       COALESCE(x.indrelid, c.oid)::int8::text AS table_oid
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
  WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -209,12 +210,14 @@ export interface Relation {
   /** The table's name; for an index, its table's. */
   qname: string;
   relkind: string;
+  /** The table's oid; for an index, its table's. */
+  tableOid: string;
 }
 
 /** Every user table, matview and index by oid, with its storage (relfilenode) and its table's name. */
 export async function relations(client: pg.Client): Promise<Map<string, Relation>> {
-  const result = await client.query<{ oid: string; filenode: string; relkind: string; qname: string }>(USER_RELATIONS);
-  return new Map(result.rows.map((row) => [row.oid, { filenode: row.filenode, qname: row.qname, relkind: row.relkind }]));
+  const result = await client.query<{ oid: string; filenode: string; relkind: string; qname: string; table_oid: string }>(USER_RELATIONS);
+  return new Map(result.rows.map((row) => [row.oid, { filenode: row.filenode, qname: row.qname, relkind: row.relkind, tableOid: row.table_oid }]));
 }
 
 /** The session's relation locks and the rows read per table, in one round trip. */
@@ -256,14 +259,20 @@ function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapsh
     if (table === null) continue;
     if (!isIndex && lock.relkind !== null && known === undefined && (lock.relkind === 'r' || lock.relkind === 'p' || lock.relkind === 'm')) {
       created.add(table);
-      snapshot.set(lock.oid, { filenode: lock.filenode ?? '', qname: table, relkind: lock.relkind });
+      snapshot.set(lock.oid, { filenode: lock.filenode ?? '', qname: table, relkind: lock.relkind, tableOid: lock.table_oid });
     } else if (!isIndex && known !== undefined && lock.filenode !== null && lock.filenode !== known.filenode && known.relkind !== 'p') {
       if (isBaseTable(baseTables, known.qname, lock.oid)) rewrites.add(lock.qname ?? known.qname);
       known.filenode = lock.filenode;
     }
     if (had.has(`${lock.oid}:${lock.mode}`)) continue;
     const key = `${table}:${lock.mode}`;
-    if (!locks.has(key)) locks.set(key, { table, mode: lock.mode, existing: isBaseTable(baseTables, table, lock.table_oid) });
+    // A relation this statement dropped is gone from pg_class (and its index from pg_index): its
+    // table's oid is the snapshot's.
+    const tableOid = lock.relkind === null ? (known?.tableOid ?? lock.table_oid) : lock.table_oid;
+    const existing = isBaseTable(baseTables, table, tableOid);
+    // A table and its indexes give one lock per mode: it is on a base table if any of them says so.
+    const seen = locks.get(key);
+    if (seen === undefined || (existing && !seen.existing)) locks.set(key, { table, mode: lock.mode, existing, tableOid });
   }
   return { locks: [...locks.values()], rewrites: [...rewrites], created: [...created] };
 }
