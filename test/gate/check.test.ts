@@ -170,6 +170,18 @@ describe('drift-guard check (SQL engine)', () => {
     expect(result.schemaChanges.find((c) => c.description === 'drop table public.users')!.hazards.map((h) => h.code)).toEqual(['DELETES_DATA', 'ACCESS_EXCLUSIVE_LOCK']);
   });
 
+  it('the PR that adds the first migrations, and their folder, is checked (the base has no folder yet)', async () => {
+    for (const layout of ['plain', 'flyway']) {
+      const dir = path.join(tmp, `r${n++}`);
+      writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: ${layout}\n`, 'README.md': 'an app\n' });
+      const r = prRepository(dir);
+      r.commit({ [layout === 'plain' ? 'db/migrations/20240102000001_users.sql' : 'db/migrations/V1__users.sql']: 'CREATE TABLE users (id bigint PRIMARY KEY);\n' }, 'pr');
+      const result = await check(r);
+      expect(result.verdict).not.toBe('fail');
+      expect(result.schemaChanges.map((c) => c.description)).toContain('create table public.users');
+    }
+  });
+
   it('LINT: squawk on the new migrations, at their lines', async () => {
     const r = repo(USERS, 'check:\n  lint: true\n');
     r.commit({ 'db/migrations/20240102000001_idx.sql': '-- find users by email\nCREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');

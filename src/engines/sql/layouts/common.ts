@@ -29,7 +29,16 @@ export function listDirs(dir: string): string[] {
  * the folder is read fail-closed, never with an entry silently skipped.
  */
 export function directoryEntries(dir: string): { name: string; stats: Pick<Stats, 'isFile' | 'isDirectory'> }[] {
-  return readdirSync(dir, { encoding: 'buffer', withFileTypes: true }).map((entry) => {
+  let entries: import('node:fs').Dirent<Buffer>[];
+  try {
+    entries = readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
+  } catch (error) {
+    // A folder that does not exist holds no migrations: the base of the PR that adds the first
+    // ones. (The configured folder itself is checked for existence where the project is read.)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries.map((entry) => {
     const raw = entry.name;
     const name = raw.toString('utf8');
     if (!Buffer.from(name, 'utf8').equals(raw)) {
