@@ -368,6 +368,9 @@ async function createScratchDatabase(server: RunningServer, prepared: PreparedRo
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
         }
+        // What ALTER DATABASE ... SET gave the template (a migration setting search_path for the
+        // unqualified names of later ones) is not copied by CREATE DATABASE: copied here.
+        for (const statement of await databaseSettings(client, template, name)) await client.query(statement);
       }
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -388,6 +391,51 @@ async function createScratchDatabase(server: RunningServer, prepared: PreparedRo
   }
   const url = prepared.password === undefined ? adminUrl : roleUrl(adminUrl, prepared.role.name, prepared.password);
   return { name, url, displayUrl: registerConnectionString(url), adminUrl, role: prepared.role, server };
+}
+
+/** Settings whose value is a list of names, each quoted on its own (as pg_dump does). */
+const LIST_SETTINGS = new Set(['search_path', 'temp_tablespaces', 'session_preload_libraries', 'local_preload_libraries', 'shared_preload_libraries', 'unix_socket_directories']);
+
+/**
+ * ALTER DATABASE `target` SET / ALTER ROLE ... IN DATABASE `target` SET statements that give it the
+ * settings `source` has in pg_db_role_setting. Names and values are quoted; nothing is run here.
+ */
+export async function databaseSettings(client: import('pg').Client, source: string, target: string): Promise<string[]> {
+  const rows = await client.query<{ role: string | null; setting: string }>(
+    `SELECT r.rolname AS role, s.setting
+       FROM pg_catalog.pg_db_role_setting d CROSS JOIN LATERAL pg_catalog.unnest(d.setconfig) AS s(setting)
+       LEFT JOIN pg_catalog.pg_roles r ON r.oid = d.setrole
+      WHERE d.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = $1)
+      ORDER BY d.setrole, s.setting`,
+    [source],
+  );
+  const quote = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+  return rows.rows.flatMap(({ role, setting }) => {
+    const at = setting.indexOf('=');
+    if (at <= 0) return [];
+    const key = setting.slice(0, at);
+    const value = setting.slice(at + 1);
+    const values = LIST_SETTINGS.has(key.toLowerCase()) ? splitList(value).map(quote).join(', ') : quote(value);
+    const target_ = role === null ? `DATABASE ${quoteIdent(target)}` : `ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(target)}`;
+    return [`ALTER ${target_} SET ${key.split('.').map(quoteIdent).join('.')} TO ${values}`];
+  });
+}
+
+/** A list setting's stored value ("a", "b c", x) as its elements, double quotes removed. */
+function splitList(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '"') {
+      if (quoted && value[i + 1] === '"') (current += '"'), (i += 1);
+      else quoted = !quoted;
+    } else if (c === ',' && !quoted) (out.push(current.trim()), (current = ''));
+    else current += c;
+  }
+  out.push(current.trim());
+  return out.filter((element) => element !== '');
 }
 
 /** A database the server already holds (the cached base), seen as a scratch database. */

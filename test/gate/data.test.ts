@@ -200,4 +200,18 @@ describe('the data-aware gate fills what the PR touches', () => {
     expect(failing(result)).toEqual([]);
     expect(result.data).toEqual(expect.objectContaining({ scope: 'all', tables: 7 }));
   });
+  it("the copies keep the base database's own settings: a migration relying on ALTER DATABASE ... SET search_path passes", async () => {
+    const dir = path.join(tmp, `r${n++}`);
+    writeTree(dir, {
+      '.drift-guard.yml': 'sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n',
+      'db/migrations/20240101000001_base.sql': "CREATE SCHEMA app;\nCREATE TABLE app.accounts (id bigint PRIMARY KEY, note text);\nDO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path TO app, public', current_database()); END $$;\n",
+    });
+    const r = prRepository(dir);
+    // Unqualified: found through the database's search_path.
+    r.commit({ 'db/migrations/20240102000001_change.sql': 'ALTER TABLE accounts ADD COLUMN tier integer;\n' }, 'pr');
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    expect(result.verdict).toBe('pass');
+    expect(result.facts.map((f) => f.onData !== undefined)).toEqual([true]);
+  });
 });
