@@ -107,7 +107,7 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
   for (const [id, before] of from.objects) {
     if (to.objects.has(id)) continue;
     drops.add(id);
-    const change = dropChange(before, addedTables);
+    const change = dropChange(before, addedTables, (sequence) => ownerDropped(sequence, to));
     plan.changes.push(change);
     note(`drop:${id}`, change.hazards);
   }
@@ -825,7 +825,20 @@ function createChange(object: SchemaObject, from: SchemaModel): Change {
 }
 
 /** `addedTables`: the tables only TO has, for rename hints. */
-function dropChange(object: SchemaObject, addedTables: () => readonly TableDef[]): Change {
+/**
+ * Whether a serial-style sequence's owning column is gone too (with its table or on its own): the
+ * sequence goes with it, and the column's drop already says what is lost.
+ */
+function ownerDropped(sequence: SequenceDef, to: SchemaModel): boolean {
+  if (sequence.ownedBy === undefined) return false;
+  for (const object of to.objects.values()) {
+    if (object.kind !== 'table' || !sequence.ownedBy.startsWith(`${object.qname}.`)) continue;
+    if (object.columns.some((c) => `${object.qname}.${c.qname}` === sequence.ownedBy)) return false;
+  }
+  return true;
+}
+
+function dropChange(object: SchemaObject, addedTables: () => readonly TableDef[], ownerGone: (sequence: SequenceDef) => boolean): Change {
   const hazards: Hazard[] = [];
   const hints: string[] = [];
   if (object.kind === 'table') {
@@ -839,7 +852,7 @@ function dropChange(object: SchemaObject, addedTables: () => readonly TableDef[]
   }
   if (object.kind === 'matview') hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} discards its materialized rows.`));
   if (object.kind === 'index') hazards.push(hazard('ACCESS_EXCLUSIVE_LOCK', `DROP INDEX locks ${object.tableQname} while it runs.`, `DROP INDEX CONCURRENTLY ${object.qname} (outside a transaction)`));
-  if (object.kind === 'sequence') hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} loses its current value.`));
+  if (object.kind === 'sequence' && !ownerGone(object)) hazards.push(hazard('DELETES_DATA', `dropping ${object.qname} loses its current value.`));
   return { id: object.id, action: 'drop', kind: object.kind, ...tableOfObject(object), description: `drop ${describe(object)}`, hazards, hints };
 }
 

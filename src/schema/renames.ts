@@ -93,9 +93,15 @@ export function diffAcrossRenames(from: SchemaModel, to: SchemaModel, options: {
   const ids = renamedIds(from, to);
   // `recreated: false`: where objects are expected to be created again (a rollback's down and up).
   const recreated = options.recreated === false ? [] : recreatedUnderSameName(from, to, ids);
+  // What the diff by name says of an object created again (a type change of a column dropped and
+  // added, the columns and keys of a table dropped and created) is the new object's definition,
+  // not a change made to the old one: the single "drop and create again" says it.
+  const recreatedColumns = new Set(recreated.filter((c) => c.kind === 'column').map((c) => c.id));
+  const recreatedTables = new Set(recreated.filter((c) => c.kind === 'table').map((c) => c.table));
+  const besides = (changes: readonly Change[]): Change[] => changes.filter((c) => !recreatedColumns.has(c.id) && !(c.table !== undefined && recreatedTables.has(c.table)));
   if (ids.size === 0) {
     const plain = diffSchemas(from, to);
-    return { ...plain, changes: [...recreated, ...plain.changes], renames: [], from };
+    return { ...plain, changes: [...recreated, ...besides(plain.changes)], renames: [], from };
   }
   const renames = renamesBetween(from, to, ids);
   const renamedFrom = withNames(from, to, ids);
@@ -109,7 +115,7 @@ export function diffAcrossRenames(from: SchemaModel, to: SchemaModel, options: {
     hazards: [],
     hints: [`a rename keeps the data, but code still using the old name fails once it runs: ship code that no longer uses the old name first (or keep the old name as a view or a generated column until it does)`],
   }));
-  return { changes: [...changes, ...recreated, ...plain.changes], statements: plain.statements, unsupported: plain.unsupported, renames, from: renamedFrom };
+  return { changes: [...changes, ...recreated, ...besides(plain.changes)], statements: plain.statements, unsupported: plain.unsupported, renames, from: renamedFrom };
 }
 
 /**

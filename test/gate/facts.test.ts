@@ -209,4 +209,10 @@ describe('facts per migration and per statement', () => {
     expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_reset.sql:2 measured']);
     expect(result.findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE')!.message).toContain('drop and add column public.users.legacy again');
   });
+  it("a serial column dropped is one DESTRUCTIVE_CHANGE: its sequence goes with it; a sequence dropped on its own is another", async () => {
+    const r = repo({ 'db/migrations/20240101000001_t.sql': 'CREATE TABLE tickets (id serial PRIMARY KEY, code text, n serial);\nCREATE SEQUENCE invoice_numbers;\n' });
+    r.commit({ 'db/migrations/20240102000001_drop.sql': 'ALTER TABLE tickets DROP COLUMN n;\nDROP SEQUENCE invoice_numbers;\n' }, 'pr');
+    const result = await check(r);
+    expect(result.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE').map((f) => `${f.line ?? '-'} ${f.message.slice(0, f.message.indexOf(':'))}`).sort()).toEqual(['1 drop column public.tickets.n', '2 drop sequence public.invoice_numbers']);
+  });
 });
