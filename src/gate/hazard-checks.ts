@@ -246,6 +246,9 @@ function names(change: Change): { own: string; table: string | undefined } {
   return { own: parts.at(-1) ?? key, table };
 }
 
+/** Statements that read or write rows, not the schema. */
+const DATA_STATEMENTS = new Set(['UpdateStmt', 'InsertStmt', 'DeleteStmt', 'SelectStmt', 'MergeStmt', 'CopyStmt']);
+
 const mentions = (text: string, name: string | undefined): boolean =>
   name !== undefined && name !== '' && new RegExp(`(^|[^\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(text);
 
@@ -259,11 +262,13 @@ export function locate(change: Change, migration: MigrationFacts): Where {
   const statements = migration.statements;
   if (statements !== undefined && statements.length > 0) {
     const touches = (s: ObservedStatement): boolean => change.table !== undefined && ((s.locks ?? []).some((l) => l.table === change.table) || s.created.includes(change.table));
-    const pick =
-      statements.find((s) => mentions(s.text, own) && (touches(s) || mentions(s.text, table))) ??
-      statements.find(touches) ??
-      statements.find((s) => mentions(s.text, own)) ??
-      statements.find((s) => mentions(s.text, table));
+    // A schema change comes from DDL: a backfill that names the column first (UPDATE ... SET new =
+    // old, then DROP COLUMN old) did not drop it. A drop from a statement that says DROP.
+    const ddl = statements.filter((s) => !DATA_STATEMENTS.has(s.kind));
+    const dropping = change.action === 'drop' ? ddl.filter((s) => /\bDROP\b/i.test(s.text)) : [];
+    const pickFrom = (list: readonly ObservedStatement[]): ObservedStatement | undefined =>
+      list.find((s) => mentions(s.text, own) && (touches(s) || mentions(s.text, table))) ?? list.find(touches) ?? list.find((s) => mentions(s.text, own)) ?? list.find((s) => mentions(s.text, table));
+    const pick = (dropping.length > 0 ? dropping.find((s) => mentions(s.text, own) && (touches(s) || mentions(s.text, table))) : undefined) ?? pickFrom(ddl) ?? pickFrom(statements);
     if (pick !== undefined) return { line: pick.line, column: pick.column };
   }
   const lines = migration.source.upText.split('\n');

@@ -34,6 +34,8 @@ export function isBinaryCoercible(from: string, to: string): boolean {
 
 /** Whether a type change can lose data: shorter strings, fewer digits, smaller integers, or a cast that may fail. */
 export function isNarrowing(from: string, to: string): boolean {
+  // Every type has a text form: nothing fails or is cut on the way to unbounded text.
+  if (to === 'text' || to === 'character varying') return false;
   const a = SIZE.exec(from);
   const b = SIZE.exec(to);
   if (b !== null && a === null && (from === 'text' || from === 'character varying')) return true;

@@ -215,4 +215,17 @@ describe('facts per migration and per statement', () => {
     const result = await check(r);
     expect(result.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE').map((f) => `${f.line ?? '-'} ${f.message.slice(0, f.message.indexOf(':'))}`).sort()).toEqual(['1 drop column public.tickets.n', '2 drop sequence public.invoice_numbers']);
   });
+  it('a type change to text rewrites the table but loses nothing; one to a shorter varchar may', async () => {
+    const r = repo({ 'db/migrations/20240101000001_t.sql': 'CREATE TABLE devices (id uuid PRIMARY KEY, serial character(36), model varchar(40));\n' });
+    r.commit({ 'db/migrations/20240102000001_types.sql': 'ALTER TABLE devices ALTER COLUMN serial TYPE text;\nALTER TABLE devices ALTER COLUMN id TYPE text USING coalesce(id::text, \'\');\nALTER TABLE devices ALTER COLUMN model TYPE varchar(10);\n' }, 'pr');
+    const result = await check(r);
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_types.sql:3 measured']);
+    expect(where(result, 'TABLE_REWRITE').length).toBeGreaterThan(0);
+  });
+  it('copy, then drop: the drop is put on the DROP, not on the backfill that names the column first', async () => {
+    const r = repo(BASE);
+    r.commit({ 'db/migrations/20240102000001_move.sql': 'ALTER TABLE users ADD COLUMN contact text;\nUPDATE users SET contact = legacy;\n\nALTER TABLE users DROP COLUMN legacy;\n' }, 'pr');
+    const result = await check(r);
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_move.sql:4 measured']);
+  });
 });

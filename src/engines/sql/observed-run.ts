@@ -247,10 +247,9 @@ function transactionControl(text: string): 'begin' | 'end' | undefined {
 /** New locks since `before`, per table, and the tables whose storage changed (rewrites) or appeared. */
 function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapshot: Map<string, Relation>, baseTables: BaseTables): { locks: ObservedLock[]; rewrites: string[]; created: string[] } {
   // A relation this statement dropped is gone from pg_class (and its index from pg_index): its
-  // table's oid is the snapshot's. Locks count per table: an index's lock in a mode its table is
-  // already held in is no new lock on the table.
+  // table's oid is the snapshot's.
   const tableOf = (lock: HeldLock): string => (lock.relkind === null ? (snapshot.get(lock.oid)?.tableOid ?? lock.table_oid) : lock.table_oid);
-  const had = new Set(before.map((l) => `${tableOf(l)}:${l.mode}`));
+  const had = new Set(before.map((l) => `${l.oid}:${l.mode}`));
   const locks = new Map<string, ObservedLock>();
   const rewrites = new Set<string>();
   const created = new Set<string>();
@@ -269,7 +268,8 @@ function compare(before: readonly HeldLock[], after: readonly HeldLock[], snapsh
       known.filenode = lock.filenode;
     }
     const tableOid = tableOf(lock);
-    if (had.has(`${tableOid}:${lock.mode}`)) continue;
+    // An index's lock is reported on its table: none is new when the table itself is already held in that mode.
+    if (had.has(`${lock.oid}:${lock.mode}`) || (isIndex && had.has(`${tableOid}:${lock.mode}`))) continue;
     const key = `${table}:${lock.mode}`;
     const existing = isBaseTable(baseTables, table, tableOid);
     // A table and its indexes give one lock per mode: it is on a base table if any of them says so.
