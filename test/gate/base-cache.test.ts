@@ -44,7 +44,7 @@ function repo(base: Record<string, string> = BASE): PrRepository {
 }
 
 async function check(r: PrRepository): Promise<CheckResult> {
-  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env, reporter: new RecordingReporter(), postgres: pgOptions({ env }), base: 'main' });
+  return runCheck({ loaded: loadConfig({ cwd: r.dir }), cwd: r.dir, env, reporter: new RecordingReporter(), postgres: pgOptions({ env, storage: 'memory' }), base: 'main' });
 }
 
 const phases = (result: CheckResult): string[] => result.timings.map((t) => t.phase);

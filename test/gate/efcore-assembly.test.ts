@@ -55,7 +55,7 @@ describe.skipIf(dotnet === undefined)('EF Core with a separate migrations assemb
     removeDir(tmp);
   }, DOTNET_TIMEOUT);
 
-  const check = (): Promise<CheckResult> => runCheck({ loaded: loadConfig({ cwd: repo.dir }), cwd: repo.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+  const check = (): Promise<CheckResult> => runCheck({ loaded: loadConfig({ cwd: repo.dir }), cwd: repo.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ storage: 'memory' }), base: 'main' });
 
   it(
     'migrate applies the migrations of Shop.Migrations to a real server, history rows and all',
@@ -97,7 +97,7 @@ describe.skipIf(dotnet === undefined)('EF Core with a separate migrations assemb
       const models = path.join(repo.dir, 'Shop.Data', 'Models.cs');
       writeFileSync(models, readFileSync(models, 'utf8').replace('public string? Phone { get; set; }', 'public string? Phone { get; set; }\n\n    public string? Fax { get; set; }'));
       repo.git('commit', '-qam', 'fax, no migration');
-      const result = await runCheck({ loaded: loadConfig({ cwd: repo.dir }), cwd: repo.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'HEAD~1' });
+      const result = await runCheck({ loaded: loadConfig({ cwd: repo.dir }), cwd: repo.dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ storage: 'memory' }), base: 'HEAD~1' });
       expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.file ?? ''}`).sort()).toEqual(['error MODEL_PENDING_CHANGES Shop.Migrations/Shop.Migrations.csproj', 'warning ENTITY_WITHOUT_MIGRATION Shop.Data/Models.cs']);
       expect(result.verdict).toBe('fail');
     },

@@ -33,7 +33,7 @@ function repo(): PrRepository & { edit: (file: string, from: string, to: string)
 }
 
 const check = (dir: string): Promise<CheckResult> =>
-  runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+  runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ storage: 'memory' }), base: 'main' });
 
 const EMAIL = 'public required string Email { get; set; }';
 

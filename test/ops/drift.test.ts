@@ -39,7 +39,7 @@ const sql = (db: ScratchDatabase, text: string): Promise<unknown> => withClient(
 function drift(dir: string, db: ScratchDatabase): Promise<DriftResult> {
   const loaded = loadConfig({ cwd: dir });
   const env = cleanEnv({ PROD_DATABASE_URL: db.url });
-  return runDrift({ loaded, cwd: dir, env, reporter: new RecordingReporter(), postgres: pgOptions(), production: productionTarget(loaded, env) });
+  return runDrift({ loaded, cwd: dir, env, reporter: new RecordingReporter(), postgres: pgOptions({ storage: 'memory' }), production: productionTarget(loaded, env) });
 }
 
 const codes = (result: DriftResult): string[] => result.findings.map((f) => `${f.severity} ${f.code}`).sort();

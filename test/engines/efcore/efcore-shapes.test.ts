@@ -94,7 +94,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine on real-project shapes', (
   beforeAll(async () => {
     ({ server, stop } = await startSharedServer());
     dir = realShapes();
-    engine = efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions());
+    engine = efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions({ storage: 'memory' }));
     expect(await engine.prepare!(reporter)).toEqual([]);
   }, EF_TIMEOUT);
   afterAll(async () => {
@@ -209,7 +209,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine on a project that does not
       lines.splice(at + 1, 0, '    public   Missing Thing { get; set; }');
       writeFileSync(models, lines.join('\n'));
       const reporter = new RecordingReporter();
-      const engine = efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions());
+      const engine = efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions({ storage: 'memory' }));
       const findings = await engine.prepare!(reporter);
       expect(findings.map((f) => [f.code, f.severity, f.file, f.line, (f.details as { compilerCode: string }).compilerCode]).sort()).toEqual([
         ['BUILD_FAILED', 'error', 'Models.cs', at + 1, 'CS0246'],
@@ -247,7 +247,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine on a project with two DbCo
   const reporter = new RecordingReporter();
   const withConfig = (context: string): Engine => {
     writeFileSync(path.join(dir, '.drift-guard.yml'), `engine: efcore\nefcore:\n  project: Shop.csproj\n  context: ${context}\n`);
-    return efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions());
+    return efcoreEngine(loadConfig({ cwd: dir }), dir, cleanEnv(), reporter, pgOptions({ storage: 'memory' }));
   };
   beforeAll(async () => {
     ({ server, stop } = await startSharedServer());
@@ -306,7 +306,7 @@ describe.skipIf(dotnet === undefined)('EF Core engine on a project with two DbCo
         [`AuditMigrations/${id}.Designer.cs`]: `using Microsoft.EntityFrameworkCore.Infrastructure;\nusing Microsoft.EntityFrameworkCore.Migrations;\n\nnamespace Shop.AuditMigrations\n{\n    [DbContext(typeof(AuditContext))]\n    [Migration("${id}")]\n    partial class AuditByAt\n    {\n    }\n}\n`,
         'Models.cs': readFileSync(path.join(dir, 'Models.cs'), 'utf8').replace('public required string Email { get; set; }', 'public required string Email { get; set; }\n\n    public string? Phone { get; set; }'),
       });
-      const result = await runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions(), base: 'main' });
+      const result = await runCheck({ loaded: loadConfig({ cwd: dir }), cwd: dir, env: cleanEnv(), reporter: new RecordingReporter(), postgres: pgOptions({ storage: 'memory' }), base: 'main' });
       expect(result.findings.filter((f) => f.severity !== 'notice').map((f) => [f.severity, f.code, (f.details as { context?: string } | undefined)?.context])).toEqual([['error', 'MODEL_PENDING_CHANGES', 'ShopContext']]);
       expect(result.verdict).toBe('fail');
       expect(result.schemaChanges.map((c) => c.description)).toEqual([expect.stringContaining('audit_entries_at')]);

@@ -31,7 +31,7 @@ function copyExample(): string {
 function engineFor(dir: string): { engine: Engine; reporter: RecordingReporter } {
   const reporter = new RecordingReporter();
   const loaded = loadConfig({ cwd: dir });
-  return { engine: efcoreEngine(loaded, dir, cleanEnv(), reporter, pgOptions()), reporter };
+  return { engine: efcoreEngine(loaded, dir, cleanEnv(), reporter, pgOptions({ storage: 'memory' })), reporter };
 }
 
 describe.skipIf(dotnet === undefined)('EF Core engine (dotnet ef)', () => {
