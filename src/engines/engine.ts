@@ -48,6 +48,8 @@ export interface MigrationSource extends MigrationRef {
   readonly downFile?: string;
   /** Whether it can be rolled back (a down file, a down section, EF's Down method). */
   readonly hasDown: boolean;
+  /** It has a down script with no statement in it (irreversible on purpose). */
+  readonly downEmpty?: true;
 }
 
 /** What the PR gate reads from files and git, engine by engine, without a database. */

@@ -39,7 +39,7 @@ export async function rollbackCheck(input: RollbackInput): Promise<Finding[]> {
   if (!engine.capabilities.rollback) return notChecked('this engine cannot roll back (set command.rollback to check it)');
   const withoutDown = added.filter((m) => !m.hasDown);
   if (withoutDown.length > 0) {
-    const which = withoutDown.map((m) => `${m.label} (add ${input.downHint(m)})`).join(', ');
+    const which = withoutDown.map((m) => (m.downEmpty === true ? `${m.label} (its down script${m.downFile === undefined ? '' : ` ${m.downFile}`} is empty: irreversible)` : `${m.label} (add ${input.downHint(m)})`)).join(', ');
     if (mode === 'auto') return notChecked(`${which} ${withoutDown.length === 1 ? 'has' : 'have'} no down migration; check.rollback: always makes this a warning`);
     return [{ check: 'rollback', code: 'ROLLBACK_NOT_CHECKED', severity: 'warning', message: `${which} ${withoutDown.length === 1 ? 'has' : 'have'} no down migration, so this PR cannot be rolled back`, file: withoutDown[0]!.file }];
   }

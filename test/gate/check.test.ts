@@ -182,6 +182,14 @@ describe('drift-guard check (SQL engine)', () => {
     }
   });
 
+  it('an empty down script (irreversible on purpose) is a rollback not checked, not a rollback that fails', async () => {
+    const r = repo(USERS);
+    r.commit({ 'db/migrations/20240102000001_col.sql': 'ALTER TABLE users ADD COLUMN tier integer;\n', 'db/migrations/20240102000001_col.down.sql': '-- This migration cannot be undone.\n' }, 'pr');
+    const result = await check(r);
+    expect(codes(result)).toEqual(['notice LOCKING_CHANGE', 'notice NOT_CHECKED']);
+    expect(result.findings.find((f) => f.code === 'NOT_CHECKED')!.message).toContain('20240102000001_col.sql (its down script db/migrations/20240102000001_col.down.sql is empty: irreversible)');
+  });
+
   it('LINT: squawk on the new migrations, at their lines', async () => {
     const r = repo(USERS, 'check:\n  lint: true\n');
     r.commit({ 'db/migrations/20240102000001_idx.sql': '-- find users by email\nCREATE INDEX users_email ON users (email);\n', 'db/migrations/20240102000001_idx.down.sql': 'DROP INDEX users_email;\n' }, 'idx');

@@ -35,7 +35,10 @@ export function sqlGateFiles(
     file: m.up.file,
     text: `${m.up.fileText}\u0000${m.down?.fileText ?? ''}`,
     upText: m.up.fileText,
-    hasDown: m.down !== undefined,
+    // A down script with nothing in it (diesel's and vaultwarden's way of saying "irreversible")
+    // undoes nothing: the migration has no down, and the rollback check says so instead of failing.
+    hasDown: m.down !== undefined && !emptySql(m.down.sql),
+    ...(m.down !== undefined && emptySql(m.down.sql) ? { downEmpty: true as const } : {}),
     ...(m.down === undefined || m.down.file === m.up.file ? {} : { downFile: m.down.file }),
   });
   const versioned = (p: SqlMigrations): Migration[] => (p === project ? current() : discover(p)).migrations.filter((m) => m.kind === 'versioned');
@@ -113,4 +116,9 @@ export function sqlGateFiles(
       return { inputs, linesMatchFiles: true };
     },
   };
+}
+
+/** SQL that holds no statement: blank, comments and semicolons only. */
+function emptySql(sql: string): boolean {
+  return sql.replace(/\/\*[\s\S]*?\*\//g, '').replace(/--[^\n]*/g, '').replace(/[;\s]/g, '') === '';
 }
