@@ -3,6 +3,7 @@
 // production), and the rows a destructive change would lose there. Pure: findings and numbers in,
 // findings out.
 
+import { splitQuoted } from '../util/split-quoted.js';
 import type { Finding } from '../report/finding.js';
 import { estimateRewrite, formatRows, formatTableSize, tableStats, type StatsFile } from '../ops/stats.js';
 
@@ -43,20 +44,9 @@ export function unquoted(qname: string): string {
 
 /** The unquoted parts of a quoted, qualified name: `"Sales"."Orders"` gives Sales and Orders. */
 export function splitQualified(qname: string): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < qname.length; i++) {
-    const c = qname[i]!;
-    if (c === '"') {
-      if (quoted && qname[i + 1] === '"') (current += '"'), (i += 1);
-      else quoted = !quoted;
-    } else if (c === '.' && !quoted) (parts.push(current), (current = ''));
-    else current += c;
-  }
-  parts.push(current);
-  return parts;
+  return splitQuoted(qname, '.');
 }
+
 
 export type DataTimes = ReadonlyMap<string, { readonly statements?: readonly DataStatement[] }>;
 

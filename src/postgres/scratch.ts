@@ -35,6 +35,7 @@ import { serverAccount } from './run-as.js';
 import { MEMORY_STORAGE_MIN_BYTES } from './run-root.js';
 import type { BaseCacheRequest, CachedBaseContents, ProviderKind, RunningServer, ServerHandle } from './server.js';
 import { quoteIdent } from './sql.js';
+import { splitQuoted } from '../util/split-quoted.js';
 
 export interface PostgresOptions {
   readonly provider: PostgresProviderSetting;
@@ -423,19 +424,9 @@ export async function databaseSettings(client: import('pg').Client, source: stri
 
 /** A list setting's stored value ("a", "b c", x) as its elements, double quotes removed. */
 function splitList(value: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '"') {
-      if (quoted && value[i + 1] === '"') (current += '"'), (i += 1);
-      else quoted = !quoted;
-    } else if (c === ',' && !quoted) (out.push(current.trim()), (current = ''));
-    else current += c;
-  }
-  out.push(current.trim());
-  return out.filter((element) => element !== '');
+  return splitQuoted(value, ',')
+    .map((element) => element.trim())
+    .filter((element) => element !== '');
 }
 
 /** A database the server already holds (the cached base), seen as a scratch database. */

@@ -3,21 +3,16 @@
 // migration did. What is left besides the renames must be what the same migration shows when the
 // objects keep their names; a drop and create under the same names is never a rename.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { introspectUrl, readCatalogUrl } from '../../src/introspect/introspect.js';
 import { withClient } from '../../src/postgres/client.js';
 import { diffSchemas } from '../../src/schema/diff.js';
 import { modelFromText, modelToText } from '../../src/schema/model-json.js';
 import { diffAcrossRenames } from '../../src/schema/renames.js';
 import type { ModelOptions } from '../../src/schema/rows-to-model.js';
-import { startSharedServer, TEST_PG_MAJOR, type PostgresServerHandle } from '../helpers.js';
+import { sharedServerSuite, TEST_PG_MAJOR } from '../helpers.js';
 
-let server: PostgresServerHandle;
-let stop: () => Promise<void>;
-beforeAll(async () => {
-  ({ server, stop } = await startSharedServer({ version: TEST_PG_MAJOR }));
-}, 180_000);
-afterAll(async () => stop());
+const suite = sharedServerSuite('dg-renames-', { version: TEST_PG_MAJOR });
 
 const OPTIONS: ModelOptions = { ignore: [], ignoreHistoryTables: true };
 
@@ -106,7 +101,7 @@ async function run(url: string, sql: string): Promise<void> {
 
 describe('renames between two reads of one database', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
-    await server.withDatabase(async (db) => {
+    await suite.server().withDatabase(async (db) => {
       await run(db.adminUrl, SCHEMA);
       const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
       await run(db.adminUrl, testCase.migration);
@@ -136,7 +131,7 @@ describe('renames between two reads of one database', () => {
   });
 
   it('a table or a column dropped and created again under the same name is no rename: its data is gone, which the diff by name cannot see', async () => {
-    await server.withDatabase(async (db) => {
+    await suite.server().withDatabase(async (db) => {
       await run(db.adminUrl, SCHEMA);
       const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
       await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int); ALTER TABLE shop.orders DROP COLUMN note CASCADE; ALTER TABLE shop.orders ADD COLUMN note varchar(10); DROP SEQUENCE shop.ticket_seq CASCADE; CREATE SEQUENCE shop.ticket_seq');
@@ -158,7 +153,7 @@ describe('renames between two reads of one database', () => {
   });
 
   it('a table dropped and another created with its shape is a drop and a create, not a rename', async () => {
-    await server.withDatabase(async (db) => {
+    await suite.server().withDatabase(async (db) => {
       await run(db.adminUrl, SCHEMA);
       const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
       await run(db.adminUrl, 'DROP TABLE shop.items CASCADE; CREATE TABLE shop.line_items (id serial PRIMARY KEY, order_id bigint REFERENCES shop.orders (id), qty int)');
@@ -169,7 +164,7 @@ describe('renames between two reads of one database', () => {
   });
 
   it('models without catalog identities (read from text, or from two databases) are diffed by name', async () => {
-    await server.withDatabase(async (db) => {
+    await suite.server().withDatabase(async (db) => {
       await run(db.adminUrl, SCHEMA);
       const before = (await readCatalogUrl(db.adminUrl, OPTIONS)).model;
       await run(db.adminUrl, 'ALTER TABLE shop.items RENAME TO line_items');
