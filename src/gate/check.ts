@@ -25,6 +25,7 @@ import { erDiagram } from '../report/er-diagram.js';
 import { hasErrors, type Finding, type Severity } from '../report/finding.js';
 import { diffSchemas, type Change } from '../schema/diff.js';
 import { diffAcrossRenames, type RenamedDiff } from '../schema/renames.js';
+import { relationOid } from '../schema/rows-to-model.js';
 import type { SchemaModel } from '../schema/model.js';
 import { modelOptions } from '../schema/sources.js';
 import { HISTORY_TABLES } from '../schema/rows-to-model.js';
@@ -732,8 +733,8 @@ function tablesOf(schema: SchemaModel): BaseTables {
   if (schema.identities === undefined) return names;
   const oids = new Set<string>();
   for (const object of schema.objects.values()) {
-    const identity = object.kind === 'table' ? schema.identities.get(object.id) : undefined;
-    if (identity?.startsWith('pg_class:') === true) oids.add(identity.slice('pg_class:'.length));
+    const oid = object.kind === 'table' ? relationOid(schema.identities.get(object.id)) : undefined;
+    if (oid !== undefined) oids.add(String(oid));
   }
   return Object.assign(names, { oids });
 }

@@ -245,11 +245,12 @@ export interface SchemaModel {
   readonly serverVersionNum: number;
   /**
    * Where the model was read from a database: each object's and column's catalog identity (an
-   * object's oid with its catalog, a column's table oid and attribute number), which a rename
+   * object's oid with its catalog, a column's table oid and attribute number, as one number:
+   * objectIdentity() and columnIdentity() in rows-to-model.ts), which a rename
    * keeps and a drop and create does not. Only comparable between reads of one database (or copies
    * of it): src/schema/renames.ts. Never serialized.
    */
-  readonly identities?: ReadonlyMap<string, string>;
+  readonly identities?: ReadonlyMap<string, number>;
 }
 
 export function tableOf(model: SchemaModel, id: string): TableDef | undefined {

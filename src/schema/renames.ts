@@ -129,9 +129,9 @@ function recreatedUnderSameName(from: SchemaModel, to: SchemaModel, ids: Readonl
   const targets = new Set(ids.values());
   const changes: Change[] = [];
   const tables = new Set<string>();
-  for (const [id, identity] of from.identities) {
-    const now = to.identities.get(id);
-    if (now === undefined || now === identity || ids.has(id) || targets.has(id)) continue;
+  // Tables before their columns (identitiesOf's order, kept by identityChanges).
+  for (const { id, now } of identityChanges(from, to)) {
+    if (now === undefined || ids.has(id) || targets.has(id)) continue;
     const object = to.objects.get(id);
     if (object?.kind === 'table') {
       tables.add(object.qname);
@@ -162,14 +162,33 @@ function recreatedTable(from: SchemaModel, to: SchemaModel, tableId: string): bo
 /** FROM id -> TO id of every object and column whose identity is on both sides under another id. */
 function renamedIds(from: SchemaModel, to: SchemaModel): Map<string, string> {
   const renamed = new Map<string, string>();
-  if (from.identities === undefined || to.identities === undefined) return renamed;
-  const byIdentity = new Map<string, string>();
-  for (const [id, identity] of to.identities) byIdentity.set(identity, id);
-  for (const [id, identity] of from.identities) {
+  const differing = identityChanges(from, to);
+  if (differing.length === 0 || to.identities === undefined) return renamed;
+  // Most ids keep their identity: only the others are looked up by identity.
+  const byIdentity = new Map<number, string>();
+  for (const [other, value] of to.identities) byIdentity.set(value, other);
+  for (const { id, identity } of differing) {
     const now = byIdentity.get(identity);
     if (now !== undefined && now !== id && kindOfId(now) === kindOfId(id)) renamed.set(id, now);
   }
   return renamed;
+}
+
+/** FROM's ids whose identity TO does not give them (gone, or another object's now), computed once per pair of models. */
+const identityChangesOf = new WeakMap<SchemaModel, WeakMap<SchemaModel, readonly { id: string; identity: number; now: number | undefined }[]>>();
+function identityChanges(from: SchemaModel, to: SchemaModel): readonly { id: string; identity: number; now: number | undefined }[] {
+  if (from.identities === undefined || to.identities === undefined) return [];
+  let byTo = identityChangesOf.get(from);
+  const known = byTo?.get(to);
+  if (known !== undefined) return known;
+  const differing: { id: string; identity: number; now: number | undefined }[] = [];
+  for (const [id, identity] of from.identities) {
+    const now = to.identities.get(id);
+    if (now !== identity) differing.push({ id, identity, now });
+  }
+  if (byTo === undefined) identityChangesOf.set(from, (byTo = new WeakMap()));
+  byTo.set(to, differing);
+  return differing;
 }
 
 /**
@@ -229,7 +248,7 @@ function withNames(from: SchemaModel, to: SchemaModel, ids: ReadonlyMap<string, 
   objects.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const dependencies = new Map<string, readonly string[]>();
   for (const [id, on] of from.dependencies) dependencies.set(renameAny(id), on.map(renameAny));
-  const identities = new Map<string, string>();
+  const identities = new Map<string, number>();
   for (const [id, identity] of from.identities ?? []) identities.set(renameAny(id), identity);
   return { objects: new Map(objects.map((o) => [o.id, o])), dependencies, unsupported: from.unsupported, serverVersionNum: from.serverVersionNum, identities };
 }

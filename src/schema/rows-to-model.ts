@@ -574,23 +574,32 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
 /**
  * Each object's catalog identity (SchemaModel.identities): its first registration in the order of
  * IDENTITY_CLASSES (a table's pg_class row before its row type, a domain's pg_type row before its
- * checks' constraints), a column's table oid and attribute number.
+ * checks' constraints), a column's table oid and attribute number. Numbers, not text: a model of
+ * 1,000 tables has some 14,000 of them, made on every read.
  */
-function identitiesOf(byClass: ReadonlyMap<string, ReadonlyMap<number, string>>, schemaIds: ReadonlyMap<number, string>, columnNames: ReadonlyMap<number, { ids: string[] }>): Map<string, string> {
-  const identities = new Map<string, string>();
-  for (const [oid, id] of schemaIds) identities.set(id, `pg_namespace:${oid}`);
-  for (const cls of IDENTITY_CLASSES) {
-    for (const [oid, id] of byClass.get(cls)!) if (!identities.has(id)) identities.set(id, `${cls}:${oid}`);
-  }
+function identitiesOf(byClass: ReadonlyMap<string, ReadonlyMap<number, string>>, schemaIds: ReadonlyMap<number, string>, columnNames: ReadonlyMap<number, { ids: string[] }>): Map<string, number> {
+  const identities = new Map<string, number>();
+  for (const [oid, id] of schemaIds) identities.set(id, objectIdentity(IDENTITY_CLASSES.length, oid));
+  IDENTITY_CLASSES.forEach((cls, index) => {
+    for (const [oid, id] of byClass.get(cls)!) if (!identities.has(id)) identities.set(id, objectIdentity(index, oid));
+  });
   for (const [tableOid, { ids }] of columnNames) {
-    ids.forEach((id, attnum) => {
-      if (id !== undefined) identities.set(id, `pg_attribute:${tableOid}:${attnum}`);
-    });
+    for (let attnum = 1; attnum < ids.length; attnum++) {
+      const id = ids[attnum];
+      if (id !== undefined) identities.set(id, columnIdentity(tableOid, attnum));
+    }
   }
   return identities;
 }
 
 const IDENTITY_CLASSES = ['pg_class', 'pg_proc', 'pg_trigger', 'pg_policy', 'pg_type', 'pg_constraint'] as const;
+
+/** An object's identity: its catalog (an index into IDENTITY_CLASSES, or pg_namespace after them) and oid (below 2^32), as one positive number. */
+export const objectIdentity = (catalog: number, oid: number): number => catalog * 2 ** 32 + oid;
+/** A column's identity: its table's oid and attribute number (at most 1,600), as one negative number. */
+export const columnIdentity = (tableOid: number, attnum: number): number => -(tableOid * 2048 + attnum);
+/** The pg_class oid of an identity made by objectIdentity(0, oid), else undefined. */
+export const relationOid = (identity: number | undefined): number | undefined => (identity !== undefined && identity >= 0 && identity < 2 ** 32 ? identity : undefined);
 
 /**
  * pg_get_indexdef's text for an index of plain columns with their default operator classes and
