@@ -510,6 +510,15 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             const wanted = await scope;
             if (wanted === 'none') return undefined;
             only = wanted === 'every table' ? undefined : wanted;
+            // The PR's migrations touched no table of the base (locked, read, rewrote, or changed
+            // its schema): rows there change nothing they do, and the run on them would repeat
+            // the run on the empty base.
+            if (only !== undefined && only.length === 0 && fill === undefined) {
+              const settings = loaded.config.check.data;
+              data = { rows: 0, tables: 0, perTable: settings.rows, seed: settings.seed, ms: 0, scope: 'touched' };
+              timings.push({ phase: "generate rows: none (the PR's migrations touch no table of the base)", ms: 0 });
+              return undefined;
+            }
           }
           if (fill === undefined) {
             const report = await fillRows(copy.url, options, only);

@@ -160,6 +160,17 @@ describe('the data-aware gate fills what the PR touches', () => {
   };
   const phases = (result: CheckResult): string[] => result.timings.map((t) => t.phase);
 
+  it('a PR that touches no table of the base generates no rows and does not run again', async () => {
+    const result = await check(touchedRepo('CREATE TABLE tags (id bigint PRIMARY KEY, name text NOT NULL);\nCREATE INDEX tags_name ON tags (name);'));
+    expect(result.verdict).toBe('pass');
+    expect(result.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 0, rows: 0 }));
+    expect(phases(result)).toContain("generate rows: none (the PR's migrations touch no table of the base)");
+    expect(phases(result).some((p) => p.startsWith("apply the PR's migrations again"))).toBe(false);
+    // One that reads a base table (a backfill from it) does get rows there.
+    const reading = await check(touchedRepo('CREATE TABLE doc_titles AS SELECT id, title FROM docs;'));
+    expect(reading.data).toEqual(expect.objectContaining({ scope: 'touched', tables: 1 }));
+  });
+
   it('fills only the touched table and the tables it references, with the rows a full fill gives them', async () => {
     const result = await check(touchedRepo("ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';"));
     expect(result.verdict).not.toBe('fail');
