@@ -134,6 +134,17 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
     }
     // What the schema diff says, attributed to the statement (or line) that made the change.
     for (const change of migration.delta) {
+      if (change.renamedFrom !== undefined && CLIENT_FACING.has(change.kind)) {
+        findings.push({
+          check: 'schema',
+          code: 'BREAKING_RENAME',
+          severity: 'notice',
+          message: `${change.description}: the data stays, but code that still uses ${change.renamedFrom} fails from the moment this commits (the running version of the application during the deploy, reports, other services). Safer: first ship code that no longer uses the old name, or keep the old name for a while (a view under the old table name; a column: add the new one, write both, switch reads, then drop the old one).`,
+          ...at(migration, locate(change, migration)),
+          evidence: 'measured',
+          details: { from: change.renamedFrom },
+        });
+      }
       for (const h of change.hazards) {
         if (h.code === 'DELETES_DATA') {
           // The scratch database lost the object: measured, whichever line it is put on.
@@ -245,6 +256,9 @@ function names(change: Change): { own: string; table: string | undefined } {
   const table = change.table === undefined ? undefined : splitQualified(change.table).at(-1);
   return { own: parts.at(-1) ?? key, table };
 }
+
+/** What application code names: renaming it breaks code that still uses the old name. */
+const CLIENT_FACING = new Set<Change['kind']>(['schema', 'table', 'column', 'view', 'matview', 'function']);
 
 /** Statements that read or write rows, not the schema. */
 const DATA_STATEMENTS = new Set(['UpdateStmt', 'InsertStmt', 'DeleteStmt', 'SelectStmt', 'MergeStmt', 'CopyStmt']);

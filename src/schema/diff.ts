@@ -26,6 +26,8 @@ export interface Change {
   readonly description: string;
   readonly hazards: readonly Hazard[];
   readonly hints: readonly string[];
+  /** A rename (or a move to another schema) read from catalog identities: what it was called (src/schema/renames.ts). */
+  readonly renamedFrom?: string;
 }
 
 export interface SchemaDiff {

@@ -23,6 +23,8 @@ import { KIND_ORDER } from './rows-to-model.js';
 
 export interface Rename {
   readonly kind: SchemaObject['kind'] | 'column';
+  /** Its qualified name before (quoted). */
+  readonly fromName: string;
   /** Ids before and after. */
   readonly from: string;
   readonly to: string;
@@ -57,6 +59,7 @@ export function renamesBetween(from: SchemaModel, to: SchemaModel, ids: Readonly
       if (column === undefined || now === undefined || column.column.name === now.column.name) continue;
       renames.push({
         kind: 'column',
+        fromName: `${column.table.qname}.${column.column.qname}`,
         from: before,
         to: after,
         table: now.table.qname,
@@ -77,7 +80,7 @@ export function renamesBetween(from: SchemaModel, to: SchemaModel, ids: Readonly
     const parts: string[] = [];
     if (moved) parts.push(`move ${what} ${object.qname} to schema ${schemaQname(now)}`);
     if (renamed) parts.push(`rename ${what} ${moved ? schemaQname(now) + '.' + object.qname.slice(object.qname.lastIndexOf('.') + 1) : object.qname} to ${name}`);
-    renames.push({ kind: object.kind, from: before, to: after, ...(table === undefined ? {} : { table }), description: parts.join(', then '), sql: renameSql(object, now, moved, renamed) });
+    renames.push({ kind: object.kind, fromName: object.qname, from: before, to: after, ...(table === undefined ? {} : { table }), description: parts.join(', then '), sql: renameSql(object, now, moved, renamed) });
   }
   // An owned sequence moves with its table (SET SCHEMA): the table's move says it.
   const movedTables = new Set(renames.filter((r) => r.kind === 'table' && r.description.startsWith('move ')).map((r) => (to.objects.get(r.to) as TableDef).qname));
@@ -112,6 +115,7 @@ export function diffAcrossRenames(from: SchemaModel, to: SchemaModel, options: {
     kind: r.kind,
     ...(r.table === undefined ? {} : { table: r.table }),
     description: r.description,
+    renamedFrom: r.fromName,
     hazards: [],
     hints: [`a rename keeps the data, but code still using the old name fails once it runs: ship code that no longer uses the old name first (or keep the old name as a view or a generated column until it does)`],
   }));

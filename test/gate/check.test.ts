@@ -156,8 +156,9 @@ describe('drift-guard check (SQL engine)', () => {
     const undone = repo(USERS);
     undone.commit({ 'db/migrations/20240102000001_rename.sql': 'ALTER TABLE users RENAME TO members;\n', 'db/migrations/20240102000001_rename.down.sql': 'ALTER TABLE members RENAME TO users;\n' }, 'pr');
     const second = await check(undone);
-    expect(codes(second)).toEqual(['notice LOCKING_CHANGE']);
+    expect(codes(second)).toEqual(['notice BREAKING_RENAME', 'notice LOCKING_CHANGE']);
     expect(second.schemaChanges.map((c) => c.description)).toEqual(['rename table public.users to members']);
+    expect(second.findings.find((f) => f.code === 'BREAKING_RENAME')).toMatchObject({ file: 'db/migrations/20240102000001_rename.sql', line: 1, details: { from: 'public.users' } });
   });
 
   it('a down migration that creates again the table its up migration drops restores the schema (a new oid is no difference there)', async () => {

@@ -188,6 +188,8 @@ describe('facts per migration and per statement', () => {
     );
     const result = await check(r);
     expect(result.findings.filter((f) => f.code === 'DESTRUCTIVE_CHANGE')).toEqual([]);
+    // The data stays, but code using the old names breaks: said at the statements that renamed.
+    expect(where(result, 'BREAKING_RENAME')).toEqual(['db/migrations/20240102000001_rename.sql:2 measured', 'db/migrations/20240102000001_rename.sql:3 measured']);
     expect(result.schemaChanges.filter((c) => c.description.startsWith('rename')).map((c) => [c.description, c.hazards.map((h) => h.code)])).toEqual([
       ['rename table public.orders to purchases', []],
       ['rename column public.users.email to login', ['ACCESS_EXCLUSIVE_LOCK']],
