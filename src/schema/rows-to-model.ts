@@ -562,12 +562,16 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
     const set = dependencies.get(id)!;
     sortedDependencies.set(id, set.size === 1 ? [...set] : [...set].sort());
   }
+  // Made when first asked for: the PR gate's diffs use them, `diff` and `inspect` never do.
+  let identities: Map<string, number> | undefined;
   return {
     objects: byIdSorted,
     dependencies: sortedDependencies,
     unsupported: unsupported.sort((a, b) => (a.id < b.id ? -1 : 1)),
     serverVersionNum: versionNum,
-    identities: identitiesOf(byClass, schemaIds, columnNames),
+    get identities(): Map<string, number> {
+      return (identities ??= identitiesOf(byClass, schemaIds, columnNames));
+    },
   };
 }
 
