@@ -534,7 +534,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       if (outcome === undefined) return [];
       const { fill, run } = outcome;
       // A table the run touched under a name the base does not have (renamed twice by the PR): every table.
-      const unknown = [...run.touched].filter((table) => !tableNames(baseSchema).has(table));
+      const known = tableNames(baseSchema);
+      const unknown = [...run.touched].filter((table) => !known.has(table));
       const again = fill.scope !== undefined && unknown.length > 0 ? { only: undefined, why: `the run touched ${unknown.join(', ')}, which the base has under another name; again with every table filled` } : runAgain(fill.scope, run, only);
       if (again === undefined) {
         for (const notice of fill.note.notices) notChecked('data', `no rows generated for ${notice.table}: ${notice.reason}`);

@@ -84,10 +84,7 @@ export function renamesBetween(from: SchemaModel, to: SchemaModel, ids: Readonly
   }
   // An owned sequence moves with its table (SET SCHEMA): the table's move says it.
   const movedTables = new Set(renames.filter((r) => r.kind === 'table' && r.description.startsWith('move ')).map((r) => (to.objects.get(r.to) as TableDef).qname));
-  const alongside = (r: Rename): boolean => {
-    const sequence = r.kind === 'sequence' ? to.objects.get(r.to) : undefined;
-    return sequence?.kind === 'sequence' && sequence.ownedBy !== undefined && [...movedTables].some((t) => sequence.ownedBy!.startsWith(`${t}.`)) && !r.description.includes('rename');
-  };
+  const alongside = (r: Rename): boolean => r.kind === 'sequence' && ownedByOneOf(to.objects.get(r.to), movedTables) && !r.description.includes('rename');
   return renames.filter((r) => !alongside(r)).sort((a, b) => KIND_RANK(a.kind) - KIND_RANK(b.kind) || (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
 }
 
@@ -150,11 +147,7 @@ function recreatedUnderSameName(from: SchemaModel, to: SchemaModel, ids: Readonl
     }
   }
   // A serial column's sequence goes with its table.
-  const ownedByRecreated = (change: Change): boolean => {
-    const sequence = change.kind === 'sequence' ? to.objects.get(change.id) : undefined;
-    return sequence?.kind === 'sequence' && sequence.ownedBy !== undefined && [...tables].some((t) => sequence.ownedBy!.startsWith(`${t}.`));
-  };
-  return changes.filter((c) => !ownedByRecreated(c)).sort((a, b) => KIND_RANK(a.kind) - KIND_RANK(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return changes.filter((c) => !(c.kind === 'sequence' && ownedByOneOf(to.objects.get(c.id), tables))).sort((a, b) => KIND_RANK(a.kind) - KIND_RANK(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function recreatedTable(from: SchemaModel, to: SchemaModel, tableId: string): boolean {
@@ -358,6 +351,13 @@ function columnOf(model: SchemaModel, id: string): { table: TableDef; column: Co
     if (column !== undefined) return { table: object, column };
   }
   return undefined;
+}
+
+/** Whether `object` is a serial-style sequence owned by a column of one of `tables` (qualified names). */
+function ownedByOneOf(object: SchemaObject | undefined, tables: ReadonlySet<string>): boolean {
+  if (object?.kind !== 'sequence' || object.ownedBy === undefined) return false;
+  const owner = object.ownedBy;
+  return [...tables].some((t) => owner.startsWith(`${t}.`));
 }
 
 const kindOfId = (id: string): string => id.slice(0, id.indexOf(':'));
