@@ -99,6 +99,23 @@ describe('the data-aware gate', () => {
     expect(result.findings.map((f) => f.message).join('\n')).not.toContain('on empty tables');
   });
 
+  it('a table a statement only reads is counted at that statement, not at the ones after it', async () => {
+    // The join reads users under ACCESS SHARE; the statements after it lock users too (the first
+    // one more strongly) but read nothing of it themselves.
+    const r = repo({
+      'db/migrations/20240102000001_join.sql': "UPDATE orders SET note = u.email FROM users u WHERE u.id = orders.user_id;\nALTER TABLE users ADD COLUMN c int;\nALTER TABLE orders ADD COLUMN d int;\n",
+    });
+    const result = await check(r);
+    expect(failing(result)).toEqual([]);
+    const read = (line: number) => result.facts[0]!.onData!.statements!.find((s) => s.line === line)!.read;
+    expect(read(1)).toEqual([
+      { table: 'public.orders', rows: 200 },
+      { table: 'public.users', rows: 200 },
+    ]);
+    expect(read(2)).toBeUndefined();
+    expect(read(3)).toBeUndefined();
+  });
+
   it('rows read are counted per statement also where each statement is its own transaction', async () => {
     // CREATE INDEX CONCURRENTLY makes the file run outside a transaction: each statement commits on
     // its own, and PostgreSQL's per-transaction counters still hold the earlier ones' until flushed.
