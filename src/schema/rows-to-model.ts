@@ -176,7 +176,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
           checks: ((row.checks as { name: string; definition: string; validated: boolean; oid: number }[] | null) ?? []).map((c) => {
             // A check that calls a function makes the domain depend on it (pg_depend names the constraint).
             register('pg_constraint', c.oid, id);
-            return { name: c.name, definition: c.definition.replace(/ NOT VALID$/, ''), validated: c.validated };
+            return { name: c.name, definition: checkDefinition(c.definition.replace(/ NOT VALID$/, '')), validated: c.validated };
           }),
         };
         setText(object, 'default', row.default_expr);
@@ -378,7 +378,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       table: table.id,
       tableQname: table.qname,
       type: str(row.type) as ConstraintDef['type'],
-      definition: definition.endsWith(' NOT VALID') ? definition.slice(0, -' NOT VALID'.length) : definition,
+      definition: checkDefinition(definition.endsWith(' NOT VALID') ? definition.slice(0, -' NOT VALID'.length) : definition),
       validated: row.validated === true,
     };
     if (referenced !== undefined) object.references = referenced.id;
@@ -402,7 +402,7 @@ export async function buildModel(read: CatalogReader, versionNum: number, option
       qname: str(row.qname),
       table: owner.id,
       tableQname: owner.qname,
-      definition: str(definition),
+      definition: checkDefinition(str(definition)),
       unique: row.unique === true,
     };
     setText(object, 'comment', row.comment);
@@ -631,6 +631,22 @@ export function indexDefinition(row: Row, tableQname: string, columnQname: (attn
   const include = names.length > keyCount ? `) INCLUDE (${names.slice(keyCount).join(', ')}` : '';
   const predicate = row.predicate === null || row.predicate === undefined ? '' : ` WHERE ${str(row.predicate)}`;
   return `CREATE ${row.unique === true ? 'UNIQUE ' : ''}INDEX ${str(row.local_qname)} ON ${row.partitioned === true ? 'ONLY ' : ''}${tableQname} USING ${str(row.method)} (${keys.join(', ')}${include})${row.nulls_not_distinct === true ? ' NULLS NOT DISTINCT' : ''}${predicate}`;
+}
+
+/** A string literal as PostgreSQL deparses it, cast to varchar without a length. */
+const VARCHAR_LITERAL = "'(?:[^']|'')*'::character varying";
+const VARCHAR_ARRAY_AS_TEXT = new RegExp(`\\(ARRAY\\[(${VARCHAR_LITERAL}(?:, ${VARCHAR_LITERAL})*)\\]\\)::text\\[\\]`, 'g');
+
+/**
+ * A constraint's definition, one spelling for what PostgreSQL stores two ways: `col IN ('a', 'b')`
+ * on a varchar column deparses as `(ARRAY['a'::character varying, ...])::text[]`, the same check
+ * written `col::text = ANY (ARRAY['a', 'b'])` (as down migrations often restore it) as
+ * `ARRAY['a'::text, ...]`. Casting a literal to varchar without a length and then to text changes no
+ * value, so both are the second; a length (`::character varying(5)`, which truncates) is kept.
+ */
+export function checkDefinition(definition: string): string {
+  if (!definition.includes('::character varying')) return definition;
+  return definition.replace(VARCHAR_ARRAY_AS_TEXT, (_match, list: string) => `ARRAY[${list.replace(/('(?:[^']|'')*')::character varying/g, '$1::text')}]`);
 }
 
 function normalizeViewDefinition(definition: string): string {

@@ -161,6 +161,24 @@ describe('drift-guard check (SQL engine)', () => {
     expect(second.findings.find((f) => f.code === 'BREAKING_RENAME')).toMatchObject({ file: 'db/migrations/20240102000001_rename.sql', line: 1, details: { from: 'public.users' } });
   });
 
+  it('a CHECK the down migration restores in another spelling of the same values is restored; with other values it is not', async () => {
+    // PostgreSQL stores `IN (...)` on a varchar column as (ARRAY['a'::character varying, ...])::text[],
+    // and the same check written as text (what down migrations often write) as ARRAY['a'::text, ...].
+    const apps = { 'db/migrations/20240101000001_apps.sql': "CREATE TABLE apps (id int PRIMARY KEY, platform varchar(256) CHECK (platform IN ('ios', 'android')));\n" };
+    const up = "ALTER TABLE apps DROP CONSTRAINT apps_platform_check;\nALTER TABLE apps ADD CONSTRAINT apps_platform_check CHECK (platform::text = ANY (ARRAY['ios', 'android', 'unity']::text[]));\n";
+    const down = (values: string) => `ALTER TABLE apps DROP CONSTRAINT apps_platform_check;\nALTER TABLE apps ADD CONSTRAINT apps_platform_check CHECK (platform::text = ANY (ARRAY[${values}]::text[]));\n`;
+    const same = repo(apps);
+    same.commit({ 'db/migrations/20240102000001_unity.sql': up, 'db/migrations/20240102000001_unity.down.sql': down("'ios', 'android'") }, 'pr');
+    const restored = await check(same);
+    expect(restored.findings.filter((f) => f.code.startsWith('ROLLBACK'))).toEqual([]);
+    expect(restored.schemaChanges.map((c) => c.description)).toEqual(['replace check apps_platform_check on public.apps']);
+    // A length on the cast truncates ('ios'::varchar(2) is 'io'): not the same check.
+    const other = repo(apps);
+    other.commit({ 'db/migrations/20240102000001_unity.sql': up, 'db/migrations/20240102000001_unity.down.sql': down("'ios'::varchar(2), 'android'") }, 'pr');
+    const notRestored = await check(other);
+    expect(notRestored.findings.find((f) => f.code === 'ROLLBACK_INCOMPLETE')).toMatchObject({ severity: 'error', file: 'db/migrations/20240102000001_unity.down.sql' });
+  });
+
   it('a down migration that creates again the table its up migration drops restores the schema (a new oid is no difference there)', async () => {
     const r = repo(USERS);
     r.commit({ 'db/migrations/20240102000001_drop.sql': 'DROP TABLE users;\n', 'db/migrations/20240102000001_drop.down.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text, legacy text);\n' }, 'pr');

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ColumnDef, IndexDef, TableDef } from '../../src/schema/model.js';
-import { rowsToModel, type CatalogRows } from '../../src/schema/rows-to-model.js';
+import { checkDefinition, rowsToModel, type CatalogRows } from '../../src/schema/rows-to-model.js';
 import { renderSnapshot } from '../../src/schema/snapshot.js';
 
 const none = { schemas: [], extensions: [], types: [], sequences: [], relations: [], columns: [], constraints: [], indexes: [], functions: [], triggers: [], policies: [], dependencies: [], unsupported: [] };
@@ -175,5 +175,14 @@ describe('rowsToModel', () => {
     const table = built.objects.get('table:public.notes') as TableDef;
     expect(table.columns.map((c) => c.privileges)).toEqual([undefined, [{ grantee: 'writer', privilege: 'UPDATE', grantable: true }, { grantee: 'writer', privilege: 'SELECT', grantable: true }]]);
     expect(renderSnapshot(built)).toContain('GRANT SELECT ("Body"), UPDATE ("Body") ON TABLE public.notes TO writer WITH GRANT OPTION;');
+  });
+});
+
+describe('checkDefinition', () => {
+  it("gives a varchar IN list and the same list written as text one spelling, and keeps a cast with a length", () => {
+    expect(checkDefinition("CHECK (((platform)::text = ANY ((ARRAY['ios'::character varying, 'it''s'::character varying])::text[])))")).toBe("CHECK (((platform)::text = ANY (ARRAY['ios'::text, 'it''s'::text])))");
+    expect(checkDefinition("CHECK ((((a)::text = ANY ((ARRAY['x, y'::character varying])::text[])) AND ((b)::text = ANY ((ARRAY['z'::character varying])::text[]))))")).toBe("CHECK ((((a)::text = ANY (ARRAY['x, y'::text])) AND ((b)::text = ANY (ARRAY['z'::text]))))");
+    const withLength = "CHECK (((a)::text = ANY ((ARRAY['ios'::character varying(2), 'x'::character varying])::text[])))";
+    expect(checkDefinition(withLength)).toBe(withLength);
   });
 });
