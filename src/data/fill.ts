@@ -41,6 +41,12 @@ export interface FillOptions {
    * empty. Each table filled gets the same rows as in a fill of every table.
    */
   readonly only?: readonly string[];
+  /**
+   * No value at its type's limits (the largest and smallest integers, numerics and floats, years 1
+   * and 9999, 1,000-year intervals, texts longer than 40 characters): the run that tells whether a
+   * failure needs such a value.
+   */
+  readonly tame?: boolean;
 }
 
 export interface FillNotice {
@@ -135,7 +141,7 @@ async function fillOn(client: pg.Client, more: (tables: number) => Promise<reado
     const tableStarted = performance.now();
     let inserted: number | undefined;
     let failure: string | undefined;
-    let tame = false;
+    let tame = options.tame === true;
     // Without ON CONFLICT until a statement meets a duplicate of a unique key; from then on with it.
     let onConflict = false;
     let next = 1;

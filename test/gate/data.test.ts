@@ -17,9 +17,9 @@ const BASE = {
     "CREATE TABLE users (id bigint PRIMARY KEY, email text, code text, score integer, name varchar(50));\nCREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), note text);\n",
 };
 
-function repo(pr: Record<string, string>, config = ''): PrRepository {
+function repo(pr: Record<string, string>, config = '', base: Record<string, string> = BASE): PrRepository {
   const dir = path.join(tmp, `r${n++}`);
-  writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n${config}`, ...BASE });
+  writeTree(dir, { '.drift-guard.yml': `sql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  rollback: never\n${config}`, ...base });
   const r = prRepository(dir);
   r.commit(pr, 'pr');
   return r;
@@ -137,6 +137,22 @@ describe('the data-aware gate', () => {
     const read = (line: number) => result.facts[0]!.onData!.statements!.find((s) => s.line === line)!.read;
     expect(read(3)).toEqual([{ table: 'public.users', rows: 200 }]);
     expect(read(7)).toEqual([{ table: 'public.users', rows: 200 }]);
+  });
+
+  it("a failure that needs a value at its type's limit is a warning that says so; one that ordinary values give stays an error", async () => {
+    // CURRENT_DATE - retention is out of range only for a retention near -2147483648.
+    const base = { ...BASE, 'db/migrations/20240101000002_retention.sql': 'ALTER TABLE users ADD COLUMN retention integer NOT NULL DEFAULT 30 CHECK (retention <= 365);\n' };
+    const extreme = repo({ 'db/migrations/20240102000001_cutoff.sql': 'ALTER TABLE users ADD COLUMN cutoff date;\nUPDATE users SET cutoff = CURRENT_DATE - retention;\n' }, '', base);
+    const first = await check(extreme);
+    expect(first.verdict).not.toBe('fail');
+    expect(failing(first)).toEqual([expect.objectContaining({ code: 'FAILS_ON_DATA', severity: 'warning', evidence: 'measured', line: 2, message: expect.stringMatching(/date out of range.* It needs a value at its type's limit: on the same rows without such values .* it applies\./) })]);
+    expect(first.timings.map((t) => t.phase)).toContain("generated rows: the run failed; again without values at their types' limits");
+    // Multiplied, ordinary values overflow too: an error, from the run without extremes.
+    const ordinary = repo({ 'db/migrations/20240102000001_cutoff.sql': 'ALTER TABLE users ADD COLUMN cutoff date;\nUPDATE users SET cutoff = CURRENT_DATE - retention * 10000000;\n' }, '', base);
+    const second = await check(ordinary);
+    expect(second.verdict).toBe('fail');
+    expect(failing(second)).toEqual([expect.objectContaining({ code: 'FAILS_ON_DATA', severity: 'error', line: 2, message: expect.stringContaining('out of range') })]);
+    expect(failing(second)[0]!.message).not.toContain("type's limit");
   });
 
   it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {
