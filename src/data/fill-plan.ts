@@ -11,6 +11,14 @@
 import type { FillCatalog, FillColumn, FillForeignKey, FillTable } from './fill-catalog.js';
 import { hashSql, literal, resolveDomain, substituteValue, valueSql, variantSql, type TypeLookup, type ValueContext } from './value-sql.js';
 
+/**
+ * A default that is a constant as pg_get_expr prints it: a literal with its casts ('0'::xid8,
+ * 'open'::text, '{}'::text[]), a number, possibly negative and cast ((-1), 0.5, 30), true, false.
+ * Not a call (now(), nextval(...)), which may fail or mean something else in a scratch database.
+ */
+const TYPE_NAME = '(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$ ]*)(?:\\.(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?(?:\\(\\d+(?:,\\d+)?\\))?(?:\\[\\])*';
+const CONSTANT_DEFAULT = new RegExp(`^(?:'(?:[^']|'')*'|\\(?-?\\d+(?:\\.\\d+)?\\)?|true|false)(?:::${TYPE_NAME})*$`);
+
 export interface PlannedTable {
   readonly table: FillTable;
   /** Foreign keys left NULL by the INSERT and set by `updates` once every table has rows. */
@@ -252,6 +260,12 @@ export function insertPlan(catalog: FillCatalog, planned: PlannedTable, options:
         const drawn = `((SELECT a FROM ${alias}))[1 + (${hashSql(ctx, 6)} % NULLIF((SELECT n FROM ${alias}), 0))]`;
         value = ctx.nullable ? `(CASE WHEN ${hashSql(ctx, 7)} % 10 = 0 THEN NULL ELSE ${drawn} END)` : drawn;
         pooled = true;
+      }
+      // A tenth of the rows hold the column's default where that is a constant: what rows an
+      // application inserted without the column hold, and what a backfill `WHERE c = <default>`
+      // (or a check against it) is written for.
+      if (value !== undefined && !ctx.unique && column.default !== undefined && CONSTANT_DEFAULT.test(column.default)) {
+        value = `(CASE WHEN ${hashSql(ctx, 8)} % 10 = 0 THEN (${column.default})::${baseSql} ELSE ${value} END)`;
       }
       const bounds = table.partitioning?.boundValues.get(column.name);
       if (value !== undefined && bounds !== undefined && bounds.length > 0 && !ctx.unique) {

@@ -45,7 +45,8 @@ import { VERSION } from '../version.js';
 // filled in every table only for a base whose tables reference most of the others.
 // 4: the cluster in three archives (cluster.tar, base-1.tar, base-2.tar), without pg_internal.init.
 // 5: the kept schema is the base read's catalog rows (a CatalogSnapshot), not its model.
-export const BASE_CACHE_FORMAT = 5;
+// 6: a tenth of the generated rows hold their column's constant default (the kept filled copy).
+export const BASE_CACHE_FORMAT = 6;
 /** Entries kept after a store (most recently stored or used first). */
 export const BASE_CACHE_KEEP = 3;
 const RECORD = 'entry.json';
