@@ -60,6 +60,12 @@ const postgresSchema = z
       .max(600)
       .default(60)
       .describe('Seconds to wait for a scratch server to accept connections.'),
+    setup: z
+      .array(z.string().trim().min(1))
+      .default([])
+      .describe(
+        "SQL files (relative to this file) run, in order, on every new scratch database before any migration, as the role the migrations run as: what the project's databases get outside the migrations (CREATE SCHEMA, ALTER DATABASE ... SET search_path, trusted extensions; roles with postgres.superuser). Never run on production or on the database the migration commands work on.",
+      ),
     superuser: z
       .strictObject({
         reason: z

@@ -436,6 +436,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       JSON.stringify(loaded.config.sql),
       loaded.config.efcore['history-table'],
       options.postgres.superuserReason === undefined ? 'scratch owner role' : 'superuser',
+      // What every new scratch database gets before the base's migrations.
+      JSON.stringify(options.postgres.setup ?? []),
       await files.baseFingerprint(base.mergeBase),
     ];
   }

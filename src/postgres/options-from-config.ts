@@ -1,6 +1,9 @@
 // Turns the validated `postgres:` config block plus the environment into PostgresOptions.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { readEnvSecret, requireEnvSecret } from '../config/env-secrets.js';
+import { DriftGuardError } from '../errors.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { Reporter } from '../util/reporter.js';
 import type { PostgresOptions } from './scratch.js';
@@ -24,5 +27,24 @@ export function postgresOptionsFromConfig(loaded: LoadedConfig, env: NodeJS.Proc
     env,
     reporter,
     superuserReason: pg.superuser?.reason,
+    setup: setupScripts(loaded),
   };
+}
+
+/** postgres.setup's files, read now: a file that cannot be read is a config error naming it. */
+function setupScripts(loaded: LoadedConfig): { file: string; sql: string }[] {
+  const files = loaded.config.postgres.setup;
+  if (files.length === 0) return [];
+  const dir = loaded.file === undefined ? process.cwd() : path.dirname(loaded.file);
+  return files.map((file, index) => {
+    try {
+      const sql = readFileSync(path.resolve(dir, file), 'utf8');
+      return { file, sql: sql.charCodeAt(0) === 0xfeff ? sql.slice(1) : sql };
+    } catch (error) {
+      throw new DriftGuardError(
+        'CONFIG_INVALID',
+        `${loaded.locate(['postgres', 'setup', index], 'value')}: postgres.setup names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the path of a SQL file relative to the config file`,
+      );
+    }
+  });
 }

@@ -59,6 +59,14 @@ export interface PostgresOptions {
   readonly superuserReason?: string | undefined;
   /** The PR gate's base-schema cache (embedded servers only; see src/postgres/base-cache.ts). */
   readonly baseCache?: BaseCacheRequest | undefined;
+  /** postgres.setup: SQL run on every new (not copied) scratch database before anything else, as its `url`'s role. */
+  readonly setup?: readonly SetupScript[] | undefined;
+}
+
+/** One postgres.setup file: its name as the config gives it, and its text. */
+export interface SetupScript {
+  readonly file: string;
+  readonly sql: string;
 }
 
 /** Who a scratch database's `url` connects as. */
@@ -156,7 +164,7 @@ export async function withPostgresServer<T>(options: PostgresOptions, fn: (serve
           `postgres: postgres.version is ${options.version} but the ${running.provider} server runs PostgreSQL ${running.version}; results may differ from production`,
         );
       }
-      const server = withDatabases(running, options.reporter, options.superuserReason);
+      const server = withDatabases(running, options.reporter, options.superuserReason, options.setup ?? []);
       try {
         return await fn(server);
       } finally {
@@ -215,7 +223,7 @@ function serverHandle(provider: ProviderKind, options: PostgresOptions, installa
   }
 }
 
-function withDatabases(server: RunningServer, reporter: Reporter, superuserReason: string | undefined): PostgresServer & { dropRole(): Promise<void> } {
+function withDatabases(server: RunningServer, reporter: Reporter, superuserReason: string | undefined, setup: readonly SetupScript[]): PostgresServer & { dropRole(): Promise<void> } {
   // One role for every scratch database of this server: base and head schemas then have the same
   // owner, and default privileges a migration sets for "the current role" compare equal.
   let role: Promise<PreparedRole> | undefined;
@@ -266,6 +274,8 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
       const drop = (): Promise<void> => (dropped ??= dropScratchDatabase(server, db.name, reporter));
       const release = registerCleanup(drop);
       try {
+        // A copy has what its template got; a database adopted from the base cache was set up when it was made.
+        if (options.adopt === undefined && options.template === undefined) await runSetup(db, setup);
         return await fn(db);
       } finally {
         release();
@@ -279,6 +289,36 @@ function withDatabases(server: RunningServer, reporter: Reporter, superuserReaso
       }
     },
   };
+}
+
+/**
+ * Runs postgres.setup's files on a new scratch database, in order, statement by statement, as the
+ * role migrations run as. A failure is the config's error (exit 2) at the statement's line.
+ */
+async function runSetup(db: ScratchDatabase, setup: readonly SetupScript[]): Promise<void> {
+  if (setup.length === 0) return;
+  // The migrations' SQL parser splits a file into statements, each with its place in the file.
+  const { loadParser, parseScript, lineAndColumn } = await import('../engines/sql/sql-script.js');
+  await loadParser();
+  const who = db.role.superuser ? `the superuser ${db.role.name}` : `the scratch database's owner ${db.role.name}, not a superuser (postgres.superuser opts in)`;
+  const fail = (script: SetupScript, offset: number, message: string): never => {
+    throw new DriftGuardError('CONFIG_INVALID', `${script.file}:${lineAndColumn(script.sql, offset).line}: ${message}; postgres.setup runs this file on every new scratch database, before any migration, as ${who}: fix it`);
+  };
+  await withClient(db.url, async (client) => {
+    for (const script of setup) {
+      const parsed = parseScript(script.sql);
+      if (!parsed.ok) fail(script, parsed.offset, parsed.message);
+      for (const statement of parsed.ok ? parsed.statements : []) {
+        try {
+          await client.query(statement.text);
+        } catch (error) {
+          // PostgreSQL's position (1-based, in the statement) where it gives one.
+          const position = Number((error as { position?: string }).position);
+          fail(script, statement.offset + (Number.isInteger(position) && position > 0 ? position - 1 : 0), maskSecrets(describeError(error)));
+        }
+      }
+    }
+  });
 }
 
 /** A name that sorts by creation time and says who made it: drift_guard_<time>_<pid>_<random>. */

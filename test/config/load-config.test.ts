@@ -33,7 +33,7 @@ function lines(error: DriftGuardError): string[] {
 describe('config parsing', () => {
   it('fills defaults for an empty file', () => {
     const { config } = parse('');
-    expect(config.postgres).toEqual({ provider: 'auto', version: 16, 'url-env': 'DRIFT_GUARD_DATABASE_URL', storage: 'auto', 'startup-timeout': 60 });
+    expect(config.postgres).toEqual({ provider: 'auto', version: 16, 'url-env': 'DRIFT_GUARD_DATABASE_URL', storage: 'auto', 'startup-timeout': 60, setup: [] });
   });
 
   it('keeps given values and defaults the rest', () => {

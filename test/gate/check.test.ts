@@ -242,6 +242,38 @@ describe('drift-guard check (SQL engine)', () => {
     expect(noBase.stderr).toMatch(/cannot find the base branch \(tried nope\); pass --base REF, or fetch it \(actions\/checkout with fetch-depth: 0\)/);
     writeFileSync(path.join(r.dir, 'untracked.txt'), 'x');
   });
+
+  it('postgres.setup: what the databases get outside the migrations is run on each new scratch database first; a failing file is exit 2 at its line', async () => {
+    // Migrations that rely on a schema and a search_path made by the deployment's own init script.
+    const config = (setup: string) => `postgres:\n  provider: url\n  setup:\n    - ${setup}\nsql:\n  dir: db/migrations\n  layout: plain\ncheck:\n  data:\n    enabled: false\n`;
+    const setUp = "CREATE SCHEMA app;\nDO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = app, public', current_database()); END $$;\n";
+    const dir = path.join(tmp, `r${n++}`);
+    writeTree(dir, { '.drift-guard.yml': config('db/setup.sql'), 'db/setup.sql': setUp, 'db/broken.sql': 'CREATE SCHEMA ok;\nCREATE TABLE nope (id intt);\n', 'db/role.sql': 'CREATE ROLE reader NOLOGIN;\n', 'db/migrations/20240101000001_orders.sql': 'CREATE TABLE app.orders (id bigint PRIMARY KEY);\n', 'db/migrations/20240101000001_orders.down.sql': 'DROP TABLE app.orders;\n' });
+    const r = prRepository(dir);
+    r.commit({ 'db/migrations/20240102000001_note.sql': 'ALTER TABLE orders ADD COLUMN note text;\n', 'db/migrations/20240102000001_note.down.sql': 'ALTER TABLE orders DROP COLUMN note;\n' }, 'pr');
+    const env = { ...cleanEnv(), DRIFT_GUARD_DATABASE_URL: server().adminUrl };
+    const run = await runCli(['check', '--base', 'main', '--json'], { cwd: dir, env });
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as CheckResult;
+    expect(report.findings.filter((f) => f.severity !== 'notice')).toEqual([]);
+    expect(report.schemaChanges.map((c) => c.description)).toEqual(['add column app.orders.note text']);
+    // Without it the base's migrations do not apply: the gate cannot tell what the PR does.
+    writeFileSync(path.join(dir, '.drift-guard.yml'), config('db/setup.sql').replace(/  setup:\n.*\n/, ''));
+    const without = JSON.parse((await runCli(['check', '--base', 'main', '--json'], { cwd: dir, env })).stdout) as CheckResult;
+    expect(without.findings.map((f) => f.code)).toContain('BASE_APPLY_FAILED');
+    // A file that fails, one that needs a superuser, and one that is not there: exit 2, no stack trace.
+    for (const [file, error] of [
+      ['db/broken.sql', /^drift-guard: db\/broken\.sql:2: type "intt" does not exist; postgres\.setup runs this file on every new scratch database, before any migration, as the scratch database's owner drift_guard_\w+, not a superuser \(postgres\.superuser opts in\): fix it$/m],
+      ['db/role.sql', /^drift-guard: db\/role\.sql:1: permission denied to create role;/m],
+      ['db/missing.sql', /\.drift-guard\.yml:4:\d+: postgres\.setup names db\/missing\.sql, which cannot be read \(ENOENT\); give the path of a SQL file relative to the config file/],
+    ] as const) {
+      writeFileSync(path.join(dir, '.drift-guard.yml'), config(file));
+      const failed = await runCli(['check', '--base', 'main'], { cwd: dir, env });
+      expect(failed.code).toBe(2);
+      expect(failed.stderr, failed.stderr).toMatch(error);
+      expect(failed.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
 });
 
 describe('check markdown', () => {
