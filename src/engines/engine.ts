@@ -194,6 +194,11 @@ export interface ObservedStatement {
   /** Tables it created. */
   readonly created: readonly string[];
   /**
+   * Tables of the base a data statement (INSERT, UPDATE, DELETE, MERGE) writes: its target, held
+   * under ROW EXCLUSIVE, whether this statement took that lock or an earlier one of its transaction did.
+   */
+  readonly written?: readonly string[];
+  /**
    * Rows it read from tables of the base (pg_stat_xact_user_tables: sequential scans and index
    * fetches): a validating scan, an index build, a rewrite's copy, a data statement. Absent when
    * none, or when it ran outside a watched transaction.

@@ -70,7 +70,7 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
           findings.push(destructive(migration, where, `TRUNCATE deletes every row of ${statement.rewrites.join(', ')}.`, 'measured'));
           continue;
         }
-        const written = [...new Set((statement.locks ?? []).filter((l) => l.existing && l.mode === 'RowExclusiveLock').map((l) => l.table))].sort();
+        const written = [...new Set([...(statement.written ?? []), ...(statement.locks ?? []).filter((l) => l.existing && l.mode === 'RowExclusiveLock').map((l) => l.table)])].sort();
         if (statement.kind === 'DeleteStmt' && written.length > 0) {
           const every = !/\bWHERE\b/i.test(statement.text);
           findings.push(destructive(migration, where, `${verb(statement)} deletes ${every ? 'every row' : 'rows'} of ${written.join(', ')}${every ? '' : '; make sure its condition matches only what it should on production\'s rows'}.`, 'measured'));
@@ -166,9 +166,14 @@ export function hazardFindings(facts: readonly MigrationFacts[], context: Hazard
           });
           continue;
         }
+        if (!existingTable(change.table)) continue;
+        // A rewrite the gate's server cannot show (another TimeZone): a warning whatever it measured.
+        if (h.unmeasurable === true) {
+          findings.push({ ...inferredHazard(migration, change, h, locate(change, migration)), code: 'TABLE_REWRITE', severity: 'warning' });
+          continue;
+        }
         // Measured locks and rewrites replace the diff's guesses.
         if (statements !== undefined) continue;
-        if (!existingTable(change.table)) continue;
         const where = locate(change, migration);
         findings.push(inferredHazard(migration, change, h, where));
       }
@@ -303,7 +308,7 @@ export function locate(change: Change, migration: MigrationFacts): Where {
 export function measuredLabels(changes: readonly Change[], facts: readonly MigrationFacts[], baseSchema: SchemaModel): Change[] {
   return changes.map((change) => {
     const fact = [...facts].reverse().find((f) => f.delta.some((c) => c.id === change.id));
-    const kept = change.hazards.filter((h) => h.code === 'DELETES_DATA' || (h.code === 'VALIDATES_ROWS' && /fails/.test(h.message)));
+    const kept = change.hazards.filter((h) => h.code === 'DELETES_DATA' || (h.code === 'VALIDATES_ROWS' && /fails/.test(h.message)) || h.unmeasurable === true);
     if (fact?.statements === undefined || change.table === undefined || !baseSchema.objects.has(`table:${change.table}`)) return { ...change, hazards: kept };
     const line = locate(change, fact).line;
     const statement = fact.statements.find((s) => s.line === line);

@@ -10,7 +10,7 @@
 // with a hint.
 
 import { columnDefinition, columnGrantStatements, commentStatement, commentTarget, createStatements, dropStatement, grantStatements, literal, privilegeTarget, sequenceOptions } from './ddl.js';
-import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, type Hazard } from './hazards.js';
+import { hazard, isBinaryCoercible, isNarrowing, isVolatileDefault, timeZoneHazard, type Hazard } from './hazards.js';
 import type { ColumnDef, CompositeDef, ConstraintDef, DefaultPrivilegesDef, DomainDef, EnumDef, FunctionDef, Grant, Privileges, SchemaModel, SchemaObject, SequenceDef, TableDef, TriggerDef } from './model.js';
 import { CREATE_PHASE, orderSteps, ownerIndex, prerequisites, qualifierOf, type ColumnOwners, type Step } from './order.js';
 
@@ -654,7 +654,9 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDiff {
       if (after.default !== undefined) alter.statements.push(`ALTER TABLE ${q} ALTER COLUMN ${c} SET DEFAULT ${after.default};`);
       const hazards: Hazard[] = [];
       if (isNarrowing(before.type, after.type)) hazards.push(hazard('DELETES_DATA', `${at} changes from ${before.type} to ${after.type}: values that do not fit fail the change or lose precision.`));
-      if (!isBinaryCoercible(before.type, after.type) || before.collation !== after.collation) {
+      const zone = timeZoneHazard(before.type, after.type, at, q);
+      if (zone !== undefined) hazards.push(zone);
+      else if (!isBinaryCoercible(before.type, after.type) || before.collation !== after.collation) {
         hazards.push(hazard('TABLE_REWRITE', `${at} from ${before.type} to ${after.type} rewrites ${q} and rebuilds its indexes.`, 'add a new column, backfill it in batches, then switch over'));
       }
       hazards.push(hazard('ACCESS_EXCLUSIVE_LOCK', `ALTER COLUMN TYPE locks ${q} against reads and writes while it runs.`));

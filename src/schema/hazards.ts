@@ -7,10 +7,34 @@ export interface Hazard {
   readonly code: HazardCode;
   readonly message: string;
   readonly safeAlternative?: string;
+  /**
+   * It depends on a setting the gate's own server does not share with production (its TimeZone is
+   * UTC): what the gate measured does not rule it out, so it is reported whatever the measurement.
+   */
+  readonly unmeasurable?: true;
 }
 
 export const hazard = (code: HazardCode, message: string, safeAlternative?: string): Hazard =>
   safeAlternative === undefined ? { code, message } : { code, message, safeAlternative };
+
+const TIMESTAMP = /^timestamp(?:\((\d)\))? (with|without) time zone$/;
+
+/**
+ * timestamp <-> timestamptz: PostgreSQL keeps the stored values (no rewrite) only when the session's
+ * TimeZone is UTC; under any other zone it rewrites the table, reading each old value as a local
+ * time of that zone. Undefined for other type changes.
+ */
+export function timeZoneHazard(from: string, to: string, at: string, table: string): Hazard | undefined {
+  const a = TIMESTAMP.exec(from);
+  const b = TIMESTAMP.exec(to);
+  if (a === null || b === null || a[2] === b[2]) return undefined;
+  return {
+    code: 'TABLE_REWRITE',
+    message: `PostgreSQL keeps the rows as they are only where the session's TimeZone is UTC (the gate's server runs with UTC, so it measured no rewrite); under any other TimeZone it rewrites ${table} and its indexes, and reads every old value of ${at} as a local time of that zone.`,
+    safeAlternative: "SET LOCAL TimeZone = 'UTC' in the same transaction before the ALTER, if the values are UTC",
+    unmeasurable: true,
+  };
+}
 
 const SIZE = /^(character varying|character|bit varying|bit)\((\d+)\)$/;
 const NUMERIC = /^numeric\((\d+),(\d+)\)$/;
@@ -36,6 +60,10 @@ export function isBinaryCoercible(from: string, to: string): boolean {
 export function isNarrowing(from: string, to: string): boolean {
   // Every type has a text form: nothing fails or is cut on the way to unbounded text.
   if (to === 'text' || to === 'character varying') return false;
+  // timestamp and timestamptz have the same range; only fewer fractional digits round values.
+  const t1 = TIMESTAMP.exec(from);
+  const t2 = TIMESTAMP.exec(to);
+  if (t1 !== null && t2 !== null) return Number(t2[1] ?? 6) < Number(t1[1] ?? 6);
   const a = SIZE.exec(from);
   const b = SIZE.exec(to);
   if (b !== null && a === null && (from === 'text' || from === 'character varying')) return true;

@@ -230,4 +230,22 @@ describe('facts per migration and per statement', () => {
     const result = await check(r);
     expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_move.sql:4 measured']);
   });
+  it('timestamp to timestamptz deletes nothing, and rewrites the table wherever the TimeZone is not UTC (the gate runs with UTC); fewer fractional digits round values', async () => {
+    const r = repo({ 'db/migrations/20240101000001_t.sql': 'CREATE TABLE events (id bigint PRIMARY KEY, at timestamp without time zone, at3 timestamp(3) without time zone);\n' });
+    r.commit({ 'db/migrations/20240102000001_tz.sql': 'ALTER TABLE events ALTER COLUMN at TYPE timestamptz;\nALTER TABLE events ALTER COLUMN at3 TYPE timestamp(0) without time zone;\n' }, 'pr');
+    const result = await check(r);
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_tz.sql:2 measured']);
+    expect(where(result, 'TABLE_REWRITE').sort()).toEqual(['db/migrations/20240102000001_tz.sql:1 inferred', 'db/migrations/20240102000001_tz.sql:2 measured']);
+    expect(result.findings.find((f) => f.code === 'TABLE_REWRITE' && f.line === 1)).toMatchObject({ severity: 'warning', message: expect.stringMatching(/only where the session's TimeZone is UTC .* rewrites public\.events .* Safer: SET LOCAL TimeZone = 'UTC'/) });
+    expect(result.schemaChanges.find((c) => c.description.startsWith('change public.events.at '))!.hazards.map((h) => h.code)).toEqual(['TABLE_REWRITE', 'ACCESS_EXCLUSIVE_LOCK']);
+  });
+  it('a DELETE after an UPDATE of the same table takes no new lock and is still a DESTRUCTIVE_CHANGE at its line', async () => {
+    const r = repo(BASE);
+    r.commit({ 'db/migrations/20240102000001_clean.sql': 'UPDATE users SET email = lower(email);\nDELETE FROM users WHERE email IS NULL;\nDELETE FROM public.orders;\nUPDATE "public".orders SET amount = 0;\n' }, 'pr');
+    const result = await check(r);
+    expect(where(result, 'DESTRUCTIVE_CHANGE')).toEqual(['db/migrations/20240102000001_clean.sql:2 measured', 'db/migrations/20240102000001_clean.sql:3 measured']);
+    expect(result.findings.find((f) => f.code === 'DESTRUCTIVE_CHANGE' && f.line === 2)!.message).toContain('deletes rows of public.users');
+    // The UPDATE without WHERE on line 4 writes orders, which line 3 already holds ROW EXCLUSIVE on.
+    expect(where(result, 'LOCKING_CHANGE')).toEqual(expect.arrayContaining(['db/migrations/20240102000001_clean.sql:1 measured', 'db/migrations/20240102000001_clean.sql:4 measured']));
+  });
 });

@@ -28,6 +28,7 @@ SELECT c.oid::int8::text AS oid, c.relfilenode::int8::text AS filenode, c.relkin
 const HELD_LOCKS = `
 SELECT l.relation::int8::text AS oid, l.mode, c.relkind::text AS relkind, c.relfilenode::int8::text AS filenode,
        CASE WHEN c.oid IS NULL THEN NULL ELSE pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) END AS qname,
+       n.nspname AS schema_name, c.relname AS rel_name,
        (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname)
           FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class t ON t.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
          WHERE x.indexrelid = l.relation) AS index_table,
@@ -74,6 +75,9 @@ interface HeldLock {
   relkind: string | null;
   filenode: string | null;
   qname: string | null;
+  /** The relation's schema and name as they are (NULL once dropped). */
+  schema_name: string | null;
+  rel_name: string | null;
   index_table: string | null;
   /** The table's oid (an index's: its table's). */
   table_oid: string;
@@ -189,9 +193,11 @@ export async function watchStatements(
     let rewrites: string[] = [];
     let created: string[] = [];
     let read: { table: string; rows: number }[] = [];
+    let written: string[] = [];
     if (watched && control === undefined) {
       const now = await heldLocks(client, READ_ROWS_LOCKED);
       ({ locks, rewrites, created } = compare(held, now.locks, snapshot, baseTables));
+      written = writtenTables(statement, now.locks, baseTables);
       read = [...now.read].filter(([table, n]) => isBaseTable(baseTables, table, now.oids.get(table)) && n > (readSoFar.get(table) ?? 0)).map(([table, n]) => ({ table, rows: n - (readSoFar.get(table) ?? 0) }));
       held = now.locks;
       // Only the locked tables were read again: the others keep their last reading.
@@ -212,6 +218,7 @@ export async function watchStatements(
       ...(locks === undefined ? {} : { locks }),
       rewrites,
       created,
+      ...(written.length === 0 ? {} : { written }),
       ...(read.length === 0 ? {} : { read: read.sort((a, b) => a.table.localeCompare(b.table)) }),
     });
   }
@@ -243,6 +250,23 @@ export async function relations(client: pg.Client): Promise<Map<string, Relation
 async function heldLocks(client: pg.Client, reading: string): Promise<{ locks: HeldLock[]; read: Map<string, number>; oids: Map<string, string> }> {
   const [locks, read] = (await client.query(`${HELD_LOCKS};${reading}`)) as unknown as [pg.QueryResult<HeldLock>, pg.QueryResult<{ qname: string; n: string; oid: string }>];
   return { locks: locks.rows, read: readCounts(read), oids: new Map(read.rows.map((row) => [row.qname, row.oid])) };
+}
+
+/**
+ * The base tables a data statement writes: its target (the parse tree's relation) among the
+ * tables the transaction holds ROW EXCLUSIVE on. A second statement on a table already written in
+ * the transaction takes no new lock, so the new locks alone would miss it (UPDATE t ...; DELETE
+ * FROM t ...). A target that is a view writes its table through the view: no match, the new locks
+ * decide as before.
+ */
+function writtenTables(statement: SqlStatement, locks: readonly HeldLock[], baseTables: BaseTables): string[] {
+  if (!/^(Insert|Update|Delete|Merge)Stmt$/.test(statement.kind)) return [];
+  const relation = statement.node?.relation as { schemaname?: string; relname?: string } | undefined;
+  if (relation?.relname === undefined) return [];
+  // Names as the parser gives them (unquoted ones folded to lower case), as the catalog has them.
+  const matches = (l: HeldLock): boolean => l.rel_name === relation.relname && (relation.schemaname === undefined || l.schema_name === relation.schemaname);
+  const tables = locks.filter((l) => l.mode === 'RowExclusiveLock' && l.qname !== null && l.relkind !== 'i' && l.relkind !== 'I' && matches(l) && isBaseTable(baseTables, l.qname, l.table_oid));
+  return [...new Set(tables.map((l) => l.qname!))].sort();
 }
 
 /**
