@@ -588,17 +588,27 @@ export function callLocator(text: string, direction: 'up' | 'down'): ((sql: stri
     if (/\bmigrationBuilder\s*\.\s*\w+/.test(l) || calls.length === 0) calls.push({ index: i, text: l });
     else calls.at(-1)!.text += `\n${l}`;
   });
+  // Each call's text as the SQL it holds reads: C# escapes undone (\" and a verbatim string's ""
+  // are quotes, \n and \t white space), white space collapsed.
+  const plain = calls.map((call) => ({ index: call.index, text: call.text, sql: collapse(call.text.replace(/\\"|""/g, '"').replace(/\\[nrt]/g, ' ')) }));
   return (sql) => {
     if (/^\s*(START\s+TRANSACTION|BEGIN|COMMIT)\b/i.test(sql) || /"MigrationId", "ProductVersion"/.test(sql)) return at(0);
+    // A migrationBuilder.Sql call that holds the statement (its start: a long one may be split
+    // over concatenated strings): several calls on one table each get their own statements.
+    const head = collapse(sql).replace(/;$/, '').slice(0, 40);
+    const holding = head.length >= 8 ? plain.find((call) => /\bSql\s*\(/.test(call.text) && call.sql.includes(head)) : undefined;
+    if (holding !== undefined) return at(holding.index);
     const identifiers = [...new Set(sql.match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])];
     let best: { index: number; score: number } | undefined;
-    for (const call of calls) {
-      const score = identifiers.filter((name) => call.text.includes(`"${name}"`)).reduce((sum, name) => sum + name.length, 0);
+    for (const call of plain) {
+      const score = identifiers.filter((name) => call.sql.includes(`"${name}"`)).reduce((sum, name) => sum + name.length, 0);
       if (score > 0 && (best === undefined || score > best.score)) best = { index: call.index, score };
     }
     if (best !== undefined) return at(best.index);
     const first = sql.split('\n').map((l) => l.trim()).find((l) => l.length >= 8)?.replace(/;$/, '');
-    const holding = first === undefined ? undefined : calls.find((call) => call.text.includes(first));
-    return at(holding?.index ?? 0);
+    const fallback = first === undefined ? undefined : plain.find((call) => call.sql.includes(collapse(first)));
+    return at(fallback?.index ?? 0);
   };
 }
+
+const collapse = (text: string): string => text.replace(/\s+/g, ' ').trim();
