@@ -595,9 +595,15 @@ export function callLocator(text: string, direction: 'up' | 'down'): ((sql: stri
     if (/^\s*(START\s+TRANSACTION|BEGIN|COMMIT)\b/i.test(sql) || /"MigrationId", "ProductVersion"/.test(sql)) return at(0);
     // A migrationBuilder.Sql call that holds the statement (its start: a long one may be split
     // over concatenated strings): several calls on one table each get their own statements.
-    const head = collapse(sql).replace(/;$/, '').slice(0, 40);
-    const holding = head.length >= 8 ? plain.find((call) => /\bSql\s*\(/.test(call.text) && call.sql.includes(head)) : undefined;
-    if (holding !== undefined) return at(holding.index);
+    // Statements often start alike (ALTER TABLE s."Users" ALTER ...): the call holding the longest start.
+    const statement = collapse(sql).replace(/;$/, '');
+    let holding = statement.length >= 8 ? plain.filter((call) => /\bSql\s*\(/.test(call.text) && call.sql.includes(statement.slice(0, 40))) : [];
+    for (let n = 80; holding.length > 1 && n < statement.length + 40; n += 40) {
+      const longer = holding.filter((call) => call.sql.includes(statement.slice(0, n)));
+      if (longer.length === 0) break;
+      holding = longer;
+    }
+    if (holding.length > 0) return at(holding[0]!.index);
     const identifiers = [...new Set(sql.match(/"([^"]+)"/g)?.map((q) => q.slice(1, -1)) ?? [])];
     let best: { index: number; score: number } | undefined;
     for (const call of plain) {

@@ -15,6 +15,8 @@ const MIGRATION = [
   '        migrationBuilder.Sql("UPDATE s.\\"Users\\" SET \\"IsAdmin\\" = \\"IsAdmin\\";");',
   '        migrationBuilder.Sql(@"DELETE FROM s.""Users""',
   '            WHERE NOT ""IsAdmin"";");',
+  '        migrationBuilder.Sql("ALTER TABLE s.\\"Users\\" ALTER COLUMN \\"Email\\" TYPE text;");',
+  '        migrationBuilder.Sql("ALTER TABLE s.\\"Users\\" ALTER COLUMN \\"LastSeenChangelogVersion\\" TYPE integer USING NULL;");',
   '        migrationBuilder.AddColumn<string>(',
   '            name: "Note",',
   '            table: "Users",',
@@ -35,8 +37,11 @@ describe('callLocator', () => {
     expect(locate('UPDATE s."Users" SET "IsAdmin" = "IsAdmin";').line).toBe(8);
     // A verbatim string over two lines, its quotes doubled.
     expect(locate('DELETE FROM s."Users"\n            WHERE NOT "IsAdmin";').line).toBe(9);
-    expect(locate('ALTER TABLE "Users" ADD "Note" text NULL;').line).toBe(11);
+    // Statements that start alike: the call holding the longest start.
+    expect(locate('ALTER TABLE s."Users" ALTER COLUMN "LastSeenChangelogVersion" TYPE integer USING NULL;').line).toBe(12);
+    expect(locate('ALTER TABLE s."Users" ALTER COLUMN "Email" TYPE text;').line).toBe(11);
+    expect(locate('ALTER TABLE "Users" ADD "Note" text NULL;').line).toBe(13);
     expect(locate('START TRANSACTION;').line).toBe(5);
-    expect(callLocator(MIGRATION, 'down')!('ALTER TABLE "Users" DROP COLUMN "Note";').line).toBe(19);
+    expect(callLocator(MIGRATION, 'down')!('ALTER TABLE "Users" DROP COLUMN "Note";').line).toBe(21);
   });
 });
