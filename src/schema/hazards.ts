@@ -27,7 +27,8 @@ const TIMESTAMP = /^timestamp(?:\((\d)\))? (with|without) time zone$/;
 export function timeZoneHazard(from: string, to: string, at: string, table: string): Hazard | undefined {
   const a = TIMESTAMP.exec(from);
   const b = TIMESTAMP.exec(to);
-  if (a === null || b === null || a[2] === b[2]) return undefined;
+  // Other fractional digits as well: a rewrite whatever the TimeZone (the usual TABLE_REWRITE).
+  if (a === null || b === null || a[2] === b[2] || (a[1] ?? '6') !== (b[1] ?? '6')) return undefined;
   return {
     code: 'TABLE_REWRITE',
     message: `PostgreSQL keeps the rows as they are only where the session's TimeZone is UTC (the gate's server runs with UTC, so it measured no rewrite); under any other TimeZone it rewrites ${table} and its indexes, and reads every old value of ${at} as a local time of that zone.`,
