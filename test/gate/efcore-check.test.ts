@@ -119,4 +119,19 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     // History edited: the base is built in a worktree, the PR applied from scratch, and the report says what did not run.
     expect(result.findings.filter((f) => f.code === 'NOT_CHECKED').map((f) => f.check)).toEqual(['rollback']);
   }, DOTNET_TIMEOUT);
+
+  it("a base commit without the dotnet-ef pin is built with this checkout's (untracked here)", async () => {
+    const r = repo();
+    // main stops tracking the tool manifest; the file stays in the working tree, untracked.
+    r.git('checkout', '-q', 'main');
+    r.git('rm', '-q', '--cached', '.config/dotnet-tools.json');
+    r.git('commit', '-qm', 'untrack the tool manifest');
+    r.git('checkout', '-q', '-B', 'pr', 'main');
+    const file = execFileSync('git', ['ls-files', 'Migrations'], { cwd: r.dir, encoding: 'utf8' }).split('\n').find((f) => /_AddOrders\.cs$/.test(f))!;
+    r.edit(file, 'protected override void Up(MigrationBuilder migrationBuilder)\n        {', 'protected override void Up(MigrationBuilder migrationBuilder)\n        {\n            migrationBuilder.Sql("SELECT 1");');
+    r.git('commit', '-qam', 'edit an applied migration');
+    const result = await check(r.dir);
+    expect(result.findings.filter((f) => f.severity !== 'notice')).toEqual([expect.objectContaining({ code: 'MIGRATION_MODIFIED', severity: 'error', file })]);
+    expect(result.timings.map((t) => t.phase)).toContainEqual(expect.stringContaining("the base commit built in a git worktree (this PR edits merged migrations, with this checkout's .config/dotnet-tools.json, which the base commit lacks"));
+  }, DOTNET_TIMEOUT);
 });

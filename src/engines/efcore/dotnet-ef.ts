@@ -403,7 +403,7 @@ export function efProductVersion(projectDir: string): string {
 }
 
 /** The tool manifest dotnet would use: the nearest .config/dotnet-tools.json or dotnet-tools.json upwards. */
-function findToolManifest(from: string): string | undefined {
+export function findToolManifest(from: string): string | undefined {
   let dir = path.resolve(from);
   for (;;) {
     for (const candidate of [path.join(dir, '.config', 'dotnet-tools.json'), path.join(dir, 'dotnet-tools.json')]) {

@@ -4,13 +4,14 @@
 // are immutable, the git analysis proves it) unless the PR rewrites history; then from the base
 // commit built in a git worktree.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { addWorktree, repositoryRoot } from '../../git/git.js';
 import { globToRegExp } from '../../util/glob.js';
 import type { Engine, GateFiles } from '../engine.js';
 import { fileMigrations } from '../file-migrations.js';
+import { findToolManifest } from './dotnet-ef.js';
 import { contextOfMigration, simpleName } from './efcore-integrity.js';
 
 const MIGRATION_FILE = /^(\d{14}_\w+?)(?:\.Designer)?\.cs$/;
@@ -63,7 +64,17 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
       const worktree = await addWorktree(commit, repo);
       const inWorktree = (file: string): string => path.join(worktree.dir, path.relative(repo, file));
       const relocated: LoadedConfig = { ...loaded, file: loaded.file === undefined ? undefined : inWorktree(loaded.file) };
-      return { engine: options.relocated(relocated, inWorktree(options.cwd)), how: 'the base commit built in a git worktree (this PR edits merged migrations)', dispose: () => worktree.dispose() };
+      // The dotnet-ef pin is tooling, not schema: one the base commit lacks (untracked here, or
+      // added by this PR) is taken from this checkout, so that the base builds with the same tool.
+      const manifest = findToolManifest(projectDir);
+      const inRepo = manifest !== undefined && !path.relative(repo, manifest).startsWith('..');
+      let pin = '';
+      if (inRepo && findToolManifest(inWorktree(projectDir)) === undefined) {
+        mkdirSync(path.dirname(inWorktree(manifest)), { recursive: true });
+        copyFileSync(manifest, inWorktree(manifest));
+        pin = `, with this checkout's ${path.relative(repo, manifest)}, which the base commit lacks`;
+      }
+      return { engine: options.relocated(relocated, inWorktree(options.cwd)), how: `the base commit built in a git worktree (this PR edits merged migrations${pin})`, dispose: () => worktree.dispose() };
     },
     async lintInputs(added, baseLast, reporter) {
       const sql = await options.self().script({ from: baseLast ?? '0', to: added.at(-1)!.id }, reporter);
