@@ -263,6 +263,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
               const f = findings[i]!;
               if (f.file !== undefined && !touches(analysis.changed, f.file)) findings[i] = { ...f, existing: true };
             }
+            // What needs no base still runs; what does says so (never a silent pass).
+            await modelChecks(engine, analysis, findings, loaded, timed, reporter, (files) => firstChangedLines(base.mergeBase, files, root));
+            if (dataWanted) notChecked('data', "the base's migrations do not apply to an empty database, so there is no base to fill with rows");
             return;
           }
         } finally {

@@ -166,6 +166,14 @@ describe('the data-aware gate', () => {
     expect(updated).toBeLessThan(40);
   });
 
+  it("a base whose migrations do not apply has no rows to run on: the report says the data check did not run", async () => {
+    const broken = { 'db/migrations/20240101000001_base.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, team_id bigint REFERENCES teams (id));\n' };
+    const r = repo({ 'db/migrations/20240102000001_more.sql': 'CREATE TABLE teams (id bigint PRIMARY KEY);\n' }, '', broken);
+    const result = await check(r);
+    expect(result.findings.map((f) => f.code)).toContain('BASE_APPLY_FAILED');
+    expect(result.findings).toContainEqual(expect.objectContaining({ check: 'data', code: 'NOT_CHECKED', message: "data not checked: the base's migrations do not apply to an empty database, so there is no base to fill with rows" }));
+  });
+
   it('without the data gate, NOT NULL without a default is still a warning (inferred)', async () => {
     const r = repo({ 'db/migrations/20240102000001_change.sql': 'ALTER TABLE users ADD COLUMN tier integer NOT NULL;\n' }, '  data:\n    enabled: false\n');
     const result = await check(r);
