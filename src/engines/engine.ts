@@ -64,6 +64,12 @@ export interface GateFiles {
   problems(): readonly Finding[];
   /** Whether a project-relative file belongs to a migration (never an entity then). */
   isMigrationFile(file: string): boolean;
+  /**
+   * Whether the tool would ever have applied a migration of the base (EF Core: its files carry a
+   * [Migration] attribute); one it never discovered cannot have been deleted or edited "after it
+   * ran". Absent: every migration counts.
+   */
+  discoverable?(migration: MigrationSource): boolean;
   /** Whether a project-relative file shapes the schema (ENTITY_WITHOUT_MIGRATION); undefined when nothing is configured. */
   readonly isEntity: ((file: string) => boolean) | undefined;
   /**

@@ -33,6 +33,8 @@ export interface FileMigrationsOptions {
   readonly baseEngine: GateFiles['baseEngine'];
   readonly lintInputs: GateFiles['lintInputs'];
   problems?(): readonly Finding[];
+  /** See GateFiles.discoverable. */
+  discoverable?(migration: MigrationSource): boolean;
 }
 
 /** Migration ids sort like file names, numbers by value (V2 before V10). */
@@ -87,6 +89,7 @@ export function fileMigrations(options: FileMigrationsOptions): GateFiles {
     plainSql: options.plainSql,
     problems: () => options.problems?.() ?? [],
     isMigrationFile: (file) => options.idOf(file) !== undefined,
+    ...(options.discoverable === undefined ? {} : { discoverable: options.discoverable }),
     ...(options.groups === undefined ? {} : { groups: options.groups }),
     isEntity: options.isEntity,
     baseEngine: options.baseEngine,

@@ -26,7 +26,10 @@ export interface GitAnalysis {
 }
 
 export async function analyzeGit(files: GateFiles, base: BaseResolution, options: { root: string; repo: string; cwd: string }): Promise<GitAnalysis> {
-  const [now, before, changes] = await Promise.all([files.head(), files.at(base.mergeBase), changedFiles(base.mergeBase, options.cwd)]);
+  const [now, atBase, changes] = await Promise.all([files.head(), files.at(base.mergeBase), changedFiles(base.mergeBase, options.cwd)]);
+  // The base's migrations the tool applies; the others (an EF class no [Migration] attribute names)
+  // never ran anywhere: neither deleted nor edited when the PR changes them, nor the base's last.
+  const before = files.discoverable === undefined ? atBase : atBase.filter((m) => files.discoverable!(m));
   const shown = (repoPath: string): string => path.relative(options.root, path.join(options.repo, repoPath));
   const changed = new Set(changes.flatMap((c) => [shown(c.path), ...(c.from === undefined ? [] : [shown(c.from)])]));
   const findings: Finding[] = [];
@@ -61,9 +64,10 @@ export async function analyzeGit(files: GateFiles, base: BaseResolution, options
       });
     }
   }
-  const known = new Set(before.map((m) => m.id));
+  // Undiscovered ones too: the same file in the PR is not a new migration.
+  const known = new Set(atBase.map((m) => m.id));
   const added = now.filter((m) => !known.has(m.id));
-  const baseLast = [...known].sort(files.compare).at(-1);
+  const baseLast = before.map((m) => m.id).sort(files.compare).at(-1);
   let outOfOrder = 0;
   for (const migration of added) {
     if (baseLast !== undefined && files.compare(migration.id, baseLast) < 0) {

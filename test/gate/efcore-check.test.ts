@@ -120,6 +120,31 @@ describe.skipIf(dotnet === undefined)('drift-guard check (EF Core)', () => {
     expect(result.findings.filter((f) => f.code === 'NOT_CHECKED').map((f) => f.check)).toEqual(['rollback']);
   }, DOTNET_TIMEOUT);
 
+  it('a migration class of the base that EF never discovered (no [Migration] attribute) is not MIGRATION_DELETED when the PR replaces it', async () => {
+    const r = repo();
+    // main carries a migration class without its Designer: EF never listed it, no database ran it.
+    const orphan = 'Migrations/20991231000000_AddPhone.cs';
+    r.git('checkout', '-q', 'main');
+    writeFileSync(
+      path.join(r.dir, orphan),
+      'using Microsoft.EntityFrameworkCore.Migrations;\n\nnamespace Shop.Migrations\n{\n    public partial class AddPhoneDraft : Migration\n    {\n        protected override void Up(MigrationBuilder migrationBuilder) => migrationBuilder.Sql("SELECT 1");\n        protected override void Down(MigrationBuilder migrationBuilder) => migrationBuilder.Sql("SELECT 1");\n    }\n}\n',
+    );
+    r.git('add', '-A');
+    r.git('commit', '-qm', 'a migration without its Designer');
+    r.git('checkout', '-q', '-B', 'pr', 'main');
+    // The PR removes it and adds the real one.
+    r.git('rm', '-q', orphan);
+    r.edit('Models.cs', EMAIL, `${EMAIL}\n\n    public string? Phone { get; set; }`);
+    expect((await runCli(['new', 'add phone'], { cwd: r.dir })).code).toBe(0);
+    r.git('add', '-A');
+    r.git('commit', '-qm', 'phone');
+    const result = await check(r.dir);
+    expect(result.findings.map((f) => f.code)).not.toContain('MIGRATION_DELETED');
+    expect(result.findings.map((f) => f.code)).not.toContain('MIGRATION_OUT_OF_ORDER');
+    expect(result.verdict).toBe('pass');
+    expect(result.schemaChanges.map((c) => c.description)).toEqual(['add column public."Customers"."Phone" text']);
+  }, DOTNET_TIMEOUT);
+
   it("a base commit without the dotnet-ef pin is built with this checkout's (untracked here)", async () => {
     const r = repo();
     // main stops tracking the tool manifest; the file stays in the working tree, untracked.

@@ -54,6 +54,8 @@ export function efcoreGateFiles(options: { loaded: LoadedConfig; cwd: string; ro
       if (modelTypes === null) modelTypes = snapshotTypes(projectDir);
       return modelTypes === undefined || shapesModel(path.join(root, file), modelTypes);
     },
+    // EF applies the classes a [Migration("id")] attribute names (normally in the .Designer.cs).
+    discoverable: (migration) => /\[\s*(?:Microsoft\.EntityFrameworkCore\.Migrations\.)?Migration(?:Attribute)?\s*\(/.test(migration.text),
     reorderHint: 'Regenerate it (dotnet ef migrations remove, then add) so that it comes last',
     rebaseHint: "rebase, then remove and re-add this PR's migrations so that the model snapshot includes theirs",
     async baseEngine(commit, { historyRewritten, baseLast }) {
