@@ -1,9 +1,9 @@
 // Turns the validated `postgres:` config block plus the environment into PostgresOptions.
 
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readEnvSecret, requireEnvSecret } from '../config/env-secrets.js';
 import { DriftGuardError } from '../errors.js';
+import { readMigrationFile } from '../engines/sql/layouts/common.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { Reporter } from '../util/reporter.js';
 import type { PostgresOptions } from './scratch.js';
@@ -38,8 +38,7 @@ function setupScripts(loaded: LoadedConfig): { file: string; sql: string }[] {
   const dir = loaded.file === undefined ? process.cwd() : path.dirname(loaded.file);
   return files.map((file, index) => {
     try {
-      const sql = readFileSync(path.resolve(dir, file), 'utf8');
-      return { file, sql: sql.charCodeAt(0) === 0xfeff ? sql.slice(1) : sql };
+      return { file, sql: readMigrationFile(path.resolve(dir, file)) };
     } catch (error) {
       throw new DriftGuardError(
         'CONFIG_INVALID',
